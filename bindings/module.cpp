@@ -1,0 +1,7 @@
+#include "pybind.hpp"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "helixkit native kernels (internal; use the helixkit.* modules)";
+  bindUnits(m);
+  bindUtilities(m);
+}
