@@ -85,3 +85,8 @@ py::array_t<T> toNumpy2D(std::vector<T>&& v, std::size_t cols) {
 // One binder per topic, each defined in its own bind_<topic>.cpp.
 void bindUnits(py::module_& m);
 void bindUtilities(py::module_& m);
+void bindSeeding(py::module_& m);
+void bindHashing(py::module_& m);
+void bindGraph(py::module_& m);
+void bindClustering(py::module_& m);
+void bindFitting(py::module_& m);

@@ -1,0 +1,6 @@
+#include "pybind.hpp"
+
+void bindFitting(py::module_& m) {
+  // Filled by the fitting kernel.
+  (void)m;
+}

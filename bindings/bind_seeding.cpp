@@ -1,0 +1,6 @@
+#include "pybind.hpp"
+
+void bindSeeding(py::module_& m) {
+  // Filled by the seeding kernel.
+  (void)m;
+}

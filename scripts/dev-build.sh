@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Developer build without pip: compile the C++ library, the C++ tests and the
+# _core module into build/dev-inplace, and drop _core*.so next to the Python
+# sources. Then run the Python tests against the source tree:
+#   PYTHONPATH=python python -m pytest tests/python
+#   ctest --test-dir build/dev-inplace
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+cmake -S . -B build/dev-inplace -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DHELIXKIT_BUILD_PYTHON=ON -DHELIXKIT_BUILD_TESTS=ON \
+  -DPython_EXECUTABLE="$(command -v "$PY")" \
+  -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" >/dev/null
+cmake --build build/dev-inplace -j "${JOBS:-2}"
+cp -f build/dev-inplace/bindings/_core*.so python/helixkit/
