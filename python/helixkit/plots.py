@@ -1,0 +1,90 @@
+"""Event displays and small plotting helpers (matplotlib, Agg backend, PNG output)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _pyplot() -> Any:
+    import matplotlib as mpl  # noqa: PLC0415
+
+    mpl.use("Agg", force=False)
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    return plt
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Save atomically (temp file + rename) so no partial PNG is ever left behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        _pyplot().close(fig)
+    return path
+
+
+def plot_event(
+    event: Any,
+    path: str | os.PathLike[str],
+    *,
+    n_tracks: int = 12,
+    min_pt: float = 1.0,
+    seed: int = 0,
+    title: str | None = None,
+) -> Path:
+    """Hits in x–y and r–z, coloured by volume, with a few true tracks drawn on top.
+
+    Parameters
+    ----------
+    event : helixkit.data.Event
+    path : output PNG path
+    n_tracks : number of true particles (pT > ``min_pt`` GeV) whose hits are joined by lines
+    """
+    plt = _pyplot()
+    hits = event.hits
+    x, y, z = (np.asarray(hits[c], dtype=np.float64) for c in ("x", "y", "z"))
+    r = np.hypot(x, y)
+    vol = np.asarray(hits["volume_id"])
+    fig, (ax_xy, ax_rz) = plt.subplots(1, 2, figsize=(14, 6.2), width_ratios=[1, 1.6])
+    volumes = np.unique(vol)
+    cmap = plt.get_cmap("tab10")
+    for i, v in enumerate(volumes):
+        m = vol == v
+        kw = {"s": 0.2, "color": cmap(i % 10), "alpha": 0.5, "rasterized": True}
+        barrelish = np.ptp(z[m]) > np.ptp(r[m]) if m.sum() > 1 else True
+        if barrelish:  # x-y view shows barrel layers best
+            ax_xy.scatter(x[m], y[m], **kw)
+        ax_rz.scatter(z[m], r[m], label=f"volume {v}", **kw)
+
+    if event.has_truth and event.n_particles:
+        parts = event.particles
+        pt = np.hypot(parts["px"], parts["py"])
+        candidates = parts["particle_id"][pt > min_pt]
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(candidates, size=min(n_tracks, len(candidates)), replace=False)
+        pid = event.hit_particle_id
+        for p in chosen:
+            rows = np.flatnonzero(pid == p)
+            if len(rows) < 2:
+                continue
+            rows = rows[np.argsort(x[rows] ** 2 + y[rows] ** 2 + z[rows] ** 2)]
+            ax_xy.plot(x[rows], y[rows], "-", lw=0.9, color="k", alpha=0.8)
+            ax_rz.plot(z[rows], r[rows], "-", lw=0.9, color="k", alpha=0.8)
+
+    ax_xy.set(xlabel="x [mm]", ylabel="y [mm]", title="barrel hits, x–y", aspect="equal")
+    ax_rz.set(xlabel="z [mm]", ylabel="r [mm]", title="all hits, r–z")
+    ax_rz.legend(markerscale=20, fontsize=7, loc="upper right", ncol=2)
+    fig.suptitle(title or f"event {event.event_id}: {event.n_hits} hits, {event.n_particles} particles")
+    return save_figure(fig, path)
