@@ -268,10 +268,16 @@ def _convert_known(
 
 def _convert_extra(col: np.ndarray, name: str, path: Path, first: int, body: str) -> np.ndarray:
     stripped = np.char.strip(col)
-    try:
-        return stripped.astype(np.int64)
-    except (ValueError, OverflowError):
-        pass
+    for int_type in (np.int64, np.uint64):
+        try:
+            return stripped.astype(int_type)
+        except (ValueError, OverflowError):
+            pass
+    integer_like = np.char.isdigit(np.char.lstrip(stripped, "+-"))
+    if integer_like.all():
+        line = _bad_row(np.ones(len(col), bool), first, body)
+        msg = f"{path}: column {name!r}: integers too large for int64/uint64 (near line {line})"
+        raise ValueError(msg)
     try:
         out = stripped.astype(np.float64)
     except ValueError:
@@ -285,6 +291,40 @@ def _convert_extra(col: np.ndarray, name: str, path: Path, first: int, body: str
         msg = f"{path}: column {name!r}, line {line}: {str(stripped[bad][0])!r} is not finite"
         raise ValueError(msg)
     return out
+
+
+# --- id checks shared by the readers ----------------------------------------------
+
+
+def check_unique(ids: np.ndarray, path: Path, column: str) -> None:
+    """ValueError naming ``path`` and ``column`` if ``ids`` has a repeated value."""
+    s = np.sort(ids)
+    dup = s[1:] == s[:-1]
+    if dup.any():
+        msg = (
+            f"{path}: column {column!r} has duplicate values "
+            f"(first: {s[1:][dup][0]}, {int(dup.sum())} repeat(s))"
+        )
+        raise ValueError(msg)
+
+
+def index_of(
+    ids: np.ndarray, reference: np.ndarray, *, path: Path, column: str, what: str
+) -> np.ndarray:
+    """Row of ``reference`` (unique values) that holds each value of ``ids``.
+
+    A value of ``ids`` missing from ``reference`` is a ValueError naming
+    ``path``, ``column`` and ``what`` the reference is.
+    """
+    order = np.argsort(reference, kind="stable")
+    sorted_ref = reference[order]
+    pos = np.minimum(np.searchsorted(sorted_ref, ids), max(len(sorted_ref) - 1, 0))
+    found = (sorted_ref[pos] == ids) if len(sorted_ref) else np.zeros(len(ids), bool)
+    if not found.all():
+        bad = ids[~found]
+        msg = f"{path}: column {column!r} has {len(bad)} value(s) not in {what} (first: {bad[0]})"
+        raise ValueError(msg)
+    return order[pos] if len(sorted_ref) else np.zeros(0, np.int64)
 
 
 # --- writing -------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ._csv import format_csv, read_csv, write_files_atomically
+from ._csv import check_unique, format_csv, index_of, read_csv, write_files_atomically
 from .event import CELL_COLUMNS, HIT_COLUMNS, PARTICLE_COLUMNS, TRUTH_COLUMNS, Event, Table
 
 __all__ = ["list_trackml_events", "read_trackml", "trackml_event_files", "write_trackml"]
@@ -123,16 +123,6 @@ def list_trackml_events(directory: str | os.PathLike[str]) -> list[int]:
     return sorted(ids)
 
 
-def _unique_ids(ids: np.ndarray, path: Path, column: str) -> None:
-    sorted_ids = np.sort(ids)
-    dup = sorted_ids[1:] == sorted_ids[:-1]
-    if dup.any():
-        value = int(sorted_ids[1:][dup][0])
-        n = int(dup.sum())
-        msg = f"{path}: column {column!r} has duplicate values ({value} and {n - 1} more)"
-        raise ValueError(msg)
-
-
 def align_rows(
     ids: np.ndarray, reference: np.ndarray, *, path: Path, column: str, what: str
 ) -> np.ndarray:
@@ -141,21 +131,10 @@ def align_rows(
     Raises a ValueError naming ``path`` and ``column`` when ``ids`` holds a value
     not in ``reference`` or misses one.
     """
-    order = np.argsort(reference, kind="stable")
-    sorted_ref = reference[order]
-    pos = np.searchsorted(sorted_ref, ids)
-    pos_c = np.minimum(pos, len(sorted_ref) - 1)
-    found = sorted_ref[pos_c] == ids if len(sorted_ref) else np.zeros(len(ids), bool)
-    if not found.all():
-        bad = ids[~found]
-        msg = (
-            f"{path}: column {column!r} has {len(bad)} value(s) not in {what} "
-            f"(first: {int(bad[0])})"
-        )
-        raise ValueError(msg)
+    rows = index_of(ids, reference, path=path, column=column, what=what)
     if len(ids) != len(reference):
         seen = np.zeros(len(reference), bool)
-        seen[order[pos_c]] = True
+        seen[rows] = True
         missing = reference[~seen]
         msg = (
             f"{path}: column {column!r} misses {len(missing)} of the {what} "
@@ -163,7 +142,7 @@ def align_rows(
         )
         raise ValueError(msg)
     perm = np.empty(len(ids), dtype=np.int64)
-    perm[order[pos_c]] = np.arange(len(ids))
+    perm[rows] = np.arange(len(ids))
     return perm
 
 
@@ -222,7 +201,7 @@ def read_trackml(
     if hits.n_rows == 0:
         msg = f"{hits_path}: empty event (no hits)"
         raise ValueError(msg)
-    _unique_ids(hits["hit_id"], hits_path, "hit_id")
+    check_unique(hits["hit_id"], hits_path, "hit_id")
 
     want_truth = files["truth"] is not None if truth is None else truth
     truth_table = None
@@ -235,7 +214,7 @@ def read_trackml(
         truth_path, part_path = files["truth"], files["particles"]
         cols = read_csv(truth_path, _SCHEMAS["truth"], required=_REQUIRED["truth"])
         truth_table = Table(cols, name="truth")
-        _unique_ids(truth_table["hit_id"], truth_path, "hit_id")
+        check_unique(truth_table["hit_id"], truth_path, "hit_id")
         perm = align_rows(
             truth_table["hit_id"], hits["hit_id"], path=truth_path, column="hit_id", what="hits"
         )
@@ -244,7 +223,7 @@ def read_trackml(
             read_csv(part_path, _SCHEMAS["particles"], required=_REQUIRED["particles"]),
             name="particles",
         )
-        _unique_ids(particles["particle_id"], part_path, "particle_id")
+        check_unique(particles["particle_id"], part_path, "particle_id")
         if (particles["particle_id"] == 0).any():
             msg = f"{part_path}: column 'particle_id' has the value 0, which is reserved for noise"
             raise ValueError(msg)
