@@ -122,7 +122,9 @@ def _token_error(tok: str, kind: str, dtype: Any) -> str | None:
         return f"{t!r} is not a number"
     if not np.isfinite(v):
         return f"{t!r} is not finite"
-    if not np.isfinite(np.asarray(v).astype(dtype)):
+    with np.errstate(over="ignore"):
+        narrowed = np.asarray(v).astype(dtype)
+    if not np.isfinite(narrowed):
         return f"{t} overflows {np.dtype(dtype)}"
     return None
 
@@ -237,19 +239,19 @@ def _convert_known(
         ok = is_true | (low == "0") | (low == "false")
         if not ok.all():
             line = _bad_row(~ok, first, body)
-            bad = col[~ok][0]
+            bad = str(col[~ok][0])
             msg = f"{path}: column {name!r}, line {line}: {bad!r} is not a boolean (0/1/true/false)"
             raise ValueError(msg)
         return is_true
     if kind == "float":
-        out = col.astype(dtype)
+        with np.errstate(over="ignore"):  # overflow to inf is reported below
+            out = col.astype(dtype)
         bad = ~np.isfinite(out)
         if bad.any():
             line = _bad_row(bad, first, body)
-            msg = (
-                f"{path}: column {name!r}, line {line}: value {col[bad][0]!r} is not a finite "
-                f"{dtype} (NaN, inf or overflow)"
-            )
+            value = float(col[bad][0])
+            why = f"{value} overflows {dtype}" if np.isfinite(value) else f"{value} is not finite"
+            msg = f"{path}: column {name!r}, line {line}: {why}"
             raise ValueError(msg)
         return out
     if col.dtype != dtype:
