@@ -293,7 +293,7 @@ def test_missing_and_unreadable_files(event_dir: Path) -> None:
     (event_dir / HITS).write_bytes(b"")
     with pytest.raises(ValueError, match=r"hits.csv: empty file \(no header line\)"):
         read_trackml(event_dir, 1000, truth=False)
-    (event_dir / HITS).write_bytes(b"hit_id,x\n\xff\xfe\n")
+    (event_dir / HITS).write_bytes(b"hit_id,x,y,z,volume_id,layer_id,module_id\n1,\xff,2,3,7,2,1\n")
     with pytest.raises(ValueError, match=r"hits.csv: not UTF-8 text"):
         read_trackml(event_dir, 1000, truth=False)
     (event_dir / HITS).unlink()

@@ -53,8 +53,8 @@ def _kind(dtype: Any) -> str:
 _PARSE_DTYPE = {"bool": "U8", "uint": np.uint64, "int": np.int64, "float": np.float64}
 
 
-def read_text(path: Path) -> str:
-    """Whole file as text; ``.gz`` files are decompressed. Errors are ValueErrors."""
+def read_bytes(path: Path) -> bytes:
+    """Whole file as bytes; ``.gz`` files are decompressed. Errors are ValueErrors."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -69,27 +69,31 @@ def read_text(path: Path) -> str:
         except (OSError, EOFError, zlib.error) as exc:
             msg = f"{path}: not a valid gzip file ({exc})"
             raise ValueError(msg) from None
+    return raw
+
+
+def _decode(data: bytes, path: Path, offset: int = 0) -> str:
     try:
-        return raw.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        msg = f"{path}: not UTF-8 text (byte {exc.start})"
+        msg = f"{path}: not UTF-8 text (byte {offset + exc.start})"
         raise ValueError(msg) from None
 
 
-def split_header(text: str, path: Path) -> tuple[list[str], str, int]:
-    """Column names, the body text and the 1-based line number of the first body line."""
-    text = text.removeprefix("\ufeff")
+def split_header(raw: bytes, path: Path) -> tuple[list[str], bytes, int]:
+    """Column names, the body bytes and the 1-based line number of the first body line."""
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
     skipped = 0
     # tolerate blank lines before the header
-    while text.startswith(("\n", "\r\n")):
-        text = text[text.index("\n") + 1 :]
+    while raw.startswith((b"\n", b"\r\n")):
+        raw = raw[raw.index(b"\n") + 1 :]
         skipped += 1
-    if not text.strip():
+    if not raw or raw.isspace():
         msg = f"{path}: empty file (no header line)"
         raise ValueError(msg)
-    nl = text.find("\n")
-    header, body = (text, "") if nl < 0 else (text[:nl], text[nl + 1 :])
-    names = [h.strip() for h in header.strip().split(",")]
+    nl = raw.find(b"\n")
+    header, body = (raw, b"") if nl < 0 else (raw[:nl], raw[nl + 1 :])
+    names = [h.strip() for h in _decode(header, path).strip().split(",")]
     for i, name in enumerate(names):
         if not name:
             msg = f"{path}: header column {i + 1} has an empty name"
@@ -98,6 +102,10 @@ def split_header(text: str, path: Path) -> tuple[list[str], str, int]:
             msg = f"{path}: column {name!r} appears more than once in the header"
             raise ValueError(msg)
     return names, body, skipped + 2
+
+
+def _body_lines(body: bytes) -> list[str]:
+    return body.decode("utf-8", errors="replace").splitlines()
 
 
 def _token_error(tok: str, kind: str, dtype: Any) -> str | None:
@@ -130,10 +138,11 @@ def _token_error(tok: str, kind: str, dtype: Any) -> str | None:
 
 
 def _diagnose(
-    path: Path, names: list[str], kinds: list[str], dtypes: list[Any], body: str, first: int
+    path: Path, names: list[str], kinds: list[str], dtypes: list[Any], body: bytes, first: int
 ) -> str:
     """Slow path: the first problem in ``body`` as a message (used only after a failure)."""
-    for lineno, line in enumerate(body.splitlines(), start=first):
+    _decode(body, path, len(body))  # the offset is approximate: header bytes not counted
+    for lineno, line in enumerate(_body_lines(body), start=first):
         if not line.strip():
             continue
         fields = line.split(",")
@@ -173,8 +182,7 @@ def read_csv(
         file or column, a malformed row, a non-numeric, non-finite or out-of-range
         value.
     """
-    text = read_text(path)
-    names, body, first = split_header(text, path)
+    names, body, first = split_header(read_bytes(path), path)
     missing = [c for c in required if c not in names]
     if missing:
         msg = (
@@ -185,16 +193,16 @@ def read_csv(
     # extras are parsed as text first, then converted (int64 if possible, else float64)
     kinds = [_kind(dtypes[n]) if n in dtypes else "extra" for n in names]
     parse = [(n, _PARSE_DTYPE[k] if k != "extra" else "U64") for n, k in zip(names, kinds)]
-    if not body.strip():
+    if not body or body.isspace():
         return {n: np.zeros(0, dtype=dtypes.get(n, np.int64)) for n in names}
     try:
         table = np.loadtxt(
-            io.StringIO(body),
+            io.BytesIO(body),
             delimiter=",",
             dtype=parse,
             comments=None,
             ndmin=1,
-            encoding=None,
+            encoding="utf-8",
         )
     except ValueError as exc:
         diag_kinds = [k if k != "extra" else "float" for k in kinds]
@@ -218,11 +226,11 @@ def read_csv(
     return out
 
 
-def _bad_row(mask: np.ndarray, first: int, body: str) -> int:
+def _bad_row(mask: np.ndarray, first: int, body: bytes) -> int:
     """Line number of the first True row of ``mask`` (blank lines accounted for)."""
     row = int(np.flatnonzero(mask)[0])
     seen = -1
-    for lineno, line in enumerate(body.splitlines(), start=first):
+    for lineno, line in enumerate(_body_lines(body), start=first):
         if line.strip():
             seen += 1
             if seen == row:
@@ -231,7 +239,7 @@ def _bad_row(mask: np.ndarray, first: int, body: str) -> int:
 
 
 def _convert_known(
-    col: np.ndarray, kind: str, dtype: np.dtype, name: str, path: Path, first: int, body: str
+    col: np.ndarray, kind: str, dtype: np.dtype, name: str, path: Path, first: int, body: bytes
 ) -> np.ndarray:
     if kind == "bool":
         low = np.char.lower(np.char.strip(col))
@@ -268,7 +276,7 @@ def _convert_known(
     return col
 
 
-def _convert_extra(col: np.ndarray, name: str, path: Path, first: int, body: str) -> np.ndarray:
+def _convert_extra(col: np.ndarray, name: str, path: Path, first: int, body: bytes) -> np.ndarray:
     stripped = np.char.strip(col)
     for int_type in (np.int64, np.uint64):
         try:
