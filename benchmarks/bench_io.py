@@ -46,7 +46,8 @@ def synthetic_event(n_hits: int, seed: int = 1) -> Event:
     }
     g = lambda s: rng.normal(0, s, n_part).astype(np.float32)  # noqa: E731
     parts = {
-        "particle_id": pid, "particle_type": rng.choice([211, -211, 11, -11, 13], n_part).astype(np.int32),
+        "particle_id": pid,
+        "particle_type": rng.choice([211, -211, 11, -11, 13], n_part).astype(np.int32),
         "vx": g(0.01), "vy": g(0.01), "vz": g(50), "px": g(1), "py": g(1), "pz": g(3),
         "q": rng.choice([-1, 1], n_part).astype(np.int32),
         "nhits": rng.integers(0, 20, n_part).astype(np.int32),
@@ -71,7 +72,8 @@ def event_dir(request, event: Event, tmp_path_factory) -> Path:
 def _pandas_read(d: Path) -> dict:
     pd = pytest.importorskip("pandas")
     out = {}
-    for name, schema in (("hits", HIT_COLUMNS), ("truth", TRUTH_COLUMNS), ("particles", PARTICLE_COLUMNS)):
+    schemas = {"hits": HIT_COLUMNS, "truth": TRUTH_COLUMNS, "particles": PARTICLE_COLUMNS}
+    for name, schema in schemas.items():
         files = sorted(d.glob(f"event000001000-{name}.csv*"))
         out[name] = pd.read_csv(files[0], dtype=schema)
     return out

@@ -217,7 +217,8 @@ def read_csv(
             too_long = np.char.str_len(col) >= col.dtype.itemsize // 4
             if too_long.any():
                 line = _bad_row(too_long, first, body)
-                msg = f"{path}: column {name!r}, line {line}: value too long ({col[too_long][0]!r}...)"
+                start = str(col[too_long][0])
+                msg = f"{path}: column {name!r}, line {line}: value too long ({start!r}...)"
                 raise ValueError(msg)
         if kind == "extra":
             out[name] = _convert_extra(col, name, path, first, body)
@@ -291,7 +292,8 @@ def _convert_extra(col: np.ndarray, name: str, path: Path, first: int, body: byt
     try:
         out = stripped.astype(np.float64)
     except ValueError:
-        bad = np.array([_token_error(t, "float", np.float64) is not None for t in stripped.tolist()])
+        tokens = stripped.tolist()
+        bad = np.array([_token_error(t, "float", np.float64) is not None for t in tokens])
         line = _bad_row(bad, first, body)
         msg = f"{path}: column {name!r}, line {line}: {str(stripped[bad][0])!r} is not a number"
         raise ValueError(msg) from None

@@ -149,7 +149,10 @@ def encode_geometry_id(
     approach: Any = 0,
     extra: Any = 0,
 ) -> np.ndarray:
-    """ACTS geometry identifiers (uint64) from their fields; the inverse of :func:`decode_geometry_id`."""
+    """ACTS geometry identifiers (uint64) from their fields.
+
+    The inverse of :func:`decode_geometry_id`; fields must fit their masks.
+    """
     values = {
         "volume": volume,
         "boundary": boundary,
@@ -394,7 +397,8 @@ def read_acts_csv(
 
     particle_table = _read_particles(part_path)
 
-    sim = read_csv(sim_path, _SIMHIT_DTYPES, required=["geometry_id", "tx", "ty", "tz", "tpx", "tpy", "tpz"])
+    sim_required = ["geometry_id", "tx", "ty", "tz", "tpx", "tpy", "tpz"]
+    sim = read_csv(sim_path, _SIMHIT_DTYPES, required=sim_required)
     sim_pid, _ = _particle_ids(sim, sim_path)
 
     meas = read_csv(meas_path, _MEAS_DTYPES, required=["measurement_id", "geometry_id"])
@@ -435,7 +439,8 @@ def read_acts_csv(
     if sp_path is not None:
         sp = read_csv(sp_path, _SP_DTYPES)
         id_col = next((c for c in ("measurement_id_1", "measurement_id") if c in sp), None)
-        pos_cols = next((c for c in (("x", "y", "z"), ("sp_x", "sp_y", "sp_z")) if c[0] in sp), None)
+        layouts = (("x", "y", "z"), ("sp_x", "sp_y", "sp_z"))
+        pos_cols = next((c for c in layouts if c[0] in sp), None)
         if id_col is None or pos_cols is None or any(c not in sp for c in pos_cols):
             msg = (
                 f"{sp_path}: missing columns: need 'measurement_id' (or 'measurement_id_1') "
@@ -453,7 +458,9 @@ def read_acts_csv(
         if "measurement_id_2" in sp:
             second = sp["measurement_id_2"]
             has2 = second >= 0
-            index_of(second[has2], meas_id, path=sp_path, column="measurement_id_2", what="measurements")
+            index_of(
+                second[has2], meas_id, path=sp_path, column="measurement_id_2", what="measurements"
+            )
         else:
             second = np.full(n, -1, np.int64)
         extra = {"measurement_id_2": second}
@@ -489,7 +496,8 @@ def read_acts_csv(
     has = simhit >= 0
     idx = np.where(has, simhit, 0)
     truth_cols: dict[str, np.ndarray] = {"hit_id": hits["hit_id"]}
-    truth_cols["particle_id"] = np.where(has, sim_pid[idx] if len(sim_pid) else 0, 0).astype(np.int64)
+    matched_pid = sim_pid[idx] if len(sim_pid) else 0
+    truth_cols["particle_id"] = np.where(has, matched_pid, 0).astype(np.int64)
     for c in ("x", "y", "z"):
         truth_cols["t" + c] = np.where(has, sim["t" + c][idx], hits[c]).astype(np.float32)
     for c in ("tpx", "tpy", "tpz"):

@@ -214,7 +214,10 @@ def split_events(
     """
     ids = np.asarray(event_ids)
     if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
-        msg = f"event_ids must be a 1-D sequence of integers, got dtype {ids.dtype} shape {ids.shape}"
+        msg = (
+            f"event_ids must be a 1-D sequence of integers, "
+            f"got dtype {ids.dtype} shape {ids.shape}"
+        )
         raise ValueError(msg)
     ids = np.sort(ids.astype(np.int64))
     if len(ids) > 1 and (ids[1:] == ids[:-1]).any():
