@@ -286,3 +286,17 @@ def test_missing_and_empty_acts_files(tmp_path: Path) -> None:
     d2 = write_sample(tmp_path / "b", spacepoints=None)
     with pytest.raises(ValueError, match=r"spacepoints.csv / event000000000-spacepoint.csv"):
         read_acts_csv(d2, 0, hits_from="spacepoints")
+
+
+def test_acts_event_round_trips_through_trackml(tmp_path: Path) -> None:
+    from helixkit.data import read_trackml, write_trackml
+
+    ev = read_acts_csv(write_sample(tmp_path / "acts"), 0)
+    write_trackml(ev, tmp_path / "tml")
+    back = read_trackml(tmp_path / "tml", 0)
+    assert back.hits["geometry_id"].dtype == np.uint64
+    assert int(back.hits["geometry_id"][-1]) == GEO_C  # > 2**63 survives
+    for table in ("hits", "truth"):
+        for c in getattr(ev, table):
+            np.testing.assert_array_equal(getattr(back, table)[c], getattr(ev, table)[c])
+    np.testing.assert_array_equal(back.particles["primary"], ev.particles["primary"])

@@ -307,3 +307,14 @@ def test_missing_and_unreadable_files(event_dir: Path) -> None:
         read_trackml(event_dir / "run1")
     with pytest.raises(ValueError, match="not a directory"):
         list_trackml_events(event_dir / "nope")
+
+
+def test_unknown_float32_extra_column_keeps_its_value(tmp_path: Path) -> None:
+    event = make_event(cells=False)
+    extra = np.array(np.linspace(0.01, 7.3, event.n_hits), dtype=np.float32)
+    ev = Event(hits=event.hits.with_column("charge", extra), truth=event.truth,
+               particles=event.particles, event_id=1000)
+    write_trackml(ev, tmp_path)
+    back = read_trackml(tmp_path, 1000)
+    assert back.hits["charge"].dtype == np.float64  # unknown columns come back as float64
+    np.testing.assert_array_equal(back.hits["charge"], extra.astype(np.float64))

@@ -29,11 +29,17 @@ from .event import CELL_COLUMNS, HIT_COLUMNS, PARTICLE_COLUMNS, TRUTH_COLUMNS, E
 
 __all__ = ["list_trackml_events", "read_trackml", "trackml_event_files", "write_trackml"]
 
-#: dtypes of optional particle columns that helixkit itself writes
+#: dtypes of optional columns that helixkit itself writes (kept exactly on a round trip)
 PARTICLE_EXTRA_COLUMNS: dict[str, Any] = {"primary": np.bool_}
+HIT_EXTRA_COLUMNS: dict[str, Any] = {  # from ACTS events
+    "geometry_id": np.uint64,
+    "measurement_id": np.int64,
+    "measurement_id_2": np.int64,
+    **dict.fromkeys(("var_r", "var_z", "var_local0", "var_local1"), np.float32),
+}
 
 _SCHEMAS: dict[str, dict[str, Any]] = {
-    "hits": HIT_COLUMNS,
+    "hits": {**HIT_COLUMNS, **HIT_EXTRA_COLUMNS},
     "truth": TRUTH_COLUMNS,
     "particles": {**PARTICLE_COLUMNS, **PARTICLE_EXTRA_COLUMNS},
     "cells": CELL_COLUMNS,
@@ -250,9 +256,11 @@ def read_trackml(
     return Event(**kwargs)
 
 
-def _cast_known(table: Table, schema: Mapping[str, Any], label: str) -> dict[str, np.ndarray]:
+def _cast_known(
+    table: Table, schema: Mapping[str, Any], required: list[str], label: str
+) -> dict[str, np.ndarray]:
     """Columns of ``table`` with the schema columns cast (checked) to their TrackML dtype."""
-    missing = [c for c in schema if c not in table and c not in PARTICLE_EXTRA_COLUMNS]
+    missing = [c for c in required if c not in table]
     if missing:
         msg = f"{label}: missing column(s) {', '.join(repr(m) for m in missing)}"
         raise ValueError(msg)
@@ -270,6 +278,9 @@ def _cast_known(table: Table, schema: Mapping[str, Any], label: str) -> dict[str
                 msg = f"{label}: column {name!r} must be integer, got {arr.dtype}"
                 raise ValueError(msg)
             arr = arr.astype(dtype, copy=False)
+        elif arr.dtype.kind == "f" and arr.dtype != np.float64:
+            # unknown columns are read back as float64: write the exact float64 value
+            arr = arr.astype(np.float64)
         out[name] = arr
     return out
 
@@ -322,7 +333,7 @@ def write_trackml(
     for name, table in tables.items():
         label = f"Event {event.event_id} {name}"
         payloads[d / f"{prefix}-{name}{ext}"] = format_csv(
-            _cast_known(table, _SCHEMAS[name], label), label
+            _cast_known(table, _SCHEMAS[name], _REQUIRED[name], label), label
         )
     stale = [
         d / f"{prefix}-{t}{e}"
