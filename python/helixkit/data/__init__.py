@@ -2,7 +2,36 @@
 
 from __future__ import annotations
 
+from .acts import (
+    decode_barcode,
+    decode_geometry_id,
+    encode_barcode,
+    encode_geometry_id,
+    read_acts_csv,
+)
 from .event import Event, Table
 from .geometry import Geometry, Layer, trackml_like
+from .selection import CutFlow, format_cutflow, particle_hit_counts, select_particles, split_events
+from .trackml import list_trackml_events, read_trackml, trackml_event_files, write_trackml
 
-__all__ = ["Event", "Geometry", "Layer", "Table", "trackml_like"]
+__all__ = [
+    "CutFlow",
+    "Event",
+    "Geometry",
+    "Layer",
+    "Table",
+    "decode_barcode",
+    "decode_geometry_id",
+    "encode_barcode",
+    "encode_geometry_id",
+    "format_cutflow",
+    "list_trackml_events",
+    "particle_hit_counts",
+    "read_acts_csv",
+    "read_trackml",
+    "select_particles",
+    "split_events",
+    "trackml_event_files",
+    "trackml_like",
+    "write_trackml",
+]

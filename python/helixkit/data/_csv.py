@@ -1,0 +1,418 @@
+"""Strict, fast reading and atomic writing of numeric CSV tables.
+
+Shared by the TrackML and ACTS readers. Parsing is done by ``numpy.loadtxt``
+with a structured dtype (C parser, no pandas); when it fails, a slow pure-Python
+pass over the text finds the first bad line and reports the file, the line,
+the column and the problem. Nothing here ever returns partially parsed data.
+
+Conventions
+-----------
+* The first line is the header (column names, comma separated). Column order
+  is free; names must be unique.
+* Known columns are parsed with the dtype the caller gives; integer columns must
+  hold integers that fit that dtype, float columns finite numbers that fit it,
+  ``bool`` columns one of ``0/1/true/false`` (any case).
+* Unknown ("extra") columns are kept: int64 if every value is an integer,
+  float64 otherwise; non-numeric values are an error.
+* Floats are written with the shortest representation that reads back to the
+  same value of their dtype (numpy's Dragon4), so a write/read round trip is
+  bit-exact; files are written to a temporary name and moved into place with
+  ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import tempfile
+import zlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_BOOL_TOKENS = {"0": False, "1": True, "false": False, "true": True}
+
+
+def _kind(dtype: Any) -> str:
+    dt = np.dtype(dtype)
+    if dt == np.bool_:
+        return "bool"
+    if dt.kind == "u":
+        return "uint"
+    if dt.kind == "i":
+        return "int"
+    if dt.kind == "f":
+        return "float"
+    msg = f"unsupported column dtype {dt}"
+    raise TypeError(msg)
+
+
+_PARSE_DTYPE = {"bool": "U8", "uint": np.uint64, "int": np.int64, "float": np.float64}
+
+
+def read_bytes(path: Path) -> bytes:
+    """Whole file as bytes; ``.gz`` files are decompressed. Errors are ValueErrors."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        msg = f"{path}: file not found"
+        raise ValueError(msg) from None
+    except OSError as exc:
+        msg = f"{path}: cannot read ({exc.strerror or exc})"
+        raise ValueError(msg) from None
+    if path.name.endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            msg = f"{path}: not a valid gzip file ({exc})"
+            raise ValueError(msg) from None
+    return raw
+
+
+def _decode(data: bytes, path: Path, offset: int = 0) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        msg = f"{path}: not UTF-8 text (byte {offset + exc.start})"
+        raise ValueError(msg) from None
+
+
+def split_header(raw: bytes, path: Path) -> tuple[list[str], bytes, int]:
+    """Column names, the body bytes and the 1-based line number of the first body line."""
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    skipped = 0
+    # tolerate blank lines before the header
+    while raw.startswith((b"\n", b"\r\n")):
+        raw = raw[raw.index(b"\n") + 1 :]
+        skipped += 1
+    if not raw or raw.isspace():
+        msg = f"{path}: empty file (no header line)"
+        raise ValueError(msg)
+    nl = raw.find(b"\n")
+    header, body = (raw, b"") if nl < 0 else (raw[:nl], raw[nl + 1 :])
+    names = [h.strip() for h in _decode(header, path).strip().split(",")]
+    for i, name in enumerate(names):
+        if not name:
+            msg = f"{path}: header column {i + 1} has an empty name"
+            raise ValueError(msg)
+        if names.index(name) != i:
+            msg = f"{path}: column {name!r} appears more than once in the header"
+            raise ValueError(msg)
+    return names, body, skipped + 2
+
+
+def _body_lines(body: bytes) -> list[str]:
+    return body.decode("utf-8", errors="replace").splitlines()
+
+
+def _token_error(tok: str, kind: str, dtype: Any) -> str | None:
+    """Why ``tok`` is not a valid value of ``kind`` (None if it is)."""
+    t = tok.strip()
+    if not t:
+        return "empty value"
+    if kind == "bool":
+        return None if t.lower() in _BOOL_TOKENS else f"{t!r} is not a boolean (0/1/true/false)"
+    if kind in ("int", "uint"):
+        try:
+            v = int(t)
+        except ValueError:
+            return f"{t!r} is not an integer"
+        info = np.iinfo(np.dtype(dtype))
+        if not info.min <= v <= info.max:
+            return f"{t} does not fit in {np.dtype(dtype)} [{info.min}, {info.max}]"
+        return None
+    try:
+        v = float(t)
+    except ValueError:
+        return f"{t!r} is not a number"
+    if not np.isfinite(v):
+        return f"{t!r} is not finite"
+    with np.errstate(over="ignore"):
+        narrowed = np.asarray(v).astype(dtype)
+    if not np.isfinite(narrowed):
+        return f"{t} overflows {np.dtype(dtype)}"
+    return None
+
+
+def _diagnose(
+    path: Path, names: list[str], kinds: list[str], dtypes: list[Any], body: bytes, first: int
+) -> str:
+    """Slow path: the first problem in ``body`` as a message (used only after a failure)."""
+    _decode(body, path, len(body))  # the offset is approximate: header bytes not counted
+    for lineno, line in enumerate(_body_lines(body), start=first):
+        if not line.strip():
+            continue
+        fields = line.split(",")
+        if len(fields) != len(names):
+            return (
+                f"{path}: line {lineno} has {len(fields)} fields but the header has "
+                f"{len(names)} columns ({', '.join(names)})"
+            )
+        for name, kind, dtype, tok in zip(names, kinds, dtypes, fields):
+            why = _token_error(tok, kind, dtype)
+            if why is not None:
+                return f"{path}: column {name!r}, line {lineno}: {why}"
+    return ""
+
+
+def read_csv(
+    path: Path,
+    dtypes: Mapping[str, Any],
+    *,
+    required: Iterable[str] = (),
+) -> dict[str, np.ndarray]:
+    """Read a numeric CSV table into a dict of 1-D arrays, in header order.
+
+    Parameters
+    ----------
+    path : Path
+        ``.csv`` or ``.csv.gz`` file.
+    dtypes : mapping
+        Storage dtype of the known columns (int32/int64/uint64/float32/float64/bool).
+    required : iterable of str
+        Columns that must be present.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, and the column and line where applicable, for a missing
+        file or column, a malformed row, a non-numeric, non-finite or out-of-range
+        value.
+    """
+    names, body, first = split_header(read_bytes(path), path)
+    missing = [c for c in required if c not in names]
+    if missing:
+        msg = (
+            f"{path}: missing required column(s) {', '.join(repr(m) for m in missing)}; "
+            f"header has {', '.join(names)}"
+        )
+        raise ValueError(msg)
+    # extras are parsed as text first, then converted (int64 if possible, else float64)
+    kinds = [_kind(dtypes[n]) if n in dtypes else "extra" for n in names]
+    parse = [(n, _PARSE_DTYPE[k] if k != "extra" else "U64") for n, k in zip(names, kinds)]
+    if not body or body.isspace():
+        return {n: np.zeros(0, dtype=dtypes.get(n, np.int64)) for n in names}
+    try:
+        table = np.loadtxt(
+            io.BytesIO(body),
+            delimiter=",",
+            dtype=parse,
+            comments=None,
+            ndmin=1,
+            encoding="utf-8",
+        )
+    except ValueError as exc:
+        diag_kinds = [k if k != "extra" else "float" for k in kinds]
+        diag_dtypes = [dtypes.get(n, np.float64) for n in names]
+        msg = _diagnose(path, names, diag_kinds, diag_dtypes, body, first) or f"{path}: {exc}"
+        raise ValueError(msg) from None
+    out: dict[str, np.ndarray] = {}
+    for name, kind in zip(names, kinds):
+        col = table[name]
+        if col.dtype.kind == "U":
+            # text-parsed columns have a fixed width: a value that fills it may be truncated
+            too_long = np.char.str_len(col) >= col.dtype.itemsize // 4
+            if too_long.any():
+                line = _bad_row(too_long, first, body)
+                start = str(col[too_long][0])
+                msg = f"{path}: column {name!r}, line {line}: value too long ({start!r}...)"
+                raise ValueError(msg)
+        if kind == "extra":
+            out[name] = _convert_extra(col, name, path, first, body)
+            continue
+        out[name] = _convert_known(col, kind, np.dtype(dtypes[name]), name, path, first, body)
+    return out
+
+
+def _bad_row(mask: np.ndarray, first: int, body: bytes) -> int:
+    """Line number of the first True row of ``mask`` (blank lines accounted for)."""
+    row = int(np.flatnonzero(mask)[0])
+    seen = -1
+    for lineno, line in enumerate(_body_lines(body), start=first):
+        if line.strip():
+            seen += 1
+            if seen == row:
+                return lineno
+    return first + row
+
+
+def _convert_known(
+    col: np.ndarray, kind: str, dtype: np.dtype, name: str, path: Path, first: int, body: bytes
+) -> np.ndarray:
+    if kind == "bool":
+        low = np.char.lower(np.char.strip(col))
+        is_true = (low == "1") | (low == "true")
+        ok = is_true | (low == "0") | (low == "false")
+        if not ok.all():
+            line = _bad_row(~ok, first, body)
+            bad = str(col[~ok][0])
+            msg = f"{path}: column {name!r}, line {line}: {bad!r} is not a boolean (0/1/true/false)"
+            raise ValueError(msg)
+        return is_true
+    if kind == "float":
+        with np.errstate(over="ignore"):  # overflow to inf is reported below
+            out = col.astype(dtype)
+        bad = ~np.isfinite(out)
+        if bad.any():
+            line = _bad_row(bad, first, body)
+            value = float(col[bad][0])
+            why = f"{value} overflows {dtype}" if np.isfinite(value) else f"{value} is not finite"
+            msg = f"{path}: column {name!r}, line {line}: {why}"
+            raise ValueError(msg)
+        return out
+    if col.dtype != dtype:
+        info = np.iinfo(dtype)
+        bad = (col < info.min) | (col > info.max)
+        if bad.any():
+            line = _bad_row(bad, first, body)
+            msg = (
+                f"{path}: column {name!r}, line {line}: {col[bad][0]} does not fit in "
+                f"{dtype} [{info.min}, {info.max}]"
+            )
+            raise ValueError(msg)
+        return col.astype(dtype)
+    return col
+
+
+def _convert_extra(col: np.ndarray, name: str, path: Path, first: int, body: bytes) -> np.ndarray:
+    stripped = np.char.strip(col)
+    for int_type in (np.int64, np.uint64):
+        try:
+            return stripped.astype(int_type)
+        except (ValueError, OverflowError):
+            pass
+    integer_like = np.char.isdigit(np.char.lstrip(stripped, "+-"))
+    if integer_like.all():
+        line = _bad_row(np.ones(len(col), bool), first, body)
+        msg = f"{path}: column {name!r}: integers too large for int64/uint64 (near line {line})"
+        raise ValueError(msg)
+    try:
+        out = stripped.astype(np.float64)
+    except ValueError:
+        tokens = stripped.tolist()
+        bad = np.array([_token_error(t, "float", np.float64) is not None for t in tokens])
+        line = _bad_row(bad, first, body)
+        msg = f"{path}: column {name!r}, line {line}: {str(stripped[bad][0])!r} is not a number"
+        raise ValueError(msg) from None
+    bad = ~np.isfinite(out)
+    if bad.any():
+        line = _bad_row(bad, first, body)
+        msg = f"{path}: column {name!r}, line {line}: {str(stripped[bad][0])!r} is not finite"
+        raise ValueError(msg)
+    return out
+
+
+# --- id checks shared by the readers ----------------------------------------------
+
+
+def check_unique(ids: np.ndarray, path: Path, column: str) -> None:
+    """ValueError naming ``path`` and ``column`` if ``ids`` has a repeated value."""
+    s = np.sort(ids)
+    dup = s[1:] == s[:-1]
+    if dup.any():
+        msg = (
+            f"{path}: column {column!r} has duplicate values "
+            f"(first: {s[1:][dup][0]}, {int(dup.sum())} repeat(s))"
+        )
+        raise ValueError(msg)
+
+
+def index_of(
+    ids: np.ndarray, reference: np.ndarray, *, path: Path, column: str, what: str
+) -> np.ndarray:
+    """Row of ``reference`` (unique values) that holds each value of ``ids``.
+
+    A value of ``ids`` missing from ``reference`` is a ValueError naming
+    ``path``, ``column`` and ``what`` the reference is.
+    """
+    order = np.argsort(reference, kind="stable")
+    sorted_ref = reference[order]
+    pos = np.minimum(np.searchsorted(sorted_ref, ids), max(len(sorted_ref) - 1, 0))
+    found = (sorted_ref[pos] == ids) if len(sorted_ref) else np.zeros(len(ids), bool)
+    if not found.all():
+        bad = ids[~found]
+        msg = f"{path}: column {column!r} has {len(bad)} value(s) not in {what} (first: {bad[0]})"
+        raise ValueError(msg)
+    return order[pos] if len(sorted_ref) else np.zeros(0, np.int64)
+
+
+# --- writing -------------------------------------------------------------------
+
+
+def _format_column(name: str, values: np.ndarray, label: str) -> list[str]:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        msg = f"{label}: column {name!r} must be 1-D, got shape {arr.shape}"
+        raise ValueError(msg)
+    if arr.dtype == np.bool_:
+        return np.where(arr, "1", "0").tolist()
+    if arr.dtype.kind in "iu":
+        return arr.astype(str).tolist()
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            msg = f"{label}: column {name!r} has a non-finite value ({arr[i]}) in row {i}"
+            raise ValueError(msg)
+        # numpy's float -> str cast is the shortest repr that round-trips in the
+        # column's own precision (Dragon4), so float32 values read back bit-exact.
+        return arr.astype(str).tolist()
+    msg = f"{label}: column {name!r} has non-numeric dtype {arr.dtype}; only numbers can be written"
+    raise ValueError(msg)
+
+
+def format_csv(columns: Mapping[str, np.ndarray], label: str) -> bytes:
+    """The CSV text (header + rows) of equal-length numeric columns."""
+    names = list(columns)
+    if not names:
+        msg = f"{label}: no columns to write"
+        raise ValueError(msg)
+    for name in names:
+        if "," in name or "\n" in name or not name.strip():
+            msg = f"{label}: column name {name!r} cannot be written to CSV"
+            raise ValueError(msg)
+    cols = [_format_column(n, columns[n], label) for n in names]
+    lengths = {len(c) for c in cols}
+    if len(lengths) > 1:
+        msg = f"{label}: columns have different lengths {sorted(lengths)}"
+        raise ValueError(msg)
+    lines = [",".join(names), *map(",".join, zip(*cols))]
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
+def write_files_atomically(files: Mapping[Path, bytes], *, remove: Iterable[Path] = ()) -> None:
+    """Write every file to a temporary sibling, then move all into place.
+
+    If anything fails before the moves, no target is touched and every
+    temporary file is removed. ``remove`` lists stale files deleted after the
+    moves (e.g. the ``.csv`` twin of a freshly written ``.csv.gz``).
+    """
+    temps: list[tuple[str, Path]] = []
+    try:
+        for target, payload in files.items():
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            temps.append((tmp, target))
+            with os.fdopen(fd, "wb") as fh:
+                if target.name.endswith(".gz"):
+                    # mtime=0 and no file name: identical events give identical bytes
+                    with gzip.GzipFile(
+                        filename="", mode="wb", fileobj=fh, mtime=0, compresslevel=6
+                    ) as gz:
+                        gz.write(payload)
+                else:
+                    fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for tmp, target in temps:
+            os.replace(tmp, target)
+    except BaseException:
+        for tmp, _ in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
+    for stale in remove:
+        if stale.exists() and stale not in files:
+            stale.unlink()
