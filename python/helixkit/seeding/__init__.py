@@ -1,0 +1,41 @@
+"""Track seeding: ACTS-style grid triplet seed finder + seed filter, and seeding metrics.
+
+Quick start::
+
+    from helixkit import seeding, units as u
+    cfg = seeding.SeedFinderConfig(min_pt=500 * u.MeV, delta_r_max=300 * u.mm)
+    res = seeding.find_seeds(x, y, z, cfg)          # res.triplets: (M, 3) int64
+    m = seeding.seeding_metrics(res.triplets, pid_of_sp, particles, selection)
+"""
+
+from __future__ import annotations
+
+from .metrics import BinnedSeedingMetrics, SeedingMetrics, seeding_metrics
+from .plots import plot_seeding_performance
+from .triplet import (
+    DEFAULT_VARIANCE_R,
+    DEFAULT_VARIANCE_Z,
+    SeedConfirmationRange,
+    SeedFinderConfig,
+    SeedingResult,
+    find_seeds,
+    find_seeds_in_buckets,
+    find_seeds_in_event,
+    seeding_grid,
+)
+
+__all__ = [
+    "DEFAULT_VARIANCE_R",
+    "DEFAULT_VARIANCE_Z",
+    "BinnedSeedingMetrics",
+    "SeedConfirmationRange",
+    "SeedFinderConfig",
+    "SeedingMetrics",
+    "SeedingResult",
+    "find_seeds",
+    "find_seeds_in_buckets",
+    "find_seeds_in_event",
+    "plot_seeding_performance",
+    "seeding_grid",
+    "seeding_metrics",
+]
