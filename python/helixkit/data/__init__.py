@@ -35,3 +35,7 @@ __all__ = [
     "trackml_like",
     "write_trackml",
 ]
+
+from .simulation import SimulationConfig, generate_events, simulate_event, trackml_weights
+
+__all__ += ["SimulationConfig", "generate_events", "simulate_event", "trackml_weights"]
