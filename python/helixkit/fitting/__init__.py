@@ -28,11 +28,13 @@ from .kalman import (
     perigee_from_momenta,
 )
 from .surfaces import CYLINDER, DISK, PLANE, Surfaces, geometry_measurements
+from .truth import FitPerformance, fit_performance, fit_truth_tracks, plot_fit_performance
 
 __all__ = [
     "CYLINDER",
     "DEFAULT_INITIAL_SIGMAS",
     "DISK",
+    "FitPerformance",
     "NUMERICAL_FAILURE",
     "PARAM_NAMES",
     "PLANE",
@@ -44,7 +46,10 @@ __all__ = [
     "TrackFitResult",
     "default_initial_cov",
     "estimate_track_params",
+    "fit_performance",
     "fit_tracks",
+    "fit_truth_tracks",
     "geometry_measurements",
     "perigee_from_momenta",
+    "plot_fit_performance",
 ]
