@@ -213,6 +213,9 @@ def fit_tracks(  # noqa: PLR0913
             else np.ascontiguousarray(as_numpy(measurement_mask), dtype=np.int8))
     same_length(surface_id=sid, measurement_mask=mask)
     init = as_float_array(initial_params, "initial_params", ndim=2)
+    if init.shape[1] != 5:
+        msg = f"initial_params must have shape (N, 5) [d0, z0, phi, theta, q/p], got {init.shape}"
+        raise ValueError(msg)
     n = len(init)
     if len(off) != n + 1:
         msg = f"track_offsets must have N + 1 = {n + 1} entries (N = len(initial_params)), got {len(off)}"
