@@ -206,6 +206,21 @@ BoundVector Surface::freeToBound(const FreeVector& f) const {
   return b;
 }
 
+std::array<Vec3, 2> Surface::localGradient(const Vec3& pos) const {
+  const Vec3 p = toFrame(pos);
+  const double r = std::hypot(p[0], p[1]);
+  switch (type) {
+    case SurfaceType::eCylinder:
+      return {fromFrame({-p[1] / r * radius / r, p[0] / r * radius / r, 0.0}),
+              axis(2)};
+    case SurfaceType::eDisk:
+      return {fromFrame({p[0] / r, p[1] / r, 0.0}),
+              fromFrame({-p[1] / (r * r), p[0] / (r * r), 0.0})};
+    default:
+      return {axis(0), axis(1)};
+  }
+}
+
 FreeToBoundMatrix Surface::freeToBoundJacobian(const FreeVector& f) const {
   FreeToBoundMatrix j{};
   const Vec3 dir = freeDir(f);
@@ -213,34 +228,15 @@ FreeToBoundMatrix Surface::freeToBoundJacobian(const FreeVector& f) const {
   const double cphi = dir[0] / st;
   const double sphi = dir[1] / st;
   const double cth = dir[2];
-  Vec3 d0{};
-  Vec3 d1{};
-  switch (type) {
-    case SurfaceType::ePlane:
-      d0 = axis(0);
-      d1 = axis(1);
-      break;
-    case SurfaceType::eCylinder: {
-      const Vec3 p = toFrame(freePos(f));
-      const double r = std::hypot(p[0], p[1]);
-      d0 = fromFrame({-p[1] / r * radius / r, p[0] / r * radius / r, 0.0});
-      d1 = axis(2);
-      break;
-    }
-    case SurfaceType::eDisk: {
-      const Vec3 p = toFrame(freePos(f));
-      const double r = std::hypot(p[0], p[1]);
-      d0 = fromFrame({p[0] / r, p[1] / r, 0.0});
-      d1 = fromFrame({-p[1] / (r * r), p[0] / (r * r), 0.0});
-      break;
-    }
-    case SurfaceType::eLine:
-      // At the point of closest approach the displacement is along the
-      // radial axis, so d0 does not depend on the direction to first order.
-      d0 = {-sphi, cphi, 0.0};
-      d1 = {0.0, 0.0, 1.0};
-      break;
+  Vec3 d0{-sphi, cphi, 0.0};
+  Vec3 d1{0.0, 0.0, 1.0};
+  if (type != SurfaceType::eLine) {
+    const auto grad = localGradient(freePos(f));
+    d0 = grad[0];
+    d1 = grad[1];
   }
+  // (line: at the point of closest approach the displacement is along the
+  // radial axis, so d0 does not depend on the direction to first order)
   for (std::size_t i = 0; i < 3; ++i) {
     j(eBoundLoc0, i) = d0[i];
     j(eBoundLoc1, i) = d1[i];
@@ -382,23 +378,9 @@ void SurfaceSet::spacePointsToLocal(std::span<const std::int32_t> surfaceId,
                                   " is not finite or lies on the axis");
     }
     const auto loc = s.globalToLocal(pos, {1.0, 0.0, 0.0});
-    Vec3 j0{};
-    Vec3 j1{};
-    switch (s.type) {
-      case SurfaceType::eCylinder:
-        j0 = s.fromFrame({-p[1] / r * s.radius / r, p[0] / r * s.radius / r,
-                          0.0});
-        j1 = s.axis(2);
-        break;
-      case SurfaceType::eDisk:
-        j0 = s.fromFrame({p[0] / r, p[1] / r, 0.0});
-        j1 = s.fromFrame({-p[1] / (r * r), p[0] / (r * r), 0.0});
-        break;
-      default:
-        j0 = s.axis(0);
-        j1 = s.axis(1);
-        break;
-    }
+    const auto grad = s.localGradient(pos);
+    const Vec3& j0 = grad[0];
+    const Vec3& j1 = grad[1];
     double c00 = 0.0;
     double c11 = 0.0;
     double c01 = 0.0;

@@ -79,6 +79,10 @@ class Surface {
   std::array<double, 2> globalToLocal(const Vec3& pos, const Vec3& dir) const;
   /// Global point of local coordinates (dir is needed for the line surface).
   Vec3 localToGlobal(double loc0, double loc1, const Vec3& dir) const;
+  /// Gradients d(loc0)/d(pos) and d(loc1)/d(pos) of globalToLocal at a
+  /// point (planes, cylinders, disks; for a cylinder or disk the radius of
+  /// the point itself is used).
+  std::array<Vec3, 2> localGradient(const Vec3& pos) const;
   /// Unit normal at a point on the surface (cylinder: radial; line: none).
   Vec3 normal(const Vec3& pos) const;
   /// True if local coordinates are within the bounds.
