@@ -36,7 +36,9 @@ def test_demo_writes_report_and_plots(tmp_path):
     assert (out / "report.md").exists()
     assert (out / "event_display.png").stat().st_size > 10_000
     results = json.loads((out / "results.json").read_text())
-    assert "simulation" in results and "seeding" in results and "clustering" in results
+    for stage in ("simulation", "seeding", "fitting", "clustering"):
+        assert stage in results, stage
+    assert (out / "fit_pulls.png").exists()
     assert 0.0 <= results["seeding"]["efficiency"] <= 1.0
 
 
