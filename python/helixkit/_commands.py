@@ -43,6 +43,10 @@ def register(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_simulate)
 
+    from .training import trackformer as _tf  # noqa: PLC0415
+
+    _tf.register(sub)
+
 
 def _info(args: argparse.Namespace) -> int:
     import numpy as np  # noqa: PLC0415

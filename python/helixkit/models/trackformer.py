@@ -1,0 +1,307 @@
+"""TrackFormer: transformer regression of track parameters from a track's hits.
+
+Hit sequences → linear hit embedding (+ input dropout) → transformer encoder
+(padding masked) → masked mean pooling → MLP head. Targets are standardised;
+the mean and std are buffers of the model, so a checkpoint predicts in
+physical units. With ``loss="quantile"`` the head predicts several quantiles
+at once (pinball loss); the point prediction is the median.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.selection import select_particles
+from . import register_model
+
+INPUT_SETS = ("xyz", "r_phi_z", "r_dphi_z")
+TARGET_SETS = {
+    "pt_pz": ("pt", "pz"),
+    "qopt_pz": ("q_over_pt", "pz"),
+    "qpt_pz": ("q_times_pt", "pz"),
+}
+
+
+@dataclass
+class TrackFormerConfig:
+    """Model and data settings (lengths in mm, momenta in GeV)."""
+
+    inputs: str = "r_dphi_z"
+    targets: str = "qopt_pz"
+    truth_positions: bool = False
+    max_hits: int = 32
+    model_dim: int = 128
+    n_heads: int = 4
+    n_layers: int = 2
+    dropout: float = 0.1
+    input_dropout: float = 0.1
+    loss: str = "mse"
+    quantiles: list[float] = field(default_factory=lambda: [0.16, 0.5, 0.84])
+    target_mean: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    target_std: list[float] = field(default_factory=lambda: [1.0, 1.0])
+
+    def validate(self) -> None:
+        def rule(ok: bool, name: str, text: str) -> None:
+            if not ok:
+                msg = f"TrackFormerConfig: {name} (={getattr(self, name)!r}) {text}"
+                raise ValueError(msg)
+
+        rule(self.inputs in INPUT_SETS, "inputs", f"must be one of {INPUT_SETS}")
+        rule(self.targets in TARGET_SETS, "targets", f"must be one of {tuple(TARGET_SETS)}")
+        rule(self.max_hits >= 3, "max_hits", "must be >= 3")
+        rule(self.model_dim >= 8 and self.model_dim % self.n_heads == 0, "model_dim",
+             "must be >= 8 and divisible by n_heads")
+        rule(self.n_heads >= 1, "n_heads", "must be >= 1")
+        rule(self.n_layers >= 1, "n_layers", "must be >= 1")
+        rule(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
+        rule(0 <= self.input_dropout < 1, "input_dropout", "must be in [0, 1)")
+        rule(self.loss in ("mse", "quantile"), "loss", "must be 'mse' or 'quantile'")
+        rule(len(self.quantiles) >= 1 and all(0 < q < 1 for q in self.quantiles), "quantiles",
+             "must be a non-empty list of values in (0, 1)")
+        n_t = len(TARGET_SETS[self.targets])
+        rule(len(self.target_mean) == n_t, "target_mean", f"must have {n_t} values")
+        rule(len(self.target_std) == n_t and min(self.target_std) > 0, "target_std",
+             f"must have {n_t} positive values")
+
+
+# ----------------------------------------------------------------------------- data
+@dataclass
+class TrackSequences:
+    """Padded per-particle hit sequences of one or more events."""
+
+    hits: np.ndarray  # (P, L, 3) float32 input features
+    mask: np.ndarray  # (P, L) bool, True = real hit
+    targets: np.ndarray  # (P, n_targets) float64 in physical units
+    particle_id: np.ndarray  # (P,) int64
+    pt: np.ndarray  # (P,) true pT [GeV]
+    eta: np.ndarray  # (P,) true eta
+    q: np.ndarray  # (P,) charge
+    xyz: np.ndarray  # (P, L, 3) global positions [mm] (for baselines)
+    event_index: np.ndarray  # (P,) position of the particle's event in the input list
+    cutflow: Any = None
+
+    def __len__(self) -> int:
+        return len(self.particle_id)
+
+
+def _features(xyz: np.ndarray, mask: np.ndarray, inputs: str) -> np.ndarray:
+    x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
+    if inputs == "xyz":
+        f = np.stack([x, y, z], -1) / 1000.0
+    else:
+        r = np.hypot(x, y)
+        phi = np.arctan2(y, x)
+        if inputs == "r_dphi_z":
+            phi = np.angle(np.exp(1j * (phi - phi[:, :1])))
+        f = np.stack([r / 1000.0, phi / math.pi, z / 1000.0], -1)
+    return np.where(mask[..., None], f, 0.0).astype(np.float32)
+
+
+def _targets(pt: np.ndarray, pz: np.ndarray, q: np.ndarray, targets: str) -> np.ndarray:
+    if targets == "pt_pz":
+        return np.stack([pt, pz], 1)
+    if targets == "qopt_pz":
+        return np.stack([q / pt, pz], 1)
+    return np.stack([q * pt, pz], 1)
+
+
+def targets_to_pt(values: np.ndarray, targets: str) -> np.ndarray:
+    """pT [GeV] from predicted targets (|x| for q·pT, 1/|x| for q/pT)."""
+    first = values[:, 0]
+    if targets == "qopt_pz":
+        return 1.0 / np.maximum(np.abs(first), 1e-9)
+    return np.abs(first)
+
+
+def build_sequences(
+    events: Any,
+    config: TrackFormerConfig,
+    *,
+    min_hits: int = 3,
+    pt: tuple[float | None, float | None] = (0.5, 10.0),
+    max_vxy: float | None = 1.0,
+    max_abs_eta: float | None = 1.0,
+    primary_only: bool = True,
+    strict_length: bool = True,
+) -> TrackSequences:
+    """Hit sequences of the selected particles of ``events`` (an Event or a list).
+
+    Hits are ordered along the track by distance from the production vertex.
+    Particles with more than ``config.max_hits`` hits raise a ``ValueError``
+    (``strict_length``) or are dropped.
+    """
+    if not isinstance(events, (list, tuple)):
+        events = [events]
+    parts_all: dict[str, list[np.ndarray]] = {k: [] for k in
+                                               ("hits", "mask", "pid", "pt", "eta", "q", "pz", "xyz", "ev")}
+    cutflow = None
+    L = config.max_hits
+    for ev_index, ev in enumerate(events):
+        sel, cutflow = select_particles(ev, min_hits=min_hits, pt=pt, max_vxy=max_vxy,
+                                        max_abs_eta=max_abs_eta, primary_only=primary_only)
+        parts = ev.particles
+        keep_pid = np.asarray(parts["particle_id"])[sel]
+        pid = ev.hit_particle_id
+        rows = np.flatnonzero(np.isin(pid, keep_pid))
+        if len(keep_pid) == 0:
+            continue
+        cols = ("tx", "ty", "tz") if config.truth_positions else ("x", "y", "z")
+        table = ev.truth if config.truth_positions else ev.hits
+        pos = np.stack([np.asarray(table[c], np.float64)[rows] for c in cols], 1)
+        prow_of = {int(p): i for i, p in enumerate(np.asarray(parts["particle_id"]))}
+        prow = np.array([prow_of[int(p)] for p in keep_pid], dtype=np.int64)
+        vtx = np.stack([np.asarray(parts[c], np.float64) for c in ("vx", "vy", "vz")], 1)
+        k_of_hit = np.searchsorted(keep_pid, pid[rows]) if np.all(np.diff(keep_pid) > 0) else None
+        if k_of_hit is None:
+            order_p = np.argsort(keep_pid)
+            keep_pid, prow = keep_pid[order_p], prow[order_p]
+            k_of_hit = np.searchsorted(keep_pid, pid[rows])
+        d = np.linalg.norm(pos - vtx[prow[k_of_hit]], axis=1)
+        order = np.lexsort((d, k_of_hit))
+        k_sorted = k_of_hit[order]
+        counts = np.bincount(k_sorted, minlength=len(keep_pid))
+        if counts.max(initial=0) > L:
+            if strict_length:
+                bad = int(keep_pid[np.argmax(counts)])
+                msg = (f"particle {bad} has {counts.max()} hits, more than the model's "
+                       f"max_hits={L}")
+                raise ValueError(msg)
+        slot = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+        ok = slot < L
+        xyz = np.zeros((len(keep_pid), L, 3))
+        mask = np.zeros((len(keep_pid), L), bool)
+        xyz[k_sorted[ok], slot[ok]] = pos[order][ok]
+        mask[k_sorted[ok], slot[ok]] = True
+        good = mask.sum(1) >= 3
+        pxy = np.stack([np.asarray(parts[c], np.float64)[prow] for c in ("px", "py", "pz")], 1)
+        ptv = np.hypot(pxy[:, 0], pxy[:, 1])
+        parts_all["hits"].append(_features(xyz, mask, config.inputs)[good])
+        parts_all["mask"].append(mask[good])
+        parts_all["xyz"].append(xyz[good])
+        parts_all["pid"].append(keep_pid[good])
+        parts_all["pt"].append(ptv[good])
+        parts_all["pz"].append(pxy[good, 2])
+        parts_all["eta"].append(np.arcsinh(pxy[good, 2] / ptv[good]))
+        parts_all["q"].append(np.asarray(parts["q"], np.float64)[prow][good])
+        parts_all["ev"].append(np.full(int(good.sum()), ev_index, dtype=np.int64))
+    if not parts_all["pid"]:
+        msg = "no particles pass the selection: nothing to build sequences from"
+        raise ValueError(msg)
+    cat = {k: np.concatenate(v) for k, v in parts_all.items()}
+    if not np.isfinite(cat["hits"]).all():
+        msg = "hit positions contain NaN or inf"
+        raise ValueError(msg)
+    return TrackSequences(
+        hits=cat["hits"], mask=cat["mask"],
+        targets=_targets(cat["pt"], cat["pz"], cat["q"], config.targets),
+        particle_id=cat["pid"], pt=cat["pt"], eta=cat["eta"], q=cat["q"], xyz=cat["xyz"],
+        event_index=cat["ev"], cutflow=cutflow,
+    )
+
+
+# ----------------------------------------------------------------------------- model
+@register_model("trackformer", TrackFormerConfig)
+class TrackFormer(nn.Module):
+    """Transformer encoder over a track's hits with masked mean pooling."""
+
+    model_name = "trackformer"
+
+    def __init__(self, config: TrackFormerConfig | None = None) -> None:
+        super().__init__()
+        cfg = config or TrackFormerConfig()
+        cfg.validate()
+        self.config = cfg
+        n_t = len(TARGET_SETS[cfg.targets])
+        self.n_out = n_t * (len(cfg.quantiles) if cfg.loss == "quantile" else 1)
+        self.embed = nn.Linear(3, cfg.model_dim)
+        self.input_dropout = nn.Dropout(cfg.input_dropout)
+        layer = nn.TransformerEncoderLayer(
+            cfg.model_dim, cfg.n_heads, dim_feedforward=2 * cfg.model_dim, dropout=cfg.dropout,
+            batch_first=True, norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(layer, cfg.n_layers, enable_nested_tensor=False)
+        self.head = nn.Sequential(
+            nn.Linear(cfg.model_dim, cfg.model_dim), nn.GELU(), nn.Linear(cfg.model_dim, self.n_out)
+        )
+        self.register_buffer("target_mean", torch.tensor(cfg.target_mean, dtype=torch.float32))
+        self.register_buffer("target_std", torch.tensor(cfg.target_std, dtype=torch.float32))
+
+    def forward(self, hits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Standardised outputs, shape (B, n_targets) or (B, n_targets, n_quantiles)."""
+        h = self.input_dropout(self.embed(hits))
+        h = self.encoder(h, src_key_padding_mask=~mask)
+        m = mask.unsqueeze(-1).to(h.dtype)
+        pooled = (h * m).sum(1) / m.sum(1).clamp_min(1.0)
+        out = self.head(pooled)
+        if self.config.loss == "quantile":
+            out = out.view(len(out), -1, len(self.config.quantiles))
+        return out
+
+    def loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        hits, mask, target = batch
+        pred = self(hits, mask)
+        t = (target - self.target_mean) / self.target_std
+        if self.config.loss == "mse":
+            return torch.mean((pred - t) ** 2)
+        q = torch.tensor(self.config.quantiles, dtype=pred.dtype)
+        e = t.unsqueeze(-1) - pred
+        return torch.mean(torch.maximum(q * e, (q - 1) * e))
+
+    @torch.no_grad()
+    def predict_arrays(self, hits: np.ndarray, mask: np.ndarray, batch_size: int = 4096
+                       ) -> np.ndarray:
+        """Predictions in physical units, (P, n_targets) (median for quantile models)."""
+        if hits.ndim != 3 or hits.shape[1] > self.config.max_hits or hits.shape[2] != 3:
+            msg = f"hits must have shape (P, <= max_hits={self.config.max_hits}, 3), got {hits.shape}"
+            raise ValueError(msg)
+        if not np.isfinite(hits).all():
+            msg = "hits contain NaN or inf"
+            raise ValueError(msg)
+        self.eval()
+        outs = []
+        for i in range(0, len(hits), batch_size):
+            h = torch.from_numpy(np.ascontiguousarray(hits[i : i + batch_size], np.float32))
+            m = torch.from_numpy(np.ascontiguousarray(mask[i : i + batch_size], bool))
+            p = self(h, m)
+            if self.config.loss == "quantile":
+                mid = int(np.argmin(np.abs(np.array(self.config.quantiles) - 0.5)))
+                p = p[..., mid]
+            outs.append(p * self.target_std + self.target_mean)
+        if not outs:
+            return np.zeros((0, len(TARGET_SETS[self.config.targets])))
+        return torch.cat(outs).double().numpy()
+
+    def predict(self, event: Any, **selection: Any) -> dict[str, np.ndarray]:
+        """Per selected particle: ``particle_id``, the targets, and ``pt``.
+
+        ``selection`` overrides :func:`build_sequences`' cuts.
+        """
+        seq = build_sequences(event, self.config, **selection)
+        values = self.predict_arrays(seq.hits, seq.mask)
+        out = {"particle_id": seq.particle_id, "pt": targets_to_pt(values, self.config.targets)}
+        for i, name in enumerate(TARGET_SETS[self.config.targets]):
+            out[name] = values[:, i]
+        return out
+
+
+def three_point_estimate(xyz: np.ndarray, mask: np.ndarray, b_field_z: float
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Classical baseline: (pT, pz) from the circle through the first, middle and last hit."""
+    n = mask.sum(1)
+    idx = np.arange(len(xyz))
+    a, b, c = xyz[idx, 0], xyz[idx, n // 2], xyz[idx, n - 1]
+    ab, bc, ca = (np.hypot(*(p - q)[:, :2].T) for p, q in ((a, b), (b, c), (c, a)))
+    cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    radius = ab * bc * ca / np.maximum(2 * np.abs(cross), 1e-12)
+    pt = radius * abs(b_field_z)
+    # arc length a -> c on the circle, then the z slope
+    chord = ca
+    arc = 2 * radius * np.arcsin(np.clip(chord / (2 * radius), -1, 1))
+    pz = pt * (c[:, 2] - a[:, 2]) / np.maximum(arc, 1e-9)
+    return pt, pz

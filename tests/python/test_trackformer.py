@@ -1,0 +1,139 @@
+"""TrackFormer, the model registry and the shared trainer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from helixkit import models  # noqa: E402
+from helixkit.data import simulate_event  # noqa: E402
+from helixkit.models.trackformer import (  # noqa: E402
+    TrackFormer,
+    TrackFormerConfig,
+    build_sequences,
+    three_point_estimate,
+)
+from helixkit.training import TrainConfig, Trainer, lr_factor  # noqa: E402
+
+SMALL = {"model_dim": 32, "n_heads": 4, "n_layers": 1, "dropout": 0.0, "input_dropout": 0.0}
+
+
+@pytest.fixture(scope="module")
+def data():
+    cfg = TrackFormerConfig(**SMALL)
+    train = build_sequences([simulate_event(mu=40, seed=s) for s in range(6)], cfg)
+    val = build_sequences([simulate_event(mu=40, seed=100)], cfg)
+    cfg.target_mean = train.targets.mean(0).tolist()
+    cfg.target_std = train.targets.std(0).tolist()
+    return cfg, train, val
+
+
+def _tensors(seq):
+    return (torch.from_numpy(seq.hits), torch.from_numpy(seq.mask),
+            torch.from_numpy(seq.targets.astype(np.float32)))
+
+
+def test_sequences_are_ordered_and_selected(data):
+    cfg, train, _ = data
+    assert len(train) > 300
+    assert (np.abs(train.eta) <= 1.0).all() and (train.pt >= 0.5).all() and (train.pt <= 10).all()
+    # hits ordered outwards: radius grows along each sequence
+    r = np.hypot(train.xyz[..., 0], train.xyz[..., 1])
+    assert train.mask[:, :3].all()
+    assert (np.diff(r[:, :3], axis=1) > 0).all()
+    # r_dphi_z: the first hit has dphi = 0
+    assert np.all(train.hits[:, 0, 1] == 0)
+
+
+def test_padding_does_not_change_predictions(data):
+    cfg, train, _ = data
+    torch.manual_seed(0)
+    model = TrackFormer(cfg).eval()
+    hits, mask = train.hits[:50], train.mask[:50]
+    n = int(mask.sum(1).max())
+    short = model.predict_arrays(hits[:, :n], mask[:, :n])
+    longer = model.predict_arrays(hits, mask)
+    np.testing.assert_allclose(short, longer, rtol=1e-5, atol=1e-6)
+
+
+def test_short_training_beats_the_mean_on_q_over_pt(data, tmp_path):
+    cfg, train, val = data
+    torch.manual_seed(0)
+    model = TrackFormer(cfg)
+    tc = TrainConfig(epochs=12, batch_size=128, lr=3e-3, patience=20, progress=False, seed=0)
+    hist = Trainer(model, lambda m, b: m.loss(b), tc, tmp_path).fit(_tensors(train), _tensors(val))
+    pred = model.predict_arrays(val.hits, val.mask)
+    truth = val.targets
+    mse_model = np.mean((pred[:, 0] - truth[:, 0]) ** 2)
+    mse_mean = np.mean((train.targets[:, 0].mean() - truth[:, 0]) ** 2)
+    assert mse_model < mse_mean / 5, (mse_model, mse_mean)
+    assert hist[-1]["train_loss"] < hist[0]["train_loss"]
+    for f in ("best.pt", "last.pt", "history.csv", "history.json", "loss.png"):
+        assert (tmp_path / f).exists(), f
+    # checkpoint round trip restores identical predictions
+    back = models.load(tmp_path / "best.pt", expect="trackformer")
+    np.testing.assert_allclose(back.predict_arrays(val.hits, val.mask), pred, rtol=1e-6)
+    out = back.predict(simulate_event(mu=40, seed=100))
+    np.testing.assert_array_equal(out["particle_id"], val.particle_id)
+
+
+def test_trainer_resume_continues_the_run(data, tmp_path):
+    cfg, train, val = data
+    tc = TrainConfig(epochs=2, batch_size=256, progress=False, patience=10)
+    Trainer(TrackFormer(cfg), lambda m, b: m.loss(b), tc, tmp_path).fit(_tensors(train), _tensors(val))
+    tc3 = TrainConfig(epochs=3, batch_size=256, progress=False, patience=10)
+    t = Trainer(TrackFormer(cfg), lambda m, b: m.loss(b), tc3, tmp_path)
+    t.resume(tmp_path / "last.pt")
+    hist = t.fit(_tensors(train), _tensors(val))
+    assert [h["epoch"] for h in hist] == [0, 1, 2]
+
+
+def test_quantile_loss_and_three_point_baseline(data):
+    cfg, train, _ = data
+    qcfg = TrackFormerConfig(**{**SMALL, "loss": "quantile"}, target_mean=cfg.target_mean,
+                             target_std=cfg.target_std)
+    model = TrackFormer(qcfg)
+    out = model(torch.from_numpy(train.hits[:4]), torch.from_numpy(train.mask[:4]))
+    assert out.shape == (4, 2, 3)
+    assert torch.isfinite(model.loss(tuple(t[:4] for t in _tensors(train))))
+    pt, _ = three_point_estimate(train.xyz, train.mask, 2 * 0.000299792458)
+    rel = (pt - train.pt) / train.pt
+    assert abs(np.median(rel)) < 0.02 and np.percentile(np.abs(rel), 68) < 0.1
+
+
+def test_bad_inputs_and_checkpoints(data, tmp_path):
+    cfg, train, _ = data
+    model = TrackFormer(cfg)
+    with pytest.raises(ValueError, match="max_hits"):
+        model.predict_arrays(np.zeros((2, cfg.max_hits + 1, 3), np.float32),
+                             np.ones((2, cfg.max_hits + 1), bool))
+    bad = train.hits[:2].copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict_arrays(bad, train.mask[:2])
+    with pytest.raises(ValueError, match="no particles"):
+        build_sequences(simulate_event(mu=2, seed=1), cfg, pt=(50.0, 60.0))
+    with pytest.raises(ValueError, match="more than the model's max_hits"):
+        build_sequences(simulate_event(mu=10, seed=1), TrackFormerConfig(max_hits=3))
+    with pytest.raises(ValueError, match="unknown key"):
+        models.config_from_dict(TrackFormerConfig, {"model_dimm": 3})
+    with pytest.raises(ValueError, match="inputs"):
+        TrackFormer(TrackFormerConfig(inputs="polar"))
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable helixkit checkpoint"):
+        models.load(tmp_path / "junk.pt")
+    path = models.save(model, tmp_path / "tf.pt")
+    with pytest.raises(ValueError, match="expected 'learned_tracking'"):
+        models.load(path, expect="learned_tracking")
+    with pytest.raises(ValueError, match="no pretrained model"):
+        models.pretrained("nope")
+
+
+def test_lr_schedule_warmup_then_cosine():
+    assert lr_factor(0, 100, 10, 0.0) == pytest.approx(0.1)
+    assert lr_factor(9, 100, 10, 0.0) == pytest.approx(1.0)
+    assert lr_factor(100, 100, 10, 0.05) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0).validate()
