@@ -75,8 +75,13 @@ METRICS = ("phi", "phi_eta")
 #: Supported neighbour indices.
 INDICES = ("annoy", "exact")
 
-_DIMS = {"phi": 2, "phi_eta": 3}
 _ACTS_FEATURES = {"phi": 1, "phi_eta": 2}
+#: The Annoy index is built in this many dimensions: the embedding plus zero
+#: columns. Zeros change no distance, but Annoy sizes its leaves by the
+#: dimension (a leaf holds about f + 2 items), so in 2-3 dimensions it splits
+#: down to 4-item leaves and the build is 3-4x slower (measured on 4.7k points:
+#: 17 ms at f = 2, 4.3 ms at f = 16, same recall).
+_ANNOY_DIMS = 16
 
 
 @dataclass(frozen=True)
@@ -347,10 +352,13 @@ def _annoy_neighbours(
     from annoy import AnnoyIndex  # noqa: PLC0415
 
     t0 = time.perf_counter()
-    index = AnnoyIndex(feats.shape[1], "euclidean")
+    dims = max(_ANNOY_DIMS, feats.shape[1])
+    padded = np.zeros((len(feats), dims), dtype=np.float32)
+    padded[:, : feats.shape[1]] = feats
+    index = AnnoyIndex(dims, "euclidean")
     index.set_seed(cfg.seed)
     add = index.add_item
-    for i, v in enumerate(feats.tolist()):
+    for i, v in enumerate(padded.tolist()):
         add(i, v)
     # n_jobs=1: Annoy's multi-threaded build seeds each thread differently,
     # so its trees (and the buckets) would depend on the thread count.
