@@ -68,6 +68,7 @@ __all__ = [
     "build_buckets",
     "find_seeds_hashing",
     "find_seeds_hashing_in_event",
+    "merge_seeds",
 ]
 
 #: Supported metrics: phi only (periodic), and phi (periodic) plus eta.
@@ -221,8 +222,9 @@ class Buckets:
 
     Attributes
     ----------
-    buckets : list of (K_b,) uint32 arrays
-        Sorted, unique space-point indices of each non-empty bucket.
+    offsets : (B + 1,) uint64 and indices : (sum K_b,) uint32
+        Compressed-row form: bucket b is ``indices[offsets[b]:offsets[b + 1]]``,
+        sorted and unique (see :attr:`buckets`).
     cells : (B,) int64
         The (phi bin, z bin) cell of each bucket as ``phi_bin * max(z_bins, 1) + z_bin``.
     n_space_points : int
@@ -233,26 +235,29 @@ class Buckets:
         ``train``, ``query`` and ``buckets`` filled.
     """
 
-    buckets: list[np.ndarray]
+    offsets: np.ndarray
+    indices: np.ndarray
     cells: np.ndarray
     n_space_points: int
     n_query: int
     timing: HashingTiming = field(default_factory=HashingTiming)
 
     def __len__(self) -> int:
-        return len(self.buckets)
+        return len(self.cells)
+
+    @property
+    def buckets(self) -> list[np.ndarray]:
+        """Sorted, unique space-point indices (uint32) of each non-empty bucket."""
+        return np.split(self.indices, self.offsets[1:-1].astype(np.int64))
 
     @property
     def sizes(self) -> np.ndarray:
         """Number of space points in each bucket."""
-        return np.array([len(b) for b in self.buckets], dtype=np.int64)
+        return np.diff(self.offsets).astype(np.int64)
 
     def multiplicity(self) -> np.ndarray:
         """(N,) number of buckets each space point belongs to."""
-        m = np.zeros(self.n_space_points, dtype=np.int64)
-        for b in self.buckets:
-            m[b] += 1
-        return m
+        return np.bincount(self.indices, minlength=self.n_space_points).astype(np.int64)
 
     def summary(self) -> dict[str, float]:
         """Bucket sizes and overlap.
@@ -377,27 +382,13 @@ def _annoy_neighbours(
 def _exact_phi_neighbours(
     feats: np.ndarray, q: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Exact kNN in periodic phi: the k nearest form a circular window of the phi order."""
+    """Exact kNN in periodic phi (C++: sort by phi, grow a window to the closer side)."""
     t0 = time.perf_counter()
-    n = len(feats)
     phi = np.arctan2(feats[:, 1].astype(np.float64), feats[:, 0].astype(np.float64))
-    order = np.argsort(phi, kind="stable")
-    sphi = phi[order]
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
     t1 = time.perf_counter()
-    if k >= n:
-        flat = np.tile(np.arange(n, dtype=np.int64), len(q))
-        return flat, np.full(len(q), n, dtype=np.int64), t1 - t0, time.perf_counter() - t1
-    ext = np.concatenate([sphi - 2 * np.pi, sphi, sphi + 2 * np.pi])
-    p = rank[q] + n  # position of each query in ext
-    starts = p[:, None] - np.arange(k - 1, -1, -1)[None, :]  # windows [s, s+k) containing p
-    centre = ext[p][:, None]
-    width = np.maximum(centre - ext[starts], ext[starts + (k - 1)] - centre)
-    best = starts[np.arange(len(q)), np.argmin(width, axis=1)]
-    pos = (best[:, None] + np.arange(k)[None, :]) % n
-    flat = order[pos.reshape(-1)]
-    return flat, np.full(len(q), k, dtype=np.int64), t1 - t0, time.perf_counter() - t1
+    flat = _core.hashing_exact_phi_neighbours(phi, q.astype(np.uint32), k)
+    kk = min(k, len(feats))
+    return flat, np.full(len(q), kk, dtype=np.int64), t1 - t0, time.perf_counter() - t1
 
 
 def _exact_kdtree_neighbours(
@@ -414,22 +405,16 @@ def _exact_kdtree_neighbours(
     return nn.reshape(-1), np.full(len(q), kk, dtype=np.int64), t1 - t0, time.perf_counter() - t1
 
 
-def _group(flat: np.ndarray, counts: np.ndarray, cells: np.ndarray, n: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """Union of the neighbour lists per cell -> (sorted unique buckets, their cells)."""
-    ucells, inv = np.unique(cells, return_inverse=True)
-    owner = np.repeat(inv.reshape(-1), counts)
-    nb = len(ucells)
-    if nb * n <= (1 << 26):
-        mask = np.zeros((nb, n), dtype=bool)
-        mask[owner, flat] = True
-        rows, cols = np.nonzero(mask)
-    else:
-        keys = np.unique(owner * np.int64(n) + flat)
-        rows, cols = keys // n, keys % n
-    bounds = np.searchsorted(rows, np.arange(nb + 1))
-    cols = cols.astype(np.uint32)
-    buckets = [cols[bounds[i] : bounds[i + 1]] for i in range(nb)]
-    return buckets, ucells
+def _group(
+    flat: np.ndarray, counts: np.ndarray, cells: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Union of the neighbour lists per cell (C++): (offsets, indices, cells)."""
+    return _core.hashing_buckets(
+        np.ascontiguousarray(flat, dtype=np.uint32),
+        np.ascontiguousarray(counts, dtype=np.int64),
+        np.ascontiguousarray(cells, dtype=np.int64),
+        n,
+    )
 
 
 def build_buckets(
@@ -470,7 +455,8 @@ def _build(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray, cfg: HashingConfig, q
             UserWarning,
             stacklevel=3,
         )
-        return Buckets([], np.zeros(0, dtype=np.int64), n, 0)
+        empty = np.zeros(0, dtype=np.uint32)
+        return Buckets(np.zeros(1, dtype=np.uint64), empty, np.zeros(0, dtype=np.int64), n, 0)
     feats = _features(xs, ys, zs, cfg.metric)
     k = min(cfg.bucket_size, n)
     if cfg.index == "annoy":
@@ -480,48 +466,30 @@ def _build(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray, cfg: HashingConfig, q
     else:
         flat, counts, t_train, t_query = _exact_kdtree_neighbours(feats, q, k)
     t0 = time.perf_counter()
-    buckets, cells = _group(flat, counts, _cells(xs, ys, zs, q, cfg), n)
+    offsets, indices, cells = _group(flat, counts, _cells(xs, ys, zs, q, cfg), n)
     t_buckets = time.perf_counter() - t0
     timing = HashingTiming(train=t_train, query=t_query, buckets=t_buckets)
-    return Buckets(buckets, cells, n, int(q.size), timing)
+    return Buckets(offsets, indices, cells, n, int(q.size), timing)
 
 
-def merge_seeds(results: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], n: int) -> SeedingResult:
+def merge_seeds(results: Sequence[Any]) -> SeedingResult:
     """Concatenate per-bucket seeds and de-duplicate them by space-point indices.
 
-    The output is grouped by middle index (ascending), then in order of first
-    appearance; a duplicated seed keeps its first z_vertex and its highest
-    quality. ``n`` is the number of space points (indices are < n).
+    ``results``: :class:`SeedingResult` objects or (triplets, z_vertex,
+    quality) tuples, in bucket order. The output is grouped by middle index
+    (ascending), then in order of first appearance; a duplicated seed keeps
+    its first z_vertex and its highest quality.
     """
-    if not results:
+    parts = [(r.triplets, r.z_vertex, r.quality) if isinstance(r, SeedingResult) else r for r in results]
+    if not parts:
         return SeedingResult(np.zeros((0, 3), np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32))
-    trip = np.concatenate([np.asarray(r[0]).reshape(-1, 3) for r in results]).astype(np.int64, copy=False)
-    zv = np.concatenate([np.asarray(r[1]) for r in results])
-    qual = np.concatenate([np.asarray(r[2]) for r in results])
-    m = len(trip)
-    if m == 0:
-        return SeedingResult(trip, zv, qual)
-    if n <= (1 << 21):
-        key = (trip[:, 0] << 42) | (trip[:, 1] << 21) | trip[:, 2]
-        order = np.argsort(key, kind="stable")
-        ks = key[order]
-        start = np.empty(m, dtype=bool)
-        start[0] = True
-        np.not_equal(ks[1:], ks[:-1], out=start[1:])
-    else:
-        order = np.lexsort((trip[:, 2], trip[:, 1], trip[:, 0]))
-        ts = trip[order]
-        start = np.empty(m, dtype=bool)
-        start[0] = True
-        start[1:] = (ts[1:] != ts[:-1]).any(axis=1)
-    heads = np.flatnonzero(start)
-    first = order[heads]  # stable sort: the first appearance of each seed
-    best_q = np.maximum.reduceat(qual[order], heads)
-    out = np.lexsort((first, trip[first, 1]))
-    sel = first[out]
-    return SeedingResult(
-        np.ascontiguousarray(trip[sel]), np.ascontiguousarray(zv[sel]), np.ascontiguousarray(best_q[out])
-    )
+    trip = np.concatenate([np.asarray(p[0], dtype=np.int64).reshape(-1, 3) for p in parts])
+    zv = np.concatenate([np.asarray(p[1], dtype=np.float32) for p in parts])
+    qual = np.concatenate([np.asarray(p[2], dtype=np.float32) for p in parts])
+    if not (len(trip) == len(zv) == len(qual)):
+        msg = f"inconsistent lengths: triplets={len(trip)}, z_vertex={len(zv)}, quality={len(qual)}"
+        raise ValueError(msg)
+    return SeedingResult(*_core.hashing_merge(trip, zv, qual))
 
 
 def find_seeds_hashing(
@@ -566,12 +534,10 @@ def find_seeds_hashing(
     xs, ys, zs, vr, vz = _space_points(x, y, z, var_r, var_z)
     b = _build(xs, ys, zs, hcfg, query_mask)
     t0 = time.perf_counter()
-    per_bucket = _core.find_seeds_buckets(xs, ys, zs, vr, vz, b.buckets, scfg, nt) if len(b) else []
-    t1 = time.perf_counter()
-    merged = merge_seeds(per_bucket, len(xs))
-    t2 = time.perf_counter()
-    timing = replace(b.timing, seeding=t1 - t0, merge=t2 - t1)
-    return HashingResult(merged.triplets, merged.z_vertex, merged.quality, timing, b)
+    trip, zv, qual, _, t_merge = _core.hashing_seed(xs, ys, zs, vr, vz, b.offsets, b.indices, scfg, nt)
+    t_call = time.perf_counter() - t0
+    timing = replace(b.timing, seeding=max(t_call - t_merge, 0.0), merge=t_merge)
+    return HashingResult(trip, zv, qual, timing, b)
 
 
 def find_seeds_hashing_in_event(
