@@ -285,3 +285,55 @@ def test_efficiency_not_below_standard_at_same_cap(odd1):
 def test_buckets_type(event):
     b = build_buckets(event["x"], event["y"], event["z"], HashingConfig(bucket_size=5, phi_bins=3))
     assert isinstance(b, Buckets) and len(b) <= 3 and b.timing.train >= 0
+
+
+# --------------------------------------------------------------------------- study / demo
+
+
+def test_study_runs_and_cli_registers(tmp_path):
+    import argparse
+    import json
+
+    from helixkit.seeding import hashing_study
+
+    rows = hashing_study.run_study(
+        tmp_path, n_events=1, mu=4, bucket_sizes=(20,), phi_bins=(10,), metrics=("phi",),
+        index="exact", standard_max_seeds=(1,), repeats=1,
+    )
+    assert [r["method"] for r in rows] == ["standard", "hashing"]
+    assert all(0 <= r["efficiency"] <= 1 and r["ms_per_event"] > 0 for r in rows)
+    data = json.loads((tmp_path / "hashing_study.json").read_text())
+    assert data["rows"][1]["bucket_size"] == 20
+    assert "| hashing | 1 | phi | 20 | 10 |" in (tmp_path / "hashing_study.md").read_text()
+    assert (tmp_path / "hashing_scan.png").stat().st_size > 0
+    assert (tmp_path / "hashing_vs_standard.png").stat().st_size > 0
+    parser = argparse.ArgumentParser()
+    hashing_study.register(parser.add_subparsers())
+    args = parser.parse_args(["hashing", "--bucket-sizes", "5,7", "--index", "exact"])
+    assert args.bucket_sizes == [5, 7] and args.func is not None
+    with pytest.raises(ValueError, match="n_events"):
+        hashing_study.run_study(tmp_path, n_events=0)
+
+
+def test_demo_stage(tmp_path):
+    from helixkit.data import simulate_event
+    from helixkit.seeding.hashing_study import demo_stage
+
+    class Report:
+        out_dir = tmp_path
+        results: dict = {}
+        tables: list = []
+
+        def table(self, title, rows, headers):
+            self.tables.append((title, rows, headers))
+
+        def plot(self, path):
+            assert path.exists()
+
+    rep = Report()
+    demo_stage([simulate_event(mu=4, seed=1)], rep, n_threads=1, seed=0,
+               hashing_config=HashingConfig(bucket_size=30, phi_bins=20))
+    res = rep.results["hashing"]
+    assert set(res) >= {"standard m=1", "standard m=5", "hashing m=1"}
+    assert res["hashing m=1"]["n_seeds"] > 0
+    assert len(rep.tables[0][1]) == 3

@@ -23,61 +23,22 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["main", "register", "run_study"]
+__all__ = ["demo_stage", "main", "register", "run_study"]
 
 
-def _selection(event: Any, min_pt: float, max_abs_eta: float) -> np.ndarray:
-    """Particles with pT > min_pt, |eta| < max_abs_eta and hits on >= 3 pixel layers."""
-    parts = event.particles
-    pt = np.hypot(parts["px"], parts["py"])
-    eta = np.arcsinh(parts["pz"] / np.maximum(pt, 1e-12))
-    hits = event.hits
-    pid = event.hit_particle_id
-    pix = np.isin(hits["volume_id"], event.geometry.pixel_volumes) & (pid > 0)
-    key = hits["volume_id"][pix].astype(np.int64) * 1000 + hits["layer_id"][pix]
-    pairs = np.unique(np.stack([pid[pix].astype(np.int64), key]), axis=1)
-    pid_u, n_layers = np.unique(pairs[0], return_counts=True)
-    pos = np.clip(np.searchsorted(pid_u, parts["particle_id"]), 0, max(len(pid_u) - 1, 0))
-    layers = np.where((len(pid_u) > 0) & (pid_u[pos] == parts["particle_id"]), n_layers[pos], 0)
-    return (pt > min_pt) & (np.abs(eta) < max_abs_eta) & (layers >= 3)
-
-
-def _pooled(events: list[dict[str, Any]], triplets: list[np.ndarray]) -> tuple[Any, ...]:
-    """Concatenate per-event seeds and truth with event-unique particle ids."""
-    from ..data import Table  # noqa: PLC0415
-
-    trip, sp_pid, sel = [], [], []
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("particle_id", "px", "py", "pz")}
-    offset = 0
-    for k, (ev, t) in enumerate(zip(events, triplets)):
-        tag = np.int64(k + 1) << np.int64(48)
-        pid = ev["sp_pid"]
-        sp_pid.append(np.where(pid > 0, pid | tag, 0))
-        trip.append(t + offset)
-        offset += len(pid)
-        cols["particle_id"].append(ev["particles"]["particle_id"].astype(np.int64) | tag)
-        for c in ("px", "py", "pz"):
-            cols[c].append(np.asarray(ev["particles"][c]))
-        sel.append(ev["selection"])
-    particles = Table({k: np.concatenate(v) for k, v in cols.items()})
-    return np.concatenate(trip), np.concatenate(sp_pid), particles, np.concatenate(sel)
-
-
-def _prepare(n_events: int, mu: float, seed: int, min_pt: float, max_abs_eta: float) -> list[dict[str, Any]]:
+def _prepare(n_events: int, mu: float, seed: int) -> list[dict[str, Any]]:
     from ..data import simulate_event  # noqa: PLC0415
 
     out = []
     for i in range(n_events):
         ev = simulate_event(mu=mu, seed=seed + i, event_id=i)
-        pix = np.flatnonzero(np.isin(ev.hits["volume_id"], ev.geometry.pixel_volumes))
+        rows = np.flatnonzero(np.isin(ev.hits["volume_id"], ev.geometry.pixel_volumes))
         out.append({
-            "x": np.ascontiguousarray(ev.hits["x"][pix], dtype=np.float32),
-            "y": np.ascontiguousarray(ev.hits["y"][pix], dtype=np.float32),
-            "z": np.ascontiguousarray(ev.hits["z"][pix], dtype=np.float32),
-            "sp_pid": ev.hit_particle_id[pix].astype(np.int64),
-            "particles": ev.particles,
-            "selection": _selection(ev, min_pt, max_abs_eta),
-            "n_particles": int(ev.particles.n_rows),
+            "event": ev,
+            "rows": rows,
+            "x": np.ascontiguousarray(ev.hits["x"][rows], dtype=np.float32),
+            "y": np.ascontiguousarray(ev.hits["y"][rows], dtype=np.float32),
+            "z": np.ascontiguousarray(ev.hits["z"][rows], dtype=np.float32),
         })
     return out
 
@@ -85,6 +46,7 @@ def _prepare(n_events: int, mu: float, seed: int, min_pt: float, max_abs_eta: fl
 def _evaluate(
     events: list[dict[str, Any]], run: Any, repeats: int
 ) -> tuple[dict[str, Any], Any]:
+    from ..demo import _merge_events_for_metrics  # noqa: PLC0415
     from .metrics import seeding_metrics  # noqa: PLC0415
 
     triplets, times, parts = [], [], []
@@ -95,12 +57,12 @@ def _evaluate(
             t0 = time.perf_counter()
             res = run(ev)
             best = min(best, time.perf_counter() - t0)
-        triplets.append(res.triplets)
+        triplets.append(ev["rows"][res.triplets])
         times.append(best)
         timing = getattr(res, "timing", None)
         if timing is not None:
             parts.append(timing.as_dict())
-    trip, sp_pid, particles, sel = _pooled(events, triplets)
+    trip, sp_pid, particles, sel = _merge_events_for_metrics([e["event"] for e in events], triplets)
     m = seeding_metrics(trip, sp_pid, particles, sel)
     row: dict[str, Any] = {
         "efficiency": m.efficiency,
@@ -129,16 +91,14 @@ def run_study(
     standard_max_seeds: Sequence[int] = (1, 2, 5),
     n_threads: int = 1,
     repeats: int = 3,
-    min_pt: float = 1.0,
-    max_abs_eta: float = 2.5,
     plots: bool = True,
 ) -> list[dict[str, Any]]:
     """Run the scan and write ``hashing_study.md``, ``hashing_study.json`` and PNGs.
 
     Seeding config: ``SeedFinderConfig.acts_odd`` (ACTS ODD pu200, as the ACTS
     hashing script) with the given ``max_seeds_per_spm``; pixel volumes of the
-    built-in TrackML-like simulation; particles with pT > ``min_pt`` GeV,
-    |eta| < ``max_abs_eta`` and >= 3 pixel layers count for efficiency.
+    built-in TrackML-like simulation; particles with pT > 1 GeV, |eta| < 2.5
+    and >= 3 pixel layers count for efficiency (as in ``helixkit demo``).
     Times are the best of ``repeats`` runs per event, averaged over events.
     """
     from . import SeedFinderConfig, find_seeds  # noqa: PLC0415
@@ -150,7 +110,7 @@ def run_study(
         raise ValueError(msg)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    events = _prepare(n_events, mu, seed, min_pt, max_abs_eta)
+    events = _prepare(n_events, mu, seed)
     rows: list[dict[str, Any]] = []
     ms: dict[str, Any] = {}
     for m in standard_max_seeds:
@@ -179,9 +139,9 @@ def run_study(
             best_key, best_eff = key, row["efficiency"]
     info = {
         "n_events": n_events, "mu": mu, "seed": seed, "n_threads": n_threads, "repeats": repeats,
-        "particles_per_event": float(np.mean([e["n_particles"] for e in events])),
+        "particles_per_event": float(np.mean([e["event"].particles.n_rows for e in events])),
         "space_points_per_event": float(np.mean([len(e["x"]) for e in events])),
-        "selection": f"pT > {min_pt} GeV, |eta| < {max_abs_eta}, >= 3 pixel layers",
+        "selection": "pT > 1 GeV, |eta| < 2.5, >= 3 pixel layers",
     }
     (out / "hashing_study.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1))
     (out / "hashing_study.md").write_text(format_table(rows, info))
@@ -247,6 +207,65 @@ def _plot_scan(rows: list[dict[str, Any]], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def demo_stage(
+    events: list[Any],
+    report: Any,
+    *,
+    n_threads: int,
+    seed: int,
+    hashing_config: Any = None,
+) -> None:
+    """``helixkit demo`` stage "hashing": hashing vs standard seeding on the demo events.
+
+    Same signature as the demo's other stages (``report`` has ``table``,
+    ``plot`` and ``results``). Runs standard seeding (ACTS ODD config) at
+    maxSeedsPerSpM 1 and 5 and hashing seeding at maxSeedsPerSpM 1 with
+    ``hashing_config`` (default ``HashingConfig(bucket_size=100, phi_bins=100)``,
+    Annoy, metric "phi").
+    """
+    from ..demo import _merge_events_for_metrics  # noqa: PLC0415
+    from . import SeedFinderConfig, find_seeds_in_event, plot_seeding_performance, seeding_metrics  # noqa: PLC0415
+    from .hashing import HashingConfig, find_seeds_hashing_in_event  # noqa: PLC0415
+
+    del seed  # the Annoy seed is part of hashing_config
+    hcfg = hashing_config or HashingConfig(bucket_size=100, phi_bins=100)
+    methods = {
+        "standard m=1": lambda ev: find_seeds_in_event(
+            ev, SeedFinderConfig.acts_odd(max_seeds_per_spm=1),
+            volumes=ev.geometry.pixel_volumes, n_threads=n_threads),
+        "standard m=5": lambda ev: find_seeds_in_event(
+            ev, SeedFinderConfig.acts_odd(max_seeds_per_spm=5),
+            volumes=ev.geometry.pixel_volumes, n_threads=n_threads),
+        "hashing m=1": lambda ev: find_seeds_hashing_in_event(
+            ev, SeedFinderConfig.acts_odd(max_seeds_per_spm=1), hcfg, n_threads,
+            volumes=ev.geometry.pixel_volumes),
+    }
+    rows, results, metrics = [], {}, {}
+    for name, run in methods.items():
+        trips, times = [], []
+        for ev in events:
+            t0 = time.perf_counter()
+            res = run(ev)
+            times.append(time.perf_counter() - t0)
+            trips.append(res.triplets)
+        m = seeding_metrics(*_merge_events_for_metrics(events, trips))
+        metrics[name] = m
+        d = m.as_dict()
+        d["ms_per_event"] = 1e3 * float(np.mean(times))
+        results[name] = d
+        rows.append([name, d["n_seeds"] / len(events), d["efficiency"], d["fake_rate"],
+                     d["duplication_rate"], d["ms_per_event"]])
+    results["hashing_config"] = {f: getattr(hcfg, f) for f in hcfg.__dataclass_fields__}
+    report.results["hashing"] = results
+    report.table(
+        f"Hashing seeding ({hcfg.index}, metric {hcfg.metric}, bucket_size {hcfg.bucket_size}, "
+        f"{hcfg.phi_bins} phi bins) vs standard seeding (ACTS ODD config, pixel volumes)",
+        rows, ["method", "seeds/event", "efficiency", "fake rate", "duplication rate", "ms/event"],
+    )
+    report.plot(plot_seeding_performance(metrics, report.out_dir / "hashing.png",
+                                         title="hashing vs standard seeding"))
 
 
 def _ints(text: str) -> list[int]:
