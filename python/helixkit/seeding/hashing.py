@@ -56,8 +56,8 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._validation import as_numpy, check_n_threads
-from .triplet import SeedingResult, _config, _space_points
+from .._validation import check_n_threads
+from .triplet import SeedingResult, _config, _space_points, _subset
 
 __all__ = [
     "METRICS",
@@ -323,19 +323,7 @@ def _query_mask(
         return np.flatnonzero(
             (r >= cfg.layer_r_min) & (r <= cfg.layer_r_max) & (np.abs(z) <= cfg.layer_z_max)
         )
-    arr = np.asarray(as_numpy(query_mask))
-    if arr.dtype == bool:
-        if arr.shape != (n,):
-            msg = f"query_mask as a boolean mask must have shape ({n},), got {arr.shape}"
-            raise ValueError(msg)
-        return np.flatnonzero(arr)
-    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
-        msg = f"query_mask must be a boolean mask or 1-D integer indices, got dtype {arr.dtype} shape {arr.shape}"
-        raise ValueError(msg)
-    if arr.size and (arr.min() < 0 or arr.max() >= n):
-        msg = f"query_mask indices must be in [0, {n}), got range [{arr.min()}, {arr.max()}]"
-        raise ValueError(msg)
-    return np.unique(arr.astype(np.int64))
+    return _subset(query_mask, n, "query_mask").astype(np.int64)
 
 
 def _cells(x: np.ndarray, y: np.ndarray, z: np.ndarray, q: np.ndarray, cfg: HashingConfig) -> np.ndarray:
@@ -432,7 +420,7 @@ def build_buckets(
     x, y, z : (N,) array_like
         Space-point coordinates [mm] (float32 precision, finite).
     hashing_config : HashingConfig, optional
-    query_mask : (N,) bool or (Q,) int array_like, optional
+    query_mask : (N,) bool or (Q,) unique int array_like, optional
         Query space points; default: the query layer of ``hashing_config``.
 
     Returns
@@ -518,7 +506,7 @@ def find_seeds_hashing(
         Threads over buckets; 0 = all cores. The result does not depend on it.
     var_r, var_z : (N,) array_like or float, optional
         As in :func:`~helixkit.seeding.find_seeds`.
-    query_mask : (N,) bool or (Q,) int array_like, optional
+    query_mask : (N,) bool or (Q,) unique int array_like, optional
         Query space points (overrides the config's query layer).
 
     Returns
