@@ -172,3 +172,102 @@ def _stage_seeding(events: list[Any], report: _Report, *, n_threads: int, seed: 
 
 
 _STAGE_FUNCS["seeding"] = _stage_seeding
+
+
+def baseline_features(event: Any) -> np.ndarray:
+    """The TrackML DBSCAN baseline features: (x/|r3|, y/|r3|, z/r) of every hit, standardised.
+
+    Hits of a high-momentum track from the origin share these values, so
+    DBSCAN on them is the classical non-ML clustering baseline.
+    """
+    x, y, z = (np.asarray(event.hits[c], np.float64) for c in "xyz")
+    r3 = np.sqrt(x * x + y * y + z * z)
+    r = np.hypot(x, y)
+    f = np.stack([x / r3, y / r3, z / np.maximum(r, 1e-9)], axis=1)
+    f = (f - f.mean(0)) / np.maximum(f.std(0), 1e-12)
+    return f.astype(np.float32)
+
+
+def _stage_clustering(events: list[Any], report: _Report, *, n_threads: int, seed: int) -> None:
+    from .evaluation import trackml_score, tracking_metrics  # noqa: PLC0415
+    from .graph import DbscanRescan  # noqa: PLC0415
+
+    eps_grid = np.array([0.004, 0.006, 0.008, 0.011, 0.015, 0.02])
+    rows = []
+    best_summary: dict[str, Any] = {}
+    t_scan = 0.0
+    scores: dict[float, list[float]] = {float(e): [] for e in eps_grid}
+    metrics: dict[float, list[Any]] = {float(e): [] for e in eps_grid}
+    for ev in events:
+        feats = baseline_features(ev)
+        pid = ev.hit_particle_id
+        key = ev.hits["volume_id"].astype(np.int64) * 1000 + ev.hits["layer_id"]
+        t0 = time.perf_counter()
+        scan = DbscanRescan(feats, max_eps=float(eps_grid.max()), n_threads=n_threads)
+        labels_per_eps = {float(e): scan.labels(float(e), 1) for e in eps_grid}
+        t_scan += time.perf_counter() - t0
+        for e, labels in labels_per_eps.items():
+            metrics[e].append(tracking_metrics(labels, pid, ev.particles, layer_key=key))
+            scores[e].append(trackml_score(labels, pid, ev.truth["weight"]))
+    for e in eps_grid:
+        e = float(e)
+        dm = float(np.mean([m.double_majority for m in metrics[e]]))
+        rows.append([e, dm, float(np.mean([m.perfect for m in metrics[e]])),
+                     float(np.mean([m.lhc for m in metrics[e]])),
+                     float(np.mean([m.fake_double_majority for m in metrics[e]])),
+                     float(np.mean(scores[e]))])
+        if not best_summary or dm > best_summary["double_majority"]:
+            best_summary = {"eps": e, "double_majority": dm, "trackml_score": rows[-1][-1]}
+    report.table(
+        "Clustering baseline: DBSCAN (min_samples=1) on (x/r3, y/r3, z/r), eps scan with one "
+        f"neighbour graph per event ({1e3 * t_scan / len(events):.0f} ms/event for all eps), "
+        "particles pT > 0.9 GeV",
+        rows, ["eps", "DM eff", "perfect eff", "LHC", "fake DM", "TrackML score"],
+    )
+    report.results["clustering"] = {"scan": rows, "best": best_summary,
+                                    "ms_per_event_scan": 1e3 * t_scan / len(events)}
+
+
+_STAGE_FUNCS["clustering"] = _stage_clustering
+
+
+def _stage_fitting(events: list[Any], report: _Report, *, n_threads: int, seed: int) -> None:
+    from . import fitting  # noqa: PLC0415
+
+    rows, summaries, times, ntracks = [], [], [], []
+    perf = None
+    for full in events:
+        # primaries with pT > 0.5 GeV and |eta| < 2.5, the usual truth-tracking selection
+        parts = full.particles
+        pt = np.hypot(parts["px"], parts["py"])
+        eta = np.arcsinh(parts["pz"] / np.maximum(pt, 1e-12))
+        keep = parts["particle_id"][(pt > 0.5) & (np.abs(eta) < 2.5) & parts["primary"]]
+        ev = full.select_hits(np.isin(full.hit_particle_id, keep))
+        t0 = time.perf_counter()
+        res = fitting.fit_truth_tracks(ev, min_hits=7, n_threads=n_threads)
+        times.append(time.perf_counter() - t0)
+        ntracks.append(len(res.status))
+        perf = fitting.fit_performance(res, ev)
+        s = perf.summary()
+        s["success"] = float(np.mean(res.status == 0)) if len(res.status) else 0.0
+        summaries.append(s)
+    keys = ["sigma_d0", "sigma_z0", "sigma_pt_rel", "chi2_ndf", "pull_width_d0",
+            "pull_width_z0", "pull_width_qop", "success"]
+    mean = {k: float(np.nanmean([s.get(k, np.nan) for s in summaries])) for k in keys}
+    us_per_track = 1e6 * float(np.sum(times)) / max(int(np.sum(ntracks)), 1)
+    rows.append([int(np.sum(ntracks)) / len(events), 1e3 * mean["sigma_d0"], 1e3 * mean["sigma_z0"],
+                 100 * mean["sigma_pt_rel"], mean["chi2_ndf"], mean["pull_width_d0"],
+                 mean["pull_width_z0"], mean["pull_width_qop"], mean["success"], us_per_track])
+    report.table(
+        "Kalman filter + smoother, truth tracking (primaries, pT > 0.5 GeV, |eta| < 2.5, >= 7 hits)",
+        rows,
+        ["tracks/event", "sigma d0 [um]", "sigma z0 [um]", "sigma pT/pT [%]", "chi2/ndf",
+         "pull d0", "pull z0", "pull q/p", "success", "us/track (wall)"],
+    )
+    report.results["fitting"] = {**mean, "us_per_track": us_per_track}
+    if perf is not None:
+        for p in fitting.plot_fit_performance(perf, report.out_dir):
+            report.plot(Path(p))
+
+
+_STAGE_FUNCS["fitting"] = _stage_fitting

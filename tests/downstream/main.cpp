@@ -1,8 +1,11 @@
-// Links helixkit::core from an installed tree and runs a few kernels.
+// Links helixkit::core from an installed tree and runs a few kernels, as an
+// ACTS-style C++ chain would.
 #include <cstdio>
 #include <vector>
 
+#include "helixkit/Clustering/Dbscan.hpp"
 #include "helixkit/Definitions/Units.hpp"
+#include "helixkit/Graph/NeighborGraph.hpp"
 #include "helixkit/Utilities/ParallelFor.hpp"
 
 int main() {
@@ -14,5 +17,23 @@ int main() {
   });
   const double r1GeV = radius[50];
   std::printf("helix radius of 1 GeV in 2 T: %.2f mm\n", r1GeV);
-  return (r1GeV > 1667.0 && r1GeV < 1669.0) ? 0 : 1;
+
+  // Points on a line: every point's nearest neighbours are its two sides.
+  std::vector<float> pts;
+  for (int i = 0; i < 100; ++i) {
+    pts.push_back(static_cast<float>(i));
+    pts.push_back(0.0f);
+  }
+  helixkit::NeighborGraph::Config cfg;
+  cfg.k = 2;
+  const auto edges = helixkit::NeighborGraph::knn<float>(pts, {}, 2, cfg);
+  helixkit::Dbscan::Config dcfg;
+  dcfg.epsilon = 1.5;
+  dcfg.minPoints = 2;
+  const auto labels = helixkit::Dbscan(dcfg).cluster<float>(pts, 2);
+  std::printf("kNN edges: %zu, DBSCAN label of the last point: %d\n", edges.source.size(),
+              labels.back());
+  const bool ok = r1GeV > 1667.0 && r1GeV < 1669.0 && edges.source.size() == 200 &&
+                  labels.back() == 0;
+  return ok ? 0 : 1;
 }

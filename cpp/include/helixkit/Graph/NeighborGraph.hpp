@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace helixkit {
+
+/// Edges of a neighbour graph in torch_geometric's "source_to_target" layout:
+/// `source[e]` is the neighbour, `target[e]` the query point. Edges are
+/// grouped by target in ascending order; within a target, neighbours are
+/// sorted by (distance, index). Identical for any thread count.
+template <typename value_t>
+struct NeighborEdges {
+  std::vector<std::int64_t> source;
+  std::vector<std::int64_t> target;
+  std::vector<value_t> distance;  ///< Euclidean distance, same units as the points
+};
+
+/// Exact k-nearest-neighbour and fixed-radius graphs on a k-d tree.
+class NeighborGraph {
+ public:
+  struct Config {
+    /// Number of neighbours per query point (kNN only).
+    std::size_t k = 16;
+    /// Search radius (radius graph), or the maximum edge length of a kNN
+    /// graph; <= 0 or infinity means unlimited for kNN. Input units.
+    double radius = 0.0;
+    /// Radius graph: keep at most this many *nearest* neighbours per query
+    /// point; 0 means unlimited.
+    std::size_t maxNeighbors = 0;
+    /// Include self-loops (i, i) in self-graphs.
+    bool loop = false;
+    /// Worker threads; 0 means all hardware threads.
+    unsigned nThreads = 0;
+    /// Points per k-d tree leaf.
+    std::size_t leafSize = 16;
+    /// @throws std::invalid_argument naming the offending field
+    void validate(bool isRadius) const;
+  };
+
+  /// kNN graph of `points` (nPoints x dim, row-major) with itself
+  /// (`query` empty) or of `query` points among `points`.
+  template <typename value_t>
+  static NeighborEdges<value_t> knn(std::span<const value_t> points,
+                                    std::span<const value_t> query,
+                                    std::size_t dim, const Config& cfg);
+
+  /// Radius graph (all pairs with distance <= radius), same conventions.
+  template <typename value_t>
+  static NeighborEdges<value_t> radius(std::span<const value_t> points,
+                                       std::span<const value_t> query,
+                                       std::size_t dim, const Config& cfg);
+};
+
+}  // namespace helixkit

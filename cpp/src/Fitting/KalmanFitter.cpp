@@ -1,0 +1,641 @@
+#include "helixkit/Fitting/KalmanFitter.hpp"
+
+#include "helixkit/Propagation/HelixPropagator.hpp"
+#include "helixkit/Utilities/ParallelFor.hpp"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace helixkit {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string num(double v) {
+  std::string s = std::to_string(v);
+  return s;
+}
+
+/// Everything one measurement state needs for the smoothers.
+struct State {
+  const Surface* surface = nullptr;
+  BoundVector xp{};  // predicted
+  BoundMatrix pp{};
+  BoundVector xf{};  // filtered (before the material of this surface)
+  BoundMatrix pf{};
+  BoundMatrix jac{};  // from the previous post-material state to xp
+  Mat<eBoundSize, 2> gain{};
+  Mat<2, 2> sInv{};
+  Vec<2> residual{};
+  std::size_t idx[2] = {0, 0};
+  std::size_t dim = 0;
+  bool outlier = false;
+  double chi2 = 0.0;
+};
+
+/// Highland multiple-scattering angle for |q| = 1 (PDG / ACTS form).
+double highlandTheta0(double xOverX0, double p, double mass) {
+  if (!(xOverX0 > 0.0) || !std::isfinite(p)) {
+    return 0.0;
+  }
+  const double e = std::hypot(p, mass);
+  const double beta = p / e;
+  const double corr = 1.0 + 0.038 * std::log(xOverX0 / (beta * beta));
+  return 13.6 * UnitConstants::MeV / (beta * p) * std::sqrt(xOverX0) *
+         std::max(corr, 0.0);
+}
+
+double wrapPeriod(double d, double period) {
+  if (period > 0.0) {
+    d = std::remainder(d, period);
+  }
+  return d;
+}
+
+/// a - b for bound vectors on the same surface (phi and cyclic local
+/// coordinates wrapped).
+BoundVector boundDifference(const BoundVector& a, const BoundVector& b,
+                            const Surface& s) {
+  BoundVector d = a - b;
+  d[eBoundLoc0] = wrapPeriod(d[eBoundLoc0], s.period(0));
+  d[eBoundLoc1] = wrapPeriod(d[eBoundLoc1], s.period(1));
+  d[eBoundPhi] = wrapPhi(d[eBoundPhi]);
+  return d;
+}
+
+bool allFinite(const BoundMatrix& m) {
+  for (double v : m.v) {
+    if (!std::isfinite(v)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool positiveDiagonal(const BoundMatrix& m) {
+  for (std::size_t i = 0; i < eBoundSize; ++i) {
+    if (!(m(i, i) > 0.0)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+struct TrackResult {
+  KalmanFitterStatus status = KalmanFitterStatus::eSuccess;
+  BoundVector params{};
+  BoundMatrix cov{};
+  double chi2 = 0.0;
+  std::int32_t ndf = 0;
+  std::int32_t nOutliers = 0;
+  std::int32_t nHoles = 0;
+};
+
+}  // namespace
+
+void KalmanFitter::Config::validate() const {
+  auto fail = [](const std::string& field, double v, const char* rule) {
+    throw std::invalid_argument("KalmanFitter: " + field + " (=" + num(v) +
+                                ") " + rule);
+  };
+  if (!std::isfinite(bFieldZ)) {
+    fail("bFieldZ", bFieldZ, "must be finite");
+  }
+  if (std::abs(bFieldZ) > 0.01) {
+    fail("bFieldZ", bFieldZ,
+         "looks like Tesla; multiply by units.T (native units)");
+  }
+  if (!(mass > 0.0 && std::isfinite(mass))) {
+    fail("mass", mass, "must be > 0 GeV");
+  }
+  if (!(energyLossPerX0 >= 0.0 && std::isfinite(energyLossPerX0))) {
+    fail("energyLossPerX0", energyLossPerX0, "must be >= 0 GeV");
+  }
+  if (!(outlierChi2Cut >= 0.0) || std::isnan(outlierChi2Cut)) {
+    fail("outlierChi2Cut", outlierChi2Cut, "must be >= 0 (0 = off)");
+  }
+  if (minMeasurements < 1) {
+    fail("minMeasurements", minMeasurements, "must be >= 1");
+  }
+  if (!std::isfinite(beamX) || !std::isfinite(beamY)) {
+    fail("beamX/beamY", std::isfinite(beamX) ? beamY : beamX,
+         "must be finite");
+  }
+  if (smoother != Smoother::eMbf && smoother != Smoother::eRts) {
+    fail("smoother", static_cast<double>(smoother), "must be MBF or RTS");
+  }
+}
+
+KalmanFitter::KalmanFitter(const Config& cfg, const SurfaceSet& surfaces)
+    : m_cfg(cfg), m_surfaces(surfaces) {
+  m_cfg.validate();
+}
+
+void KalmanFitter::validateInput(const Input& in) const {
+  const auto& off = in.trackOffsets;
+  if (off.empty()) {
+    throw std::invalid_argument(
+        "KalmanFitter: track_offsets must have N + 1 >= 1 entries");
+  }
+  const std::size_t nTracks = off.size() - 1;
+  const std::size_t nMeas = in.surfaceId.size();
+  auto need = [](std::size_t got, std::size_t want, const char* name) {
+    if (got != want) {
+      throw std::invalid_argument(std::string("KalmanFitter: ") + name +
+                                  " has " + std::to_string(got) +
+                                  " values, expected " + std::to_string(want));
+    }
+  };
+  need(in.measurement.size(), 2 * nMeas, "measurement");
+  need(in.measurementCov.size(), 3 * nMeas, "measurement_cov");
+  need(in.measurementMask.size(), nMeas, "measurement_mask");
+  need(in.initialParams.size(), 5 * nTracks, "initial_params");
+  need(in.initialCov.size(), 25 * nTracks, "initial_cov");
+  if (!in.mass.empty()) {
+    need(in.mass.size(), nTracks, "mass");
+  }
+  if (off[0] != 0) {
+    throw std::invalid_argument("KalmanFitter: track_offsets[0] (=" +
+                                std::to_string(off[0]) + ") must be 0");
+  }
+  for (std::size_t t = 0; t < nTracks; ++t) {
+    if (off[t + 1] <= off[t]) {
+      throw std::invalid_argument(
+          "KalmanFitter: track_offsets must be strictly increasing (track " +
+          std::to_string(t) + " is empty or unsorted: offsets " +
+          std::to_string(off[t]) + ", " + std::to_string(off[t + 1]) + ")");
+    }
+  }
+  if (static_cast<std::size_t>(off[nTracks]) != nMeas) {
+    throw std::invalid_argument("KalmanFitter: track_offsets[-1] (=" +
+                                std::to_string(off[nTracks]) +
+                                ") must equal the number of measurements (" +
+                                std::to_string(nMeas) + ")");
+  }
+  for (std::size_t i = 0; i < nMeas; ++i) {
+    const auto sid = in.surfaceId[i];
+    if (sid < 0 || static_cast<std::size_t>(sid) >= m_surfaces.size()) {
+      throw std::invalid_argument("KalmanFitter: surface_id[" +
+                                  std::to_string(i) + "] (=" +
+                                  std::to_string(sid) + ") out of range [0, " +
+                                  std::to_string(m_surfaces.size()) + ")");
+    }
+    const auto mask = in.measurementMask[i];
+    if (mask < 1 || mask > 3) {
+      throw std::invalid_argument("KalmanFitter: measurement_mask[" +
+                                  std::to_string(i) + "] (=" +
+                                  std::to_string(mask) +
+                                  ") must be 1 (loc0), 2 (loc1) or 3 (both)");
+    }
+    const double v0 = in.measurementCov[3 * i];
+    const double v1 = in.measurementCov[3 * i + 1];
+    const double c01 = in.measurementCov[3 * i + 2];
+    const bool m0 = (mask & 1) != 0;
+    const bool m1 = (mask & 2) != 0;
+    bool ok = std::isfinite(in.measurement[2 * i]) &&
+              std::isfinite(in.measurement[2 * i + 1]) && std::isfinite(v0) &&
+              std::isfinite(v1) && std::isfinite(c01);
+    if (!ok) {
+      throw std::invalid_argument("KalmanFitter: measurement " +
+                                  std::to_string(i) +
+                                  " has a NaN or inf value or covariance");
+    }
+    ok = (!m0 || v0 > 0.0) && (!m1 || v1 > 0.0) &&
+         (!(m0 && m1) || v0 * v1 - c01 * c01 > 0.0);
+    if (!ok) {
+      throw std::invalid_argument(
+          "KalmanFitter: measurement_cov of measurement " + std::to_string(i) +
+          " is not positive definite");
+    }
+  }
+  for (std::size_t t = 0; t < nTracks; ++t) {
+    for (std::size_t k = 0; k < 5; ++k) {
+      if (!std::isfinite(in.initialParams[5 * t + k])) {
+        throw std::invalid_argument("KalmanFitter: initial_params of track " +
+                                    std::to_string(t) + " are not finite");
+      }
+    }
+    const double theta = in.initialParams[5 * t + eBoundTheta];
+    if (!(theta > 0.0 && theta < std::numbers::pi)) {
+      throw std::invalid_argument("KalmanFitter: initial theta of track " +
+                                  std::to_string(t) + " (=" + num(theta) +
+                                  ") must be in (0, pi)");
+    }
+    BoundMatrix c;
+    for (std::size_t k = 0; k < 25; ++k) {
+      c.v[k] = in.initialCov[25 * t + k];
+    }
+    BoundMatrix l;
+    bool sym = true;
+    for (std::size_t a = 0; a < 5; ++a) {
+      for (std::size_t b = 0; b < a; ++b) {
+        const double tol =
+            1e-9 * std::sqrt(std::abs(c(a, a) * c(b, b))) + 1e-300;
+        sym = sym && std::abs(c(a, b) - c(b, a)) <= tol;
+      }
+    }
+    if (!sym || !cholesky(c, l)) {
+      throw std::invalid_argument(
+          "KalmanFitter: initial_cov of track " + std::to_string(t) +
+          " is not symmetric positive definite");
+    }
+    if (!in.mass.empty() &&
+        !(in.mass[t] > 0.0 && std::isfinite(in.mass[t]))) {
+      throw std::invalid_argument("KalmanFitter: mass of track " +
+                                  std::to_string(t) + " must be > 0");
+    }
+  }
+  for (const auto sid : in.holeSurfaces) {
+    if (sid < 0 || static_cast<std::size_t>(sid) >= m_surfaces.size()) {
+      throw std::invalid_argument("KalmanFitter: hole surface id (=" +
+                                  std::to_string(sid) + ") out of range");
+    }
+  }
+}
+
+KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
+  validateInput(in);
+  const std::size_t nTracks = in.trackOffsets.size() - 1;
+  const std::size_t nMeas = in.surfaceId.size();
+  Output out;
+  out.params.assign(5 * nTracks, kNaN);
+  out.cov.assign(25 * nTracks, kNaN);
+  out.chi2.assign(nTracks, kNaN);
+  out.ndf.assign(nTracks, 0);
+  out.nMeasurements.assign(nTracks, 0);
+  out.nOutliers.assign(nTracks, 0);
+  out.nHoles.assign(nTracks, 0);
+  out.status.assign(nTracks, 0);
+  out.measurementChi2.assign(nMeas, kNaN);
+  out.outlier.assign(nMeas, 0);
+  if (m_cfg.storeStates) {
+    out.smoothed.assign(5 * nMeas, kNaN);
+    out.smoothedCov.assign(25 * nMeas, kNaN);
+  }
+
+  const HelixPropagator prop(m_cfg.bFieldZ);
+  const Surface perigee = Surface::perigee(m_cfg.beamX, m_cfg.beamY);
+  std::vector<std::int32_t> holeCandidates(in.holeSurfaces.begin(),
+                                           in.holeSurfaces.end());
+  if (m_cfg.countHoles && holeCandidates.empty()) {
+    for (std::size_t i = 0; i < m_surfaces.size(); ++i) {
+      holeCandidates.push_back(static_cast<std::int32_t>(i));
+    }
+  }
+
+  auto fitOne = [&](std::size_t t, std::vector<State>& states) {
+    TrackResult res;
+    const auto begin = static_cast<std::size_t>(in.trackOffsets[t]);
+    const auto end = static_cast<std::size_t>(in.trackOffsets[t + 1]);
+    const std::size_t n = end - begin;
+    const double mass = in.mass.empty() ? m_cfg.mass : in.mass[t];
+    states.resize(n);
+    out.nMeasurements[t] = static_cast<std::int32_t>(n);
+
+    std::size_t nDims = 0;
+    for (std::size_t k = begin; k < end; ++k) {
+      nDims += static_cast<std::size_t>(in.measurementMask[k] == 3 ? 2 : 1);
+    }
+    if (n < m_cfg.minMeasurements || nDims < 5) {
+      res.status = KalmanFitterStatus::eTooFewMeasurements;
+      return res;
+    }
+
+    // ---- forward filter ----
+    const Surface* cur = &perigee;
+    BoundVector x;
+    BoundMatrix p;
+    for (std::size_t k = 0; k < 5; ++k) {
+      x[k] = in.initialParams[5 * t + k];
+    }
+    for (std::size_t k = 0; k < 25; ++k) {
+      p.v[k] = in.initialCov[25 * t + k];
+    }
+    symmetrize(p);
+    double qopFactor = 1.0;  // d(q/p after energy loss) / d(q/p before)
+    std::size_t nUsed = 0;
+    std::size_t usedDims = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t im = begin + k;
+      State& st = states[k];
+      st.surface = &m_surfaces[static_cast<std::size_t>(in.surfaceId[im])];
+      const auto pr = prop.propagate(*cur, x, *st.surface);
+      if (!pr) {
+        res.status = KalmanFitterStatus::ePropagationFailed;
+        return res;
+      }
+      if (m_cfg.countHoles && k > 0) {
+        const FreeVector f0 = cur->boundToFree(x);
+        for (const auto cid : holeCandidates) {
+          const Surface& cs = m_surfaces[static_cast<std::size_t>(cid)];
+          if (&cs == cur || &cs == st.surface) {
+            continue;
+          }
+          const auto sc = prop.intersect(cs, f0, 1e-6);
+          if (!sc || *sc >= pr->pathLength - 1e-6) {
+            continue;
+          }
+          const FreeVector fc = prop.advance(f0, *sc, nullptr);
+          const auto loc = cs.globalToLocal(
+              {fc[eFreePos0], fc[eFreePos1], fc[eFreePos2]},
+              {fc[eFreeDir0], fc[eFreeDir1], fc[eFreeDir2]});
+          if (cs.inside(loc[0], loc[1])) {
+            ++res.nHoles;
+          }
+        }
+      }
+      st.jac = pr->jacobian;
+      if (qopFactor != 1.0) {
+        for (std::size_t r = 0; r < eBoundSize; ++r) {
+          st.jac(r, eBoundQOverP) *= qopFactor;
+        }
+      }
+      st.xp = pr->params;
+      st.pp = similarity(pr->jacobian, p);
+      // (the q/p scaling of the energy loss was already applied to p)
+
+      // ---- gain-matrix update ----
+      const auto mask = in.measurementMask[im];
+      st.dim = 0;
+      if ((mask & 1) != 0) {
+        st.idx[st.dim++] = 0;
+      }
+      if ((mask & 2) != 0) {
+        st.idx[st.dim++] = 1;
+      }
+      const double* mv = &in.measurement[2 * im];
+      const double* mc = &in.measurementCov[3 * im];
+      Mat<2, 2> s{};
+      for (std::size_t a = 0; a < st.dim; ++a) {
+        const std::size_t ia = st.idx[a];
+        st.residual[a] = wrapPeriod(mv[ia] - st.xp[ia], st.surface->period(ia));
+        for (std::size_t b = 0; b < st.dim; ++b) {
+          const std::size_t ib = st.idx[b];
+          const double v = ia == ib ? mc[ia] : mc[2];
+          s(a, b) = st.pp(ia, ib) + v;
+        }
+      }
+      st.sInv = Mat<2, 2>{};
+      if (st.dim == 1) {
+        if (!(s(0, 0) > 0.0)) {
+          res.status = KalmanFitterStatus::eNumericalFailure;
+          return res;
+        }
+        st.sInv(0, 0) = 1.0 / s(0, 0);
+      } else {
+        const double det = s(0, 0) * s(1, 1) - s(0, 1) * s(1, 0);
+        if (!(s(0, 0) > 0.0) || !(det > 0.0)) {
+          res.status = KalmanFitterStatus::eNumericalFailure;
+          return res;
+        }
+        st.sInv(0, 0) = s(1, 1) / det;
+        st.sInv(1, 1) = s(0, 0) / det;
+        st.sInv(0, 1) = -0.5 * (s(0, 1) + s(1, 0)) / det;
+        st.sInv(1, 0) = st.sInv(0, 1);
+      }
+      double chi2 = 0.0;
+      for (std::size_t a = 0; a < st.dim; ++a) {
+        for (std::size_t b = 0; b < st.dim; ++b) {
+          chi2 += st.residual[a] * st.sInv(a, b) * st.residual[b];
+        }
+      }
+      st.chi2 = chi2;
+      out.measurementChi2[im] = chi2;
+      st.outlier = m_cfg.outlierChi2Cut > 0.0 && chi2 > m_cfg.outlierChi2Cut;
+      st.gain = Mat<eBoundSize, 2>{};
+      if (st.outlier) {
+        out.outlier[im] = 1;
+        ++res.nOutliers;
+        st.xf = st.xp;
+        st.pf = st.pp;
+      } else {
+        // K = P H^T S^-1; x_f = x_p + K r; P_f = P_p - K (H P_p).
+        for (std::size_t r = 0; r < eBoundSize; ++r) {
+          for (std::size_t a = 0; a < st.dim; ++a) {
+            double acc = 0.0;
+            for (std::size_t b = 0; b < st.dim; ++b) {
+              acc += st.pp(r, st.idx[b]) * st.sInv(b, a);
+            }
+            st.gain(r, a) = acc;
+          }
+        }
+        st.xf = st.xp;
+        for (std::size_t r = 0; r < eBoundSize; ++r) {
+          for (std::size_t a = 0; a < st.dim; ++a) {
+            st.xf[r] += st.gain(r, a) * st.residual[a];
+          }
+        }
+        // Joseph form (I - KH) P (I - KH)^T + K V K^T: stays positive
+        // definite even when V is many orders below P.
+        BoundMatrix ikh = BoundMatrix::identity();
+        for (std::size_t r = 0; r < eBoundSize; ++r) {
+          for (std::size_t a = 0; a < st.dim; ++a) {
+            ikh(r, st.idx[a]) -= st.gain(r, a);
+          }
+        }
+        st.pf = similarity(ikh, st.pp);
+        for (std::size_t r = 0; r < eBoundSize; ++r) {
+          for (std::size_t c = 0; c <= r; ++c) {
+            double acc = 0.0;
+            for (std::size_t a = 0; a < st.dim; ++a) {
+              for (std::size_t b = 0; b < st.dim; ++b) {
+                const std::size_t ia = st.idx[a];
+                const std::size_t ib = st.idx[b];
+                const double v = ia == ib ? mc[ia] : mc[2];
+                acc += st.gain(r, a) * v * st.gain(c, b);
+              }
+            }
+            st.pf(r, c) += acc;
+            if (c != r) {
+              st.pf(c, r) += acc;
+            }
+          }
+        }
+        symmetrize(st.pf);
+        res.chi2 += chi2;
+        ++nUsed;
+        usedDims += st.dim;
+      }
+      normalizeDirection(st.xf);
+      if (!positiveDiagonal(st.pf) || !allFinite(st.pf)) {
+        res.status = KalmanFitterStatus::eNumericalFailure;
+        return res;
+      }
+
+      // ---- material (after the measurement in the forward direction) ----
+      x = st.xf;
+      p = st.pf;
+      qopFactor = 1.0;
+      const double qop = x[eBoundQOverP];
+      if (st.surface->thicknessX0 > 0.0 && qop != 0.0 &&
+          (m_cfg.multipleScattering || m_cfg.energyLoss)) {
+        const FreeVector f = st.surface->boundToFree(x);
+        const Vec3 dir{f[eFreeDir0], f[eFreeDir1], f[eFreeDir2]};
+        const Vec3 nrm =
+            st.surface->normal({f[eFreePos0], f[eFreePos1], f[eFreePos2]});
+        const double cosInc = std::max(std::abs(dot(nrm, dir)), 1e-6);
+        const double xx0 = st.surface->thicknessX0 / cosInc;
+        const double mom = 1.0 / std::abs(qop);
+        if (m_cfg.multipleScattering) {
+          const double th0 = highlandTheta0(xx0, mom, mass);
+          const double sth = std::sin(x[eBoundTheta]);
+          p(eBoundPhi, eBoundPhi) += th0 * th0 / (sth * sth);
+          p(eBoundTheta, eBoundTheta) += th0 * th0;
+        }
+        if (m_cfg.energyLoss && m_cfg.energyLossPerX0 > 0.0) {
+          const double e = std::hypot(mom, mass);
+          const double e1 = e - m_cfg.energyLossPerX0 * xx0;
+          if (!(e1 > mass)) {
+            res.status = KalmanFitterStatus::ePropagationFailed;
+            return res;
+          }
+          const double p1 = std::sqrt((e1 - mass) * (e1 + mass));
+          x[eBoundQOverP] = std::copysign(1.0 / p1, qop);
+          const double ratio = mom / p1;
+          qopFactor = ratio * ratio * ratio * e1 / e;
+          p(eBoundQOverP, eBoundQOverP) *= qopFactor * qopFactor;
+          for (std::size_t r = 0; r < eBoundQOverP; ++r) {
+            p(r, eBoundQOverP) *= qopFactor;
+            p(eBoundQOverP, r) *= qopFactor;
+          }
+        }
+      }
+      cur = st.surface;
+    }
+    const auto ndf =
+        static_cast<std::int64_t>(usedDims) - static_cast<std::int64_t>(5);
+    res.ndf = static_cast<std::int32_t>(ndf);
+    if (nUsed < m_cfg.minMeasurements || ndf < 0) {
+      res.status = KalmanFitterStatus::eTooFewMeasurements;
+      return res;
+    }
+
+    // ---- smoother ----
+    // Both forms give x_s, P_s in place of xp, pp (reused as storage).
+    if (m_cfg.smoother == Smoother::eMbf) {
+      BoundVector lam{};
+      BoundMatrix bigLam{};
+      for (std::size_t kk = n; kk-- > 0;) {
+        State& st = states[kk];
+        const BoundVector xs = st.xf - st.pf * lam;
+        BoundMatrix ps = st.pf - similarity(st.pf, bigLam);
+        // Tilde quantities (before the update at kk).
+        if (!st.outlier) {
+          // C = I - K H
+          BoundMatrix c = BoundMatrix::identity();
+          for (std::size_t r = 0; r < eBoundSize; ++r) {
+            for (std::size_t a = 0; a < st.dim; ++a) {
+              c(r, st.idx[a]) -= st.gain(r, a);
+            }
+          }
+          BoundMatrix tl = similarity(transpose(c), bigLam);
+          BoundVector tv = transposeTimes(c, lam);
+          for (std::size_t a = 0; a < st.dim; ++a) {
+            double sr = 0.0;
+            for (std::size_t b = 0; b < st.dim; ++b) {
+              tl(st.idx[a], st.idx[b]) += st.sInv(a, b);
+              sr += st.sInv(a, b) * st.residual[b];
+            }
+            tv[st.idx[a]] -= sr;
+          }
+          bigLam = tl;
+          lam = tv;
+        }
+        lam = transposeTimes(st.jac, lam);
+        bigLam = similarity(transpose(st.jac), bigLam);
+        st.xp = xs;
+        st.pp = ps;
+      }
+    } else {
+      // RTS, from the last state backwards; the last smoothed = filtered.
+      BoundVector xsNext = states[n - 1].xf;
+      BoundMatrix psNext = states[n - 1].pf;
+      for (std::size_t kk = n - 1; kk-- > 0;) {
+        State& st = states[kk];
+        const State& nx = states[kk + 1];
+        BoundMatrix ppInv;
+        if (!spdInverse(nx.pp, ppInv)) {
+          res.status = KalmanFitterStatus::eNumericalFailure;
+          return res;
+        }
+        // The stored jac already contains the energy-loss factor.
+        const BoundMatrix g = st.pf * transpose(nx.jac) * ppInv;
+        const BoundVector dx = boundDifference(xsNext, nx.xp, *nx.surface);
+        const BoundVector xs = st.xf + g * dx;
+        BoundMatrix ps = st.pf + similarity(g, psNext - nx.pp);
+        states[kk + 1].xp = xsNext;
+        states[kk + 1].pp = psNext;
+        xsNext = xs;
+        psNext = ps;
+      }
+      states[0].xp = xsNext;
+      states[0].pp = psNext;
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      State& st = states[k];
+      symmetrize(st.pp);
+      normalizeDirection(st.xp);
+      if (!positiveDiagonal(st.pp) || !allFinite(st.pp)) {
+        res.status = KalmanFitterStatus::eNumericalFailure;
+        return res;
+      }
+    }
+
+    // ---- extrapolation to the perigee ----
+    const auto pg = prop.propagate(*states[0].surface, states[0].xp, perigee);
+    if (!pg) {
+      res.status = KalmanFitterStatus::ePropagationFailed;
+      return res;
+    }
+    res.params = pg->params;
+    normalizeDirection(res.params);
+    res.cov = similarity(pg->jacobian, states[0].pp);
+    BoundMatrix l;
+    if (!cholesky(res.cov, l)) {
+      res.status = KalmanFitterStatus::eNumericalFailure;
+      return res;
+    }
+    return res;
+  };
+
+  parallelChunks(nTracks, 16, m_cfg.nThreads,
+                 [&](std::size_t, std::size_t b, std::size_t e) {
+                   std::vector<State> states;
+                   for (std::size_t t = b; t < e; ++t) {
+                     const TrackResult r = fitOne(t, states);
+                     out.status[t] = static_cast<std::int8_t>(r.status);
+                     out.nOutliers[t] = r.nOutliers;
+                     out.nHoles[t] = r.nHoles;
+                     out.ndf[t] = r.ndf;
+                     if (r.status != KalmanFitterStatus::eSuccess) {
+                       continue;
+                     }
+                     out.chi2[t] = r.chi2;
+                     for (std::size_t k = 0; k < 5; ++k) {
+                       out.params[5 * t + k] = r.params[k];
+                     }
+                     for (std::size_t k = 0; k < 25; ++k) {
+                       out.cov[25 * t + k] = r.cov.v[k];
+                     }
+                     if (m_cfg.storeStates) {
+                       const auto b0 =
+                           static_cast<std::size_t>(in.trackOffsets[t]);
+                       for (std::size_t k = 0; k < states.size(); ++k) {
+                         for (std::size_t c = 0; c < 5; ++c) {
+                           out.smoothed[5 * (b0 + k) + c] = states[k].xp[c];
+                         }
+                         for (std::size_t c = 0; c < 25; ++c) {
+                           out.smoothedCov[25 * (b0 + k) + c] =
+                               states[k].pp.v[c];
+                         }
+                       }
+                     }
+                   }
+                 });
+  return out;
+}
+
+}  // namespace helixkit

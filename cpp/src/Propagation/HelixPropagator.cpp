@@ -1,0 +1,332 @@
+#include "helixkit/Propagation/HelixPropagator.hpp"
+
+#include <cmath>
+#include <numbers>
+
+namespace helixkit {
+
+namespace {
+
+constexpr double kTwoPi = 2.0 * std::numbers::pi;
+
+/// A = sin(w s) / w, B = (1 - cos(w s)) / w and their w-derivatives, with
+/// series for small |w s| so that the straight line (w = 0) is exact.
+struct HelixTerms {
+  double a, b, dadw, dbdw, c, sn;
+};
+
+HelixTerms helixTerms(double w, double s) {
+  HelixTerms t{};
+  const double ws = w * s;
+  t.c = std::cos(ws);
+  t.sn = std::sin(ws);
+  if (std::abs(ws) < 1e-2) {
+    const double x2 = ws * ws;
+    t.a = s * (1.0 - x2 / 6.0 * (1.0 - x2 / 20.0));
+    t.b = 0.5 * s * ws * (1.0 - x2 / 12.0 * (1.0 - x2 / 30.0));
+    t.dadw = -w * s * s * s / 3.0 * (1.0 - x2 / 10.0 * (1.0 - x2 / 28.0));
+    t.dbdw = 0.5 * s * s * (1.0 - x2 / 4.0 * (1.0 - x2 / 18.0));
+  } else {
+    const double h = std::sin(0.5 * ws);
+    t.a = t.sn / w;
+    t.b = 2.0 * h * h / w;
+    t.dadw = (s * t.c - t.a) / w;
+    t.dbdw = (s * t.sn - t.b) / w;
+  }
+  return t;
+}
+
+/// Smallest root > minPath of a s^2 + 2 b s + c = 0 (a > 0).
+std::optional<double> smallestRoot(double a, double b, double c,
+                                   double minPath) {
+  const double disc = b * b - a * c;
+  if (!(disc >= 0.0) || !(a > 0.0)) {
+    return std::nullopt;
+  }
+  const double sq = std::sqrt(disc);
+  const double q = -(b + std::copysign(sq, b));
+  double r1 = q / a;
+  double r2 = q != 0.0 ? c / q : r1;
+  if (r1 > r2) {
+    std::swap(r1, r2);
+  }
+  if (r1 > minPath) {
+    return r1;
+  }
+  if (r2 > minPath) {
+    return r2;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+FreeVector HelixPropagator::advance(const FreeVector& f, double s,
+                                    FreeMatrix* jac) const {
+  const double w = f[eFreeQOverP] * m_bz;
+  const HelixTerms t = helixTerms(w, s);
+  const double tx = f[eFreeDir0];
+  const double ty = f[eFreeDir1];
+  const double tz = f[eFreeDir2];
+  FreeVector o;
+  o[eFreePos0] = f[eFreePos0] + tx * t.a + ty * t.b;
+  o[eFreePos1] = f[eFreePos1] + ty * t.a - tx * t.b;
+  o[eFreePos2] = f[eFreePos2] + tz * s;
+  o[eFreeDir0] = tx * t.c + ty * t.sn;
+  o[eFreeDir1] = -tx * t.sn + ty * t.c;
+  o[eFreeDir2] = tz;
+  o[eFreeQOverP] = f[eFreeQOverP];
+  if (jac != nullptr) {
+    FreeMatrix& j = *jac;
+    j = FreeMatrix::identity();
+    j(eFreePos0, eFreeDir0) = t.a;
+    j(eFreePos0, eFreeDir1) = t.b;
+    j(eFreePos1, eFreeDir0) = -t.b;
+    j(eFreePos1, eFreeDir1) = t.a;
+    j(eFreePos2, eFreeDir2) = s;
+    j(eFreeDir0, eFreeDir0) = t.c;
+    j(eFreeDir0, eFreeDir1) = t.sn;
+    j(eFreeDir1, eFreeDir0) = -t.sn;
+    j(eFreeDir1, eFreeDir1) = t.c;
+    j(eFreePos0, eFreeQOverP) = m_bz * (tx * t.dadw + ty * t.dbdw);
+    j(eFreePos1, eFreeQOverP) = m_bz * (ty * t.dadw - tx * t.dbdw);
+    j(eFreeDir0, eFreeQOverP) = m_bz * s * o[eFreeDir1];
+    j(eFreeDir1, eFreeQOverP) = -m_bz * s * o[eFreeDir0];
+  }
+  return o;
+}
+
+std::optional<double> HelixPropagator::intersect(const Surface& surface,
+                                                 const FreeVector& f,
+                                                 double minPath) const {
+  const double w = f[eFreeQOverP] * m_bz;
+  const double x = f[eFreePos0];
+  const double y = f[eFreePos1];
+  const double z = f[eFreePos2];
+  const double tx = f[eFreeDir0];
+  const double ty = f[eFreeDir1];
+  const double tz = f[eFreeDir2];
+  const double tt2 = tx * tx + ty * ty;
+  // Nearly straight helices start from the line solution (then Newton).
+  const bool straight = std::abs(w) < 1e-9;
+
+  if (surface.type == SurfaceType::eLine) {
+    const double cx = surface.center[0];
+    const double cy = surface.center[1];
+    double s = 0.0;
+    if (!(tt2 > 0.0)) {
+      return std::nullopt;
+    }
+    if (straight) {
+      s = -((x - cx) * tx + (y - cy) * ty) / tt2;
+    } else {
+      const double hx = x + ty / w;
+      const double hy = y - tx / w;
+      const double vx = cx - hx;
+      const double vy = cy - hy;
+      if (std::hypot(vx, vy) < 1e-12) {
+        return std::nullopt;
+      }
+      const double a0 = std::atan2(y - hy, x - hx);
+      const double ap = std::atan2(vy, vx);
+      s = wrapPhi(a0 - ap) / w;
+    }
+    // Newton polish of (pos - c)_T . T_T = 0.
+    for (int it = 0; it < 4; ++it) {
+      const FreeVector g = advance(f, s, nullptr);
+      const double dx = g[eFreePos0] - cx;
+      const double dy = g[eFreePos1] - cy;
+      const double gx = g[eFreeDir0];
+      const double gy = g[eFreeDir1];
+      const double val = dx * gx + dy * gy;
+      const double der = gx * gx + gy * gy + w * (dx * gy - dy * gx);
+      if (!(std::abs(der) > 0.0)) {
+        break;
+      }
+      const double ds = val / der;
+      s -= ds;
+      if (std::abs(ds) < 1e-12) {
+        break;
+      }
+    }
+    return std::isfinite(s) ? std::optional<double>(s) : std::nullopt;
+  }
+
+  if (surface.type != SurfaceType::eCylinder) {
+    const Vec3 n = surface.axis(2);
+    if (surface.zAligned()) {
+      if (!(std::abs(tz) > 0.0)) {
+        return std::nullopt;
+      }
+      const double s = (surface.center[2] - z) / tz;
+      return s > minPath ? std::optional<double>(s) : std::nullopt;
+    }
+    // Newton from the straight-line intersection.
+    const Vec3 d{surface.center[0] - x, surface.center[1] - y,
+                 surface.center[2] - z};
+    const double nt = dot(n, {tx, ty, tz});
+    if (!(std::abs(nt) > 1e-12)) {
+      return std::nullopt;
+    }
+    double s = dot(n, d) / nt;
+    for (int it = 0; it < 30; ++it) {
+      const FreeVector g = advance(f, s, nullptr);
+      const double val = n[0] * (g[eFreePos0] - surface.center[0]) +
+                         n[1] * (g[eFreePos1] - surface.center[1]) +
+                         n[2] * (g[eFreePos2] - surface.center[2]);
+      const double der =
+          n[0] * g[eFreeDir0] + n[1] * g[eFreeDir1] + n[2] * g[eFreeDir2];
+      if (!(std::abs(der) > 1e-12)) {
+        return std::nullopt;
+      }
+      const double ds = val / der;
+      s -= ds;
+      if (std::abs(ds) < 1e-11) {
+        return s > minPath ? std::optional<double>(s) : std::nullopt;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Cylinder.
+  const double r = surface.radius;
+  std::optional<double> s;
+  if (surface.zAligned()) {
+    const double cx = surface.center[0];
+    const double cy = surface.center[1];
+    if (straight) {
+      const double px = x - cx;
+      const double py = y - cy;
+      s = smallestRoot(tt2, px * tx + py * ty, px * px + py * py - r * r,
+                       minPath);
+    } else {
+      // Circle-circle intersection in the transverse plane.
+      const double hx = x + ty / w;
+      const double hy = y - tx / w;
+      const double rho = std::sqrt(tt2) / std::abs(w);
+      const double dx = cx - hx;
+      const double dy = cy - hy;
+      const double d = std::hypot(dx, dy);
+      if (!(d > 1e-12)) {
+        return std::nullopt;
+      }
+      const double a = (d * d + rho * rho - r * r) / (2.0 * d);
+      const double h2 = rho * rho - a * a;
+      if (!(h2 >= 0.0)) {
+        return std::nullopt;
+      }
+      const double h = std::sqrt(h2);
+      const double ex = dx / d;
+      const double ey = dy / d;
+      const double a0 = std::atan2(y - hy, x - hx);
+      const double period = kTwoPi / std::abs(w);
+      for (const double sgn : {-1.0, 1.0}) {
+        const double ax = a * ex - sgn * h * ey;
+        const double ay = a * ey + sgn * h * ex;
+        double delta = std::fmod(a0 - std::atan2(ay, ax), kTwoPi);
+        double cand = delta / w;
+        if (cand < 0.0) {
+          cand += period;
+        }
+        while (cand <= minPath) {
+          cand += period;
+        }
+        if (!s || cand < *s) {
+          s = cand;
+        }
+      }
+    }
+  } else {
+    // General orientation: straight-line guess in the local frame.
+    const Vec3 p = surface.toFrame({x, y, z});
+    const Vec3 o = surface.toFrame({0.0, 0.0, 0.0});
+    const Vec3 t0 = surface.toFrame({tx, ty, tz});
+    const Vec3 dl{t0[0] - o[0], t0[1] - o[1], t0[2] - o[2]};
+    s = smallestRoot(dl[0] * dl[0] + dl[1] * dl[1],
+                     p[0] * dl[0] + p[1] * dl[1],
+                     p[0] * p[0] + p[1] * p[1] - r * r, minPath);
+  }
+  if (!s) {
+    return std::nullopt;
+  }
+  // Newton polish on |pos_T - c_T|^2 - R^2 (exact helix).
+  double sv = *s;
+  for (int it = 0; it < 30; ++it) {
+    const FreeVector g = advance(f, sv, nullptr);
+    const Vec3 p = surface.toFrame({g[eFreePos0], g[eFreePos1], g[eFreePos2]});
+    const Vec3 o = surface.toFrame({0.0, 0.0, 0.0});
+    const Vec3 dg = surface.toFrame({g[eFreeDir0], g[eFreeDir1], g[eFreeDir2]});
+    const double val = p[0] * p[0] + p[1] * p[1] - r * r;
+    const double der =
+        2.0 * (p[0] * (dg[0] - o[0]) + p[1] * (dg[1] - o[1]));
+    if (!(std::abs(der) > 1e-300)) {
+      break;
+    }
+    const double ds = val / der;
+    sv -= ds;
+    if (std::abs(ds) < 1e-11) {
+      break;
+    }
+  }
+  if (!std::isfinite(sv) || sv <= minPath) {
+    return std::nullopt;
+  }
+  return sv;
+}
+
+std::optional<HelixPropagator::Result> HelixPropagator::propagate(
+    const Surface& from, const BoundVector& b, const Surface& to,
+    double minPath) const {
+  const FreeVector f0 = from.boundToFree(b);
+  const auto s = intersect(to, f0, minPath);
+  if (!s) {
+    return std::nullopt;
+  }
+  Result res;
+  res.pathLength = *s;
+  FreeMatrix transport;
+  res.free = advance(f0, *s, &transport);
+  const FreeVector& f1 = res.free;
+  const double w = f1[eFreeQOverP] * m_bz;
+  // d(free)/ds at the target and the surface-constraint gradient give the
+  // path correction: variations must stay on the target surface.
+  FreeVector dfds{};
+  dfds[eFreePos0] = f1[eFreeDir0];
+  dfds[eFreePos1] = f1[eFreeDir1];
+  dfds[eFreePos2] = f1[eFreeDir2];
+  dfds[eFreeDir0] = w * f1[eFreeDir1];
+  dfds[eFreeDir1] = -w * f1[eFreeDir0];
+  const PathGradient g = to.pathGradient(f1);
+  double den = 0.0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    den += g.dPos[i] * dfds[i] + g.dDir[i] * dfds[3 + i];
+  }
+  if (!(std::abs(den) > 1e-14)) {
+    return std::nullopt;
+  }
+  Mat<eFreeSize, eBoundSize> m =
+      transport * from.boundToFreeJacobian(b);
+  Vec<eBoundSize> gm{};
+  for (std::size_t c = 0; c < eBoundSize; ++c) {
+    double acc = 0.0;
+    for (std::size_t i = 0; i < 3; ++i) {
+      acc += g.dPos[i] * m(i, c) + g.dDir[i] * m(3 + i, c);
+    }
+    gm[c] = acc / den;
+  }
+  for (std::size_t r = 0; r < eFreeSize; ++r) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      m(r, c) -= dfds[r] * gm[c];
+    }
+  }
+  res.params = to.freeToBound(f1);
+  res.jacobian = to.freeToBoundJacobian(f1) * m;
+  for (double v : res.jacobian.v) {
+    if (!std::isfinite(v)) {
+      return std::nullopt;
+    }
+  }
+  return res;
+}
+
+}  // namespace helixkit

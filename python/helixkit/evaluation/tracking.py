@@ -1,0 +1,217 @@
+"""Track-finding metrics: perfect / double-majority / LHC efficiencies and the TrackML score.
+
+Definitions follow gnn_tracking's ``metrics/cluster_metrics.py`` and the
+TrackML library's ``score_event``, computed with vectorised numpy (one
+``np.unique`` over (track, particle) pairs), so a 10^5-hit event takes
+milliseconds.
+
+Per reconstructed cluster (label >= 0):
+
+- ``maj_pid``: the particle with most hits in the cluster (ties: the lower
+  particle id), ``maj_hits`` its count, ``maj_frac = maj_hits / size``,
+  ``maj_pid_frac = maj_hits / total_hits(maj_pid)``.
+- A cluster counts if it has >= ``min_cluster_size`` (3) hits and its majority
+  particle is *of interest*: pT >= ``pt_thld``, reconstructable (hits on >= 3
+  distinct layers, particle_id > 0) and |η| < ``max_abs_eta`` (4).
+- ``perfect`` = #clusters with all of the particle's hits and maj_frac > 0.99,
+  ``double_majority`` = #clusters with maj_pid_frac > 0.5 and maj_frac > 0.5,
+  both divided by the number of particles of interest; ``lhc`` = #clusters
+  with maj_frac > 0.75 divided by the number of counted clusters;
+  ``fake_X = (n_clusters - n_X) / n_clusters``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._validation import as_numpy
+
+
+@dataclass(frozen=True)
+class _Clusters:
+    label: np.ndarray
+    size: np.ndarray
+    maj_pid: np.ndarray
+    maj_hits: np.ndarray
+
+
+def _majority(labels: np.ndarray, pid: np.ndarray) -> _Clusters:
+    assigned = labels >= 0
+    lab, p = labels[assigned].astype(np.int64), pid[assigned].astype(np.int64)
+    if len(lab) == 0:
+        z = np.zeros(0, np.int64)
+        return _Clusters(z, z, z, z)
+    pairs, counts = np.unique(np.stack([lab, p]), axis=1, return_counts=True)
+    # per label: the pair with most hits, ties to the lower pid (pairs sorted by pid)
+    order = np.lexsort((pairs[1], -counts, pairs[0]))
+    first = np.r_[True, pairs[0][order][1:] != pairs[0][order][:-1]]
+    best = order[first]
+    labels_u, sizes = np.unique(lab, return_counts=True)
+    return _Clusters(labels_u, sizes, pairs[1][best], counts[best])
+
+
+def _particle_table(
+    pid: np.ndarray, particles: Any, layer_key: np.ndarray | None, min_layers: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ppid = np.asarray(particles["particle_id"], dtype=np.int64)
+    pt = np.hypot(particles["px"], particles["py"]).astype(np.float64)
+    eta = np.arcsinh(np.asarray(particles["pz"], np.float64) / np.maximum(pt, 1e-12))
+    order = np.argsort(ppid)
+    ppid, pt, eta = ppid[order], pt[order], eta[order]
+    real = pid > 0
+    pid_u, n_hits = np.unique(pid[real], return_counts=True)
+    if layer_key is not None:
+        pairs = np.unique(np.stack([pid[real], layer_key[real]]), axis=1)
+        lp, n_layers = np.unique(pairs[0], return_counts=True)
+    else:
+        lp, n_layers = pid_u, n_hits
+    def lookup(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+        pos = np.clip(np.searchsorted(keys, ppid), 0, max(len(keys) - 1, 0))
+        hit = (len(keys) > 0) & (keys[pos] == ppid) if len(keys) else np.zeros(len(ppid), bool)
+        return np.where(hit, values[pos] if len(keys) else 0, 0)
+    hits_of = lookup(pid_u, n_hits)
+    recon = (lookup(lp, n_layers) >= min_layers) & (ppid > 0)
+    return ppid, pt, eta, hits_of, recon
+
+
+@dataclass(frozen=True)
+class TrackingMetrics:
+    n_particles: int
+    n_clusters: int
+    perfect: float
+    double_majority: float
+    lhc: float
+    fake_perfect: float
+    fake_double_majority: float
+    fake_lhc: float
+
+    def as_dict(self, suffix: str = "") -> dict[str, float]:
+        return {f"{k}{suffix}": v for k, v in self.__dict__.items()}
+
+
+def tracking_metrics(
+    labels: Any,
+    particle_id: Any,
+    particles: Any,
+    *,
+    pt_thld: float = 0.9,
+    max_abs_eta: float = 4.0,
+    min_cluster_size: int = 3,
+    layer_key: Any = None,
+    min_layers: int = 3,
+    pt_range: tuple[float, float] | None = None,
+    eta_range: tuple[float, float] | None = None,
+) -> TrackingMetrics:
+    """Perfect / double-majority / LHC efficiencies and fake rates of a clustering.
+
+    Parameters
+    ----------
+    labels : (N,) int, track label per hit, -1 = unassigned
+    particle_id : (N,) int, truth particle per hit, 0 = noise
+    particles : table with particle_id, px, py, pz
+    layer_key : (N,) int, optional
+        A distinct id per detector layer (e.g. ``volume_id * 1000 + layer_id``);
+        "reconstructable" needs hits on >= ``min_layers`` distinct layers. If
+        omitted, hits are counted instead of layers.
+    pt_range, eta_range : optional
+        Restrict particles of interest (and counted clusters) further — used
+        for the binned versions.
+    """
+    lab = np.asarray(as_numpy(labels)).astype(np.int64)
+    pid = np.asarray(as_numpy(particle_id)).astype(np.int64)
+    if lab.shape != pid.shape or lab.ndim != 1:
+        msg = f"labels and particle_id must be 1-D of equal length, got {lab.shape}, {pid.shape}"
+        raise ValueError(msg)
+    key = None if layer_key is None else np.asarray(as_numpy(layer_key)).astype(np.int64)
+    if key is not None and key.shape != pid.shape:
+        msg = "layer_key must have the same length as particle_id"
+        raise ValueError(msg)
+    ppid, pt, eta, hits_of, recon = _particle_table(pid, particles, key, min_layers)
+    interest = (pt >= pt_thld) & recon & (np.abs(eta) < max_abs_eta)
+    if pt_range is not None:
+        interest &= (pt >= pt_range[0]) & (pt < pt_range[1])
+    if eta_range is not None:
+        interest &= (eta >= eta_range[0]) & (eta < eta_range[1])
+    n_particles = int(interest.sum())
+
+    cl = _majority(lab, pid)
+    pos = np.clip(np.searchsorted(ppid, cl.maj_pid), 0, max(len(ppid) - 1, 0))
+    known = (len(ppid) > 0) & (ppid[pos] == cl.maj_pid) if len(ppid) else np.zeros(len(cl.maj_pid), bool)
+    of_interest = known & interest[pos] if len(ppid) else known
+    counted = of_interest & (cl.size >= min_cluster_size)
+    total = np.where(known, hits_of[pos] if len(ppid) else 0, 0)
+    maj_frac = cl.maj_hits / np.maximum(cl.size, 1)
+    maj_pid_frac = cl.maj_hits / np.maximum(total, 1)
+    n_clusters = int(counted.sum())
+    n_perfect = int((counted & (cl.maj_hits == total) & (maj_frac > 0.99)).sum())
+    n_dm = int((counted & (maj_pid_frac > 0.5) & (maj_frac > 0.5)).sum())
+    n_lhc = int((counted & (maj_frac > 0.75)).sum())
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b else 0.0
+
+    return TrackingMetrics(
+        n_particles=n_particles, n_clusters=n_clusters,
+        perfect=ratio(n_perfect, n_particles), double_majority=ratio(n_dm, n_particles),
+        lhc=ratio(n_lhc, n_clusters),
+        fake_perfect=ratio(n_clusters - n_perfect, n_clusters),
+        fake_double_majority=ratio(n_clusters - n_dm, n_clusters),
+        fake_lhc=ratio(n_clusters - n_lhc, n_clusters),
+    )
+
+
+def tracking_metrics_binned(
+    labels: Any, particle_id: Any, particles: Any, *, variable: str = "pt", edges: Any = None,
+    **kwargs: Any,
+) -> dict[str, np.ndarray]:
+    """:func:`tracking_metrics` in bins of the majority particle's pT or η."""
+    if variable not in ("pt", "eta"):
+        msg = f"variable must be 'pt' or 'eta', got {variable!r}"
+        raise ValueError(msg)
+    if edges is None:
+        edges = [0.9, 1.5, 2, 3, 5, 10, 100] if variable == "pt" else np.linspace(-4, 4, 17)
+    edges = np.asarray(edges, dtype=np.float64)
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        key = "pt_range" if variable == "pt" else "eta_range"
+        rows.append(tracking_metrics(labels, particle_id, particles, **{key: (lo, hi)}, **kwargs))
+    out = {"edges": edges}
+    for f in ("n_particles", "perfect", "double_majority", "lhc"):
+        out[f] = np.array([getattr(r, f) for r in rows], dtype=np.float64)
+    return out
+
+
+def trackml_score(labels: Any, particle_id: Any, weight: Any) -> float:
+    """The TrackML score of a submission (``labels``: track id per hit, -1 = none).
+
+    A track is good if its majority particle holds > 50 % of the track's hits
+    and the track holds > 50 % of that particle's hits (both strict); the
+    score is the summed truth weight of the majority particle's hits in good
+    tracks (weights are normalised to 1 per event, so a perfect submission
+    scores 1). Noise hits (particle_id 0) carry no weight.
+    """
+    lab = np.asarray(as_numpy(labels)).astype(np.int64)
+    pid = np.asarray(as_numpy(particle_id)).astype(np.int64)
+    w = np.asarray(as_numpy(weight)).astype(np.float64)
+    if not (lab.shape == pid.shape == w.shape) or lab.ndim != 1:
+        msg = "labels, particle_id and weight must be 1-D arrays of equal length"
+        raise ValueError(msg)
+    if not np.isfinite(w).all() or (w < 0).any():
+        msg = "weight must be finite and >= 0"
+        raise ValueError(msg)
+    cl = _majority(lab, pid)
+    if len(cl.label) == 0:
+        return 0.0
+    pid_u, n_hits = np.unique(pid, return_counts=True)
+    total = n_hits[np.searchsorted(pid_u, cl.maj_pid)]
+    good = (cl.maj_hits / cl.size > 0.5) & (cl.maj_hits / total > 0.5)
+    # weight of the majority particle's hits inside good tracks
+    assigned = lab >= 0
+    row = np.searchsorted(cl.label, lab[assigned])  # cl.label is sorted and holds every label
+    mask = np.zeros(len(lab), bool)
+    mask[assigned] = good[row] & (cl.maj_pid[row] == pid[assigned]) & (pid[assigned] > 0)
+    total_w = w.sum()
+    return float(w[mask].sum() / total_w) if total_w > 0 else 0.0

@@ -1,0 +1,12 @@
+"""Neighbour graphs (kNN, radius) and DBSCAN on native, thread-parallel k-d trees,
+plus the graph-construction metrics of learned tracking pipelines."""
+
+from __future__ import annotations
+
+from ._neighbors import DbscanRescan, dbscan, knn, knn_graph, radius, radius_graph
+
+__all__ = ["DbscanRescan", "dbscan", "knn", "knn_graph", "radius", "radius_graph"]
+
+from .metrics import GraphMetrics, KScan, graph_metrics, hits_of_interest, k_scan
+
+__all__ += ["GraphMetrics", "KScan", "graph_metrics", "hits_of_interest", "k_scan"]

@@ -1,0 +1,223 @@
+"""Exact kNN / radius graphs and DBSCAN on native k-d trees."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import _core
+from .._validation import as_numpy, check_n_threads, make_config
+
+
+def _points(x: Any, name: str = "x") -> np.ndarray:
+    arr = as_numpy(x)
+    if arr.dtype not in (np.float32, np.float64):
+        if arr.dtype.kind not in "iub":
+            msg = f"{name} must be a float32/float64 array, got dtype {arr.dtype}"
+            raise ValueError(msg)
+        arr = arr.astype(np.float64)
+    if arr.ndim != 2:
+        msg = f"{name} must have shape (N, D), got shape {arr.shape}"
+        raise ValueError(msg)
+    if arr.shape[1] < 1:
+        msg = f"{name} must have at least one column (D >= 1)"
+        raise ValueError(msg)
+    arr = np.ascontiguousarray(arr)
+    if arr.size and not np.isfinite(arr).all():
+        msg = f"{name} contains NaN or inf"
+        raise ValueError(msg)
+    return arr
+
+
+def _query(query: Any, x: np.ndarray) -> np.ndarray | None:
+    if query is None:
+        return None
+    q = _points(query, "query").astype(x.dtype, copy=False)
+    if q.shape[1] != x.shape[1]:
+        msg = f"query has {q.shape[1]} columns but x has {x.shape[1]}"
+        raise ValueError(msg)
+    return q
+
+
+def _finish(res: tuple[np.ndarray, np.ndarray], return_distances: bool) -> Any:
+    edge_index, dist = res
+    return (edge_index, dist) if return_distances else edge_index
+
+
+def knn_graph(
+    x: Any,
+    k: int,
+    *,
+    max_radius: float | None = None,
+    loop: bool = False,
+    query: Any = None,
+    n_threads: int = 0,
+    return_distances: bool = False,
+) -> Any:
+    """Exact k-nearest-neighbour graph.
+
+    Parameters
+    ----------
+    x : (N, D) float32/float64 array or CPU torch.Tensor
+        Points (the database). float32 stays float32 (no copy if contiguous).
+    k : int
+        Neighbours per query point, ``1 <= k < N`` for a self-graph without loops.
+    max_radius : float, optional
+        Drop neighbours farther than this (torch_cluster's ``knn`` + radius cut).
+    loop : bool
+        Self-graph only: allow a point to be its own neighbour.
+    query : (M, D) array, optional
+        Query points; neighbours are searched among ``x`` (the query-vs-database
+        form). Default: ``x`` itself.
+    n_threads : int
+        0 means all cores. The result does not depend on it.
+    return_distances : bool
+        Also return the (E,) Euclidean distances.
+
+    Returns
+    -------
+    edge_index : (2, E) int64
+        ``edge_index[0]`` = neighbour (source, index into ``x``),
+        ``edge_index[1]`` = query point (target). Grouped by target in ascending
+        order; neighbours of a target sorted by (distance, index) — ties go to
+        the lower index. This is torch_geometric's ``flow="source_to_target"``.
+    """
+    pts = _points(x)
+    q = _query(query, pts)
+    if isinstance(k, bool) or int(k) != k or int(k) < 1:
+        msg = f"k must be an integer >= 1, got {k!r}"
+        raise ValueError(msg)
+    k = int(k)
+    n_cand = pts.shape[0] - (1 if (q is None and not loop) else 0)
+    if k > n_cand:
+        msg = f"k (={k}) must be <= the number of candidate neighbours ({n_cand})"
+        raise ValueError(msg)
+    radius = 0.0
+    if max_radius is not None:
+        if not (max_radius > 0) or not math.isfinite(max_radius):
+            msg = f"max_radius must be finite and > 0, got {max_radius}"
+            raise ValueError(msg)
+        radius = float(max_radius)
+    cfg = make_config(
+        _core.NeighborGraphConfig, k=k, radius=radius, loop=bool(loop),
+        n_threads=check_n_threads(n_threads),
+    )
+    return _finish(_core.knn_graph(pts, q, cfg), return_distances)
+
+
+def radius_graph(
+    x: Any,
+    r: float,
+    *,
+    max_num_neighbors: int | None = None,
+    loop: bool = False,
+    query: Any = None,
+    n_threads: int = 0,
+    return_distances: bool = False,
+) -> Any:
+    """Exact fixed-radius graph: all pairs with distance <= r.
+
+    With ``max_num_neighbors`` only the **nearest** neighbours of each query
+    point are kept (ties to the lower index), unlike torch_cluster's CPU
+    path, which keeps an arbitrary subset. Layout as in :func:`knn_graph`.
+    """
+    pts = _points(x)
+    q = _query(query, pts)
+    if not (r > 0) or not math.isfinite(r):
+        msg = f"r must be finite and > 0, got {r}"
+        raise ValueError(msg)
+    max_nb = 0
+    if max_num_neighbors is not None:
+        if int(max_num_neighbors) != max_num_neighbors or int(max_num_neighbors) < 1:
+            msg = f"max_num_neighbors must be an integer >= 1, got {max_num_neighbors!r}"
+            raise ValueError(msg)
+        max_nb = int(max_num_neighbors)
+    cfg = make_config(
+        _core.NeighborGraphConfig, radius=float(r), max_neighbors=max_nb, loop=bool(loop),
+        n_threads=check_n_threads(n_threads),
+    )
+    return _finish(_core.radius_graph(pts, q, cfg), return_distances)
+
+
+def knn(x: Any, query: Any, k: int, **kwargs: Any) -> Any:
+    """Neighbours of ``query`` points among ``x`` (see :func:`knn_graph`)."""
+    return knn_graph(x, k, query=query, **kwargs)
+
+
+def radius(x: Any, query: Any, r: float, **kwargs: Any) -> Any:
+    """Neighbours of ``query`` points among ``x`` within ``r`` (see :func:`radius_graph`)."""
+    return radius_graph(x, r, query=query, **kwargs)
+
+
+def _dbscan_config(eps: float, min_samples: int, n_threads: int) -> Any:
+    if not (eps > 0) or not math.isfinite(eps):
+        msg = f"eps must be finite and > 0, got {eps}"
+        raise ValueError(msg)
+    if isinstance(min_samples, bool) or int(min_samples) != min_samples or min_samples < 1:
+        msg = f"min_samples must be an integer >= 1, got {min_samples!r}"
+        raise ValueError(msg)
+    return make_config(
+        _core.DbscanConfig, epsilon=float(eps), min_points=int(min_samples),
+        n_threads=check_n_threads(n_threads),
+    )
+
+
+def dbscan(x: Any, eps: float, min_samples: int = 5, *, n_threads: int = 0) -> np.ndarray:
+    """DBSCAN with scikit-learn's semantics; returns int32 labels, -1 for noise.
+
+    The noise set and the partition of core points equal
+    ``sklearn.cluster.DBSCAN(eps, min_samples=min_samples)``; clusters are
+    numbered in the order of their lowest-index core point, as sklearn does. A
+    border point (non-core, within ``eps`` of a core point) takes the lowest
+    label among its core neighbours — the label sklearn's sequential expansion
+    gives it. ``min_samples`` counts the point itself.
+    """
+    pts = _points(x)
+    cfg = _dbscan_config(eps, min_samples, n_threads)
+    if pts.shape[0] == 0:
+        return np.zeros(0, dtype=np.int32)
+    return _core.dbscan(pts, cfg)
+
+
+class DbscanRescan:
+    """Fast DBSCAN re-clustering for hyper-parameter scans.
+
+    The eps-neighbour graph is built once at ``max_eps``; each
+    :meth:`labels` call then costs one pass over its edges, no search.
+
+    >>> scan = DbscanRescan(embedding, max_eps=1.0)
+    >>> for eps, ms in [(0.2, 2), (0.5, 3)]:
+    ...     labels = scan.labels(eps, ms)
+    """
+
+    def __init__(self, x: Any, max_eps: float, *, n_threads: int = 0) -> None:
+        pts = _points(x)
+        self.max_eps = float(max_eps)
+        self.n_threads = check_n_threads(n_threads)
+        self.n_points = pts.shape[0]
+        if self.n_points:
+            edge_index, dist = radius_graph(
+                pts, max_eps, n_threads=n_threads, return_distances=True
+            )
+        else:
+            edge_index, dist = np.zeros((2, 0), np.int64), np.zeros(0, pts.dtype)
+        # Edges are grouped by target (ascending): CSR by target.
+        counts = np.bincount(edge_index[1], minlength=self.n_points)
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.neighbors = np.ascontiguousarray(edge_index[0])
+        self.distances = np.ascontiguousarray(dist)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.neighbors)
+
+    def labels(self, eps: float, min_samples: int = 5) -> np.ndarray:
+        if eps > self.max_eps:
+            msg = f"eps (={eps}) must be <= max_eps (={self.max_eps}) of this rescan"
+            raise ValueError(msg)
+        cfg = _dbscan_config(eps, min_samples, self.n_threads)
+        if self.n_points == 0:
+            return np.zeros(0, dtype=np.int32)
+        return _core.dbscan_graph(self.offsets, self.neighbors, self.distances, cfg)

@@ -1,0 +1,202 @@
+"""kNN / radius graphs and DBSCAN against brute force and scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helixkit import graph
+
+
+def _brute_d2(q, x):
+    return ((q[:, None, :].astype(np.float64) - x[None, :, :]) ** 2).sum(-1)
+
+
+def _lattice(rng, n, d):
+    """Integer coordinates: exact distances, many duplicates and ties."""
+    return rng.integers(0, 4, size=(n, d)).astype(np.float64)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 8, 12, 32])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_knn_equals_brute_force_with_ties(rng, d, dtype):
+    x = _lattice(rng, 300, d).astype(dtype)
+    k = 7
+    ei, dist = graph.knn_graph(x, k, return_distances=True)
+    d2 = _brute_d2(x, x)
+    np.fill_diagonal(d2, np.inf)
+    # reference: sort by (distance, index)
+    ref = np.lexsort((np.broadcast_to(np.arange(len(x)), d2.shape), d2), axis=1)[:, :k]
+    assert ei.dtype == np.int64 and ei.shape == (2, len(x) * k)
+    np.testing.assert_array_equal(ei[1], np.repeat(np.arange(len(x)), k))
+    np.testing.assert_array_equal(ei[0].reshape(-1, k), ref)
+    np.testing.assert_allclose(dist, np.sqrt(np.take_along_axis(d2, ref, 1)).ravel(), rtol=1e-6)
+
+
+def test_knn_loop_max_radius_and_query_form(rng):
+    x = rng.normal(size=(400, 5))
+    ei = graph.knn_graph(x, 3, loop=True)
+    assert (ei[0].reshape(-1, 3)[:, 0] == np.arange(400)).all()  # self is nearest
+    ei, dist = graph.knn_graph(x, 10, max_radius=0.8, return_distances=True)
+    assert (dist <= 0.8).all()
+    d2 = _brute_d2(x, x)
+    np.fill_diagonal(d2, np.inf)
+    expected = np.minimum((d2 <= 0.64).sum(1), 10)
+    np.testing.assert_array_equal(np.bincount(ei[1], minlength=400), expected)
+    q = rng.normal(size=(50, 5))
+    ei = graph.knn(x, q, 4)
+    ref = np.argsort(_brute_d2(q, x), axis=1, kind="stable")[:, :4]
+    np.testing.assert_array_equal(ei[0].reshape(-1, 4), ref)
+    np.testing.assert_array_equal(ei[1], np.repeat(np.arange(50), 4))
+
+
+@pytest.mark.parametrize("d", [2, 3, 8, 24])
+def test_radius_graph_equals_brute_force(rng, d):
+    x = _lattice(rng, 250, d)
+    r = 1.5 if d < 8 else 2.0
+    ei, dist = graph.radius_graph(x, r, return_distances=True)
+    d2 = _brute_d2(x, x)
+    np.fill_diagonal(d2, np.inf)
+    tgt, src = np.nonzero(d2 <= r * r)
+    got = set(zip(ei[0].tolist(), ei[1].tolist()))
+    assert got == set(zip(src.tolist(), tgt.tolist()))
+    assert (np.diff(ei[1]) >= 0).all()
+    np.testing.assert_allclose(dist, np.sqrt(d2[ei[1], ei[0]]))
+
+
+def test_radius_max_num_neighbors_keeps_the_nearest(rng):
+    x = rng.normal(size=(300, 3))
+    ei, dist = graph.radius_graph(x, 1.0, max_num_neighbors=5, return_distances=True)
+    d2 = _brute_d2(x, x)
+    np.fill_diagonal(d2, np.inf)
+    for i in range(0, 300, 17):
+        within = np.flatnonzero(d2[i] <= 1.0)
+        nearest = within[np.lexsort((within, d2[i, within]))][:5]
+        np.testing.assert_array_equal(ei[0][ei[1] == i], nearest)
+
+
+def test_thread_count_invariance(rng):
+    x = rng.normal(size=(3000, 6)).astype(np.float32)
+    a = graph.knn_graph(x, 9, n_threads=1)
+    for t in (2, 3, 8):
+        np.testing.assert_array_equal(graph.knn_graph(x, 9, n_threads=t), a)
+    b = graph.radius_graph(x, 0.7, n_threads=1)
+    np.testing.assert_array_equal(graph.radius_graph(x, 0.7, n_threads=4), b)
+    c = graph.dbscan(x, 0.6, 4, n_threads=1)
+    np.testing.assert_array_equal(graph.dbscan(x, 0.6, 4, n_threads=3), c)
+
+
+def test_torch_tensors_are_accepted(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.normal(size=(100, 4)).astype(np.float32)
+    np.testing.assert_array_equal(graph.knn_graph(torch.from_numpy(x), 3), graph.knn_graph(x, 3))
+
+
+def _blobs(rng, n, d, n_centers, spread):
+    centers = rng.normal(size=(n_centers, d)) * 3
+    return centers[rng.integers(0, n_centers, n)] + rng.normal(size=(n, d)) * spread
+
+
+@pytest.mark.parametrize("min_samples", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("kind", ["blobs", "uniform"])
+def test_dbscan_matches_sklearn(rng, min_samples, kind):
+    sk = pytest.importorskip("sklearn.cluster")
+    if kind == "blobs":
+        x, eps = _blobs(rng, 1500, 3, 12, 0.4), 0.3
+    else:
+        x, eps = rng.uniform(size=(1500, 2)), 0.03
+    ours = graph.dbscan(x, eps, min_samples)
+    ref = sk.DBSCAN(eps=eps, min_samples=min_samples).fit(x)
+    np.testing.assert_array_equal(ours == -1, ref.labels_ == -1)
+    core = np.zeros(len(x), bool)
+    core[ref.core_sample_indices_] = True
+    # identical labels on core points (same numbering) and, with sklearn's
+    # sequential expansion, on border points too
+    np.testing.assert_array_equal(ours[core], ref.labels_[core])
+    np.testing.assert_array_equal(ours, ref.labels_)
+
+
+def test_dbscan_min_samples_one_is_connected_components(rng):
+    x = _blobs(rng, 800, 4, 20, 0.3)
+    labels = graph.dbscan(x, 0.4, 1)
+    ei = graph.radius_graph(x, 0.4)
+    # every edge joins one cluster, and clusters are connected via edges
+    assert (labels[ei[0]] == labels[ei[1]]).all()
+    assert (labels >= 0).all()
+    from scipy.sparse import coo_matrix  # noqa: PLC0415
+    from scipy.sparse.csgraph import connected_components  # noqa: PLC0415
+
+    n_cc, _ = connected_components(coo_matrix((np.ones(ei.shape[1]), (ei[0], ei[1])),
+                                              shape=(800, 800)))
+    assert labels.max() + 1 == n_cc
+
+
+def test_dbscan_rescan_equals_direct(rng):
+    x = _blobs(rng, 2000, 3, 15, 0.4)
+    scan = graph.DbscanRescan(x, max_eps=0.5)
+    for eps, ms in [(0.2, 1), (0.3, 3), (0.5, 5), (0.45, 2)]:
+        np.testing.assert_array_equal(scan.labels(eps, ms), graph.dbscan(x, eps, ms))
+    with pytest.raises(ValueError, match="max_eps"):
+        scan.labels(0.6, 3)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda x: graph.knn_graph(x, 0), "k must be"),
+        (lambda x: graph.knn_graph(x, 10), "k \\(=10\\) must be <="),
+        (lambda x: graph.knn_graph(x[:, :, None], 2), "shape \\(N, D\\)"),
+        (lambda x: graph.knn_graph(x.astype(str), 2), "float32/float64"),
+        (lambda x: graph.radius_graph(x, 0.0), "r must be"),
+        (lambda x: graph.radius_graph(x, float("nan")), "r must be"),
+        (lambda x: graph.radius_graph(x, 1.0, max_num_neighbors=0), "max_num_neighbors"),
+        (lambda x: graph.dbscan(x, -1.0), "eps must be"),
+        (lambda x: graph.dbscan(x, 0.5, 0), "min_samples"),
+        (lambda x: graph.knn(x, np.zeros((2, 3)), 2), "columns"),
+    ],
+)
+def test_bad_input_is_a_value_error(rng, call, match):
+    x = rng.normal(size=(10, 2))
+    with pytest.raises(ValueError, match=match):
+        call(x)
+
+
+def test_nan_and_empty_inputs(rng):
+    x = rng.normal(size=(10, 2))
+    x[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        graph.knn_graph(x, 2)
+    with pytest.raises(ValueError, match="NaN"):
+        graph.dbscan(x, 0.5)
+    assert graph.dbscan(np.zeros((0, 3)), 0.5).shape == (0,)
+    assert graph.radius_graph(np.zeros((0, 3)), 0.5).shape == (2, 0)
+
+
+def test_graph_metrics_on_a_hand_made_graph():
+    # particle 1: hits 0,1,2,3; particle 2: hits 4,5; noise: hit 6
+    pid = np.array([1, 1, 1, 1, 2, 2, 0])
+    good = pid == 1
+    ei = np.array([[1, 0, 3, 4, 6, 5], [0, 1, 2, 5, 0, 4]])
+    m = graph.graph_metrics(ei, pid, good)
+    # true good edges: (1->0), (0->1), (3->2) = 3 of 4*3 = 12 possible
+    assert m.edge_efficiency == pytest.approx(3 / 12)
+    # edges with >= 1 good endpoint: 1->0, 0->1, 3->2, 6->0 ; true: 3
+    assert m.edge_purity == pytest.approx(3 / 4)
+    # particle 1 segments {0,1},{2,3}: largest 2/4 = 50 %
+    assert (m.frac_segment50, m.frac_segment75, m.frac_segment100) == (1.0, 0.0, 0.0)
+    full = np.array([[0, 1, 2], [1, 2, 3]])
+    assert graph.graph_metrics(full, pid, good).frac_segment100 == 1.0
+
+
+def test_k_scan_on_simulated_hits():
+    from helixkit.data import simulate_event  # noqa: PLC0415
+
+    ev = simulate_event(mu=5, seed=4)
+    # a trivially good "embedding": true track direction + small noise
+    pid = ev.hit_particle_id
+    good = graph.hits_of_interest(ev, pt_min=0.9)
+    x = np.stack([ev.hits["x"], ev.hits["y"], ev.hits["z"]], 1) / 1000.0
+    scan = graph.k_scan(x, pid, good, ks=[1, 2, 4, 8], max_radius=None)
+    assert scan.n_edges.tolist() == [ev.n_hits * k for k in (1, 2, 4, 8)]
+    assert np.all(np.diff(scan.frac_segment50) >= -1e-12)
+    assert 0 <= scan.max_frac_segment50 <= 1
