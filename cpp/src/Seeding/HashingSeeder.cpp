@@ -1,0 +1,230 @@
+#include "helixkit/Seeding/HashingSeeder.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+namespace helixkit {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& msg) {
+  throw std::invalid_argument("HashingSeeder: " + msg);
+}
+
+}  // namespace
+
+std::vector<std::uint32_t> HashingSeeder::exactPhiNeighbours(
+    std::span<const double> phi, std::span<const std::uint32_t> queries,
+    std::size_t k) {
+  const std::size_t n = phi.size();
+  if (k < 1) {
+    fail("k (=0) must be >= 1");
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(phi[i])) {
+      fail("phi[" + std::to_string(i) + "] is not finite");
+    }
+  }
+  for (const auto q : queries) {
+    if (q >= n) {
+      fail("query index " + std::to_string(q) + " must be < " +
+           std::to_string(n));
+    }
+  }
+  const std::size_t kk = std::min(k, n);
+  std::vector<std::uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0U);
+  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return phi[a] < phi[b];
+  });
+  std::vector<std::size_t> rank(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    rank[order[i]] = i;
+  }
+  constexpr double twoPi = 2.0 * std::numbers::pi;
+  std::vector<std::uint32_t> out;
+  out.reserve(queries.size() * kk);
+  for (const auto q : queries) {
+    const std::size_t p = rank[q];
+    const double c = phi[q];
+    out.push_back(q);
+    // left/right: number of steps taken to each side of p (circularly)
+    std::size_t left = 0;
+    std::size_t right = 0;
+    while (left + right + 1 < kk) {
+      const std::size_t li = (p + n - (left + 1) % n) % n;
+      const std::size_t ri = (p + right + 1) % n;
+      double dl = c - phi[order[li]];
+      if (dl < 0) {
+        dl += twoPi;
+      }
+      double dr = phi[order[ri]] - c;
+      if (dr < 0) {
+        dr += twoPi;
+      }
+      // Both sides can wrap past pi; the folded distance is the minimum.
+      dl = std::min(dl, twoPi - dl);
+      dr = std::min(dr, twoPi - dr);
+      if (dl <= dr) {
+        out.push_back(order[li]);
+        ++left;
+      } else {
+        out.push_back(order[ri]);
+        ++right;
+      }
+    }
+  }
+  return out;
+}
+
+HashingSeeder::Buckets HashingSeeder::buildBuckets(
+    std::span<const std::uint32_t> neighbours,
+    std::span<const std::int64_t> counts, std::span<const std::int64_t> cells,
+    std::size_t nPoints) {
+  if (counts.size() != cells.size()) {
+    fail("counts (" + std::to_string(counts.size()) + ") and cells (" +
+         std::to_string(cells.size()) + ") must have the same length");
+  }
+  std::vector<std::size_t> begin(counts.size() + 1, 0);
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i] < 0) {
+      fail("counts must be >= 0");
+    }
+    if (cells[i] < 0) {
+      fail("cells must be >= 0");
+    }
+    begin[i + 1] = begin[i] + static_cast<std::size_t>(counts[i]);
+  }
+  if (begin.back() != neighbours.size()) {
+    fail("sum of counts (" + std::to_string(begin.back()) +
+         ") must equal the number of neighbours (" +
+         std::to_string(neighbours.size()) + ")");
+  }
+  for (const auto v : neighbours) {
+    if (v >= nPoints) {
+      fail("neighbour index " + std::to_string(v) + " must be < " +
+           std::to_string(nPoints));
+    }
+  }
+  std::vector<std::uint32_t> byCell(counts.size());
+  std::iota(byCell.begin(), byCell.end(), 0U);
+  std::stable_sort(byCell.begin(), byCell.end(),
+                   [&](std::uint32_t a, std::uint32_t b) { return cells[a] < cells[b]; });
+  Buckets out;
+  std::vector<std::uint32_t> stamp(nPoints, 0);
+  std::uint32_t tag = 0;
+  for (std::size_t g = 0; g < byCell.size();) {
+    const std::int64_t cell = cells[byCell[g]];
+    ++tag;
+    const std::size_t first = out.indices.size();
+    for (; g < byCell.size() && cells[byCell[g]] == cell; ++g) {
+      const std::uint32_t q = byCell[g];
+      for (std::size_t j = begin[q]; j < begin[q + 1]; ++j) {
+        const std::uint32_t v = neighbours[j];
+        if (stamp[v] != tag) {
+          stamp[v] = tag;
+          out.indices.push_back(v);
+        }
+      }
+    }
+    if (out.indices.size() == first) {
+      continue;  // only empty neighbour lists: no bucket
+    }
+    std::sort(out.indices.begin() + static_cast<std::ptrdiff_t>(first),
+              out.indices.end());
+    out.offsets.push_back(out.indices.size());
+    out.cells.push_back(cell);
+  }
+  return out;
+}
+
+TripletSeeder::Seeds HashingSeeder::mergeSeeds(
+    std::span<const TripletSeeder::Seeds> perBucket) {
+  struct Entry {
+    std::int64_t b, m, t;
+    std::size_t pos;
+  };
+  std::vector<Entry> all;
+  std::vector<float> zv;
+  std::vector<float> qual;
+  for (const auto& s : perBucket) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      all.push_back({s.triplets[3 * i], s.triplets[3 * i + 1],
+                     s.triplets[3 * i + 2], all.size()});
+      zv.push_back(s.zVertex[i]);
+      qual.push_back(s.quality[i]);
+    }
+  }
+  std::sort(all.begin(), all.end(), [](const Entry& x, const Entry& y) {
+    if (x.b != y.b) return x.b < y.b;
+    if (x.m != y.m) return x.m < y.m;
+    if (x.t != y.t) return x.t < y.t;
+    return x.pos < y.pos;
+  });
+  // first appearance of each seed, with the best quality over its copies
+  std::vector<Entry> unique;
+  std::vector<float> best;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const Entry& e = all[i];
+    if (!unique.empty() && unique.back().b == e.b && unique.back().m == e.m &&
+        unique.back().t == e.t) {
+      best.back() = std::max(best.back(), qual[e.pos]);
+      continue;
+    }
+    unique.push_back(e);
+    best.push_back(qual[e.pos]);
+  }
+  std::vector<std::size_t> order(unique.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
+    if (unique[x].m != unique[y].m) return unique[x].m < unique[y].m;
+    return unique[x].pos < unique[y].pos;
+  });
+  TripletSeeder::Seeds out;
+  out.triplets.reserve(3 * order.size());
+  out.zVertex.reserve(order.size());
+  out.quality.reserve(order.size());
+  for (const auto i : order) {
+    const Entry& e = unique[i];
+    out.triplets.insert(out.triplets.end(), {e.b, e.m, e.t});
+    out.zVertex.push_back(zv[e.pos]);
+    out.quality.push_back(best[i]);
+  }
+  return out;
+}
+
+HashingSeeder::HashingSeeder(const TripletSeeder::Config& cfg)
+    : m_seeder(cfg) {}
+
+std::vector<std::span<const std::uint32_t>> HashingSeeder::bucketViews(
+    const Buckets& buckets) {
+  if (buckets.offsets.size() != buckets.cells.size() + 1 ||
+      buckets.offsets.front() != 0 ||
+      buckets.offsets.back() != buckets.indices.size()) {
+    fail("buckets: offsets must have one entry more than cells, start at 0 "
+         "and end at the number of indices");
+  }
+  std::vector<std::span<const std::uint32_t>> views;
+  views.reserve(buckets.size());
+  for (std::size_t b = 0; b < buckets.size(); ++b) {
+    if (buckets.offsets[b + 1] < buckets.offsets[b]) {
+      fail("buckets: offsets must be non-decreasing");
+    }
+    views.emplace_back(buckets.indices.data() + buckets.offsets[b],
+                       buckets.offsets[b + 1] - buckets.offsets[b]);
+  }
+  return views;
+}
+
+TripletSeeder::Seeds HashingSeeder::createSeeds(
+    const TripletSeeder::SpacePoints& sps, const Buckets& buckets,
+    unsigned nThreads) const {
+  const auto views = bucketViews(buckets);
+  return mergeSeeds(m_seeder.createSeedsInBuckets(sps, views, nThreads));
+}
+
+}  // namespace helixkit

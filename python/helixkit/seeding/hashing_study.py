@@ -1,0 +1,318 @@
+"""Study: hashing seeding against standard seeding on simulated dense events.
+
+Scans ``bucket_size`` x ``phi_bins`` x ``metric`` (hashing at one
+``max_seeds_per_spm``) and standard seeding at several ``max_seeds_per_spm``;
+for each it measures efficiency, fake rate, duplication, seeds per event and
+time per event (hashing: Annoy training and querying included), writes a
+markdown table, ``hashing_study.json`` and PNG plots (scan, and performance vs
+pT and eta).
+
+Run ``helixkit study hashing --help`` or
+``python -m helixkit.seeding.hashing_study --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["demo_stage", "main", "register", "run_study"]
+
+
+def _prepare(n_events: int, mu: float, seed: int) -> list[dict[str, Any]]:
+    from ..data import simulate_event  # noqa: PLC0415
+
+    out = []
+    for i in range(n_events):
+        ev = simulate_event(mu=mu, seed=seed + i, event_id=i)
+        rows = np.flatnonzero(np.isin(ev.hits["volume_id"], ev.geometry.pixel_volumes))
+        out.append({
+            "event": ev,
+            "rows": rows,
+            "x": np.ascontiguousarray(ev.hits["x"][rows], dtype=np.float32),
+            "y": np.ascontiguousarray(ev.hits["y"][rows], dtype=np.float32),
+            "z": np.ascontiguousarray(ev.hits["z"][rows], dtype=np.float32),
+        })
+    return out
+
+
+def _evaluate(
+    events: list[dict[str, Any]], run: Any, repeats: int
+) -> tuple[dict[str, Any], Any]:
+    from ..demo import _merge_events_for_metrics  # noqa: PLC0415
+    from .metrics import seeding_metrics  # noqa: PLC0415
+
+    triplets, times, parts = [], [], []
+    for ev in events:
+        best, best_res = np.inf, None
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            res = run(ev)
+            dt = time.perf_counter() - t0
+            if dt < best:
+                best, best_res = dt, res
+        triplets.append(ev["rows"][best_res.triplets])
+        times.append(best)
+        timing = getattr(best_res, "timing", None)  # breakdown of the fastest run
+        if timing is not None:
+            parts.append(timing.as_dict())
+    trip, sp_pid, particles, sel = _merge_events_for_metrics([e["event"] for e in events], triplets)
+    m = seeding_metrics(trip, sp_pid, particles, sel)
+    row: dict[str, Any] = {
+        "efficiency": m.efficiency,
+        "fake_rate": m.fake_rate,
+        "duplication_rate": m.duplication_rate,
+        "seeds_per_event": m.n_seeds / len(events),
+        "ms_per_event": 1e3 * float(np.mean(times)),
+    }
+    if parts:
+        for key in ("train", "query", "buckets", "seeding", "merge"):
+            row[f"{key}_ms"] = 1e3 * float(np.mean([p[key] for p in parts]))
+    return row, m
+
+
+def run_study(
+    out_dir: str | Path = "hashing-study",
+    *,
+    n_events: int = 5,
+    mu: float = 20.0,
+    seed: int = 0,
+    bucket_sizes: Sequence[int] = (50, 100, 200),
+    phi_bins: Sequence[int] = (50, 100),
+    metrics: Sequence[str] = ("phi", "phi_eta"),
+    index: str = "annoy",
+    hashing_max_seeds: int = 1,
+    standard_max_seeds: Sequence[int] = (1, 2, 5),
+    n_threads: int = 1,
+    repeats: int = 3,
+    plots: bool = True,
+) -> list[dict[str, Any]]:
+    """Run the scan and write ``hashing_study.md``, ``hashing_study.json`` and PNGs.
+
+    Seeding config: ``SeedFinderConfig.acts_odd`` (ACTS ODD pu200, as the ACTS
+    hashing script) with the given ``max_seeds_per_spm``; pixel volumes of the
+    built-in TrackML-like simulation; particles with pT > 1 GeV, |eta| < 2.5
+    and >= 3 pixel layers count for efficiency (as in ``helixkit demo``).
+    Times are the best of ``repeats`` runs per event, averaged over events.
+    """
+    from . import SeedFinderConfig, find_seeds  # noqa: PLC0415
+    from .hashing import HashingConfig, find_seeds_hashing  # noqa: PLC0415
+    from .plots import plot_seeding_performance  # noqa: PLC0415
+
+    if n_events < 1 or repeats < 1:
+        msg = f"n_events (={n_events}) and repeats (={repeats}) must be >= 1"
+        raise ValueError(msg)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    events = _prepare(n_events, mu, seed)
+    rows: list[dict[str, Any]] = []
+    ms: dict[str, Any] = {}
+    for m in standard_max_seeds:
+        cfg = SeedFinderConfig.acts_odd(max_seeds_per_spm=int(m))
+        row, met = _evaluate(
+            events, lambda ev, c=cfg: find_seeds(ev["x"], ev["y"], ev["z"], c, n_threads=n_threads), repeats
+        )
+        row.update(method="standard", max_seeds_per_spm=int(m))
+        rows.append(row)
+        ms[f"standard m={m}"] = met
+    hcfg_seed = SeedFinderConfig.acts_odd(max_seeds_per_spm=int(hashing_max_seeds))
+    best_key, best_eff = None, -1.0
+    for metric, bs, pb in itertools.product(metrics, bucket_sizes, phi_bins):
+        hcfg = HashingConfig(bucket_size=int(bs), phi_bins=int(pb), metric=metric, index=index)
+        row, met = _evaluate(
+            events,
+            lambda ev, h=hcfg: find_seeds_hashing(ev["x"], ev["y"], ev["z"], hcfg_seed, h, n_threads),
+            repeats,
+        )
+        row.update(method="hashing", max_seeds_per_spm=int(hashing_max_seeds), metric=metric,
+                   bucket_size=int(bs), phi_bins=int(pb), index=index)
+        rows.append(row)
+        key = f"hashing {metric} k={bs} phi_bins={pb} m={hashing_max_seeds}"
+        ms[key] = met
+        if row["efficiency"] > best_eff:
+            best_key, best_eff = key, row["efficiency"]
+    info = {
+        "n_events": n_events, "mu": mu, "seed": seed, "n_threads": n_threads, "repeats": repeats,
+        "particles_per_event": float(np.mean([e["event"].particles.n_rows for e in events])),
+        "space_points_per_event": float(np.mean([len(e["x"]) for e in events])),
+        "selection": "pT > 1 GeV, |eta| < 2.5, >= 3 pixel layers",
+    }
+    (out / "hashing_study.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1))
+    (out / "hashing_study.md").write_text(format_table(rows, info))
+    if plots:
+        _plot_scan(rows, out / "hashing_scan.png")
+        chosen = {k: v for k, v in ms.items() if k.startswith("standard")}
+        if best_key is not None:
+            chosen[best_key] = ms[best_key]
+        plot_seeding_performance(chosen, out / "hashing_vs_standard.png",
+                                 title="hashing vs standard seeding")
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
+    """Markdown table of a study."""
+    lines = [
+        f"Events: {info['n_events']} x <mu> = {info['mu']:g} "
+        f"({info['particles_per_event']:.0f} particles, {info['space_points_per_event']:.0f} pixel "
+        f"space points per event); selection {info['selection']}; n_threads = {info['n_threads']}; "
+        f"time = best of {info['repeats']} per event, mean over events.",
+        "",
+        "| method | m | metric | bucket_size | phi_bins | efficiency | fake rate | dup. rate "
+        "| seeds/event | ms/event | train+query ms | seeding ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        tq = r.get("train_ms", 0.0) + r.get("query_ms", 0.0)
+        lines.append(
+            f"| {r['method']} | {r['max_seeds_per_spm']} | {r.get('metric', '')} "
+            f"| {r.get('bucket_size', '')} | {r.get('phi_bins', '')} | {r['efficiency']:.4f} "
+            f"| {r['fake_rate']:.4f} | {r['duplication_rate']:.3f} | {r['seeds_per_event']:.0f} "
+            f"| {r['ms_per_event']:.2f} | {tq:.2f} | {r.get('seeding_ms', r['ms_per_event']):.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _plot_scan(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    items = [("efficiency", "efficiency"), ("fake_rate", "fake rate"),
+             ("seeds_per_event", "seeds / event"), ("ms_per_event", "time [ms/event]")]
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    hashing = [r for r in rows if r["method"] == "hashing"]
+    series = sorted({(r["metric"], r["phi_bins"]) for r in hashing})
+    for ax, (attr, label) in zip(axes.flat, items):
+        for metric, pb in series:
+            sel = sorted((r for r in hashing if r["metric"] == metric and r["phi_bins"] == pb),
+                         key=lambda r: r["bucket_size"])
+            ax.plot([r["bucket_size"] for r in sel], [r[attr] for r in sel], "o-",
+                    label=f"hashing {metric}, {pb} phi bins")
+        for r in rows:
+            if r["method"] == "standard":
+                ax.axhline(r[attr], ls="--", lw=1, color=f"C{5 + r['max_seeds_per_spm'] % 5}",
+                           label=f"standard m={r['max_seeds_per_spm']}")
+        ax.set_xlabel("bucket_size")
+        ax.set_ylabel(label)
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def demo_stage(
+    events: list[Any],
+    report: Any,
+    *,
+    n_threads: int,
+    seed: int,
+    hashing_config: Any = None,
+) -> None:
+    """``helixkit demo`` stage "hashing": hashing vs standard seeding on the demo events.
+
+    Same signature as the demo's other stages (``report`` has ``table``,
+    ``plot`` and ``results``). Runs standard seeding (ACTS ODD config) at
+    maxSeedsPerSpM 1 and 5 and hashing seeding at maxSeedsPerSpM 1 with
+    ``hashing_config`` (default ``HashingConfig(bucket_size=100, phi_bins=100)``,
+    Annoy, metric "phi").
+    """
+    from ..demo import _merge_events_for_metrics  # noqa: PLC0415
+    from . import SeedFinderConfig, find_seeds_in_event, plot_seeding_performance, seeding_metrics  # noqa: PLC0415
+    from .hashing import HashingConfig, find_seeds_hashing_in_event  # noqa: PLC0415
+
+    del seed  # the Annoy seed is part of hashing_config
+    hcfg = hashing_config or HashingConfig(bucket_size=100, phi_bins=100)
+    methods = {
+        "standard m=1": lambda ev: find_seeds_in_event(
+            ev, SeedFinderConfig.acts_odd(max_seeds_per_spm=1),
+            volumes=ev.geometry.pixel_volumes, n_threads=n_threads),
+        "standard m=5": lambda ev: find_seeds_in_event(
+            ev, SeedFinderConfig.acts_odd(max_seeds_per_spm=5),
+            volumes=ev.geometry.pixel_volumes, n_threads=n_threads),
+        "hashing m=1": lambda ev: find_seeds_hashing_in_event(
+            ev, SeedFinderConfig.acts_odd(max_seeds_per_spm=1), hcfg, n_threads,
+            volumes=ev.geometry.pixel_volumes),
+    }
+    rows, results, metrics = [], {}, {}
+    for name, run in methods.items():
+        trips, times = [], []
+        for ev in events:
+            t0 = time.perf_counter()
+            res = run(ev)
+            times.append(time.perf_counter() - t0)
+            trips.append(res.triplets)
+        m = seeding_metrics(*_merge_events_for_metrics(events, trips))
+        metrics[name] = m
+        d = m.as_dict()
+        d["ms_per_event"] = 1e3 * float(np.mean(times))
+        results[name] = d
+        rows.append([name, d["n_seeds"] / len(events), d["efficiency"], d["fake_rate"],
+                     d["duplication_rate"], d["ms_per_event"]])
+    results["hashing_config"] = {f: getattr(hcfg, f) for f in hcfg.__dataclass_fields__}
+    report.results["hashing"] = results
+    report.table(
+        f"Hashing seeding ({hcfg.index}, metric {hcfg.metric}, bucket_size {hcfg.bucket_size}, "
+        f"{hcfg.phi_bins} phi bins) vs standard seeding (ACTS ODD config, pixel volumes)",
+        rows, ["method", "seeds/event", "efficiency", "fake rate", "duplication rate", "ms/event"],
+    )
+    report.plot(plot_seeding_performance(metrics, report.out_dir / "hashing.png",
+                                         title="hashing vs standard seeding"))
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v]
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="hashing-study", help="output directory")
+    p.add_argument("--events", type=int, default=5, help="number of simulated events")
+    p.add_argument("--mu", type=float, default=20.0, help="pile-up <mu> (20: ~1000 particles/event)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bucket-sizes", type=_ints, default=[50, 100, 200])
+    p.add_argument("--phi-bins", type=_ints, default=[50, 100])
+    p.add_argument("--metrics", default="phi,phi_eta", help="comma-separated: phi, phi_eta")
+    p.add_argument("--index", default="annoy", choices=("annoy", "exact"))
+    p.add_argument("--hashing-max-seeds", type=int, default=1, help="maxSeedsPerSpM for hashing")
+    p.add_argument("--standard-max-seeds", type=_ints, default=[1, 2, 5])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--no-plots", action="store_true")
+
+
+def _handler(args: argparse.Namespace) -> int:
+    rows = run_study(
+        args.out, n_events=args.events, mu=args.mu, seed=args.seed,
+        bucket_sizes=args.bucket_sizes, phi_bins=args.phi_bins,
+        metrics=[m for m in args.metrics.split(",") if m], index=args.index,
+        hashing_max_seeds=args.hashing_max_seeds, standard_max_seeds=args.standard_max_seeds,
+        n_threads=args.threads, repeats=args.repeats, plots=not args.no_plots,
+    )
+    print((Path(args.out) / "hashing_study.md").read_text())
+    return 0 if rows else 1
+
+
+def register(sub: Any) -> None:
+    """Add ``hashing`` to the sub-parsers of ``helixkit study``."""
+    p = sub.add_parser("hashing", help="scan hashing seeding vs standard seeding on simulated events")
+    _add_arguments(p)
+    p.set_defaults(func=_handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helixkit.seeding.hashing_study", description=__doc__)
+    _add_arguments(parser)
+    return _handler(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
