@@ -43,7 +43,11 @@ def register(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_simulate)
 
+    from .seeding import hashing_study  # noqa: PLC0415
     from .training import trackformer as _tf  # noqa: PLC0415
+
+    st = sub.add_parser("study", help="performance studies (hashing seeding scan)")
+    hashing_study.register(st.add_subparsers(dest="study", metavar="STUDY"))
 
     _tf.register(sub)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._table import format_table
 
-STAGES = ("seeding", "fitting", "clustering", "learned")
+STAGES = ("seeding", "hashing", "fitting", "clustering")
 
 
 class _Report:
@@ -271,3 +271,12 @@ def _stage_fitting(events: list[Any], report: _Report, *, n_threads: int, seed: 
 
 
 _STAGE_FUNCS["fitting"] = _stage_fitting
+
+
+def _stage_hashing(events: list[Any], report: _Report, *, n_threads: int, seed: int) -> None:
+    from .seeding.hashing_study import demo_stage  # noqa: PLC0415
+
+    demo_stage(events, report, n_threads=n_threads, seed=seed)
+
+
+_STAGE_FUNCS["hashing"] = _stage_hashing

@@ -17,13 +17,13 @@ from helixkit.models.trackformer import (  # noqa: E402
 )
 from helixkit.training import TrainConfig, Trainer, lr_factor  # noqa: E402
 
-SMALL = {"model_dim": 32, "n_heads": 4, "n_layers": 1, "dropout": 0.0, "input_dropout": 0.0}
+SMALL = {"model_dim": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.0, "input_dropout": 0.0}
 
 
 @pytest.fixture(scope="module")
 def data():
     cfg = TrackFormerConfig(**SMALL)
-    train = build_sequences([simulate_event(mu=40, seed=s) for s in range(6)], cfg)
+    train = build_sequences([simulate_event(mu=40, seed=s) for s in range(3)], cfg)
     val = build_sequences([simulate_event(mu=40, seed=100)], cfg)
     cfg.target_mean = train.targets.mean(0).tolist()
     cfg.target_std = train.targets.std(0).tolist()
@@ -37,7 +37,7 @@ def _tensors(seq):
 
 def test_sequences_are_ordered_and_selected(data):
     cfg, train, _ = data
-    assert len(train) > 300
+    assert len(train) > 150
     assert (np.abs(train.eta) <= 1.0).all() and (train.pt >= 0.5).all() and (train.pt <= 10).all()
     # hits ordered outwards: radius grows along each sequence
     r = np.hypot(train.xyz[..., 0], train.xyz[..., 1])
@@ -62,7 +62,8 @@ def test_short_training_beats_the_mean_on_q_over_pt(data, tmp_path):
     cfg, train, val = data
     torch.manual_seed(0)
     model = TrackFormer(cfg)
-    tc = TrainConfig(epochs=12, batch_size=128, lr=3e-3, patience=20, progress=False, seed=0)
+    tc = TrainConfig(epochs=15, batch_size=64, lr=5e-3, patience=20, progress=False, seed=0,
+                     num_threads=1)
     hist = Trainer(model, lambda m, b: m.loss(b), tc, tmp_path).fit(_tensors(train), _tensors(val))
     pred = model.predict_arrays(val.hits, val.mask)
     truth = val.targets
@@ -81,9 +82,9 @@ def test_short_training_beats_the_mean_on_q_over_pt(data, tmp_path):
 
 def test_trainer_resume_continues_the_run(data, tmp_path):
     cfg, train, val = data
-    tc = TrainConfig(epochs=2, batch_size=256, progress=False, patience=10)
+    tc = TrainConfig(epochs=2, batch_size=256, progress=False, patience=10, num_threads=1)
     Trainer(TrackFormer(cfg), lambda m, b: m.loss(b), tc, tmp_path).fit(_tensors(train), _tensors(val))
-    tc3 = TrainConfig(epochs=3, batch_size=256, progress=False, patience=10)
+    tc3 = TrainConfig(epochs=3, batch_size=256, progress=False, patience=10, num_threads=1)
     t = Trainer(TrackFormer(cfg), lambda m, b: m.loss(b), tc3, tmp_path)
     t.resume(tmp_path / "last.pt")
     hist = t.fit(_tensors(train), _tensors(val))

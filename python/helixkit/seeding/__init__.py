@@ -10,6 +10,15 @@ Quick start::
 
 from __future__ import annotations
 
+from .hashing import (
+    Buckets,
+    HashingConfig,
+    HashingResult,
+    HashingTiming,
+    build_buckets,
+    find_seeds_hashing,
+    find_seeds_hashing_in_event,
+)
 from .metrics import BinnedSeedingMetrics, SeedingMetrics, seeding_metrics
 from .plots import plot_seeding_performance
 from .triplet import (
@@ -25,6 +34,13 @@ from .triplet import (
 )
 
 __all__ = [
+    "Buckets",
+    "HashingConfig",
+    "HashingResult",
+    "HashingTiming",
+    "build_buckets",
+    "find_seeds_hashing",
+    "find_seeds_hashing_in_event",
     "DEFAULT_VARIANCE_R",
     "DEFAULT_VARIANCE_Z",
     "BinnedSeedingMetrics",
