@@ -18,7 +18,7 @@ from helixkit import graph
 FULL = os.environ.get("HELIXKIT_BENCH_FULL") == "1"
 N = 100_000 if FULL else 2_000
 K = 16
-RADIUS = 0.15  # ~2 neighbours per point in 8-D at this spread
+RADIUS = 0.5  # ~10 neighbours per point (the hits of the same particle)
 DBSCAN_EPS, DBSCAN_MIN = 0.15, 5
 
 

@@ -26,12 +26,11 @@ from . import TrainConfig, Trainer, load_json_config, seed_everything
 class DataConfig:
     n_train_events: int = 40
     n_val_events: int = 5
-    n_test_events: int = 5
     mu: float = 50.0
     seed: int = 0
 
     def validate(self) -> None:
-        for name in ("n_train_events", "n_val_events", "n_test_events"):
+        for name in ("n_train_events", "n_val_events"):
             if getattr(self, name) < 1:
                 msg = f"DataConfig: {name} (={getattr(self, name)}) must be >= 1"
                 raise ValueError(msg)
