@@ -110,9 +110,10 @@ def lr_factor(step: int, total: int, warmup: int, floor: float) -> float:
 class Trainer:
     """Train ``model`` on tensors with ``loss_fn(model, batch) -> scalar``.
 
-    ``train`` and ``val`` are tuples of tensors with the same first dimension;
-    batches are slices of a per-epoch seeded permutation (train) or in order
-    (validation).
+    ``train`` and ``val`` are tuples of tensors with the same first dimension
+    (batches are slices of a per-epoch seeded permutation for training, in
+    order for validation), or lists of ready-made batches (e.g. one per event),
+    visited in a per-epoch seeded order.
     """
 
     def __init__(self, model: Any, loss_fn: Callable[[Any, tuple[Any, ...]], Any],
@@ -126,9 +127,15 @@ class Trainer:
         self.best_val = math.inf
         self.start_epoch = 0
 
-    def _batches(self, data: tuple[Any, ...], shuffle: bool, epoch: int) -> Any:
+    def _batches(self, data: Any, shuffle: bool, epoch: int) -> Any:
         import torch  # noqa: PLC0415
 
+        if isinstance(data, list):  # a list of ready-made batches (e.g. one per event)
+            order = (torch.randperm(len(data), generator=torch.Generator().manual_seed(
+                self.config.seed * 1000003 + epoch)) if shuffle else torch.arange(len(data)))
+            for i in order.tolist():
+                yield data[i]
+            return
         n = len(data[0])
         if shuffle:
             g = torch.Generator().manual_seed(self.config.seed * 1000003 + epoch)
