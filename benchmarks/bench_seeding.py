@@ -6,8 +6,9 @@ reports in ``extra_info["acts_algorithm_s"]`` the time the ACTS algorithm
 itself took per event (from the ACTS Sequencer timing report); its measured
 wall time also contains filling ACTS's space-point container from Python.
 
-Events: the toy pixel detector of ``helixkit.seeding._toy`` with 1,000
-particles per event (about 4,600 space points) and ACTS's ODD pu200 seeding
+Events: the built-in simulation at <mu> = 20 (about 1,000 charged particles
+per event; pixel volumes 7/8/9 as space points; ``HELIXKIT_SEED_EVENTS=toy``
+switches to the toy pixel detector of ``helixkit.seeding._toy``) and ACTS's ODD pu200 seeding
 configuration (collision region +-250 mm, deltaR 1-300 mm, minPt 0.5 GeV,
 maxSeedsPerSpM 1). ``HELIXKIT_BENCH_FULL=1`` uses 10 events instead of 2.
 
@@ -36,7 +37,28 @@ N_EVENTS = 10 if FULL else 2
 N_PARTICLES = 1000
 
 
+SOURCE = os.environ.get("HELIXKIT_SEED_EVENTS", "sim")  # "sim" (built-in simulation) or "toy"
+MU = 20  # ~1,000 charged particles per event in the built-in simulation
+
+
+def _sim_events(n_events):
+    from helixkit.data import generate_events
+
+    out = []
+    for ev in generate_events(n_events, mu=MU, seed=100):
+        pix = np.isin(ev.hits["volume_id"], ev.geometry.pixel_volumes)
+        out.append({
+            "x": ev.hits["x"][pix].astype(np.float64), "y": ev.hits["y"][pix].astype(np.float64),
+            "z": ev.hits["z"][pix].astype(np.float64), "particle_id": ev.hit_particle_id[pix],
+            "particles": {k: np.asarray(ev.particles[k]) for k in
+                          ("particle_id", "px", "py", "pz", "nhits")},
+        })
+    return out
+
+
 def make_events(n_events=N_EVENTS, n_particles=N_PARTICLES):
+    if SOURCE == "sim":
+        return _sim_events(n_events)
     return [toy_event(n_particles, seed=100 + k) for k in range(n_events)]
 
 
