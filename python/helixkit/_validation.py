@@ -68,3 +68,10 @@ def check_n_threads(n_threads: int) -> int:
         msg = f"n_threads must be >= 0 (0 = all cores), got {n_threads}"
         raise ValueError(msg)
     return n
+
+
+def require(ok: bool, owner: Any, name: str, rule: str) -> None:
+    """Raise ``ValueError("<Config>: <field> (=<value>) <rule>")`` unless ``ok``."""
+    if not ok:
+        msg = f"{type(owner).__name__}: {name} (={getattr(owner, name)!r}) {rule}"
+        raise ValueError(msg)

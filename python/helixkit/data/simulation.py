@@ -53,6 +53,7 @@ import numba
 import numpy as np
 
 from .. import units as u
+from .._validation import require
 from .event import Event, Table
 from .geometry import BARREL, Geometry, trackml_like
 
@@ -94,27 +95,22 @@ class SimulationConfig:
     max_turn: float = math.pi
 
     def validate(self) -> None:
-        def rule(ok: bool, name: str, text: str) -> None:
-            if not ok:
-                msg = f"SimulationConfig: {name} (={getattr(self, name)!r}) {text}"
-                raise ValueError(msg)
-
-        rule(np.isfinite(self.mu) and self.mu >= 0, "mu", "must be finite and >= 0")
-        rule(self.charged_per_collision > 0, "charged_per_collision", "must be > 0")
-        rule(0 < self.eta_max <= 6, "eta_max", "must be in (0, 6]")
-        rule(self.pt_min > 0, "pt_min", "must be > 0 GeV")
-        rule(self.pt_max > self.pt_min, "pt_max", "must exceed pt_min")
-        rule(self.tsallis_t > 0, "tsallis_t", "must be > 0 GeV")
-        rule(self.tsallis_n > 3, "tsallis_n", "must be > 3")
-        rule(self.vertex_sigma_z >= 0, "vertex_sigma_z", "must be >= 0 mm")
-        rule(self.vertex_sigma_xy >= 0, "vertex_sigma_xy", "must be >= 0 mm")
-        rule(self.hard_scatter_particles >= 0, "hard_scatter_particles", "must be >= 0")
-        rule(self.hard_scatter_mean_pt > 0, "hard_scatter_mean_pt", "must be > 0 GeV")
-        rule(0 <= self.secondary_fraction < 1, "secondary_fraction", "must be in [0, 1)")
-        rule(self.secondary_mean_flight > 0, "secondary_mean_flight", "must be > 0 mm")
-        rule(0 <= self.noise_fraction < 1, "noise_fraction", "must be in [0, 1)")
-        rule(1 <= self.max_crossings <= 1000, "max_crossings", "must be in [1, 1000]")
-        rule(0 < self.max_turn <= 4 * math.pi, "max_turn", "must be in (0, 4 pi]")
+        require(np.isfinite(self.mu) and self.mu >= 0, self, "mu", "must be finite and >= 0")
+        require(self.charged_per_collision > 0, self, "charged_per_collision", "must be > 0")
+        require(0 < self.eta_max <= 6, self, "eta_max", "must be in (0, 6]")
+        require(self.pt_min > 0, self, "pt_min", "must be > 0 GeV")
+        require(self.pt_max > self.pt_min, self, "pt_max", "must exceed pt_min")
+        require(self.tsallis_t > 0, self, "tsallis_t", "must be > 0 GeV")
+        require(self.tsallis_n > 3, self, "tsallis_n", "must be > 3")
+        require(self.vertex_sigma_z >= 0, self, "vertex_sigma_z", "must be >= 0 mm")
+        require(self.vertex_sigma_xy >= 0, self, "vertex_sigma_xy", "must be >= 0 mm")
+        require(self.hard_scatter_particles >= 0, self, "hard_scatter_particles", "must be >= 0")
+        require(self.hard_scatter_mean_pt > 0, self, "hard_scatter_mean_pt", "must be > 0 GeV")
+        require(0 <= self.secondary_fraction < 1, self, "secondary_fraction", "must be in [0, 1)")
+        require(self.secondary_mean_flight > 0, self, "secondary_mean_flight", "must be > 0 mm")
+        require(0 <= self.noise_fraction < 1, self, "noise_fraction", "must be in [0, 1)")
+        require(1 <= self.max_crossings <= 1000, self, "max_crossings", "must be in [1, 1000]")
+        require(0 < self.max_turn <= 4 * math.pi, self, "max_turn", "must be in (0, 4 pi]")
 
 
 _FIELDS = {f.name for f in fields(SimulationConfig)}

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._validation import require
 from . import register_model
 
 
@@ -36,20 +37,15 @@ class GCConfig:
     pt_thld: float = 0.9
 
     def validate(self) -> None:
-        def rule(ok: bool, name: str, text: str) -> None:
-            if not ok:
-                msg = f"GCConfig: {name} (={getattr(self, name)!r}) {text}"
-                raise ValueError(msg)
-
-        rule(self.in_dim >= 1, "in_dim", "must be >= 1")
-        rule(self.hidden_dim >= 1, "hidden_dim", "must be >= 1")
-        rule(self.depth >= 1, "depth", "must be >= 1")
-        rule(1 <= self.out_dim <= 32, "out_dim", "must be in [1, 32]")
-        rule(0 <= self.alpha <= 1, "alpha", "must be in [0, 1]")
-        rule(self.r_emb > 0, "r_emb", "must be > 0")
-        rule(self.lw_repulsive >= 0, "lw_repulsive", "must be >= 0")
-        rule(self.p_attr > 0 and self.p_rep > 0, "p_attr", "and p_rep must be > 0")
-        rule(self.max_num_neighbors >= 1, "max_num_neighbors", "must be >= 1")
+        require(self.in_dim >= 1, self, "in_dim", "must be >= 1")
+        require(self.hidden_dim >= 1, self, "hidden_dim", "must be >= 1")
+        require(self.depth >= 1, self, "depth", "must be >= 1")
+        require(1 <= self.out_dim <= 32, self, "out_dim", "must be in [1, 32]")
+        require(0 <= self.alpha <= 1, self, "alpha", "must be in [0, 1]")
+        require(self.r_emb > 0, self, "r_emb", "must be > 0")
+        require(self.lw_repulsive >= 0, self, "lw_repulsive", "must be >= 0")
+        require(self.p_attr > 0 and self.p_rep > 0, self, "p_attr", "and p_rep must be > 0")
+        require(self.max_num_neighbors >= 1, self, "max_num_neighbors", "must be >= 1")
 
 
 @register_model("gc", GCConfig)

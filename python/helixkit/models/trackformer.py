@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..data.selection import select_particles
+from .._validation import require
 from . import register_model
 
 INPUT_SETS = ("xyz", "r_phi_z", "r_dphi_z")
@@ -47,26 +48,21 @@ class TrackFormerConfig:
     target_std: list[float] = field(default_factory=lambda: [1.0, 1.0])
 
     def validate(self) -> None:
-        def rule(ok: bool, name: str, text: str) -> None:
-            if not ok:
-                msg = f"TrackFormerConfig: {name} (={getattr(self, name)!r}) {text}"
-                raise ValueError(msg)
-
-        rule(self.inputs in INPUT_SETS, "inputs", f"must be one of {INPUT_SETS}")
-        rule(self.targets in TARGET_SETS, "targets", f"must be one of {tuple(TARGET_SETS)}")
-        rule(self.max_hits >= 3, "max_hits", "must be >= 3")
-        rule(self.model_dim >= 8 and self.model_dim % self.n_heads == 0, "model_dim",
+        require(self.inputs in INPUT_SETS, self, "inputs", f"must be one of {INPUT_SETS}")
+        require(self.targets in TARGET_SETS, self, "targets", f"must be one of {tuple(TARGET_SETS)}")
+        require(self.max_hits >= 3, self, "max_hits", "must be >= 3")
+        require(self.model_dim >= 8 and self.model_dim % self.n_heads == 0, self, "model_dim",
              "must be >= 8 and divisible by n_heads")
-        rule(self.n_heads >= 1, "n_heads", "must be >= 1")
-        rule(self.n_layers >= 1, "n_layers", "must be >= 1")
-        rule(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
-        rule(0 <= self.input_dropout < 1, "input_dropout", "must be in [0, 1)")
-        rule(self.loss in ("mse", "quantile"), "loss", "must be 'mse' or 'quantile'")
-        rule(len(self.quantiles) >= 1 and all(0 < q < 1 for q in self.quantiles), "quantiles",
+        require(self.n_heads >= 1, self, "n_heads", "must be >= 1")
+        require(self.n_layers >= 1, self, "n_layers", "must be >= 1")
+        require(0 <= self.dropout < 1, self, "dropout", "must be in [0, 1)")
+        require(0 <= self.input_dropout < 1, self, "input_dropout", "must be in [0, 1)")
+        require(self.loss in ("mse", "quantile"), self, "loss", "must be 'mse' or 'quantile'")
+        require(len(self.quantiles) >= 1 and all(0 < q < 1 for q in self.quantiles), self, "quantiles",
              "must be a non-empty list of values in (0, 1)")
         n_t = len(TARGET_SETS[self.targets])
-        rule(len(self.target_mean) == n_t, "target_mean", f"must have {n_t} values")
-        rule(len(self.target_std) == n_t and min(self.target_std) > 0, "target_std",
+        require(len(self.target_mean) == n_t, self, "target_mean", f"must have {n_t} values")
+        require(len(self.target_std) == n_t and min(self.target_std) > 0, self, "target_std",
              f"must have {n_t} positive values")
 
 

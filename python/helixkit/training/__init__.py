@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import require
+
 
 @dataclass
 class TrainConfig:
@@ -45,21 +47,16 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        def rule(ok: bool, name: str, text: str) -> None:
-            if not ok:
-                msg = f"TrainConfig: {name} (={getattr(self, name)!r}) {text}"
-                raise ValueError(msg)
-
-        rule(self.epochs >= 1, "epochs", "must be >= 1")
-        rule(self.batch_size >= 1, "batch_size", "must be >= 1")
-        rule(self.lr > 0 and math.isfinite(self.lr), "lr", "must be finite and > 0")
-        rule(self.weight_decay >= 0, "weight_decay", "must be >= 0")
-        rule(0 <= self.warmup_fraction < 1, "warmup_fraction", "must be in [0, 1)")
-        rule(0 <= self.min_lr_fraction <= 1, "min_lr_fraction", "must be in [0, 1]")
-        rule(self.patience >= 1, "patience", "must be >= 1")
-        rule(self.device in ("cpu", "cuda", "auto"), "device", "must be 'cpu', 'cuda' or 'auto'")
-        rule(self.num_threads >= 0, "num_threads", "must be >= 0 (0 = torch default)")
-        rule(self.grad_clip >= 0, "grad_clip", "must be >= 0 (0 = off)")
+        require(self.epochs >= 1, self, "epochs", "must be >= 1")
+        require(self.batch_size >= 1, self, "batch_size", "must be >= 1")
+        require(self.lr > 0 and math.isfinite(self.lr), self, "lr", "must be finite and > 0")
+        require(self.weight_decay >= 0, self, "weight_decay", "must be >= 0")
+        require(0 <= self.warmup_fraction < 1, self, "warmup_fraction", "must be in [0, 1)")
+        require(0 <= self.min_lr_fraction <= 1, self, "min_lr_fraction", "must be in [0, 1]")
+        require(self.patience >= 1, self, "patience", "must be >= 1")
+        require(self.device in ("cpu", "cuda", "auto"), self, "device", "must be 'cpu', 'cuda' or 'auto'")
+        require(self.num_threads >= 0, self, "num_threads", "must be >= 0 (0 = torch default)")
+        require(self.grad_clip >= 0, self, "grad_clip", "must be >= 0 (0 = off)")
 
 
 def load_json_config(path: str | os.PathLike[str]) -> dict[str, Any]:
