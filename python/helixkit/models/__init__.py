@@ -127,10 +127,11 @@ def load(path: str | os.PathLike[str], *, expect: str | None = None) -> Any:
 
 def pretrained(name: str) -> Any:
     """Load weights shipped with helixkit (trained on the built-in simulation)."""
-    ref = resources.files(__name__) / "weights" / f"{name}.pt"
+    weights = resources.files(__name__) / "weights"
+    ref = weights / f"{name}.pt"
     if not ref.is_file():
-        shipped = sorted(p.name[:-3] for p in (resources.files(__name__) / "weights").iterdir()
-                         if p.name.endswith(".pt"))
+        shipped = sorted(p.name[:-3] for p in weights.iterdir() if p.name.endswith(".pt")) \
+            if weights.is_dir() else []
         msg = f"no pretrained model {name!r}; shipped: {shipped}"
         raise ValueError(msg)
     with resources.as_file(ref) as p:
