@@ -138,3 +138,16 @@ def test_lr_schedule_warmup_then_cosine():
     assert lr_factor(100, 100, 10, 0.05) == pytest.approx(0.05)
     with pytest.raises(ValueError, match="epochs"):
         TrainConfig(epochs=0).validate()
+
+
+def test_onnx_export_round_trip(data, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from helixkit.models.trackformer import export_onnx  # noqa: PLC0415
+
+    cfg, train, _ = data
+    model = TrackFormer(cfg).eval()
+    path = export_onnx(model, tmp_path / "tf.onnx")
+    sess = ort.InferenceSession(str(path))
+    hits, mask = train.hits[:37], train.mask[:37]
+    out = sess.run(None, {"hits": hits, "mask": mask})[0]
+    np.testing.assert_allclose(out, model.predict_arrays(hits, mask), rtol=1e-4, atol=1e-5)

@@ -301,3 +301,50 @@ def three_point_estimate(xyz: np.ndarray, mask: np.ndarray, b_field_z: float
     arc = 2 * radius * np.arcsin(np.clip(chord / (2 * radius), -1, 1))
     pz = pt * (c[:, 2] - a[:, 2]) / np.maximum(arc, 1e-9)
     return pt, pz
+
+
+class _PhysicalOutput(nn.Module):
+    """Wraps a TrackFormer so that its outputs are in physical units (for export)."""
+
+    def __init__(self, model: TrackFormer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, hits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        out = self.model(hits, mask)
+        if out.dim() == 3:  # quantiles: (B, n_targets, n_quantiles)
+            return out * self.model.target_std[:, None] + self.model.target_mean[:, None]
+        return out * self.model.target_std + self.model.target_mean
+
+
+def export_onnx(model: TrackFormer, path: Any) -> Any:
+    """Export to ONNX (inputs ``hits`` (B, L, 3) float32 and ``mask`` (B, L) bool, dynamic B and
+    L <= max_hits; output in physical units). Written atomically."""
+    import os  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wrapper = _PhysicalOutput(model).eval()
+    length = model.config.max_hits
+    hits = torch.zeros(2, length, 3)
+    mask = torch.zeros(2, length, dtype=torch.bool)
+    mask[:, :3] = True
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about the padding mask
+            torch.onnx.export(
+                wrapper, (hits, mask), tmp, input_names=["hits", "mask"], output_names=["targets"],
+                dynamic_axes={"hits": {0: "batch", 1: "hits"}, "mask": {0: "batch", 1: "hits"},
+                              "targets": {0: "batch"}},
+                dynamo=False,
+            )
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
