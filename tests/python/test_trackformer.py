@@ -151,3 +151,15 @@ def test_onnx_export_round_trip(data, tmp_path):
     hits, mask = train.hits[:37], train.mask[:37]
     out = sess.run(None, {"hits": hits, "mask": mask})[0]
     np.testing.assert_allclose(out, model.predict_arrays(hits, mask), rtol=1e-4, atol=1e-5)
+
+
+def test_shipped_pretrained_model_predicts_pt():
+    model = models.pretrained("trackformer")
+    assert model.config.targets == "qopt_pz"
+    ev = simulate_event(mu=20, seed=777)
+    out = model.predict(ev)
+    seq = build_sequences(ev, model.config, strict_length=False)
+    np.testing.assert_array_equal(out["particle_id"], seq.particle_id)
+    rel = (out["pt"] - seq.pt) / seq.pt
+    assert np.median(np.abs(rel)) < 0.05
+    assert np.mean(np.sign(out["q_over_pt"]) == seq.q) > 0.97
