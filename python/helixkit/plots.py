@@ -60,12 +60,18 @@ def plot_event(
     fig, (ax_xy, ax_rz) = plt.subplots(1, 2, figsize=(14, 6.2), width_ratios=[1, 1.6])
     volumes = np.unique(vol)
     cmap = plt.get_cmap("tab10")
+    if event.geometry is not None:
+        idx = event.geometry.layer_indices(vol, hits["layer_id"])
+        barrel = (idx >= 0) & (event.geometry.arrays()["kind"][np.maximum(idx, 0)] == 0)
+    else:  # without a geometry: a volume is barrel-like if it is longer in z than in r
+        barrel = np.zeros(len(vol), bool)
+        for v in volumes:
+            m = vol == v
+            barrel[m] = np.ptp(z[m]) > 2 * np.ptp(r[m]) if m.sum() > 1 else True
     for i, v in enumerate(volumes):
         m = vol == v
         kw = {"s": 0.2, "color": cmap(i % 10), "alpha": 0.5, "rasterized": True}
-        barrelish = np.ptp(z[m]) > np.ptp(r[m]) if m.sum() > 1 else True
-        if barrelish:  # x-y view shows barrel layers best
-            ax_xy.scatter(x[m], y[m], **kw)
+        ax_xy.scatter(x[m & barrel], y[m & barrel], **kw)  # x-y view: barrel layers only
         ax_rz.scatter(z[m], r[m], label=f"volume {v}", **kw)
 
     if event.has_truth and event.n_particles:
