@@ -53,6 +53,17 @@ def _majority(labels: np.ndarray, pid: np.ndarray) -> _Clusters:
     return _Clusters(labels_u, sizes, pairs[1][best], counts[best])
 
 
+def _lookup(keys: np.ndarray, values: np.ndarray, queries: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` at the position of each query in the sorted ``keys`` (0 where absent), and
+    the position itself (-1 where absent)."""
+    if len(keys) == 0:
+        return np.zeros(len(queries), dtype=values.dtype), np.full(len(queries), -1)
+    pos = np.clip(np.searchsorted(keys, queries), 0, len(keys) - 1)
+    found = keys[pos] == queries
+    return np.where(found, values[pos], 0), np.where(found, pos, -1)
+
+
 def _particle_table(
     pid: np.ndarray, particles: Any, layer_key: np.ndarray | None, min_layers: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -68,12 +79,8 @@ def _particle_table(
         lp, n_layers = np.unique(pairs[0], return_counts=True)
     else:
         lp, n_layers = pid_u, n_hits
-    def lookup(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-        pos = np.clip(np.searchsorted(keys, ppid), 0, max(len(keys) - 1, 0))
-        hit = (len(keys) > 0) & (keys[pos] == ppid) if len(keys) else np.zeros(len(ppid), bool)
-        return np.where(hit, values[pos] if len(keys) else 0, 0)
-    hits_of = lookup(pid_u, n_hits)
-    recon = (lookup(lp, n_layers) >= min_layers) & (ppid > 0)
+    hits_of, _ = _lookup(pid_u, n_hits, ppid)
+    recon = (_lookup(lp, n_layers, ppid)[0] >= min_layers) & (ppid > 0)
     return ppid, pt, eta, hits_of, recon
 
 
@@ -138,11 +145,11 @@ def tracking_metrics(
     n_particles = int(interest.sum())
 
     cl = _majority(lab, pid)
-    pos = np.clip(np.searchsorted(ppid, cl.maj_pid), 0, max(len(ppid) - 1, 0))
-    known = (len(ppid) > 0) & (ppid[pos] == cl.maj_pid) if len(ppid) else np.zeros(len(cl.maj_pid), bool)
-    of_interest = known & interest[pos] if len(ppid) else known
-    counted = of_interest & (cl.size >= min_cluster_size)
-    total = np.where(known, hits_of[pos] if len(ppid) else 0, 0)
+    total, pos = _lookup(ppid, hits_of, cl.maj_pid)
+    known = pos >= 0
+    counted = known & (cl.size >= min_cluster_size)
+    if len(ppid):
+        counted &= interest[np.maximum(pos, 0)]
     maj_frac = cl.maj_hits / np.maximum(cl.size, 1)
     maj_pid_frac = cl.maj_hits / np.maximum(total, 1)
     n_clusters = int(counted.sum())
