@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
-cmake -S . -B build/dev-inplace -G Ninja -DCMAKE_BUILD_TYPE=Release \
+GEN=()
+if command -v ninja >/dev/null 2>&1; then GEN=(-G Ninja); fi
+cmake -S . -B build/dev-inplace "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DHELIXKIT_BUILD_PYTHON=ON -DHELIXKIT_BUILD_TESTS=ON \
   -DPython_EXECUTABLE="$(command -v "$PY")" \
   -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" >/dev/null
