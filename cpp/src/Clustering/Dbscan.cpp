@@ -99,55 +99,55 @@ std::vector<std::int32_t> Dbscan::cluster(std::span<const value_t> points,
   const auto eps2 = static_cast<value_t>(m_cfg.epsilon * m_cfg.epsilon);
   const std::size_t minPts = m_cfg.minPoints;
 
-  // 1. Core flags: count neighbours (self included), stopping at minPts.
-  std::vector<std::uint8_t> core(n, 0);
-  parallelChunks(n, kChunk, m_cfg.nThreads,
-                 [&](std::size_t, std::size_t begin, std::size_t end) {
-                   std::vector<value_t> off;
-                   for (std::size_t i = begin; i < end; ++i) {
-                     core[i] = tree.countWithin(points.data() + i * dim, eps2, minPts, off) >=
-                               minPts;
-                   }
-                 });
-
-  // 2. Neighbour lists of core points (links to other cores with a higher
-  //    index) and of non-core points (links to their core neighbours).
-  using Link = std::pair<std::uint32_t, std::uint32_t>;
+  // One radius search per point: neighbour lists (self excluded) per chunk,
+  // then core flags from the counts, then core-core and border links from
+  // the stored lists (no second search).
   struct Part {
-    std::vector<Link> links;
-    std::vector<Link> border;
+    std::vector<std::uint32_t> offsets;  // per point of the chunk, into nbrs
+    std::vector<std::uint32_t> nbrs;
   };
   const std::size_t nChunks = (n + kChunk - 1) / kChunk;
   std::vector<Part> parts(nChunks);
+  std::vector<std::uint8_t> core(n, 0);
   using Nb = typename KdTree<value_t>::Neighbor;
   parallelChunks(n, kChunk, m_cfg.nThreads,
                  [&](std::size_t c, std::size_t begin, std::size_t end) {
                    std::vector<Nb> found;
                    std::vector<value_t> off;
                    Part& part = parts[c];
+                   part.offsets.reserve(end - begin + 1);
+                   part.offsets.push_back(0);
                    for (std::size_t i = begin; i < end; ++i) {
-                     const auto ii = static_cast<std::uint32_t>(i);
-                     tree.radius(points.data() + i * dim, eps2, ii, found, off);
-                     if (core[i]) {
-                       for (const auto& nb : found) {
-                         if (core[nb.index] && nb.index > ii) {
-                           part.links.emplace_back(ii, nb.index);
-                         }
-                       }
-                     } else {
-                       for (const auto& nb : found) {
-                         if (core[nb.index]) {
-                           part.border.emplace_back(ii, nb.index);
-                         }
-                       }
+                     tree.radius(points.data() + i * dim, eps2,
+                                 static_cast<std::uint32_t>(i), found, off);
+                     core[i] = found.size() + 1 >= minPts;
+                     for (const auto& nb : found) {
+                       part.nbrs.push_back(nb.index);
                      }
+                     part.offsets.push_back(static_cast<std::uint32_t>(part.nbrs.size()));
                    }
                  });
+  using Link = std::pair<std::uint32_t, std::uint32_t>;
   std::vector<Link> links;
   std::vector<Link> border;
-  for (auto& p : parts) {
-    links.insert(links.end(), p.links.begin(), p.links.end());
-    border.insert(border.end(), p.border.begin(), p.border.end());
+  for (std::size_t c = 0; c < nChunks; ++c) {
+    const Part& part = parts[c];
+    for (std::size_t k = 0; k + 1 < part.offsets.size(); ++k) {
+      const auto i = static_cast<std::uint32_t>(c * kChunk + k);
+      for (auto e = part.offsets[k]; e < part.offsets[k + 1]; ++e) {
+        const std::uint32_t j = part.nbrs[e];
+        if (!core[j]) {
+          continue;
+        }
+        if (core[i]) {
+          if (j > i) {
+            links.emplace_back(i, j);
+          }
+        } else {
+          border.emplace_back(i, j);
+        }
+      }
+    }
   }
   std::vector<std::uint32_t> parent(n);
   std::iota(parent.begin(), parent.end(), 0u);
