@@ -52,7 +52,6 @@ class GCConfig:
 class GraphConstructionNet(nn.Module):
     """Input L2-normalisation → encoder → residual blocks √α·x + √(1−α)·W relu(x) → decoder."""
 
-    model_name = "gc"
 
     def __init__(self, config: GCConfig | None = None) -> None:
         super().__init__()

@@ -206,7 +206,6 @@ def build_sequences(
 class TrackFormer(nn.Module):
     """Transformer encoder over a track's hits with masked mean pooling."""
 
-    model_name = "trackformer"
 
     def __init__(self, config: TrackFormerConfig | None = None) -> None:
         super().__init__()
