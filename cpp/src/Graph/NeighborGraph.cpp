@@ -49,6 +49,12 @@ Shape checkShape(std::span<const value_t> points,
   return {n, self ? n : query.size() / dim, self};
 }
 
+/// The original index a query must not find (itself, in loop-free self-graphs).
+template <typename value_t>
+std::uint32_t excludeFor(bool dropSelf, std::size_t i) {
+  return dropSelf ? static_cast<std::uint32_t>(i) : KdTree<value_t>::npos;
+}
+
 }  // namespace
 
 template <typename value_t>
@@ -57,7 +63,9 @@ NeighborEdges<value_t> NeighborGraph::knn(std::span<const value_t> points,
                                           std::size_t dim, const Config& cfg) {
   cfg.validate(false);
   const auto shape = checkShape(points, query, dim);
-  const std::size_t available = shape.self && !cfg.loop ? shape.nPoints - std::min<std::size_t>(shape.nPoints, 1) : shape.nPoints;
+  const bool dropSelf = shape.self && !cfg.loop;
+  const std::size_t available =
+      dropSelf ? shape.nPoints - std::min<std::size_t>(shape.nPoints, 1) : shape.nPoints;
   if (cfg.k > available) {
     throw std::invalid_argument("NeighborGraph: k (=" + std::to_string(cfg.k) +
                                 ") exceeds the number of candidate neighbours (" +
@@ -85,9 +93,7 @@ NeighborEdges<value_t> NeighborGraph::knn(std::span<const value_t> points,
                      // result slot is still the original index.
                      const std::size_t i = shape.self ? tree.originalIndex(p) : p;
                      const value_t* qp = shape.self ? tree.treePoint(p) : q0 + i * dim;
-                     const auto exclude = shape.self && !cfg.loop
-                                              ? static_cast<std::uint32_t>(i)
-                                              : KdTree<value_t>::npos;
+                     const auto exclude = excludeFor<value_t>(dropSelf, i);
                      tree.knn(qp, k, exclude, maxDist2, best, off);
                      cnt[i] = static_cast<std::uint32_t>(best.size());
                      for (std::size_t j = 0; j < best.size(); ++j) {
@@ -136,8 +142,7 @@ NeighborEdges<value_t> NeighborGraph::radius(std::span<const value_t> points,
         std::vector<Nb> found;
         std::vector<value_t> off;
         for (std::size_t i = begin; i < end; ++i) {
-          const auto exclude = shape.self && !cfg.loop ? static_cast<std::uint32_t>(i)
-                                                       : KdTree<value_t>::npos;
+          const auto exclude = excludeFor<value_t>(shape.self && !cfg.loop, i);
           tree.radius(q0 + i * dim, r2, exclude, found, off);
           std::size_t keep = found.size();
           if (cfg.maxNeighbors > 0 && keep > cfg.maxNeighbors) {
