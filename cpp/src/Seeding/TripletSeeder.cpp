@@ -11,6 +11,10 @@
 
 #include "helixkit/Utilities/ParallelFor.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace helixkit {
 
 namespace {
@@ -378,6 +382,27 @@ void sortByCotTheta(std::vector<Doublet>& d, std::vector<std::uint32_t>& bucket,
   d.swap(tmp);
 }
 
+/// std::partition_point for the short r-sorted bins searched once per
+/// middle space point and neighbour bin: both ends are tested first, then
+/// the halving steps run without data-dependent branches (conditional moves).
+template <typename Pred>
+const float* partitionPoint(const float* first, const float* last, Pred pred) {
+  // Most windows start at the bin's first point or end at its last one.
+  if (first == last || !pred(*first)) {
+    return first;
+  }
+  if (pred(*(last - 1))) {
+    return last;
+  }
+  std::size_t len = static_cast<std::size_t>(last - first);
+  while (len > 1) {
+    const std::size_t half = len / 2;
+    first = pred(first[half - 1]) ? first + half : first;
+    len -= half;
+  }
+  return (len == 1 && pred(*first)) ? first + 1 : first;
+}
+
 /// One seed before the final ordering pass.
 struct SeedRecord {
   std::uint32_t middleOrig;
@@ -393,7 +418,6 @@ struct SeedRecord {
 struct Scratch {
   std::vector<Doublet> tops, bottoms, tmp;
   std::vector<std::uint32_t> bucket, start, pass;
-  std::vector<std::uint8_t> mask;
   std::vector<TopCandidate> cands;
   std::vector<std::uint32_t> candOrder;
   std::vector<float> compatibleR;
@@ -481,6 +505,72 @@ class MiddleProcessor {
     return forward ? m_cfg.forwardSeedConfirmationRange : central;
   }
 
+  /// The cheap doublet cuts (deltaZ range, collision region, cot theta) on
+  /// the n candidates at r[0..n), z[0..n): writes the positions
+  /// `offset + j` of the survivors, in order, to `pass` and returns their
+  /// number. Four candidates at a time with SSE2 where available; the float
+  /// operations are the same as in the scalar form, so are the results.
+  template <bool isBottom>
+  std::uint32_t preselect(const float* r, const float* z, std::uint32_t n,
+                          std::uint32_t offset, float rM, float zM,
+                          std::uint32_t* pass) const {
+    const float collMin = m_cfg.collisionRegionMin;
+    const float collMax = m_cfg.collisionRegionMax;
+    const float dZMin = m_cfg.deltaZMin;
+    const float dZMax = m_cfg.deltaZMax;
+    const float cotMax = m_cfg.interactionPointCut
+                             ? std::numeric_limits<float>::infinity()
+                             : m_cfg.cotThetaMax;
+    std::uint32_t nPass = 0;
+    std::uint32_t j = 0;
+#if defined(__SSE2__)
+    const __m128 vrM = _mm_set1_ps(rM);
+    const __m128 vzM = _mm_set1_ps(zM);
+    const __m128 vCollMin = _mm_set1_ps(collMin);
+    const __m128 vCollMax = _mm_set1_ps(collMax);
+    const __m128 vdZMin = _mm_set1_ps(dZMin);
+    const __m128 vdZMax = _mm_set1_ps(dZMax);
+    const __m128 vCot = _mm_set1_ps(cotMax);
+    const __m128 vNegCot = _mm_set1_ps(-cotMax);
+    for (; j + 4 <= n; j += 4) {
+      const __m128 rc = _mm_loadu_ps(r + j);
+      const __m128 zc = _mm_loadu_ps(z + j);
+      const __m128 deltaR = isBottom ? _mm_sub_ps(vrM, rc) : _mm_sub_ps(rc, vrM);
+      const __m128 deltaZ = isBottom ? _mm_sub_ps(vzM, zc) : _mm_sub_ps(zc, vzM);
+      const __m128 zOriginTimesDeltaR =
+          _mm_sub_ps(_mm_mul_ps(vzM, deltaR), _mm_mul_ps(vrM, deltaZ));
+      __m128 ok = _mm_and_ps(_mm_cmpge_ps(deltaZ, vdZMin), _mm_cmple_ps(deltaZ, vdZMax));
+      ok = _mm_and_ps(ok, _mm_cmpge_ps(zOriginTimesDeltaR, _mm_mul_ps(vCollMin, deltaR)));
+      ok = _mm_and_ps(ok, _mm_cmple_ps(zOriginTimesDeltaR, _mm_mul_ps(vCollMax, deltaR)));
+      ok = _mm_and_ps(ok, _mm_cmpge_ps(deltaZ, _mm_mul_ps(vNegCot, deltaR)));
+      ok = _mm_and_ps(ok, _mm_cmple_ps(deltaZ, _mm_mul_ps(vCot, deltaR)));
+      // Branch-free compaction: the survivors are few and unpredictable.
+      const auto bits = static_cast<std::uint32_t>(_mm_movemask_ps(ok));
+      const std::uint32_t base = offset + j;
+      pass[nPass] = base;
+      nPass += bits & 1u;
+      pass[nPass] = base + 1;
+      nPass += (bits >> 1) & 1u;
+      pass[nPass] = base + 2;
+      nPass += (bits >> 2) & 1u;
+      pass[nPass] = base + 3;
+      nPass += bits >> 3;
+    }
+#endif
+    for (; j < n; ++j) {
+      const float deltaR = isBottom ? rM - r[j] : r[j] - rM;
+      const float deltaZ = isBottom ? zM - z[j] : z[j] - zM;
+      const float zOriginTimesDeltaR = zM * deltaR - rM * deltaZ;
+      const bool ok = (deltaZ >= dZMin) & (deltaZ <= dZMax) &
+                      (zOriginTimesDeltaR >= collMin * deltaR) &
+                      (zOriginTimesDeltaR <= collMax * deltaR) &
+                      (deltaZ >= -cotMax * deltaR) & (deltaZ <= cotMax * deltaR);
+      pass[nPass] = offset + j;
+      nPass += static_cast<std::uint32_t>(ok);
+    }
+    return nPass;
+  }
+
   /// All compatible doublets of middle m with the points of its neighbour
   /// bins (ACTS DoubletSeedFinder). The cheap cuts (deltaZ, collision region,
   /// cot theta) run first as a branch-free filter over the r window of each
@@ -500,13 +590,6 @@ class MiddleProcessor {
     const float uIP2 = uIP * uIP;
     const float dRMin = isBottom ? m_d.deltaRMinBottom : m_d.deltaRMinTop;
     const float dRMax = isBottom ? m_d.deltaRMaxBottom : m_d.deltaRMaxTop;
-    const float collMin = m_cfg.collisionRegionMin;
-    const float collMax = m_cfg.collisionRegionMax;
-    const float dZMin = m_cfg.deltaZMin;
-    const float dZMax = m_cfg.deltaZMax;
-    const float cotMax = m_cfg.interactionPointCut
-                             ? std::numeric_limits<float>::infinity()
-                             : m_cfg.cotThetaMax;
     const float* r = m_g.r.data();
     const float* z = m_g.z.data();
     const std::uint32_t bin = m_g.bin[m];
@@ -518,36 +601,20 @@ class MiddleProcessor {
       const float* lo = nullptr;
       const float* hi = nullptr;
       if constexpr (isBottom) {
-        lo = std::partition_point(b0, b1, [&](float v) { return rM - v > dRMax; });
-        hi = std::partition_point(lo, b1, [&](float v) { return rM - v >= dRMin; });
+        lo = partitionPoint(b0, b1, [&](float v) { return rM - v > dRMax; });
+        hi = partitionPoint(lo, b1, [&](float v) { return rM - v >= dRMin; });
       } else {
-        lo = std::partition_point(b0, b1, [&](float v) { return v - rM < dRMin; });
-        hi = std::partition_point(lo, b1, [&](float v) { return v - rM <= dRMax; });
+        lo = partitionPoint(b0, b1, [&](float v) { return v - rM < dRMin; });
+        hi = partitionPoint(lo, b1, [&](float v) { return v - rM <= dRMax; });
       }
       const auto i0 = static_cast<std::uint32_t>(lo - r);
       const auto i1 = static_cast<std::uint32_t>(hi - r);
       const std::uint32_t nCand = i1 - i0;
-      s.mask.resize(nCand);
-      s.pass.resize(nCand);
-      // Vectorisable: one mask byte per candidate, no branches.
-      std::uint8_t* mask = s.mask.data();
-      const float* rc = r + i0;
-      const float* zc = z + i0;
-      for (std::uint32_t j = 0; j < nCand; ++j) {
-        const float deltaR = isBottom ? rM - rc[j] : rc[j] - rM;
-        const float deltaZ = isBottom ? zM - zc[j] : zc[j] - zM;
-        const float zOriginTimesDeltaR = zM * deltaR - rM * deltaZ;
-        mask[j] = static_cast<std::uint8_t>(
-            (deltaZ >= dZMin) & (deltaZ <= dZMax) &
-            (zOriginTimesDeltaR >= collMin * deltaR) &
-            (zOriginTimesDeltaR <= collMax * deltaR) &
-            (deltaZ >= -cotMax * deltaR) & (deltaZ <= cotMax * deltaR));
+      if (s.pass.size() < nCand) {
+        s.pass.resize(nCand);
       }
-      std::uint32_t nPass = 0;
-      for (std::uint32_t j = 0; j < nCand; ++j) {
-        s.pass[nPass] = i0 + j;
-        nPass += mask[j];
-      }
+      const std::uint32_t nPass = preselect<isBottom>(
+          r + i0, z + i0, nCand, i0, rM, zM, s.pass.data());
       for (std::uint32_t j = 0; j < nPass; ++j) {
         const std::uint32_t o = s.pass[j];
         const float deltaR = isBottom ? rM - r[o] : r[o] - rM;
