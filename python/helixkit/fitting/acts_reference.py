@@ -134,7 +134,7 @@ class ActsTruthTracking:
     true_pt: np.ndarray                # (N,) [GeV]
     true_eta: np.ndarray               # (N,)
     event: np.ndarray                  # (N,) event number
-    acts_ok: np.ndarray                # (N,) bool
+    acts_ok: np.ndarray                # (N,) bool: fitted, finite, positive variances
     acts_params: np.ndarray            # (N, 5) perigee (d0, z0, phi, theta, q/p)
     acts_cov: np.ndarray               # (N, 5, 5)
     acts_chi2: np.ndarray              # (N,)
@@ -387,22 +387,26 @@ def _extract_event(d: dict[str, Any], surface_map: Any, gctx: Any) -> dict[str, 
     tcov = np.full((n, 5, 5), np.nan)
     chi2 = np.full(n, np.nan)
     ndf = np.zeros(n, dtype=np.int32)
+    used = np.zeros(n, dtype=bool)
     for t in d["kf_tracks"]:
         key = frozenset(st.referenceSurface.geometryId.value for st in t.trackStatesReversed
                         if st.hasUncalibratedSourceLink)
-        free = [j for j in range(n) if not ok[j]]
+        free = [j for j in range(n) if not used[j]]
         overlap = [len(key & proto_keys[j]) / max(len(key | proto_keys[j]), 1) for j in free]
         if not free or max(overlap) < 0.5:
             msg = "cannot match an ACTS track to its proto track"
             raise RuntimeError(msg)
         j = free[int(np.argmax(overlap))]
+        used[j] = True
         par = t.parameters
         c = t.covariance
         params[j] = [par[i] for i in range(5)]
         tcov[j] = [[c[a, b] for b in range(5)] for a in range(5)]
         chi2[j] = t.chi2
         ndf[j] = t.nDoF
-        ok[j] = True
+        # A fit whose perigee covariance is not positive on the diagonal is
+        # unusable for pulls: count it as failed (reported in compare_fits).
+        ok[j] = bool(np.all(np.isfinite(params[j])) and np.all(np.diag(tcov[j]) > 0))
     return {"loc": loc, "cov": cov, "gid": gid, "counts": np.array([len(p) for p in protos]),
             "pos": pos, "mom": mom, "q": q, "ok": ok, "params": params, "tcov": tcov,
             "chi2": chi2, "ndf": ndf,
