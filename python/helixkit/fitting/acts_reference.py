@@ -1,4 +1,4 @@
-"""ACTS's KalmanFitter (via ``pyacts``) on ACTS GenericDetector events, and helixkit on the same hits.
+"""ACTS's KalmanFitter (``pyacts``) on GenericDetector events, and helixkit on the same hits.
 
 This is the same-run reference of issue 5. ``pyacts`` (the ACTS Python
 bindings on PyPI, tested with 48.1) is optional: importing this module works
@@ -134,7 +134,8 @@ class ActsTruthTracking:
     true_pt: np.ndarray                # (N,) [GeV]
     true_eta: np.ndarray               # (N,)
     event: np.ndarray                  # (N,) event number
-    acts_ok: np.ndarray                # (N,) bool: fitted, finite, positive variances
+    acts_ok: np.ndarray                # (N,) bool: all measurements fitted, positive variances
+    acts_n_fitted: np.ndarray          # (N,) measurements in ACTS's track (0: fit failed)
     acts_params: np.ndarray            # (N, 5) perigee (d0, z0, phi, theta, q/p)
     acts_cov: np.ndarray               # (N, 5, 5)
     acts_chi2: np.ndarray              # (N,)
@@ -238,7 +239,7 @@ def run_acts_truth_tracking(
     pt_range : (float, float)
         Transverse momentum range [GeV], uniform; eta uniform in ±``eta_max``.
     min_measurements, max_measurements : int
-        ParticleSelector cut on the number of measurements per particle.
+        ParticleSelector cut on the number of measurements per particle (both inclusive).
     n_threads : int
         Sequencer threads (events in parallel); 1 for the reference timing.
 
@@ -311,8 +312,8 @@ def run_acts_truth_tracking(
             outputParticleMeasurementsMap="particle_measurements_map",
             outputSimHitMeasurementsMap="simhit_measurements_map"), level))
         sel = {"measurementsMin": int(min_measurements)}
-        if max_measurements is not None:
-            sel["measurementsMax"] = int(max_measurements)
+        if max_measurements is not None:  # ACTS's upper cut is exclusive
+            sel["measurementsMax"] = int(max_measurements) + 1
         seq.addAlgorithm(ae.ParticleSelector(
             level=level, inputParticles="particles_simulated",
             outputParticles="particles_selected",
@@ -377,39 +378,42 @@ def _extract_event(d: dict[str, Any], surface_map: Any, gctx: Any) -> dict[str, 
     pos = np.array([list(p.position) for p in particles], dtype=np.float64).reshape(-1, 3)
     mom = np.array([list(p.momentum) for p in particles], dtype=np.float64).reshape(-1, 3)
     q = np.array([p.charge for p in particles], dtype=np.float64)
-    # Fitted tracks come in proto-track order with failed fits left out; match
-    # each track to an unused proto track with the same set of measured surfaces
-    # (the largest overlap if none is identical).
+    # Fitted tracks come in proto-track order with failed fits left out. A fit
+    # can also end early (the navigator loses the track) and keep only the
+    # first measurements: match each track to the next proto track whose
+    # surfaces contain the track's measured surfaces.
     proto_keys = [frozenset(_ids(meas, p)) for p in protos]
     n = len(protos)
     ok = np.zeros(n, dtype=bool)
+    n_used = np.zeros(n, dtype=np.int32)
     params = np.full((n, 5), np.nan)
     tcov = np.full((n, 5, 5), np.nan)
     chi2 = np.full(n, np.nan)
     ndf = np.zeros(n, dtype=np.int32)
-    used = np.zeros(n, dtype=bool)
+    j = 0
     for t in d["kf_tracks"]:
         key = frozenset(st.referenceSurface.geometryId.value for st in t.trackStatesReversed
                         if st.hasUncalibratedSourceLink)
-        free = [j for j in range(n) if not used[j]]
-        overlap = [len(key & proto_keys[j]) / max(len(key | proto_keys[j]), 1) for j in free]
-        if not free or max(overlap) < 0.5:
+        while j < n and not key <= proto_keys[j]:
+            j += 1
+        if j == n:
             msg = "cannot match an ACTS track to its proto track"
             raise RuntimeError(msg)
-        j = free[int(np.argmax(overlap))]
-        used[j] = True
         par = t.parameters
         c = t.covariance
         params[j] = [par[i] for i in range(5)]
         tcov[j] = [[c[a, b] for b in range(5)] for a in range(5)]
         chi2[j] = t.chi2
         ndf[j] = t.nDoF
-        # A fit whose perigee covariance is not positive on the diagonal is
-        # unusable for pulls: count it as failed (reported in compare_fits).
-        ok[j] = bool(np.all(np.isfinite(params[j])) and np.all(np.diag(tcov[j]) > 0))
+        n_used[j] = t.nMeasurements + t.nOutliers
+        # Usable for the same-hits comparison: every measurement fitted, and a
+        # perigee covariance with positive variances.
+        ok[j] = bool(n_used[j] == len(protos[j]) and np.all(np.isfinite(params[j]))
+                     and np.all(np.diag(tcov[j]) > 0))
+        j += 1
     return {"loc": loc, "cov": cov, "gid": gid, "counts": np.array([len(p) for p in protos]),
             "pos": pos, "mom": mom, "q": q, "ok": ok, "params": params, "tcov": tcov,
-            "chi2": chi2, "ndf": ndf,
+            "chi2": chi2, "ndf": ndf, "n_used": n_used,
             "frames": {int(g): _frame(surface_map, int(g), gctx) for g in np.unique(gid)}}
 
 
@@ -461,7 +465,8 @@ def _assemble(collected: dict[int, dict[str, Any]], n_events: int, passive: dict
         module_x0=mx0, passive=passive, truth=truth, true_pt=pt,
         true_eta=np.arcsinh(mom[:, 2] / pt),
         event=np.concatenate([np.full(len(e["counts"]), k) for k, e in enumerate(evs)]),
-        acts_ok=cat("ok"), acts_params=cat("params").reshape(-1, 5),
+        acts_ok=cat("ok"), acts_n_fitted=cat("n_used"),
+        acts_params=cat("params").reshape(-1, 5),
         acts_cov=cat("tcov").reshape(-1, 5, 5), acts_chi2=cat("chi2"), acts_ndf=cat("ndf"),
         acts_fit_seconds=fit_s, n_events=n_events, timing=timing)
 
@@ -642,5 +647,8 @@ def compare_fits(data: ActsTruthTracking, result: TrackFitResult) -> dict[str, d
         "helixkit": _perf(result.params[both], result.cov[both], result.chi2[both],
                           result.ndf[both].astype(np.float64), t, pt),
         "counts": {"tracks": float(len(data)), "acts_ok": float(data.acts_ok.sum()),
+                   "acts_failed": float((data.acts_n_fitted == 0).sum()),
+                   "acts_truncated": float(((data.acts_n_fitted > 0)
+                                            & (data.acts_n_fitted < data.n_measurements)).sum()),
                    "helixkit_ok": float(result.ok.sum()), "both": float(both.sum())},
     }
