@@ -416,6 +416,11 @@ struct SeedRecord {
 
 /// Per-thread scratch space for the middle space-point loop.
 struct Scratch {
+  /// r windows (first, end positions) of the last middle searched, per
+  /// neighbour bin, for tops [0] and bottoms [1]; winBin = its grid bin.
+  std::uint32_t winBin[2] = {std::numeric_limits<std::uint32_t>::max(),
+                             std::numeric_limits<std::uint32_t>::max()};
+  std::vector<std::uint32_t> winLo[2], winHi[2];
   std::vector<Doublet> tops, bottoms, tmp;
   std::vector<std::uint32_t> bucket, start, pass;
   std::vector<TopCandidate> cands;
@@ -593,20 +598,46 @@ class MiddleProcessor {
     const float* r = m_g.r.data();
     const float* z = m_g.z.data();
     const std::uint32_t bin = m_g.bin[m];
+    // The deltaR window, with the exact float expressions ACTS uses. Both
+    // ends only move up with rM (float subtraction is monotonic), and
+    // successive middles of one bin come in ascending r: so the windows of
+    // the previous middle of the same bin are advanced instead of searched.
+    const auto below = [&](float v) {
+      return isBottom ? rM - v > dRMax : v - rM < dRMin;
+    };
+    const auto inside = [&](float v) {
+      return isBottom ? rM - v >= dRMin : v - rM <= dRMax;
+    };
+    auto& winLo = s.winLo[isBottom];
+    auto& winHi = s.winHi[isBottom];
+    const bool cached = s.winBin[isBottom] == bin;
+    if (!cached) {
+      s.winBin[isBottom] = bin;
+      winLo.resize(begin[bin + 1] - begin[bin]);
+      winHi.resize(begin[bin + 1] - begin[bin]);
+    }
     for (std::uint32_t k = begin[bin]; k < begin[bin + 1]; ++k) {
       const std::uint32_t ob = bins[k];
       const float* b0 = r + m_g.binBegin[ob];
       const float* b1 = r + m_g.binBegin[ob + 1];
-      // The deltaR window, with the exact float expressions ACTS uses.
       const float* lo = nullptr;
       const float* hi = nullptr;
-      if constexpr (isBottom) {
-        lo = partitionPoint(b0, b1, [&](float v) { return rM - v > dRMax; });
-        hi = partitionPoint(lo, b1, [&](float v) { return rM - v >= dRMin; });
+      const std::uint32_t slot = k - begin[bin];
+      if (cached) {
+        lo = r + winLo[slot];
+        while (lo < b1 && below(*lo)) {
+          ++lo;
+        }
+        hi = std::max(lo, r + winHi[slot]);
+        while (hi < b1 && inside(*hi)) {
+          ++hi;
+        }
       } else {
-        lo = partitionPoint(b0, b1, [&](float v) { return v - rM < dRMin; });
-        hi = partitionPoint(lo, b1, [&](float v) { return v - rM <= dRMax; });
+        lo = partitionPoint(b0, b1, below);
+        hi = partitionPoint(lo, b1, inside);
       }
+      winLo[slot] = static_cast<std::uint32_t>(lo - r);
+      winHi[slot] = static_cast<std::uint32_t>(hi - r);
       const auto i0 = static_cast<std::uint32_t>(lo - r);
       const auto i1 = static_cast<std::uint32_t>(hi - r);
       const std::uint32_t nCand = i1 - i0;
