@@ -227,6 +227,20 @@ def test_subset_and_buckets_refer_to_original_indices(event, odd):
         assert np.isin(res.triplets, b).all()
 
 
+@pytest.mark.parametrize("n_keep", [600, None])  # below / above the radix-sort grid size
+def test_grid_order_ignores_input_order_with_duplicate_points(event, odd, n_keep):
+    x, y, z = (np.asarray(event[k], dtype=np.float32)[:n_keep] for k in "xyz")
+    dup = np.random.default_rng(2).choice(len(x), 150, replace=False)
+    x, y, z = (np.concatenate([a, a[dup]]) for a in (x, y, z))  # exact r ties
+    full = seeding.find_seeds(x, y, z, odd)
+    assert len(full) > 20
+    for seed in (0, 1):
+        perm = np.random.default_rng(seed).permutation(len(x))
+        shuffled = seeding.find_seeds(x, y, z, odd, subset=perm)
+        np.testing.assert_array_equal(shuffled.triplets, full.triplets)
+        np.testing.assert_array_equal(shuffled.quality, full.quality)
+
+
 def test_brute_force_reference(event, odd):
     """Every seed passes the cuts recomputed in float64, and the seeds found with a
     loose filter cover the brute-force triplet list."""

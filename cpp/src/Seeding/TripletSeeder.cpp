@@ -133,6 +133,32 @@ struct Grid {
   std::vector<std::uint32_t> bin;   // grid bin of each sorted point
 };
 
+/// Grids of at least this many points are ordered by radix sort.
+constexpr std::size_t kRadixMinPoints = 1024;
+
+/// Stable LSD radix sort of `items` by key[item] (32-bit unsigned), three
+/// passes of 11/11/10 bits; `tmp` is scratch of the same size.
+void radixSortByKey(std::vector<std::uint32_t>& items,
+                    const std::vector<std::uint32_t>& key,
+                    std::vector<std::uint32_t>& tmp) {
+  constexpr int kBits[3] = {11, 11, 10};
+  std::vector<std::uint32_t> count(2049);
+  int shift = 0;
+  for (const int bits : kBits) {
+    const std::uint32_t mask = (1u << bits) - 1;
+    std::fill(count.begin(), count.end(), 0u);
+    for (const std::uint32_t it : items) {
+      ++count[((key[it] >> shift) & mask) + 1];
+    }
+    std::partial_sum(count.begin(), count.end(), count.begin());
+    for (const std::uint32_t it : items) {
+      tmp[count[(key[it] >> shift) & mask]++] = it;
+    }
+    items.swap(tmp);
+    shift += bits;
+  }
+}
+
 Grid buildGrid(const TripletSeeder::Config& cfg, std::int32_t nPhi,
                const std::vector<double>& zEdges,
                const TripletSeeder::SpacePoints& sps,
@@ -173,25 +199,44 @@ Grid buildGrid(const TripletSeeder::Config& cfg, std::int32_t nPhi,
     keyR.push_back(r);
   }
   const std::size_t n = keyBin.size();
-  // Counting sort by bin, then by (r, input index) inside each bin.
+  // Order by (bin, r, input index).
   g.binBegin.assign(nBins + 1, 0);
   for (const auto b : keyBin) {
     ++g.binBegin[b + 1];
   }
   std::partial_sum(g.binBegin.begin(), g.binBegin.end(), g.binBegin.begin());
   std::vector<std::uint32_t> order(n);
-  {
+  if (n >= kRadixMinPoints) {
+    // Stable LSD radix sort by the bits of r (r >= 0: the unsigned bit
+    // pattern is monotonic) from input-index order, then a stable counting
+    // sort by bin: no comparisons, no mispredicted branches.
+    std::vector<std::uint32_t> byIndex(n);
+    std::iota(byIndex.begin(), byIndex.end(), 0u);
+    if (!std::is_sorted(keyIdx.begin(), keyIdx.end())) {
+      std::sort(byIndex.begin(), byIndex.end(),
+                [&](std::uint32_t a, std::uint32_t c) { return keyIdx[a] < keyIdx[c]; });
+    }
+    std::vector<std::uint32_t> rBits(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      std::memcpy(&rBits[k], &keyR[k], sizeof(float));
+    }
+    radixSortByKey(byIndex, rBits, order);
+    std::vector<std::uint32_t> fill(g.binBegin.begin(), g.binBegin.end() - 1);
+    for (const std::uint32_t k : byIndex) {
+      order[fill[keyBin[k]]++] = k;
+    }
+  } else {
     std::vector<std::uint32_t> fill(g.binBegin.begin(), g.binBegin.end() - 1);
     for (std::size_t k = 0; k < n; ++k) {
       order[fill[keyBin[k]]++] = static_cast<std::uint32_t>(k);
     }
-  }
-  for (std::size_t b = 0; b < nBins; ++b) {
-    std::sort(order.begin() + g.binBegin[b], order.begin() + g.binBegin[b + 1],
-              [&](std::uint32_t a, std::uint32_t c) {
-                return keyR[a] < keyR[c] ||
-                       (keyR[a] == keyR[c] && keyIdx[a] < keyIdx[c]);
-              });
+    for (std::size_t b = 0; b < nBins; ++b) {
+      std::sort(order.begin() + g.binBegin[b], order.begin() + g.binBegin[b + 1],
+                [&](std::uint32_t a, std::uint32_t c) {
+                  return keyR[a] < keyR[c] ||
+                         (keyR[a] == keyR[c] && keyIdx[a] < keyIdx[c]);
+                });
+    }
   }
   g.x.resize(n);
   g.y.resize(n);
