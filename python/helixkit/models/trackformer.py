@@ -259,18 +259,28 @@ class TrackFormer(nn.Module):
             msg = "hits contain NaN or inf"
             raise ValueError(msg)
         self.eval()
-        outs = []
+        n_out = len(TARGET_SETS[self.config.targets])
+        if len(hits) == 0:
+            return np.zeros((0, n_out))
+        # Length-bucketed batches: tracks sorted by the extent of their hits,
+        # each batch cut to its longest track, so padding is not computed (padding
+        # does not change a prediction; the results come back in input order).
+        mask = np.asarray(mask, bool)
+        # extent = one past the last valid hit (padding may sit anywhere)
+        extent = np.where(mask.any(1), mask.shape[1] - np.argmax(mask[:, ::-1], axis=1), 0)
+        order = np.argsort(extent, kind="stable")
+        out = np.empty((len(hits), n_out))
         for i in range(0, len(hits), batch_size):
-            h = torch.from_numpy(np.ascontiguousarray(hits[i : i + batch_size], np.float32))
-            m = torch.from_numpy(np.ascontiguousarray(mask[i : i + batch_size], bool))
+            idx = order[i : i + batch_size]
+            width = max(int(extent[idx].max()), 1)
+            h = torch.from_numpy(np.ascontiguousarray(hits[idx, :width], np.float32))
+            m = torch.from_numpy(np.ascontiguousarray(mask[idx, :width]))
             p = self(h, m)
             if self.config.loss == "quantile":
                 mid = int(np.argmin(np.abs(np.array(self.config.quantiles) - 0.5)))
                 p = p[..., mid]
-            outs.append(p * self.target_std + self.target_mean)
-        if not outs:
-            return np.zeros((0, len(TARGET_SETS[self.config.targets])))
-        return torch.cat(outs).double().numpy()
+            out[idx] = (p * self.target_std + self.target_mean).double().numpy()
+        return out
 
     def predict(self, event: Any, **selection: Any) -> dict[str, np.ndarray]:
         """Per selected particle: ``particle_id``, the targets, and ``pt``.
