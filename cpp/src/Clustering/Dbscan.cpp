@@ -95,7 +95,7 @@ std::vector<std::int32_t> Dbscan::cluster(std::span<const value_t> points,
   if (n == 0) {
     return {};
   }
-  const KdTree<value_t> tree(points, dim, 16);
+  const KdTree<value_t> tree(points, dim, 32);
   const auto eps2 = static_cast<value_t>(m_cfg.epsilon * m_cfg.epsilon);
   const std::size_t minPts = m_cfg.minPoints;
 
@@ -113,13 +113,12 @@ std::vector<std::int32_t> Dbscan::cluster(std::span<const value_t> points,
   parallelChunks(n, kChunk, m_cfg.nThreads,
                  [&](std::size_t c, std::size_t begin, std::size_t end) {
                    std::vector<Nb> found;
-                   std::vector<value_t> off;
                    Part& part = parts[c];
                    part.offsets.reserve(end - begin + 1);
                    part.offsets.push_back(0);
                    for (std::size_t i = begin; i < end; ++i) {
                      tree.radius(points.data() + i * dim, eps2,
-                                 static_cast<std::uint32_t>(i), found, off);
+                                 static_cast<std::uint32_t>(i), found);
                      core[i] = found.size() + 1 >= minPts;
                      for (const auto& nb : found) {
                        part.nbrs.push_back(nb.index);

@@ -86,7 +86,6 @@ NeighborEdges<value_t> NeighborGraph::knn(std::span<const value_t> points,
   parallelChunks(shape.nQuery, kChunk, cfg.nThreads,
                  [&](std::size_t, std::size_t begin, std::size_t end) {
                    std::vector<Nb> best;
-                   std::vector<value_t> off;
                    best.reserve(k + 1);
                    for (std::size_t p = begin; p < end; ++p) {
                      // Self-graphs query in tree order (cache locality); the
@@ -94,7 +93,7 @@ NeighborEdges<value_t> NeighborGraph::knn(std::span<const value_t> points,
                      const std::size_t i = shape.self ? tree.originalIndex(p) : p;
                      const value_t* qp = shape.self ? tree.treePoint(p) : q0 + i * dim;
                      const auto exclude = excludeFor<value_t>(dropSelf, i);
-                     tree.knn(qp, k, exclude, maxDist2, best, off);
+                     tree.knn(qp, k, exclude, maxDist2, best);
                      cnt[i] = static_cast<std::uint32_t>(best.size());
                      for (std::size_t j = 0; j < best.size(); ++j) {
                        nbr[i * k + j] = best[j].index;
@@ -140,10 +139,9 @@ NeighborEdges<value_t> NeighborGraph::radius(std::span<const value_t> points,
       shape.nQuery, kChunk, cfg.nThreads,
       [&](std::size_t begin, std::size_t end, std::vector<Edge>& part) {
         std::vector<Nb> found;
-        std::vector<value_t> off;
         for (std::size_t i = begin; i < end; ++i) {
           const auto exclude = excludeFor<value_t>(shape.self && !cfg.loop, i);
-          tree.radius(q0 + i * dim, r2, exclude, found, off);
+          tree.radius(q0 + i * dim, r2, exclude, found);
           std::size_t keep = found.size();
           if (cfg.maxNeighbors > 0 && keep > cfg.maxNeighbors) {
             keep = cfg.maxNeighbors;
