@@ -4,12 +4,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <numeric>
 #include <span>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 #include <vector>
+
+#include "helixkit/Utilities/ParallelFor.hpp"
 
 namespace helixkit {
 
@@ -65,7 +69,10 @@ class KdTree {
   /// @param dim number of dimensions (>= 1)
   /// @param leafSize maximum number of points in a leaf (leaves of identical
   ///        points may be larger)
-  KdTree(std::span<const value_t> points, std::size_t dim, std::size_t leafSize = 32)
+  /// @param nThreads threads for the build (0 = all cores); the tree does
+  ///        not depend on it
+  KdTree(std::span<const value_t> points, std::size_t dim, std::size_t leafSize = 32,
+         unsigned nThreads = 1)
       : m_dim(dim), m_leafSize(std::max<std::size_t>(leafSize, 1)) {
     if (dim == 0) {
       throw std::invalid_argument("KdTree: dim must be >= 1");
@@ -80,20 +87,28 @@ class KdTree {
     m_index.resize(m_n);
     std::iota(m_index.begin(), m_index.end(), 0u);
     if (m_n > 0) {
-      const std::size_t maxNodes = 2 * (2 * m_n / m_leafSize + 1);
-      m_nodes.reserve(maxNodes);
       m_boxDim = (dim + kWidth - 1) / kWidth * kWidth;
-      m_lo.reserve(maxNodes * m_boxDim);
-      m_hi.reserve(maxNodes * m_boxDim);
-      build(points, 0, static_cast<std::uint32_t>(m_n));
+      Subtree tree;
+      const std::size_t maxNodes = 2 * (2 * m_n / m_leafSize + 1);
+      tree.nodes.reserve(maxNodes);
+      tree.lo.reserve(maxNodes * m_boxDim);
+      tree.hi.reserve(maxNodes * m_boxDim);
+      unsigned depth = 0;
+      for (unsigned t = resolveThreads(nThreads); t > 1; t = (t + 1) / 2) {
+        ++depth;
+      }
+      build(points, 0, static_cast<std::uint32_t>(m_n), depth, tree);
+      m_nodes = std::move(tree.nodes);
+      m_lo = std::move(tree.lo);
+      m_hi = std::move(tree.hi);
     }
     m_points.resize(m_n * dim);
     for (std::size_t i = 0; i < m_n; ++i) {
       std::copy_n(points.data() + static_cast<std::size_t>(m_index[i]) * dim, dim,
                   m_points.data() + i * dim);
     }
-    // Leaf columns, each padded to a multiple of kWidth points (pads are 0
-    // and never reported).
+    // Leaf columns, each padded to a multiple of kWidth points; pads sit at
+    // infinity, so their distances are infinite and they are never reported.
     std::size_t padded = 0;
     for (Node& node : m_nodes) {
       if (node.left < 0) {
@@ -101,7 +116,7 @@ class KdTree {
         padded += paddedCount(node);
       }
     }
-    m_columns.assign(padded * dim, value_t(0));
+    m_columns.assign(padded * dim, std::numeric_limits<value_t>::infinity());
     for (const Node& node : m_nodes) {
       if (node.left >= 0) {
         continue;
@@ -209,6 +224,8 @@ class KdTree {
   static constexpr std::size_t kWidth = 16 / sizeof(value_t);
   using Vec = typename detail::Simd16<value_t>::type;
   static_assert(kBlock % kWidth == 0);
+  /// Subtrees smaller than this are built on one thread.
+  static constexpr std::size_t kParallelBuildMin = 8192;
 
   static Vec load(const value_t* p) {
     Vec v;
@@ -217,6 +234,7 @@ class KdTree {
   }
   static void store(value_t* p, Vec v) { std::memcpy(p, &v, sizeof(Vec)); }
   static Vec vmax(Vec a, Vec b) { return a > b ? a : b; }
+  static Vec vmin(Vec a, Vec b) { return a < b ? a : b; }
 
   std::size_t paddedCount(const Node& node) const {
     return (node.end - node.begin + kWidth - 1) / kWidth * kWidth;
@@ -277,32 +295,45 @@ class KdTree {
     }
   }
 
-  std::int32_t build(std::span<const value_t> pts, std::uint32_t begin,
-                     std::uint32_t end) {
-    const auto nodeId = static_cast<std::int32_t>(m_nodes.size());
-    m_nodes.push_back(Node{begin, end, -1, -1, 0});
-    // Tight bounding box; its widest side is the split dimension.
+  /// Nodes and boxes of one subtree, numbered in pre-order from 0.
+  struct Subtree {
+    std::vector<Node> nodes;
+    std::vector<value_t> lo;
+    std::vector<value_t> hi;
+  };
+
+  /// Build the subtree of tree positions [begin, end) into `out` (appended,
+  /// pre-order). The two halves of a node are built on two threads while
+  /// `parallelDepth` > 0; the result does not depend on it.
+  /// @return the id of the subtree root in `out`
+  std::int32_t build(std::span<const value_t> pts, std::uint32_t begin, std::uint32_t end,
+                     unsigned parallelDepth, Subtree& out) {
+    const auto nodeId = static_cast<std::int32_t>(out.nodes.size());
+    out.nodes.push_back(Node{begin, end, -1, -1, 0});
+    // Tight bounding box (one pass over the rows); its widest side is the
+    // split dimension. Padding lanes get an infinite box, at distance 0 from
+    // any query.
+    const std::size_t box = out.lo.size();
+    out.lo.resize(box + m_boxDim, -std::numeric_limits<value_t>::infinity());
+    out.hi.resize(box + m_boxDim, std::numeric_limits<value_t>::infinity());
+    value_t* lo = out.lo.data() + box;
+    value_t* hi = out.hi.data() + box;
+    std::fill_n(lo, m_dim, std::numeric_limits<value_t>::max());
+    std::fill_n(hi, m_dim, std::numeric_limits<value_t>::lowest());
+    for (std::uint32_t i = begin; i < end; ++i) {
+      const value_t* p = pts.data() + static_cast<std::size_t>(m_index[i]) * m_dim;
+      for (std::size_t d = 0; d < m_dim; ++d) {
+        lo[d] = std::min(lo[d], p[d]);
+        hi[d] = std::max(hi[d], p[d]);
+      }
+    }
     std::size_t bestDim = 0;
     value_t bestSpread = value_t(-1);
     for (std::size_t d = 0; d < m_dim; ++d) {
-      value_t lo = std::numeric_limits<value_t>::max();
-      value_t hi = std::numeric_limits<value_t>::lowest();
-      for (std::uint32_t i = begin; i < end; ++i) {
-        const value_t v = pts[static_cast<std::size_t>(m_index[i]) * m_dim + d];
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
-      }
-      m_lo.push_back(lo);
-      m_hi.push_back(hi);
-      if (hi - lo > bestSpread) {
-        bestSpread = hi - lo;
+      if (hi[d] - lo[d] > bestSpread) {
+        bestSpread = hi[d] - lo[d];
         bestDim = d;
       }
-    }
-    // Padding lanes: an infinite box, at distance 0 from any query.
-    for (std::size_t d = m_dim; d < m_boxDim; ++d) {
-      m_lo.push_back(-std::numeric_limits<value_t>::infinity());
-      m_hi.push_back(std::numeric_limits<value_t>::infinity());
     }
     if (end - begin <= m_leafSize || bestSpread <= value_t(0)) {
       return nodeId;  // small enough, or all points identical: one leaf
@@ -314,9 +345,44 @@ class KdTree {
     std::nth_element(m_index.begin() + begin, m_index.begin() + mid,
                      m_index.begin() + end,
                      [&](std::uint32_t a, std::uint32_t b) { return key(a) < key(b); });
-    const std::int32_t left = build(pts, begin, mid);
-    const std::int32_t right = build(pts, mid, end);
-    Node& node = m_nodes[static_cast<std::size_t>(nodeId)];
+    std::int32_t left = 0;
+    std::int32_t right = 0;
+    if (parallelDepth > 0 && end - begin >= kParallelBuildMin) {
+      Subtree upper;
+      std::exception_ptr error;
+      std::thread worker([&]() {
+        try {
+          build(pts, mid, end, parallelDepth - 1, upper);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      });
+      try {
+        left = build(pts, begin, mid, parallelDepth - 1, out);
+      } catch (...) {
+        worker.join();
+        throw;
+      }
+      worker.join();
+      if (error) {
+        std::rethrow_exception(error);
+      }
+      const auto base = static_cast<std::int32_t>(out.nodes.size());
+      for (Node node : upper.nodes) {
+        if (node.left >= 0) {
+          node.left += base;
+          node.right += base;
+        }
+        out.nodes.push_back(node);
+      }
+      out.lo.insert(out.lo.end(), upper.lo.begin(), upper.lo.end());
+      out.hi.insert(out.hi.end(), upper.hi.begin(), upper.hi.end());
+      right = base;
+    } else {
+      left = build(pts, begin, mid, 0, out);
+      right = build(pts, mid, end, 0, out);
+    }
+    Node& node = out.nodes[static_cast<std::size_t>(nodeId)];
     node.left = left;
     node.right = right;
     return nodeId;
@@ -327,7 +393,7 @@ class KdTree {
   /// interleaved lanes; the summation order then differs from a point
   /// distance's, which boxVisible() allows for.
   template <std::size_t kD>
-  value_t boxDist2(std::int32_t id, const value_t* q) const {
+  [[gnu::always_inline]] value_t boxDist2(std::int32_t id, const value_t* q) const {
     const value_t* lo = m_lo.data() + static_cast<std::size_t>(id) * m_boxDim;
     const value_t* hi = m_hi.data() + static_cast<std::size_t>(id) * m_boxDim;
     if constexpr (kD > 0) {
@@ -366,12 +432,14 @@ class KdTree {
     return lb * shrink <= bound;
   }
 
-  /// Call fn(firstTreePosition, dist2, m) for consecutive blocks of at most
-  /// kBlock points of leaf `node`; dist2[i] is the squared distance of the
-  /// point at tree position firstTreePosition + i, summed over the dimensions
-  /// in order. Stops early when fn returns false.
+  /// For consecutive blocks of at most kBlock points of leaf `node`, call
+  /// fn(firstTreePosition, dist2, m) if the block's smallest squared distance
+  /// is <= bound; dist2[i] is the squared distance of the point at tree
+  /// position firstTreePosition + i, summed over the dimensions in order.
+  /// Stops early when fn returns false. `bound` is read before each block.
   template <std::size_t kD, typename fn_t>
-  void scanLeaf(const Node& node, const value_t* q, fn_t&& fn) const {
+  [[gnu::always_inline]] void scanLeaf(const Node& node, const value_t* q,
+                                       const value_t& bound, fn_t&& fn) const {
     const std::size_t dim = dims<kD>();
     const std::size_t count = node.end - node.begin;
     const std::size_t stride = paddedCount(node);
@@ -379,6 +447,8 @@ class KdTree {
     alignas(16) value_t acc[kBlock];
     for (std::size_t i0 = 0; i0 < count; i0 += kBlock) {
       const std::size_t m = std::min(kBlock, count - i0);
+      Vec smallest = load(block + i0) - q[0];
+      smallest = smallest * smallest;
       for (std::size_t i = 0; i < m; i += kWidth) {
         const value_t* col = block + i0 + i;
         Vec e = load(col) - q[0];
@@ -388,8 +458,13 @@ class KdTree {
           sum += e * e;
         }
         store(acc + i, sum);
+        smallest = vmin(smallest, sum);
       }
-      if (!fn(node.begin + i0, acc, m)) {
+      value_t lowest = smallest[0];
+      for (std::size_t l = 1; l < kWidth; ++l) {
+        lowest = std::min(lowest, smallest[l]);
+      }
+      if (lowest <= bound && !fn(node.begin + i0, acc, m)) {
         return;
       }
     }
@@ -399,7 +474,7 @@ class KdTree {
   void knnNode(std::int32_t id, KnnState& st) const {
     const Node& node = m_nodes[static_cast<std::size_t>(id)];
     if (node.left < 0) {
-      scanLeaf<kD>(node, st.query, [&](std::size_t pos0, const value_t* acc, std::size_t m) {
+      scanLeaf<kD>(node, st.query, st.bound, [&](std::size_t pos0, const value_t* acc, std::size_t m) {
         auto& best = st.best;
         for (std::size_t i = 0; i < m; ++i) {
           if (acc[i] > st.bound) {
@@ -446,7 +521,7 @@ class KdTree {
                   std::vector<Neighbor>& out) const {
     const Node& node = m_nodes[static_cast<std::size_t>(id)];
     if (node.left < 0) {
-      scanLeaf<kD>(node, q, [&](std::size_t pos0, const value_t* acc, std::size_t m) {
+      scanLeaf<kD>(node, q, r2, [&](std::size_t pos0, const value_t* acc, std::size_t m) {
         for (std::size_t i = 0; i < m; ++i) {
           if (acc[i] <= r2) {
             const std::uint32_t idx = m_index[pos0 + i];
@@ -472,7 +547,7 @@ class KdTree {
                  std::size_t& count) const {
     const Node& node = m_nodes[static_cast<std::size_t>(id)];
     if (node.left < 0) {
-      scanLeaf<kD>(node, q, [&](std::size_t, const value_t* acc, std::size_t m) {
+      scanLeaf<kD>(node, q, r2, [&](std::size_t, const value_t* acc, std::size_t m) {
         for (std::size_t i = 0; i < m; ++i) {
           count += acc[i] <= r2;
         }
