@@ -10,6 +10,7 @@
 #include <span>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <type_traits>
 #include <vector>
 
@@ -97,7 +98,9 @@ class KdTree {
       for (unsigned t = resolveThreads(nThreads); t > 1; t = (t + 1) / 2) {
         ++depth;
       }
+      m_keys.resize(m_n);
       build(points, 0, static_cast<std::uint32_t>(m_n), depth, tree);
+      std::vector<std::pair<value_t, std::uint32_t>>().swap(m_keys);
       m_nodes = std::move(tree.nodes);
       m_lo = std::move(tree.lo);
       m_hi = std::move(tree.hi);
@@ -338,13 +341,17 @@ class KdTree {
     if (end - begin <= m_leafSize || bestSpread <= value_t(0)) {
       return nodeId;  // small enough, or all points identical: one leaf
     }
+    // Median split on contiguous (key, index) pairs; the range of m_keys is
+    // this subtree's own, so parallel halves never share one.
     const std::uint32_t mid = begin + (end - begin) / 2;
-    auto key = [&](std::uint32_t idx) {
-      return pts[static_cast<std::size_t>(idx) * m_dim + bestDim];
-    };
-    std::nth_element(m_index.begin() + begin, m_index.begin() + mid,
-                     m_index.begin() + end,
-                     [&](std::uint32_t a, std::uint32_t b) { return key(a) < key(b); });
+    for (std::uint32_t i = begin; i < end; ++i) {
+      m_keys[i] = {pts[static_cast<std::size_t>(m_index[i]) * m_dim + bestDim], m_index[i]};
+    }
+    std::nth_element(m_keys.begin() + begin, m_keys.begin() + mid, m_keys.begin() + end,
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::uint32_t i = begin; i < end; ++i) {
+      m_index[i] = m_keys[i].second;
+    }
     std::int32_t left = 0;
     std::int32_t right = 0;
     if (parallelDepth > 0 && end - begin >= kParallelBuildMin) {
@@ -517,21 +524,27 @@ class KdTree {
   }
 
   template <std::size_t kD>
+  void radiusLeaf(const Node& node, const value_t* q, value_t r2, std::uint32_t exclude,
+                  std::vector<Neighbor>& out) const {
+    scanLeaf<kD>(node, q, r2, [&](std::size_t pos0, const value_t* acc, std::size_t m) {
+      for (std::size_t i = 0; i < m; ++i) {
+        if (acc[i] <= r2) {
+          const std::uint32_t idx = m_index[pos0 + i];
+          if (idx != exclude) {
+            out.push_back(Neighbor{acc[i], idx});
+          }
+        }
+      }
+      return true;
+    });
+  }
+
+  template <std::size_t kD>
   void radiusNode(std::int32_t id, const value_t* q, value_t r2, std::uint32_t exclude,
                   std::vector<Neighbor>& out) const {
     const Node& node = m_nodes[static_cast<std::size_t>(id)];
     if (node.left < 0) {
-      scanLeaf<kD>(node, q, r2, [&](std::size_t pos0, const value_t* acc, std::size_t m) {
-        for (std::size_t i = 0; i < m; ++i) {
-          if (acc[i] <= r2) {
-            const std::uint32_t idx = m_index[pos0 + i];
-            if (idx != exclude) {
-              out.push_back(Neighbor{acc[i], idx});
-            }
-          }
-        }
-        return true;
-      });
+      radiusLeaf<kD>(node, q, r2, exclude, out);
       return;
     }
     if (boxVisible<kD>(boxDist2<kD>(node.left, q), r2)) {
@@ -576,6 +589,7 @@ class KdTree {
   std::vector<value_t> m_hi;
   std::vector<std::uint32_t> m_index;  // tree position -> original index
   std::vector<Node> m_nodes;
+  std::vector<std::pair<value_t, std::uint32_t>> m_keys;  // build scratch
 };
 
 }  // namespace helixkit
