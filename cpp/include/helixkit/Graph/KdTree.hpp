@@ -119,6 +119,9 @@ class KdTree {
         padded += paddedCount(node);
       }
     }
+    if (padded >= std::numeric_limits<std::uint32_t>::max()) {
+      throw std::invalid_argument("KdTree: too many points (padded leaves >= 2^32)");
+    }
     m_columns.assign(padded * dim, std::numeric_limits<value_t>::infinity());
     for (const Node& node : m_nodes) {
       if (node.left >= 0) {
