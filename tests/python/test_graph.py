@@ -200,3 +200,45 @@ def test_k_scan_on_simulated_hits():
     assert scan.n_edges.tolist() == [ev.n_hits * k for k in (1, 2, 4, 8)]
     assert np.all(np.diff(scan.frac_segment50) >= -1e-12)
     assert 0 <= scan.max_frac_segment50 <= 1
+
+
+@pytest.mark.parametrize("d", [1, 4, 16, 17])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_duplicates_beyond_one_leaf_block(rng, d, dtype):
+    # 150 copies of one point form a single leaf larger than a scan block
+    # (64 points); static-D (<= 16) and run-time-D (17) searches.
+    x = np.concatenate([np.ones((150, d)), _lattice(rng, 150, d)]).astype(dtype)
+    d2 = _brute_d2(x, x)
+    np.fill_diagonal(d2, np.inf)
+    k = 9
+    ei = graph.knn_graph(x, k)
+    ref = np.lexsort((np.broadcast_to(np.arange(len(x)), d2.shape), d2), axis=1)[:, :k]
+    np.testing.assert_array_equal(ei[0].reshape(-1, k), ref)
+    ei = graph.radius_graph(x, 1.0)
+    tgt, src = np.nonzero(d2 <= 1.0)
+    assert set(zip(ei[0].tolist(), ei[1].tolist())) == set(zip(src.tolist(), tgt.tolist()))
+    ei = graph.radius_graph(x, 1.0, max_num_neighbors=4)
+    for i in (0, 149, 150, 299):
+        within = np.flatnonzero(d2[i] <= 1.0)
+        np.testing.assert_array_equal(ei[0][ei[1] == i], within[np.lexsort((within, d2[i, within]))][:4])
+
+
+def test_thread_count_invariance_with_a_parallel_build(rng):
+    # large enough for the k-d tree build to split across threads
+    centers = rng.normal(size=(2000, 8))
+    x = (centers[rng.integers(0, 2000, 20000)] + rng.normal(size=(20000, 8)) * 0.05).astype(np.float32)
+    a = graph.knn_graph(x, 6, n_threads=1, return_distances=True)
+    b = graph.radius_graph(x, 0.3, n_threads=1, return_distances=True)
+    c = graph.dbscan(x, 0.15, 4, n_threads=1)
+    for t in (2, 5):
+        for ref, got in zip(a, graph.knn_graph(x, 6, n_threads=t, return_distances=True)):
+            np.testing.assert_array_equal(got, ref)
+        for ref, got in zip(b, graph.radius_graph(x, 0.3, n_threads=t, return_distances=True)):
+            np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(graph.dbscan(x, 0.15, 4, n_threads=t), c)
+    # and the kNN graph equals brute force on a subset of queries
+    q = np.arange(0, 20000, 997)
+    d2 = _brute_d2(x[q], x)
+    d2[np.arange(len(q)), q] = np.inf
+    ref = np.argsort(d2, axis=1, kind="stable")[:, :6]
+    np.testing.assert_array_equal(a[0][0].reshape(-1, 6)[q], ref)

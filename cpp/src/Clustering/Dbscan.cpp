@@ -95,7 +95,7 @@ std::vector<std::int32_t> Dbscan::cluster(std::span<const value_t> points,
   if (n == 0) {
     return {};
   }
-  const KdTree<value_t> tree(points, dim, 16);
+  const KdTree<value_t> tree(points, dim, 32, m_cfg.nThreads);
   const auto eps2 = static_cast<value_t>(m_cfg.epsilon * m_cfg.epsilon);
   const std::size_t minPts = m_cfg.minPoints;
 
@@ -103,7 +103,7 @@ std::vector<std::int32_t> Dbscan::cluster(std::span<const value_t> points,
   // then core flags from the counts, then core-core and border links from
   // the stored lists (no second search).
   struct Part {
-    std::vector<std::uint32_t> offsets;  // per point of the chunk, into nbrs
+    std::vector<std::uint32_t> offsets;  // per tree position of the chunk, into nbrs
     std::vector<std::uint32_t> nbrs;
   };
   const std::size_t nChunks = (n + kChunk - 1) / kChunk;
@@ -113,13 +113,13 @@ std::vector<std::int32_t> Dbscan::cluster(std::span<const value_t> points,
   parallelChunks(n, kChunk, m_cfg.nThreads,
                  [&](std::size_t c, std::size_t begin, std::size_t end) {
                    std::vector<Nb> found;
-                   std::vector<value_t> off;
                    Part& part = parts[c];
                    part.offsets.reserve(end - begin + 1);
                    part.offsets.push_back(0);
-                   for (std::size_t i = begin; i < end; ++i) {
-                     tree.radius(points.data() + i * dim, eps2,
-                                 static_cast<std::uint32_t>(i), found, off);
+                   for (std::size_t p = begin; p < end; ++p) {
+                     // Tree order: successive searches stay in cache.
+                     const std::uint32_t i = tree.originalIndex(p);
+                     tree.radius(tree.treePoint(p), eps2, i, found);
                      core[i] = found.size() + 1 >= minPts;
                      for (const auto& nb : found) {
                        part.nbrs.push_back(nb.index);
@@ -133,7 +133,7 @@ std::vector<std::int32_t> Dbscan::cluster(std::span<const value_t> points,
   for (std::size_t c = 0; c < nChunks; ++c) {
     const Part& part = parts[c];
     for (std::size_t k = 0; k + 1 < part.offsets.size(); ++k) {
-      const auto i = static_cast<std::uint32_t>(c * kChunk + k);
+      const std::uint32_t i = tree.originalIndex(c * kChunk + k);
       for (auto e = part.offsets[k]; e < part.offsets[k + 1]; ++e) {
         const std::uint32_t j = part.nbrs[e];
         if (!core[j]) {

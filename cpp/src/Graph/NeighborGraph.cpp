@@ -71,7 +71,7 @@ NeighborEdges<value_t> NeighborGraph::knn(std::span<const value_t> points,
                                 ") exceeds the number of candidate neighbours (" +
                                 std::to_string(available) + ")");
   }
-  const KdTree<value_t> tree(points, dim, cfg.leafSize);
+  const KdTree<value_t> tree(points, dim, cfg.leafSize, cfg.nThreads);
   const value_t maxDist2 =
       (cfg.radius > 0.0 && std::isfinite(cfg.radius))
           ? static_cast<value_t>(cfg.radius * cfg.radius)
@@ -86,7 +86,6 @@ NeighborEdges<value_t> NeighborGraph::knn(std::span<const value_t> points,
   parallelChunks(shape.nQuery, kChunk, cfg.nThreads,
                  [&](std::size_t, std::size_t begin, std::size_t end) {
                    std::vector<Nb> best;
-                   std::vector<value_t> off;
                    best.reserve(k + 1);
                    for (std::size_t p = begin; p < end; ++p) {
                      // Self-graphs query in tree order (cache locality); the
@@ -94,7 +93,7 @@ NeighborEdges<value_t> NeighborGraph::knn(std::span<const value_t> points,
                      const std::size_t i = shape.self ? tree.originalIndex(p) : p;
                      const value_t* qp = shape.self ? tree.treePoint(p) : q0 + i * dim;
                      const auto exclude = excludeFor<value_t>(dropSelf, i);
-                     tree.knn(qp, k, exclude, maxDist2, best, off);
+                     tree.knn(qp, k, exclude, maxDist2, best);
                      cnt[i] = static_cast<std::uint32_t>(best.size());
                      for (std::size_t j = 0; j < best.size(); ++j) {
                        nbr[i * k + j] = best[j].index;
@@ -127,45 +126,73 @@ NeighborEdges<value_t> NeighborGraph::radius(std::span<const value_t> points,
                                              std::size_t dim, const Config& cfg) {
   cfg.validate(true);
   const auto shape = checkShape(points, query, dim);
-  const KdTree<value_t> tree(points, dim, cfg.leafSize);
+  const KdTree<value_t> tree(points, dim, cfg.leafSize, cfg.nThreads);
   const auto r2 = static_cast<value_t>(cfg.radius * cfg.radius);
   const value_t* q0 = shape.self ? points.data() : query.data();
-  struct Edge {
-    std::uint32_t target;
-    std::uint32_t source;
-    value_t dist2;
+  const bool dropSelf = shape.self && !cfg.loop;
+  // Queries run in chunks of consecutive positions; self-graphs use tree
+  // positions (cache locality). Each chunk keeps its sorted neighbours, then
+  // they are scattered to the rows of their original query index.
+  struct Part {
+    std::vector<std::uint32_t> count;  // per position of the chunk
+    std::vector<std::uint32_t> source;
+    std::vector<value_t> dist2;
   };
+  const std::size_t nChunks = (shape.nQuery + kChunk - 1) / kChunk;
+  std::vector<Part> parts(nChunks);
+  std::vector<std::size_t> rowBegin(shape.nQuery + 1, 0);
   using Nb = typename KdTree<value_t>::Neighbor;
-  auto edges = parallelCollect<Edge>(
-      shape.nQuery, kChunk, cfg.nThreads,
-      [&](std::size_t begin, std::size_t end, std::vector<Edge>& part) {
-        std::vector<Nb> found;
-        std::vector<value_t> off;
-        for (std::size_t i = begin; i < end; ++i) {
-          const auto exclude = excludeFor<value_t>(shape.self && !cfg.loop, i);
-          tree.radius(q0 + i * dim, r2, exclude, found, off);
-          std::size_t keep = found.size();
-          if (cfg.maxNeighbors > 0 && keep > cfg.maxNeighbors) {
-            keep = cfg.maxNeighbors;
-            std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(keep),
-                              found.end());
-          } else {
-            std::sort(found.begin(), found.end());
-          }
-          for (std::size_t j = 0; j < keep; ++j) {
-            part.push_back(Edge{static_cast<std::uint32_t>(i), found[j].index, found[j].dist2});
-          }
-        }
-      });
-  NeighborEdges<value_t> out;
-  out.source.resize(edges.size());
-  out.target.resize(edges.size());
-  out.distance.resize(edges.size());
-  for (std::size_t e = 0; e < edges.size(); ++e) {
-    out.source[e] = edges[e].source;
-    out.target[e] = edges[e].target;
-    out.distance[e] = std::sqrt(edges[e].dist2);
+  parallelChunks(shape.nQuery, kChunk, cfg.nThreads,
+                 [&](std::size_t c, std::size_t begin, std::size_t end) {
+                   std::vector<Nb> found;
+                   Part& part = parts[c];
+                   part.count.reserve(end - begin);
+                   for (std::size_t p = begin; p < end; ++p) {
+                     const std::size_t i = shape.self ? tree.originalIndex(p) : p;
+                     const value_t* qp = shape.self ? tree.treePoint(p) : q0 + i * dim;
+                     tree.radius(qp, r2, excludeFor<value_t>(dropSelf, i), found);
+                     std::size_t keep = found.size();
+                     if (cfg.maxNeighbors > 0 && keep > cfg.maxNeighbors) {
+                       keep = cfg.maxNeighbors;
+                       std::partial_sort(found.begin(),
+                                         found.begin() + static_cast<std::ptrdiff_t>(keep),
+                                         found.end());
+                     } else {
+                       std::sort(found.begin(), found.end());
+                     }
+                     part.count.push_back(static_cast<std::uint32_t>(keep));
+                     rowBegin[i + 1] = keep;
+                     for (std::size_t j = 0; j < keep; ++j) {
+                       part.source.push_back(found[j].index);
+                       part.dist2.push_back(found[j].dist2);
+                     }
+                   }
+                 });
+  for (std::size_t i = 0; i < shape.nQuery; ++i) {
+    rowBegin[i + 1] += rowBegin[i];
   }
+  const std::size_t total = rowBegin[shape.nQuery];
+  NeighborEdges<value_t> out;
+  out.source.resize(total);
+  out.target.resize(total);
+  out.distance.resize(total);
+  parallelChunks(nChunks, 1, cfg.nThreads, [&](std::size_t c, std::size_t, std::size_t) {
+    Part& part = parts[c];
+    std::size_t e = 0;
+    for (std::size_t k = 0; k < part.count.size(); ++k) {
+      const std::size_t p = c * kChunk + k;
+      const std::size_t i = shape.self ? tree.originalIndex(p) : p;
+      std::size_t row = rowBegin[i];
+      for (std::uint32_t j = 0; j < part.count[k]; ++j, ++e, ++row) {
+        out.source[row] = part.source[e];
+        out.target[row] = static_cast<std::int64_t>(i);
+        out.distance[row] = std::sqrt(part.dist2[e]);
+      }
+    }
+    std::vector<std::uint32_t>().swap(part.count);
+    std::vector<std::uint32_t>().swap(part.source);
+    std::vector<value_t>().swap(part.dist2);
+  });
   return out;
 }
 

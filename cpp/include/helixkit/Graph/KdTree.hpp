@@ -3,23 +3,53 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <exception>
 #include <limits>
 #include <numeric>
 #include <span>
 #include <stdexcept>
+#include <thread>
+#include <utility>
+#include <type_traits>
 #include <vector>
 
+#include "helixkit/Utilities/ParallelFor.hpp"
+
 namespace helixkit {
+
+namespace detail {
+/// 16-byte SIMD vectors (GCC/Clang vector extensions: SSE2 on x86-64, NEON
+/// on AArch64), the baseline every supported target has.
+template <typename value_t>
+struct Simd16;
+template <>
+struct Simd16<float> {
+  typedef float type __attribute__((vector_size(16)));
+};
+template <>
+struct Simd16<double> {
+  typedef double type __attribute__((vector_size(16)));
+};
+}  // namespace detail
 
 /// A k-d tree over N points in D dimensions (D chosen at run time), exact
 /// nearest-neighbour and fixed-radius queries in squared Euclidean distance.
 ///
-/// The points are copied once into tree order (N * D values of value_t), so a
-/// leaf scan reads contiguous memory. Nodes split the dimension of largest
-/// spread at the median. Queries prune a subtree only when its lower bound is
-/// *strictly* larger than the current bound, so equal-distance ties are
-/// always resolved by the lower original index, exactly as a brute-force
-/// lexicographic (distance, index) ordering would.
+/// Layout: nodes split the dimension of largest spread at the median; every
+/// node keeps its tight bounding box, and the points of a leaf are stored
+/// column by column (all x of the leaf, then all y, ...), so one leaf scan is
+/// a short loop over points per dimension that the compiler vectorises. The
+/// searches are instantiated for D = 1 ... kMaxStaticDim as compile-time
+/// constants, with a run-time-D fallback above.
+///
+/// Exactness: a point distance and a box lower bound are both summed over the
+/// dimensions in the same order, and each box term is never larger than the
+/// matching point term after rounding, so the bound never exceeds the
+/// computed distance of any point inside the box. Subtrees are pruned only
+/// when the bound is *strictly* larger than the current search bound, so
+/// equal-distance ties are always resolved by the lower original index,
+/// exactly as a brute-force lexicographic (distance, index) ordering would.
 template <typename value_t>
 class KdTree {
  public:
@@ -32,11 +62,18 @@ class KdTree {
     }
   };
 
+  static constexpr std::uint32_t npos = std::numeric_limits<std::uint32_t>::max();
+  /// Dimensions up to this get a compile-time specialised search.
+  static constexpr std::size_t kMaxStaticDim = 16;
+
   /// @param points row-major, size nPoints * dim
   /// @param dim number of dimensions (>= 1)
-  /// @param leafSize maximum number of points in a leaf
-  KdTree(std::span<const value_t> points, std::size_t dim,
-         std::size_t leafSize = 16)
+  /// @param leafSize maximum number of points in a leaf (leaves of identical
+  ///        points may be larger)
+  /// @param nThreads threads for the build (0 = all cores); the tree does
+  ///        not depend on it
+  KdTree(std::span<const value_t> points, std::size_t dim, std::size_t leafSize = 32,
+         unsigned nThreads = 1)
       : m_dim(dim), m_leafSize(std::max<std::size_t>(leafSize, 1)) {
     if (dim == 0) {
       throw std::invalid_argument("KdTree: dim must be >= 1");
@@ -51,13 +88,54 @@ class KdTree {
     m_index.resize(m_n);
     std::iota(m_index.begin(), m_index.end(), 0u);
     if (m_n > 0) {
-      m_nodes.reserve(2 * (m_n / m_leafSize + 1));
-      build(points, 0, static_cast<std::uint32_t>(m_n));
+      m_boxDim = (dim + kWidth - 1) / kWidth * kWidth;
+      Subtree tree;
+      const std::size_t maxNodes = 2 * (2 * m_n / m_leafSize + 1);
+      tree.nodes.reserve(maxNodes);
+      tree.lo.reserve(maxNodes * m_boxDim);
+      tree.hi.reserve(maxNodes * m_boxDim);
+      unsigned depth = 0;
+      for (unsigned t = resolveThreads(nThreads); t > 1; t = (t + 1) / 2) {
+        ++depth;
+      }
+      m_keys.resize(m_n);
+      build(points, 0, static_cast<std::uint32_t>(m_n), depth, tree);
+      std::vector<std::pair<value_t, std::uint32_t>>().swap(m_keys);
+      m_nodes = std::move(tree.nodes);
+      m_lo = std::move(tree.lo);
+      m_hi = std::move(tree.hi);
     }
     m_points.resize(m_n * dim);
     for (std::size_t i = 0; i < m_n; ++i) {
       std::copy_n(points.data() + static_cast<std::size_t>(m_index[i]) * dim, dim,
                   m_points.data() + i * dim);
+    }
+    // Leaf columns, each padded to a multiple of kWidth points; pads sit at
+    // infinity, so their distances are infinite and they are never reported.
+    std::size_t padded = 0;
+    for (Node& node : m_nodes) {
+      if (node.left < 0) {
+        node.column = static_cast<std::uint32_t>(padded);
+        padded += paddedCount(node);
+      }
+    }
+    if (padded >= std::numeric_limits<std::uint32_t>::max()) {
+      throw std::invalid_argument("KdTree: too many points (padded leaves >= 2^32)");
+    }
+    m_columns.assign(padded * dim, std::numeric_limits<value_t>::infinity());
+    for (const Node& node : m_nodes) {
+      if (node.left >= 0) {
+        continue;
+      }
+      const std::size_t count = node.end - node.begin;
+      const std::size_t stride = paddedCount(node);
+      value_t* block = m_columns.data() + std::size_t(node.column) * dim;
+      for (std::size_t i = 0; i < count; ++i) {
+        const value_t* p = m_points.data() + (node.begin + i) * dim;
+        for (std::size_t d = 0; d < dim; ++d) {
+          block[d * stride + i] = p[d];
+        }
+      }
     }
   }
 
@@ -71,55 +149,70 @@ class KdTree {
 
   /// The k nearest points of `query` (sorted by distance, then index),
   /// excluding the point with original index `exclude` (pass npos for none)
-  /// and points farther than sqrt(maxDist2).
-  /// @param out scratch/result buffer, resized to at most k
+  /// and points with squared distance > maxDist2.
+  /// @param out result buffer, resized to at most k (reserve k + 1 to avoid
+  ///        reallocations across queries)
   void knn(const value_t* query, std::size_t k, std::uint32_t exclude,
-           value_t maxDist2, std::vector<Neighbor>& out,
-           std::vector<value_t>& offsets) const {
+           value_t maxDist2, std::vector<Neighbor>& out) const {
     out.clear();
     if (m_n == 0 || k == 0) {
       return;
     }
-    offsets.assign(m_dim, value_t(0));
-    KnnState st{query, k, exclude, maxDist2, out};
-    knnRecurse(0, value_t(0), offsets.data(), st);
+    withDim([&](auto dimTag) {
+      constexpr std::size_t kD = decltype(dimTag)::value;
+      withPadded<kD>(query, [&](const value_t* q) {
+        KnnState st{q, k, exclude, maxDist2, out};
+        if (boxVisible<kD>(boxDist2<kD>(0, q), st.bound)) {
+          knnNode<kD>(0, st);
+        }
+      });
+    });
   }
 
-  /// All points within sqrt(maxDist2) of `query` (d2 <= maxDist2), unsorted,
-  /// excluding original index `exclude`.
+  /// All points with squared distance <= maxDist2 of `query`, unsorted,
+  /// excluding original index `exclude`; appended to `out` after clearing it.
   void radius(const value_t* query, value_t maxDist2, std::uint32_t exclude,
-              std::vector<Neighbor>& out, std::vector<value_t>& offsets) const {
+              std::vector<Neighbor>& out) const {
     out.clear();
     if (m_n == 0) {
       return;
     }
-    offsets.assign(m_dim, value_t(0));
-    radiusRecurse(0, value_t(0), offsets.data(), query, maxDist2, exclude, out);
+    withDim([&](auto dimTag) {
+      constexpr std::size_t kD = decltype(dimTag)::value;
+      withPadded<kD>(query, [&](const value_t* q) {
+        if (boxVisible<kD>(boxDist2<kD>(0, q), maxDist2)) {
+          radiusNode<kD>(0, q, maxDist2, exclude, out);
+        }
+      });
+    });
   }
 
-  /// Number of points within sqrt(maxDist2) of `query`, counting stops early
-  /// once `stopAt` is reached (the return value is then stopAt).
+  /// Number of points with squared distance <= maxDist2 of `query`; counting
+  /// stops early once `stopAt` is reached (the return value is then stopAt).
   std::size_t countWithin(const value_t* query, value_t maxDist2,
-                          std::size_t stopAt, std::vector<value_t>& offsets) const {
+                          std::size_t stopAt) const {
     if (m_n == 0 || stopAt == 0) {
       return 0;
     }
-    offsets.assign(m_dim, value_t(0));
     std::size_t count = 0;
-    countRecurse(0, value_t(0), offsets.data(), query, maxDist2, stopAt, count);
-    return count;
+    withDim([&](auto dimTag) {
+      constexpr std::size_t kD = decltype(dimTag)::value;
+      withPadded<kD>(query, [&](const value_t* q) {
+        if (boxVisible<kD>(boxDist2<kD>(0, q), maxDist2)) {
+          countNode<kD>(0, q, maxDist2, stopAt, count);
+        }
+      });
+    });
+    return std::min(count, stopAt);
   }
-
-  static constexpr std::uint32_t npos = std::numeric_limits<std::uint32_t>::max();
 
  private:
   struct Node {
     std::uint32_t begin;
     std::uint32_t end;
-    std::int32_t left;   // -1 for a leaf
+    std::int32_t left;  // -1 for a leaf
     std::int32_t right;
-    std::uint32_t splitDim;
-    value_t split;
+    std::uint32_t column;  // leaves: first padded slot in m_columns / dim
   };
 
   struct KnnState {
@@ -130,177 +223,376 @@ class KdTree {
     std::vector<Neighbor>& best;
   };
 
-  std::int32_t build(std::span<const value_t> pts, std::uint32_t begin,
-                     std::uint32_t end) {
-    const auto nodeId = static_cast<std::int32_t>(m_nodes.size());
-    m_nodes.push_back(Node{begin, end, -1, -1, 0, value_t(0)});
-    if (end - begin <= m_leafSize) {
-      return nodeId;
+  /// Points per vectorised leaf-scan block (leaves larger than this are
+  /// scanned in several blocks).
+  static constexpr std::size_t kBlock = 64;
+  /// Values per SIMD vector (16 bytes: SSE2 / NEON, the portable baseline).
+  static constexpr std::size_t kWidth = 16 / sizeof(value_t);
+  using Vec = typename detail::Simd16<value_t>::type;
+  static_assert(kBlock % kWidth == 0);
+  /// Subtrees smaller than this are built on one thread.
+  static constexpr std::size_t kParallelBuildMin = 8192;
+
+  static Vec load(const value_t* p) {
+    Vec v;
+    std::memcpy(&v, p, sizeof(Vec));
+    return v;
+  }
+  static void store(value_t* p, Vec v) { std::memcpy(p, &v, sizeof(Vec)); }
+  static Vec vmax(Vec a, Vec b) { return a > b ? a : b; }
+  static Vec vmin(Vec a, Vec b) { return a < b ? a : b; }
+
+  std::size_t paddedCount(const Node& node) const {
+    return (node.end - node.begin + kWidth - 1) / kWidth * kWidth;
+  }
+  /// Query coordinates padded with zeros to a multiple of kWidth (static D).
+  template <std::size_t kD>
+  struct PaddedQuery {
+    static constexpr std::size_t kSize = (kD + kWidth - 1) / kWidth * kWidth;
+    value_t v[kSize > 0 ? kSize : 1] = {};
+    explicit PaddedQuery(const value_t* q) { std::copy_n(q, kD, v); }
+  };
+
+  template <std::size_t kD>
+  using DimTag = std::integral_constant<std::size_t, kD>;
+
+  /// Call fn(DimTag<D>) with D the compile-time dimension, or DimTag<0> for
+  /// the run-time fallback.
+  template <typename fn_t>
+  void withDim(fn_t&& fn) const {
+    switch (m_dim) {
+      case 1: return fn(DimTag<1>{});
+      case 2: return fn(DimTag<2>{});
+      case 3: return fn(DimTag<3>{});
+      case 4: return fn(DimTag<4>{});
+      case 5: return fn(DimTag<5>{});
+      case 6: return fn(DimTag<6>{});
+      case 7: return fn(DimTag<7>{});
+      case 8: return fn(DimTag<8>{});
+      case 9: return fn(DimTag<9>{});
+      case 10: return fn(DimTag<10>{});
+      case 11: return fn(DimTag<11>{});
+      case 12: return fn(DimTag<12>{});
+      case 13: return fn(DimTag<13>{});
+      case 14: return fn(DimTag<14>{});
+      case 15: return fn(DimTag<15>{});
+      case 16: return fn(DimTag<16>{});
+      default: return fn(DimTag<0>{});
     }
-    // Split the dimension of largest spread at the median.
+  }
+
+  /// fn(q) with q padded for a static D, or the query itself otherwise.
+  template <std::size_t kD, typename fn_t>
+  static void withPadded(const value_t* query, fn_t&& fn) {
+    if constexpr (kD > 0) {
+      const PaddedQuery<kD> padded(query);
+      fn(padded.v);
+    } else {
+      fn(query);
+    }
+  }
+
+  template <std::size_t kD>
+  std::size_t dims() const {
+    if constexpr (kD > 0) {
+      return kD;
+    } else {
+      return m_dim;
+    }
+  }
+
+  /// Nodes and boxes of one subtree, numbered in pre-order from 0.
+  struct Subtree {
+    std::vector<Node> nodes;
+    std::vector<value_t> lo;
+    std::vector<value_t> hi;
+  };
+
+  /// Build the subtree of tree positions [begin, end) into `out` (appended,
+  /// pre-order). The two halves of a node are built on two threads while
+  /// `parallelDepth` > 0; the result does not depend on it.
+  /// @return the id of the subtree root in `out`
+  std::int32_t build(std::span<const value_t> pts, std::uint32_t begin, std::uint32_t end,
+                     unsigned parallelDepth, Subtree& out) {
+    const auto nodeId = static_cast<std::int32_t>(out.nodes.size());
+    out.nodes.push_back(Node{begin, end, -1, -1, 0});
+    // Tight bounding box (one pass over the rows); its widest side is the
+    // split dimension. Padding lanes get an infinite box, at distance 0 from
+    // any query.
+    const std::size_t box = out.lo.size();
+    out.lo.resize(box + m_boxDim, -std::numeric_limits<value_t>::infinity());
+    out.hi.resize(box + m_boxDim, std::numeric_limits<value_t>::infinity());
+    value_t* lo = out.lo.data() + box;
+    value_t* hi = out.hi.data() + box;
+    std::fill_n(lo, m_dim, std::numeric_limits<value_t>::max());
+    std::fill_n(hi, m_dim, std::numeric_limits<value_t>::lowest());
+    for (std::uint32_t i = begin; i < end; ++i) {
+      const value_t* p = pts.data() + static_cast<std::size_t>(m_index[i]) * m_dim;
+      for (std::size_t d = 0; d < m_dim; ++d) {
+        lo[d] = std::min(lo[d], p[d]);
+        hi[d] = std::max(hi[d], p[d]);
+      }
+    }
     std::size_t bestDim = 0;
     value_t bestSpread = value_t(-1);
     for (std::size_t d = 0; d < m_dim; ++d) {
-      value_t lo = std::numeric_limits<value_t>::max();
-      value_t hi = std::numeric_limits<value_t>::lowest();
-      for (std::uint32_t i = begin; i < end; ++i) {
-        const value_t v = pts[static_cast<std::size_t>(m_index[i]) * m_dim + d];
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
-      }
-      if (hi - lo > bestSpread) {
-        bestSpread = hi - lo;
+      if (hi[d] - lo[d] > bestSpread) {
+        bestSpread = hi[d] - lo[d];
         bestDim = d;
       }
     }
-    if (bestSpread <= value_t(0)) {
-      return nodeId;  // all points identical: keep as one leaf
+    if (end - begin <= m_leafSize || bestSpread <= value_t(0)) {
+      return nodeId;  // small enough, or all points identical: one leaf
     }
+    // Median split on contiguous (key, index) pairs; the range of m_keys is
+    // this subtree's own, so parallel halves never share one.
     const std::uint32_t mid = begin + (end - begin) / 2;
-    auto key = [&](std::uint32_t idx) {
-      return pts[static_cast<std::size_t>(idx) * m_dim + bestDim];
-    };
-    std::nth_element(m_index.begin() + begin, m_index.begin() + mid,
-                     m_index.begin() + end,
-                     [&](std::uint32_t a, std::uint32_t b) { return key(a) < key(b); });
-    const value_t split = key(m_index[mid]);
-    const std::int32_t left = build(pts, begin, mid);
-    const std::int32_t right = build(pts, mid, end);
-    Node& node = m_nodes[static_cast<std::size_t>(nodeId)];
+    for (std::uint32_t i = begin; i < end; ++i) {
+      m_keys[i] = {pts[static_cast<std::size_t>(m_index[i]) * m_dim + bestDim], m_index[i]};
+    }
+    std::nth_element(m_keys.begin() + begin, m_keys.begin() + mid, m_keys.begin() + end,
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::uint32_t i = begin; i < end; ++i) {
+      m_index[i] = m_keys[i].second;
+    }
+    std::int32_t left = 0;
+    std::int32_t right = 0;
+    if (parallelDepth > 0 && end - begin >= kParallelBuildMin) {
+      Subtree upper;
+      std::exception_ptr error;
+      std::thread worker([&]() {
+        try {
+          build(pts, mid, end, parallelDepth - 1, upper);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      });
+      try {
+        left = build(pts, begin, mid, parallelDepth - 1, out);
+      } catch (...) {
+        worker.join();
+        throw;
+      }
+      worker.join();
+      if (error) {
+        std::rethrow_exception(error);
+      }
+      const auto base = static_cast<std::int32_t>(out.nodes.size());
+      for (Node node : upper.nodes) {
+        if (node.left >= 0) {
+          node.left += base;
+          node.right += base;
+        }
+        out.nodes.push_back(node);
+      }
+      out.lo.insert(out.lo.end(), upper.lo.begin(), upper.lo.end());
+      out.hi.insert(out.hi.end(), upper.hi.begin(), upper.hi.end());
+      right = base;
+    } else {
+      left = build(pts, begin, mid, 0, out);
+      right = build(pts, mid, end, 0, out);
+    }
+    Node& node = out.nodes[static_cast<std::size_t>(nodeId)];
     node.left = left;
     node.right = right;
-    node.splitDim = static_cast<std::uint32_t>(bestDim);
-    node.split = split;
     return nodeId;
   }
 
-  // Squared distance with early exit once it exceeds `bound`.
-  value_t dist2(const value_t* a, const value_t* b, value_t bound) const {
-    value_t s = 0;
-    std::size_t d = 0;
-    for (; d + 4 <= m_dim; d += 4) {
-      const value_t e0 = a[d] - b[d];
-      const value_t e1 = a[d + 1] - b[d + 1];
-      const value_t e2 = a[d + 2] - b[d + 2];
-      const value_t e3 = a[d + 3] - b[d + 3];
-      s += e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3;
-      if (s > bound) {
-        return s;
+  /// Squared distance from q to the box of node `id` (0 inside). With a
+  /// static D, q must be padded (PaddedQuery) and the sum runs over kWidth
+  /// interleaved lanes; the summation order then differs from a point
+  /// distance's, which boxVisible() allows for.
+  template <std::size_t kD>
+  [[gnu::always_inline]] value_t boxDist2(std::int32_t id, const value_t* q) const {
+    const value_t* lo = m_lo.data() + static_cast<std::size_t>(id) * m_boxDim;
+    const value_t* hi = m_hi.data() + static_cast<std::size_t>(id) * m_boxDim;
+    if constexpr (kD > 0) {
+      Vec part = {};
+      const Vec zero = {};
+      for (std::size_t d = 0; d < PaddedQuery<kD>::kSize; d += kWidth) {
+        const Vec qv = load(q + d);
+        const Vec t = vmax(vmax(load(lo + d) - qv, qv - load(hi + d)), zero);
+        part += t * t;
       }
+      value_t s = 0;
+      for (std::size_t l = 0; l < kWidth; ++l) {
+        s += part[l];
+      }
+      return s;
+    } else {
+      value_t s = 0;
+      for (std::size_t d = 0; d < m_dim; ++d) {
+        const value_t t = std::max(std::max(lo[d] - q[d], q[d] - hi[d]), value_t(0));
+        s += t * t;
+      }
+      return s;
     }
-    for (; d < m_dim; ++d) {
-      const value_t e = a[d] - b[d];
-      s += e * e;
-    }
-    return s;
   }
 
-  void knnRecurse(std::int32_t nodeId, value_t minDist2, value_t* off,
-                  KnnState& st) const {
-    const Node& node = m_nodes[static_cast<std::size_t>(nodeId)];
+  /// Whether a box at computed squared distance `lb` may hold a point whose
+  /// computed squared distance is <= bound. Every term of `lb` is at most the
+  /// matching term of a point in the box (rounding is monotonic); only the
+  /// summation orders differ, which changes a sum of D non-negative terms by
+  /// a relative (D - 1) * epsilon at most, so a 4 (D + 1) epsilon margin makes
+  /// the test conservative.
+  template <std::size_t kD>
+  bool boxVisible(value_t lb, value_t bound) const {
+    const value_t shrink =
+        value_t(1) - value_t(4 * (dims<kD>() + 1)) * std::numeric_limits<value_t>::epsilon();
+    return lb * shrink <= bound;
+  }
+
+  /// For consecutive blocks of at most kBlock points of leaf `node`, call
+  /// fn(firstTreePosition, dist2, m) if the block's smallest squared distance
+  /// is <= bound; dist2[i] is the squared distance of the point at tree
+  /// position firstTreePosition + i, summed over the dimensions in order.
+  /// Stops early when fn returns false. `bound` is read before each block.
+  template <std::size_t kD, typename fn_t>
+  [[gnu::always_inline]] void scanLeaf(const Node& node, const value_t* q,
+                                       const value_t& bound, fn_t&& fn) const {
+    const std::size_t dim = dims<kD>();
+    const std::size_t count = node.end - node.begin;
+    const std::size_t stride = paddedCount(node);
+    const value_t* block = m_columns.data() + std::size_t(node.column) * dim;
+    alignas(16) value_t acc[kBlock];
+    for (std::size_t i0 = 0; i0 < count; i0 += kBlock) {
+      const std::size_t m = std::min(kBlock, count - i0);
+      Vec smallest = load(block + i0) - q[0];
+      smallest = smallest * smallest;
+      for (std::size_t i = 0; i < m; i += kWidth) {
+        const value_t* col = block + i0 + i;
+        Vec e = load(col) - q[0];
+        Vec sum = e * e;
+        for (std::size_t d = 1; d < dim; ++d) {
+          e = load(col + d * stride) - q[d];
+          sum += e * e;
+        }
+        store(acc + i, sum);
+        smallest = vmin(smallest, sum);
+      }
+      value_t lowest = smallest[0];
+      for (std::size_t l = 1; l < kWidth; ++l) {
+        lowest = std::min(lowest, smallest[l]);
+      }
+      if (lowest <= bound && !fn(node.begin + i0, acc, m)) {
+        return;
+      }
+    }
+  }
+
+  template <std::size_t kD>
+  void knnNode(std::int32_t id, KnnState& st) const {
+    const Node& node = m_nodes[static_cast<std::size_t>(id)];
     if (node.left < 0) {
-      for (std::uint32_t i = node.begin; i < node.end; ++i) {
-        const std::uint32_t idx = m_index[i];
-        if (idx == st.exclude) {
-          continue;
-        }
-        const value_t d2 = dist2(st.query, m_points.data() + std::size_t(i) * m_dim,
-                                 st.bound);
-        if (d2 > st.bound) {
-          continue;
-        }
-        const Neighbor cand{d2, idx};
+      scanLeaf<kD>(node, st.query, st.bound, [&](std::size_t pos0, const value_t* acc, std::size_t m) {
         auto& best = st.best;
-        if (best.size() == st.k) {
-          if (!(cand < best.back())) {
+        for (std::size_t i = 0; i < m; ++i) {
+          if (acc[i] > st.bound) {
             continue;
           }
-          best.pop_back();
+          const std::uint32_t idx = m_index[pos0 + i];
+          if (idx == st.exclude) {
+            continue;
+          }
+          const Neighbor cand{acc[i], idx};
+          if (best.size() == st.k) {
+            if (!(cand < best.back())) {
+              continue;
+            }
+            best.pop_back();
+          }
+          best.insert(std::upper_bound(best.begin(), best.end(), cand), cand);
+          if (best.size() == st.k) {
+            st.bound = std::min(st.bound, best.back().dist2);
+          }
         }
-        best.insert(std::upper_bound(best.begin(), best.end(), cand), cand);
-        if (best.size() == st.k) {
-          st.bound = std::min(st.bound, best.back().dist2);
-        }
-      }
+        return true;
+      });
       return;
     }
-    const std::size_t d = node.splitDim;
-    const value_t diff = st.query[d] - node.split;
-    const std::int32_t nearChild = diff < 0 ? node.left : node.right;
-    const std::int32_t farChild = diff < 0 ? node.right : node.left;
-    knnRecurse(nearChild, minDist2, off, st);
-    const value_t old = off[d];
-    const value_t farDist2 = minDist2 - old * old + diff * diff;
-    if (farDist2 <= st.bound) {
-      off[d] = diff;
-      knnRecurse(farChild, farDist2, off, st);
-      off[d] = old;
+    std::int32_t first = node.left;
+    std::int32_t second = node.right;
+    value_t dFirst = boxDist2<kD>(first, st.query);
+    value_t dSecond = boxDist2<kD>(second, st.query);
+    if (dSecond < dFirst) {
+      std::swap(first, second);
+      std::swap(dFirst, dSecond);
+    }
+    if (boxVisible<kD>(dFirst, st.bound)) {
+      knnNode<kD>(first, st);
+    }
+    if (boxVisible<kD>(dSecond, st.bound)) {
+      knnNode<kD>(second, st);
     }
   }
 
-  void radiusRecurse(std::int32_t nodeId, value_t minDist2, value_t* off,
-                     const value_t* q, value_t r2, std::uint32_t exclude,
-                     std::vector<Neighbor>& out) const {
-    const Node& node = m_nodes[static_cast<std::size_t>(nodeId)];
-    if (node.left < 0) {
-      for (std::uint32_t i = node.begin; i < node.end; ++i) {
-        const value_t d2 = dist2(q, m_points.data() + std::size_t(i) * m_dim, r2);
-        if (d2 <= r2 && m_index[i] != exclude) {
-          out.push_back(Neighbor{d2, m_index[i]});
+  template <std::size_t kD>
+  void radiusLeaf(const Node& node, const value_t* q, value_t r2, std::uint32_t exclude,
+                  std::vector<Neighbor>& out) const {
+    scanLeaf<kD>(node, q, r2, [&](std::size_t pos0, const value_t* acc, std::size_t m) {
+      for (std::size_t i = 0; i < m; ++i) {
+        if (acc[i] <= r2) {
+          const std::uint32_t idx = m_index[pos0 + i];
+          if (idx != exclude) {
+            out.push_back(Neighbor{acc[i], idx});
+          }
         }
       }
+      return true;
+    });
+  }
+
+  template <std::size_t kD>
+  void radiusNode(std::int32_t id, const value_t* q, value_t r2, std::uint32_t exclude,
+                  std::vector<Neighbor>& out) const {
+    const Node& node = m_nodes[static_cast<std::size_t>(id)];
+    if (node.left < 0) {
+      radiusLeaf<kD>(node, q, r2, exclude, out);
       return;
     }
-    const std::size_t d = node.splitDim;
-    const value_t diff = q[d] - node.split;
-    const std::int32_t nearChild = diff < 0 ? node.left : node.right;
-    const std::int32_t farChild = diff < 0 ? node.right : node.left;
-    radiusRecurse(nearChild, minDist2, off, q, r2, exclude, out);
-    const value_t old = off[d];
-    const value_t farDist2 = minDist2 - old * old + diff * diff;
-    if (farDist2 <= r2) {
-      off[d] = diff;
-      radiusRecurse(farChild, farDist2, off, q, r2, exclude, out);
-      off[d] = old;
+    if (boxVisible<kD>(boxDist2<kD>(node.left, q), r2)) {
+      radiusNode<kD>(node.left, q, r2, exclude, out);
+    }
+    if (boxVisible<kD>(boxDist2<kD>(node.right, q), r2)) {
+      radiusNode<kD>(node.right, q, r2, exclude, out);
     }
   }
 
-  void countRecurse(std::int32_t nodeId, value_t minDist2, value_t* off,
-                    const value_t* q, value_t r2, std::size_t stopAt,
-                    std::size_t& count) const {
-    const Node& node = m_nodes[static_cast<std::size_t>(nodeId)];
+  template <std::size_t kD>
+  void countNode(std::int32_t id, const value_t* q, value_t r2, std::size_t stopAt,
+                 std::size_t& count) const {
+    const Node& node = m_nodes[static_cast<std::size_t>(id)];
     if (node.left < 0) {
-      for (std::uint32_t i = node.begin; i < node.end; ++i) {
-        if (dist2(q, m_points.data() + std::size_t(i) * m_dim, r2) <= r2 &&
-            ++count >= stopAt) {
-          return;
+      scanLeaf<kD>(node, q, r2, [&](std::size_t, const value_t* acc, std::size_t m) {
+        for (std::size_t i = 0; i < m; ++i) {
+          count += acc[i] <= r2;
         }
+        return count < stopAt;
+      });
+      return;
+    }
+    if (boxVisible<kD>(boxDist2<kD>(node.left, q), r2)) {
+      countNode<kD>(node.left, q, r2, stopAt, count);
+      if (count >= stopAt) {
+        return;
       }
-      return;
     }
-    const std::size_t d = node.splitDim;
-    const value_t diff = q[d] - node.split;
-    const std::int32_t nearChild = diff < 0 ? node.left : node.right;
-    const std::int32_t farChild = diff < 0 ? node.right : node.left;
-    countRecurse(nearChild, minDist2, off, q, r2, stopAt, count);
-    if (count >= stopAt) {
-      return;
-    }
-    const value_t old = off[d];
-    const value_t farDist2 = minDist2 - old * old + diff * diff;
-    if (farDist2 <= r2) {
-      off[d] = diff;
-      countRecurse(farChild, farDist2, off, q, r2, stopAt, count);
-      off[d] = old;
+    if (boxVisible<kD>(boxDist2<kD>(node.right, q), r2)) {
+      countNode<kD>(node.right, q, r2, stopAt, count);
     }
   }
 
   std::size_t m_dim;
+  std::size_t m_boxDim = 0;  // dim rounded up to a multiple of kWidth
   std::size_t m_leafSize;
   std::size_t m_n = 0;
-  std::vector<value_t> m_points;        // tree order
-  std::vector<std::uint32_t> m_index;   // tree position -> original index
+  std::vector<value_t> m_points;       // tree order, row-major
+  std::vector<value_t> m_columns;      // tree order, column-major per leaf
+  std::vector<value_t> m_lo;           // per node, m_boxDim values
+  std::vector<value_t> m_hi;
+  std::vector<std::uint32_t> m_index;  // tree position -> original index
   std::vector<Node> m_nodes;
+  std::vector<std::pair<value_t, std::uint32_t>> m_keys;  // build scratch
 };
 
 }  // namespace helixkit

@@ -35,7 +35,7 @@ class NeighborGraph {
     /// Worker threads; 0 means all hardware threads.
     unsigned nThreads = 0;
     /// Points per k-d tree leaf.
-    std::size_t leafSize = 16;
+    std::size_t leafSize = 32;
     /// @throws std::invalid_argument naming the offending field
     void validate(bool isRadius) const;
   };
