@@ -8,9 +8,9 @@ Report form (tracks/s vs track length and threads, resolutions and pulls)::
 
     PYTHONPATH=python python benchmarks/bench_fitting.py
 
-``HELIXKIT_BENCH_FULL=1`` uses larger samples. ACTS's KalmanFitter via pyacts is
-not wired in yet (it needs an ACTS tracking geometry of the same layers); the
-peer here is an independent least-squares helix fit (scipy).
+``HELIXKIT_BENCH_FULL=1`` uses larger samples. The peer here is an independent
+least-squares helix fit (scipy); ACTS's KalmanFitter on the same ACTS
+GenericDetector tracks is compared in ``benchmarks/bench_fitting_acts.py``.
 """
 
 from __future__ import annotations
