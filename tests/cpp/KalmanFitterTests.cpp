@@ -308,7 +308,7 @@ HK_TEST(PassiveSurfacesWithoutMaterialChangeNothing) {
   // Passive layers with no material between the measurement layers: same
   // fit (exact hits, truth recovered), same ndf and measurement count; the
   // ignored NaN measurement / negative covariance of passive entries is
-  // accepted; a trailing passive entry is skipped (NaN state).
+  // accepted; leading and trailing passive entries get no state (NaN).
   const SurfaceSet set = passiveSet(0.0, {20, 45, 105, 200}, {0, 0, 0, 0});
   const BoundVector truth = testTruth();
   const OneTrack a = makeTrack(set, truth, {0, 1, 2, 3, 4, 5});
@@ -341,7 +341,8 @@ HK_TEST(PassiveSurfacesWithoutMaterialChangeNothing) {
       }
     }
     HK_CHECK(std::isnan(ob.smoothed[5 * 9]));  // trailing passive: skipped
-    HK_CHECK(std::isfinite(ob.smoothed[5 * 0]));
+    HK_CHECK(std::isnan(ob.smoothed[5 * 0]));  // leading passive: none
+    HK_CHECK(std::isfinite(ob.smoothed[5 * 2]));  // between measurements
     HK_CHECK(std::isnan(ob.measurementChi2[0]) && ob.outlier[0] == 0);
   }
   // Only passive entries (or too few measurements): a status, no exception.

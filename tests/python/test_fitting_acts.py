@@ -54,8 +54,8 @@ def test_resolutions_match_acts(run):
 def test_passive_material_matters(run):
     data, _, _ = run
     # Without the passive layers the errors are far too small: pulls ~2-3.
-    surf = ar.helixkit_inputs(data, passive_material=False)
-    cmp = ar.compare_fits(data, ar.fit_helixkit(data, surfaces=surf))
+    surf = ar.helixkit_inputs(data, material="modules")
+    cmp = ar.compare_fits(data, ar.fit_helixkit(data, inputs=surf))
     assert cmp["helixkit"]["pull_width_phi"] > 1.5
 
 

@@ -96,7 +96,18 @@ struct TrackResult {
   /// Entries [0, nStates) were filtered and smoothed (trailing passive
   /// entries after the last measurement are skipped).
   std::size_t nStates = 0;
+  /// Leading passive entries [0, firstState) get no smoothed state.
+  std::size_t firstState = 0;
 };
+
+/// Traversed material x / X0 of a surface at the state b on it.
+double pathX0(const Surface& s, const BoundVector& b) {
+  const FreeVector f = s.boundToFree(b);
+  const Vec3 dir{f[eFreeDir0], f[eFreeDir1], f[eFreeDir2]};
+  const Vec3 nrm = s.normal({f[eFreePos0], f[eFreePos1], f[eFreePos2]});
+  const double cosInc = std::max(std::abs(dot(nrm, dir)), 1e-6);
+  return s.thicknessX0 / cosInc;
+}
 
 }  // namespace
 
@@ -502,12 +513,7 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
       const double qop = x[eBoundQOverP];
       if (st.surface->thicknessX0 > 0.0 && qop != 0.0 &&
           (m_cfg.multipleScattering || m_cfg.energyLoss)) {
-        const FreeVector f = st.surface->boundToFree(x);
-        const Vec3 dir{f[eFreeDir0], f[eFreeDir1], f[eFreeDir2]};
-        const Vec3 nrm =
-            st.surface->normal({f[eFreePos0], f[eFreePos1], f[eFreePos2]});
-        const double cosInc = std::max(std::abs(dot(nrm, dir)), 1e-6);
-        const double xx0 = st.surface->thicknessX0 / cosInc;
+        const double xx0 = pathX0(*st.surface, x);
         const double mom = 1.0 / std::abs(qop);
         if (m_cfg.multipleScattering) {
           const double th0 = highlandTheta0(xx0, mom, mass);
@@ -548,7 +554,7 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
     if (m_cfg.smoother == Smoother::eMbf) {
       BoundVector lam{};
       BoundMatrix bigLam{};
-      for (std::size_t kk = nRun; kk-- > 0;) {
+      for (std::size_t kk = nRun; kk-- > firstMeas;) {
         State& st = states[kk];
         const BoundVector xs = st.xf - st.pf * lam;
         BoundMatrix ps = st.pf - similarity(st.pf, bigLam);
@@ -589,7 +595,7 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
       // the state before the material (measurement and passive alike).
       BoundVector xsNext = states[nRun - 1].xf;
       BoundMatrix psNext = states[nRun - 1].pf;
-      for (std::size_t kk = nRun - 1; kk-- > 0;) {
+      for (std::size_t kk = nRun - 1; kk-- > firstMeas;) {
         State& st = states[kk];
         const State& nx = states[kk + 1];
         BoundMatrix ppInv;
@@ -607,10 +613,10 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
         xsNext = xs;
         psNext = ps;
       }
-      states[0].xp = xsNext;
-      states[0].pp = psNext;
+      states[firstMeas].xp = xsNext;
+      states[firstMeas].pp = psNext;
     }
-    for (std::size_t k = 0; k < nRun; ++k) {
+    for (std::size_t k = firstMeas; k < nRun; ++k) {
       State& st = states[k];
       symmetrize(st.pp);
       normalizeDirection(st.xp);
@@ -621,19 +627,64 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
     }
 
     // ---- extrapolation to the perigee ----
-    // From the smoothed state on the first entry. If that is a passive
-    // surface (beam pipe), its smoothed state is the one before its
-    // material, so the perigee covariance includes the scattering there
-    // (as ACTS adds the noise when extrapolating through material).
+    // From the smoothed state at the first measurement. Passive entries
+    // before it (beam pipe) are not smoothed through: with the wide prior
+    // that would cancel ~10 digits. Their material lies between the perigee
+    // and the first measurement, so its noise Q is added at the perigee as
+    // J Q J^T (J: passive surface -> perigee, at the fitted helix), as ACTS
+    // adds the noise when it extrapolates through material; the mean energy
+    // loss there is given back (the perigee is before it).
     res.nStates = nRun;
-    const auto pg = prop.propagate(*states[0].surface, states[0].xp, perigee);
+    res.firstState = firstMeas;
+    const State& s0 = states[firstMeas];
+    const auto pg = prop.propagate(*s0.surface, s0.xp, perigee);
     if (!pg) {
       res.status = KalmanFitterStatus::ePropagationFailed;
       return res;
     }
     res.params = pg->params;
     normalizeDirection(res.params);
-    res.cov = similarity(pg->jacobian, states[0].pp);
+    res.cov = similarity(pg->jacobian, s0.pp);
+    for (std::size_t k = firstMeas; k-- > 0;) {
+      const Surface& ps = *states[k].surface;
+      const double qop = res.params[eBoundQOverP];
+      if (!(ps.thicknessX0 > 0.0) || qop == 0.0 ||
+          !(m_cfg.multipleScattering || m_cfg.energyLoss)) {
+        continue;
+      }
+      const auto fw = prop.propagate(perigee, res.params, ps);
+      const auto bw =
+          fw ? prop.propagate(ps, fw->params, perigee) : std::nullopt;
+      if (!bw) {
+        res.status = KalmanFitterStatus::ePropagationFailed;
+        return res;
+      }
+      const double xx0 = pathX0(ps, fw->params);
+      const double mom = 1.0 / std::abs(qop);
+      if (m_cfg.multipleScattering) {
+        const double th0 = highlandTheta0(xx0, mom, mass);
+        const double sth = std::sin(fw->params[eBoundTheta]);
+        BoundMatrix q{};
+        q(eBoundPhi, eBoundPhi) = th0 * th0 / (sth * sth);
+        q(eBoundTheta, eBoundTheta) = th0 * th0;
+        res.cov = res.cov + similarity(bw->jacobian, q);
+      }
+      if (m_cfg.energyLoss && m_cfg.energyLossPerX0 > 0.0) {
+        const double e = std::hypot(mom, mass);
+        const double e0 = e + m_cfg.energyLossPerX0 * xx0;
+        const double p0 = std::sqrt((e0 - mass) * (e0 + mass));
+        res.params[eBoundQOverP] = std::copysign(1.0 / p0, qop);
+        // d(q/p before) / d(q/p after) = (p_after / p_before)^3 E_before / E
+        const double ratio = mom / p0;
+        const double f = ratio * ratio * ratio * e0 / e;
+        res.cov(eBoundQOverP, eBoundQOverP) *= f * f;
+        for (std::size_t r = 0; r < eBoundQOverP; ++r) {
+          res.cov(r, eBoundQOverP) *= f;
+          res.cov(eBoundQOverP, r) *= f;
+        }
+      }
+    }
+    symmetrize(res.cov);
     BoundMatrix l;
     if (!cholesky(res.cov, l)) {
       res.status = KalmanFitterStatus::eNumericalFailure;
@@ -664,7 +715,8 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
                      if (m_cfg.storeStates) {
                        const auto b0 =
                            static_cast<std::size_t>(in.trackOffsets[t]);
-                       for (std::size_t k = 0; k < r.nStates; ++k) {
+                       for (std::size_t k = r.firstState; k < r.nStates;
+                            ++k) {
                          for (std::size_t c = 0; c < 5; ++c) {
                            out.smoothed[5 * (b0 + k) + c] = states[k].xp[c];
                          }

@@ -59,8 +59,8 @@ class TrackFitResult:
     smoothed, smoothed_cov : (M, 5), (M, 5, 5) float64 or None
         Smoothed bound parameters on each entry's surface (``store_states``), before that
         surface's material (the state at the hit: material is applied after the
-        measurement). Passive entries get the state before their material; passive
-        entries after a track's last measurement are skipped (NaN).
+        measurement). Passive entries between measurements get the state before their
+        material; those before the first or after the last measurement get NaN.
     particle_id : (N,) int64 or None
         Set by :func:`fit_truth_tracks`.
     """
@@ -185,9 +185,10 @@ def fit_tracks(  # noqa: PLR0913
         ``measurement_cov`` rows are ignored (may be NaN); it is no hole and adds
         nothing to ``ndf``, ``chi2`` or ``n_measurements``. Passive entries before
         the first measurement (beam pipe) lie between the perigee and the first
-        hit: the perigee is extrapolated from the smoothed state before the first
-        entry's material, so their scattering enters the perigee covariance (ACTS
-        likewise adds the material noise when extrapolating to the perigee).
+        hit: the perigee is extrapolated from the smoothed first-measurement state
+        and their scattering noise is added to the perigee covariance (J Q Jᵀ with J
+        the transport passive surface → perigee; their mean energy loss is given
+        back), as ACTS adds the material noise when it extrapolates to the perigee.
         Passive entries after the last measurement cannot change the fit and are
         skipped.
     mass : float or (N,) float, optional

@@ -88,11 +88,12 @@ class KalmanFitter {
     /// (scattering, energy loss) with no measurement update; the entry's
     /// measurement and covariance are ignored (not validated), it is no
     /// hole, adds nothing to ndf, chi2 or nMeasurements. Passive entries
-    /// before the first measurement (beam pipe) are crossed between the
-    /// perigee and the first measurement: the perigee is extrapolated from
-    /// the smoothed state before the first entry's material, so their noise
-    /// enters the perigee covariance. Passive entries after the last
-    /// measurement cannot change the fit and are skipped (not propagated).
+    /// before the first measurement (beam pipe) lie between the perigee and
+    /// the first measurement: the perigee is extrapolated from the smoothed
+    /// first-measurement state and their noise is added there (J Q J^T,
+    /// J = passive surface -> perigee; mean energy loss given back), as
+    /// ACTS adds material noise when extrapolating. Passive entries after
+    /// the last measurement cannot change the fit and are skipped.
     std::span<const std::int8_t> measurementMask;
     /// N * 5 initial perigee parameters (d0, z0, phi, theta, q/p).
     std::span<const double> initialParams;
@@ -122,8 +123,9 @@ class KalmanFitter {
     /// Per entry (storeStates only): M * 5 smoothed bound parameters on the
     /// entry's surface before its material (the state at the hit, as the
     /// material is applied after the measurement), M * 25 covariances.
-    /// Passive entries get the state before their material too; NaN for
-    /// passive entries after the last measurement and failed tracks.
+    /// Passive entries between measurements get the state before their
+    /// material too; NaN for passive entries before the first or after the
+    /// last measurement and for failed tracks.
     std::vector<double> smoothed;
     std::vector<double> smoothedCov;
     /// Per entry: predicted chi2 (= filtered chi2; NaN for passive
