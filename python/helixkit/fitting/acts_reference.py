@@ -32,6 +32,11 @@ carried over one to one and are approximated (:func:`helixkit_inputs`):
   (the beam pipe: 0.23 % X0). The helix, not the chord, is then propagated
   to them, and the material is applied there at the helix's incidence angle.
   The chord only decides which surfaces are crossed and in what order.
+  Material on navigation layers (odd layer ids: the gap discs between the
+  endcap layers carry 1.6/2.6 % X0 in the GenericDetector) is left out: ACTS's
+  navigator never targets navigation layers, so neither Fatras nor ACTS's
+  KalmanFitter applies it (including it makes helixkit's forward q/p errors
+  ~25 % too large, tested).
   ``material="effective"`` keeps the older approximation for comparison:
   every passive surface crossed between measurement i and i+1 is added to
   measurement i's surface, rescaled so that helixkit's path length
@@ -206,27 +211,41 @@ def _slab_x0(surface: Any) -> float:
 
 
 def _passive_surfaces(acts: Any, tracking_geometry: Any, gctx: Any) -> dict[str, np.ndarray]:
+    """Non-sensitive surfaces with material; ``*_nav``: on a navigation layer (odd layer id).
+
+    ACTS gives navigation layers (the gaps between layers) odd layer ids. The
+    GenericDetector decorates some of them with material, but ACTS's navigator
+    never targets a navigation layer, so neither Fatras nor the KalmanFitter
+    applies that material.
+    """
     cyl_r, cyl_hz, cyl_x0, disc_z, disc_rmin, disc_rmax, disc_x0 = [], [], [], [], [], [], []
+    cyl_nav, disc_nav = [], []
     for s in tracking_geometry.extractMaterialSurfaces():
         if s.isSensitive:
             continue
         b = list(s.bounds.values())
         x0 = _slab_x0(s)
+        nav = s.geometryId.layer % 2 == 1
         if s.type == acts.SurfaceType.Cylinder:
             cyl_r.append(b[0])
             cyl_hz.append(b[1])
             cyl_x0.append(x0)
+            cyl_nav.append(nav)
         elif s.type == acts.SurfaceType.Disc:
             disc_z.append(s.center(gctx)[2])
             disc_rmin.append(b[0])
             disc_rmax.append(b[1])
             disc_x0.append(x0)
+            disc_nav.append(nav)
         else:
             msg = f"unexpected passive material surface type {s.type} ({s.geometryId})"
             raise RuntimeError(msg)
-    return {k: np.asarray(v, dtype=np.float64) for k, v in (
+    out = {k: np.asarray(v, dtype=np.float64) for k, v in (
         ("cyl_r", cyl_r), ("cyl_half_z", cyl_hz), ("cyl_x0", cyl_x0), ("disc_z", disc_z),
         ("disc_rmin", disc_rmin), ("disc_rmax", disc_rmax), ("disc_x0", disc_x0))}
+    out["cyl_nav"] = np.asarray(cyl_nav, dtype=bool)
+    out["disc_nav"] = np.asarray(disc_nav, dtype=bool)
+    return out
 
 
 def run_acts_truth_tracking(
@@ -567,7 +586,8 @@ def _module_surfaces(data: ActsTruthTracking, x0: np.ndarray) -> tuple[list[np.n
             np.tile([-big, big, -big, big], (m, 1)), x0], m
 
 
-def _passive_crossings(data: ActsTruthTracking, start_point: np.ndarray
+def _passive_crossings(data: ActsTruthTracking, start_point: np.ndarray, *,
+                       navigation_layers: bool = False
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Passive surfaces (with material) crossed by each track's straight chords.
 
@@ -587,6 +607,11 @@ def _passive_crossings(data: ActsTruthTracking, start_point: np.ndarray
     d = b - a
     p = data.passive
     ncyl = len(p["cyl_r"])
+    use_c = p["cyl_x0"] > 0
+    use_d = p["disc_x0"] > 0
+    if not navigation_layers:
+        use_c &= ~p.get("cyl_nav", np.zeros(ncyl, dtype=bool))
+        use_d &= ~p.get("disc_nav", np.zeros(len(use_d), dtype=bool))
     # cylinders: solve |a_T + f d_T| = r (both roots: the chord's transverse
     # distance need not be monotonic).
     aa = np.einsum("mi,mi->m", d[:, :2], d[:, :2])[:, None]
@@ -600,7 +625,7 @@ def _passive_crossings(data: ActsTruthTracking, start_point: np.ndarray
             f = (-bb + sign * sq) / (2 * aa)
         cross = (disc > 0) & (f > 0) & (f < 1)
         zc = a[:, 2:3] + f * d[:, 2:3]
-        cross &= (np.abs(zc) <= p["cyl_half_z"][None, :]) & (p["cyl_x0"][None, :] > 0)
+        cross &= (np.abs(zc) <= p["cyl_half_z"][None, :]) & use_c[None, :]
         jj, kk = np.nonzero(cross)
         jcs.append(jj)
         kcs.append(kk)
@@ -611,19 +636,25 @@ def _passive_crossings(data: ActsTruthTracking, start_point: np.ndarray
     crossd = np.isfinite(g) & (g > 0) & (g < 1)
     rd = np.hypot(a[:, 0:1] + g * d[:, 0:1], a[:, 1:2] + g * d[:, 1:2])
     crossd &= (rd >= p["disc_rmin"][None, :]) & (rd <= p["disc_rmax"][None, :])
-    jd, kd = np.nonzero(crossd & (p["disc_x0"][None, :] > 0))
+    jd, kd = np.nonzero(crossd & use_d[None, :])
     return (np.concatenate([*jcs, jd]), np.concatenate([*kcs, ncyl + kd]),
             np.concatenate([*fcs, g[jd, kd]]))
 
 
 def helixkit_inputs(data: ActsTruthTracking, *, material: str = "passive",
-                    start: tuple[np.ndarray, np.ndarray] | None = None) -> HelixkitInputs:
+                    start: tuple[np.ndarray, np.ndarray] | None = None,
+                    beam_pipe: bool = True, navigation_layers: bool = False) -> HelixkitInputs:
     """helixkit's view of the run: one plane per measurement and the run's material.
 
-    ``material`` is ``"passive"`` (passive surfaces in the sequence, beam pipe
-    included), ``"effective"`` (folded into the preceding module,
-    :func:`effective_x0`) or ``"modules"`` (module material only). ``start``
-    (default :func:`smeared_start`) gives the point the first chord starts from.
+    ``material`` is ``"passive"`` (passive surfaces in the sequence),
+    ``"effective"`` (folded into the preceding module, :func:`effective_x0`, as
+    before; navigation-layer material included, beam pipe left out) or
+    ``"modules"`` (module material only). ``start`` (default
+    :func:`smeared_start`) gives the point the first chord starts from. With
+    ``"passive"``: ``beam_pipe=False`` drops the passive entries before the
+    first measurement; ``navigation_layers=True`` also puts the material of
+    navigation layers (odd layer ids) into the sequence, which ACTS never
+    applies (for tests of that claim).
     """
     modes = ("passive", "effective", "modules")
     if material not in modes:
@@ -642,7 +673,12 @@ def helixkit_inputs(data: ActsTruthTracking, *, material: str = "passive",
     init = (start if start is not None else smeared_start(data))[0]
     d0, z0, phi = init[:, 0], init[:, 1], init[:, 2]
     start_point = np.stack([-d0 * np.sin(phi), d0 * np.cos(phi), z0], axis=1)
-    j, k, frac = _passive_crossings(data, start_point)
+    j, k, frac = _passive_crossings(data, start_point, navigation_layers=navigation_layers)
+    if not beam_pipe:
+        first = np.zeros(m, dtype=bool)
+        first[data.track_offsets[:-1]] = True
+        keep = ~first[j]
+        j, k, frac = j[keep], k[keep], frac[keep]
     p = data.passive
     ncyl, ndisc = len(p["cyl_r"]), len(p["disc_z"])
     cols, _ = _module_surfaces(data, data.module_x0)
