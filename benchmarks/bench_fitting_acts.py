@@ -115,9 +115,11 @@ def report() -> None:
     start = ar.smeared_start(data)
     surf = ar.helixkit_inputs(data, start=start)
     eff = ar.helixkit_inputs(data, material="effective")
+    nobp = ar.helixkit_inputs(data, start=start, beam_pipe=False)
     res1, t1 = ar.timed_fit(data, n_threads=1, inputs=surf, start=start)
     res2, t2 = ar.timed_fit(data, n_threads=2, inputs=surf, start=start)
     res_e, t_e = ar.timed_fit(data, n_threads=1, inputs=eff, start=start)
+    res_nb = ar.fit_helixkit(data, inputs=nobp, start=start)
     same = np.array_equal(res1.params, res2.params, equal_nan=True)
     cmp = ar.compare_fits(data, res1)
     cmp_e = ar.compare_fits(data, res_e)
@@ -127,7 +129,8 @@ def report() -> None:
           f"{int(c['acts_failed'])}, ended early {int(c['acts_truncated'])}), helixkit ok "
           f"{int(c['helixkit_ok'])}, compared {int(c['both'])}; "
           f"⟨measurements⟩ = {data.n_measurements.mean():.2f}")
-    print(_fmt_table(cmp, {"helixkit, effective_x0 (old)": cmp_e}))
+    print(_fmt_table(cmp, {"helixkit, no beam pipe": ar.compare_fits(data, res_nb),
+                           "helixkit, effective_x0 (old)": cmp_e}))
     print("\n# passive surfaces")
     _eta_split(data, res1)
     print("# effective_x0 (old)")

@@ -550,14 +550,19 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
     }
 
     // ---- smoother ----
-    // Both forms give x_s, P_s in place of xp, pp (reused as storage).
+    // Both forms give x_s, P_s in place of xp, pp (reused as storage); MBF
+    // leaves the predicted state of passive entries when !storeStates.
     if (m_cfg.smoother == Smoother::eMbf) {
       BoundVector lam{};
       BoundMatrix bigLam{};
       for (std::size_t kk = nRun; kk-- > firstMeas;) {
         State& st = states[kk];
-        const BoundVector xs = st.xf - st.pf * lam;
-        BoundMatrix ps = st.pf - similarity(st.pf, bigLam);
+        // Smoothed state (passive entries: only if stored; nothing else
+        // needs it).
+        if (st.dim > 0 || m_cfg.storeStates) {
+          st.xp = st.xf - st.pf * lam;
+          st.pp = st.pf - similarity(st.pf, bigLam);
+        }
         // Tilde quantities (before the update at kk); passive entries and
         // outliers have no update, their scattering noise needs no term
         // here (it is independent of the state at kk).
@@ -584,8 +589,6 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
         }
         lam = transposeTimes(st.jac, lam);
         bigLam = similarity(transpose(st.jac), bigLam);
-        st.xp = xs;
-        st.pp = ps;
       }
     } else {
       // RTS, from the last state backwards; the last smoothed = filtered.
