@@ -94,19 +94,17 @@ def _fmt_table(cmp: dict, extra: dict[str, dict] | None = None) -> str:
 def _eta_split(data, res) -> None:
     eta = np.abs(data.true_eta)
     for lo, hi in ((0.0, 0.8), (0.8, 1.6), (1.6, 2.5)):
-        sel = (eta >= lo) & (eta < hi)
-        a = ar._perf(data.acts_params[sel & data.acts_ok & res.ok],  # noqa: SLF001
-                     data.acts_cov[sel & data.acts_ok & res.ok],
-                     data.acts_chi2[sel & data.acts_ok & res.ok],
-                     data.acts_ndf[sel & data.acts_ok & res.ok] - 5.0,
-                     data.truth[sel & data.acts_ok & res.ok], data.true_pt[sel & data.acts_ok & res.ok])
-        both = sel & data.acts_ok & res.ok
+        both = (eta >= lo) & (eta < hi) & data.acts_ok & res.ok
+        t, pt = data.truth[both], data.true_pt[both]
+        a = ar._perf(data.acts_params[both], data.acts_cov[both],  # noqa: SLF001
+                     data.acts_chi2[both], data.acts_ndf[both] - 5.0, t, pt)
         h = ar._perf(res.params[both], res.cov[both], res.chi2[both],  # noqa: SLF001
-                     res.ndf[both].astype(np.float64), data.truth[both], data.true_pt[both])
+                     res.ndf[both].astype(np.float64), t, pt)
+        widths = ", ".join(f"{n} {a[f'pull_width_{n}_mad']:.3f}/{h[f'pull_width_{n}_mad']:.3f}"
+                           for n in ar.PARAM_NAMES)
         print(f"|η| {lo}–{hi} ({int(both.sum())} tracks): MAD pull widths ACTS / helixkit "
-              + ", ".join(f"{n} {a[f'pull_width_{n}_mad']:.3f}/{h[f'pull_width_{n}_mad']:.3f}"
-                          for n in ar.PARAM_NAMES)
-              + f"; σ(pT)/pT MAD {100 * a['sigma_pt_rel_mad']:.2f}/{100 * h['sigma_pt_rel_mad']:.2f} %")
+              f"{widths}; σ(pT)/pT MAD {100 * a['sigma_pt_rel_mad']:.2f}/"
+              f"{100 * h['sigma_pt_rel_mad']:.2f} %")
 
 
 def report() -> None:

@@ -408,8 +408,8 @@ HK_TEST(PassiveMaterialEqualsMeasurementMaterialAndSmoothers) {
       many.sid.push_back(b.sid[m]);
       many.mask.push_back(b.mask[m]);
       many.meas.insert(many.meas.end(), {b.meas[2 * m], b.meas[2 * m + 1]});
-      many.mcov.insert(many.mcov.end(), b.mcov.begin() + 3 * static_cast<long>(m),
-                       b.mcov.begin() + 3 * static_cast<long>(m) + 3);
+      const auto c0 = b.mcov.begin() + 3 * static_cast<long>(m);
+      many.mcov.insert(many.mcov.end(), c0, c0 + 3);
     }
     many.off.push_back(static_cast<std::int64_t>(many.sid.size()));
     many.init.insert(many.init.end(), b.init.begin(), b.init.end());
