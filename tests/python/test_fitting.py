@@ -467,3 +467,28 @@ def test_passive_surfaces_inputs(surf0):
     ref = call()
     np.testing.assert_array_equal(res2.params, ref.params)
     assert np.isnan(res2.smoothed[off[1]]).all()
+
+
+def test_passive_surfaces_are_no_holes():
+    t = _toy.make_toy_tracks(20, seed=24)
+    surf = _passive_surfaces(0.0, 0.03)
+    off, sid, local, cov, mask = _toy.passive_sequence(t, RADII, PASSIVE_R)
+    init = _seeds(t)
+    # All surfaces are candidates (passive ones included): none is a hole.
+    res = fitting.fit_tracks(surf, off, sid, local, cov, init, b_field_z=BZ,
+                             measurement_mask=mask, count_holes=True)
+    assert (res.status == 0).all() and (res.n_holes == 0).all()
+    # Drop measurement layer 3 from the sequence: one hole, the passive entries still none.
+    keep = sid != 3
+    res = fitting.fit_tracks(surf, np.arange(0, keep.sum() + 1, keep.sum() // 20), sid[keep],
+                             local[keep], cov[keep], init, b_field_z=BZ,
+                             measurement_mask=mask[keep], count_holes=True)
+    assert (res.status == 0).all() and (res.n_holes == 1).all()
+    # Drop passive cylinder 4 instead: a passive surface crossed but not listed counts only
+    # if it is a candidate; restricting the candidates to the measurement layers gives none.
+    keep = sid != NL + 4
+    res = fitting.fit_tracks(surf, np.arange(0, keep.sum() + 1, keep.sum() // 20), sid[keep],
+                             local[keep], cov[keep], init, b_field_z=BZ,
+                             measurement_mask=mask[keep], count_holes=True,
+                             hole_surfaces=np.arange(NL))
+    assert (res.n_holes == 0).all()

@@ -199,7 +199,10 @@ def fit_tracks(  # noqa: PLR0913
         Measurements with predicted χ² above this are outliers (0 = off).
     count_holes : bool
         Count surfaces crossed within bounds without a measurement between the
-        first and last measurement; ``hole_surfaces`` restricts the candidates.
+        first and last measurement; ``hole_surfaces`` restricts the candidates (pass
+        the measurement surfaces when the set also holds passive surfaces: a passive
+        surface that a track crosses but does not list would otherwise count).
+        Passive entries of a track are never holes.
     smoother : {"mbf", "rts"}
         Modified Bryson–Frazier (no inverse of the predicted covariance) or
         Rauch–Tung–Striebel.
