@@ -422,6 +422,10 @@ def test_passive_surfaces_mbf_equals_rts_and_threads(passive_toy):
         np.testing.assert_allclose(np.diagonal(ca, axis1=1, axis2=2),
                                    np.diagonal(cb, axis1=1, axis2=2), rtol=1e-5)
         np.testing.assert_allclose(scaled(ca), scaled(cb), rtol=0, atol=1e-6)
+    # MBF skips the smoothed states of passive entries when they are not stored.
+    d = _fit_passive(t, surf, smoother="mbf", energy_loss=True)
+    np.testing.assert_array_equal(d.params, a.params)
+    np.testing.assert_array_equal(d.cov, a.cov)
     c = _fit_passive(t, surf, smoother="mbf", store_states=True, energy_loss=True, n_threads=3)
     for name in ("params", "cov", "chi2", "ndf", "status", "smoothed", "smoothed_cov"):
         np.testing.assert_array_equal(getattr(a, name), getattr(c, name))
