@@ -44,14 +44,15 @@ LENGTH_BINS = ((7, 10), (11, 11), (12, 12), (13, 13), (14, 40))
 @pytest.fixture(scope="module")
 def acts_run():
     data = ar.run_acts_truth_tracking(n_events=N_EVENTS, muons_per_event=MUONS, seed=7)
-    return data, ar.helixkit_inputs(data), ar.smeared_start(data)
+    start = ar.smeared_start(data)
+    return data, ar.helixkit_inputs(data, start=start), start
 
 
 @pytest.mark.benchmark(group="fitting-acts")
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_fit_helixkit_on_acts_tracks(benchmark, acts_run, n_threads):
     data, surf, start = acts_run
-    res = benchmark(ar.fit_helixkit, data, n_threads=n_threads, surfaces=surf, start=start)
+    res = benchmark(ar.fit_helixkit, data, n_threads=n_threads, inputs=surf, start=start)
     assert res.ok.mean() > 0.99
     benchmark.extra_info["tracks"] = len(data)
     benchmark.extra_info["acts_kf_us_per_track"] = data.acts_us_per_track
@@ -69,49 +70,76 @@ def test_fit_acts_kalman(benchmark, acts_run):
 
 
 # --------------------------------------------------------------------------- report
-def _fmt_table(cmp: dict) -> str:
-    a, h = cmp["acts"], cmp["helixkit"]
-    rows = [
-        ("σ(d0) [µm], std / MAD", f"{1e3 * a['sigma_d0']:.1f} / {1e3 * a['sigma_d0_mad']:.1f}",
-         f"{1e3 * h['sigma_d0']:.1f} / {1e3 * h['sigma_d0_mad']:.1f}"),
-        ("σ(z0) [µm], std / MAD", f"{1e3 * a['sigma_z0']:.1f} / {1e3 * a['sigma_z0_mad']:.1f}",
-         f"{1e3 * h['sigma_z0']:.1f} / {1e3 * h['sigma_z0_mad']:.1f}"),
-        ("σ(pT)/pT [%], std / MAD",
-         f"{100 * a['sigma_pt_rel']:.2f} / {100 * a['sigma_pt_rel_mad']:.2f}",
-         f"{100 * h['sigma_pt_rel']:.2f} / {100 * h['sigma_pt_rel_mad']:.2f}"),
-    ]
-    for name in ar.PARAM_NAMES:
-        rows.append((f"pull {name}: mean, std / MAD",
-                     f"{a[f'pull_mean_{name}']:+.3f}, {a[f'pull_width_{name}']:.3f} / "
-                     f"{a[f'pull_width_{name}_mad']:.3f}",
-                     f"{h[f'pull_mean_{name}']:+.3f}, {h[f'pull_width_{name}']:.3f} / "
-                     f"{h[f'pull_width_{name}_mad']:.3f}"))
-    rows.append(("⟨χ²/(dims − 5)⟩", f"{a['chi2_ndf']:.3f}", f"{h['chi2_ndf']:.3f}"))
-    out = ["| quantity | ACTS KalmanFitter | helixkit fit_tracks |", "|---|---|---|"]
-    out += [f"| {q} | {x} | {y} |" for q, x, y in rows]
+def _cols(x: dict) -> list[str]:
+    out = [f"{1e3 * x['sigma_d0']:.1f} / {1e3 * x['sigma_d0_mad']:.1f}",
+           f"{1e3 * x['sigma_z0']:.1f} / {1e3 * x['sigma_z0_mad']:.1f}",
+           f"{100 * x['sigma_pt_rel']:.2f} / {100 * x['sigma_pt_rel_mad']:.2f}"]
+    out += [f"{x[f'pull_mean_{n}']:+.3f}, {x[f'pull_width_{n}']:.3f} / "
+            f"{x[f'pull_width_{n}_mad']:.3f}" for n in ar.PARAM_NAMES]
+    return [*out, f"{x['chi2_ndf']:.3f}"]
+
+
+def _fmt_table(cmp: dict, extra: dict[str, dict] | None = None) -> str:
+    """ACTS vs helixkit (passive surfaces), plus other helixkit variants as columns."""
+    names = ["σ(d0) [µm], std / MAD", "σ(z0) [µm], std / MAD", "σ(pT)/pT [%], std / MAD",
+             *(f"pull {n}: mean, std / MAD" for n in ar.PARAM_NAMES), "⟨χ²/(dims − 5)⟩"]
+    columns = {"ACTS KalmanFitter": cmp["acts"], "helixkit fit_tracks": cmp["helixkit"],
+               **{k: v["helixkit"] for k, v in (extra or {}).items()}}
+    vals = [_cols(c) for c in columns.values()]
+    out = ["| quantity | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    out += [f"| {q} | " + " | ".join(v[i] for v in vals) + " |" for i, q in enumerate(names)]
     return "\n".join(out)
+
+
+def _eta_split(data, res) -> None:
+    eta = np.abs(data.true_eta)
+    for lo, hi in ((0.0, 0.8), (0.8, 1.6), (1.6, 2.5)):
+        both = (eta >= lo) & (eta < hi) & data.acts_ok & res.ok
+        t, pt = data.truth[both], data.true_pt[both]
+        a = ar._perf(data.acts_params[both], data.acts_cov[both],  # noqa: SLF001
+                     data.acts_chi2[both], data.acts_ndf[both] - 5.0, t, pt)
+        h = ar._perf(res.params[both], res.cov[both], res.chi2[both],  # noqa: SLF001
+                     res.ndf[both].astype(np.float64), t, pt)
+        widths = ", ".join(f"{n} {a[f'pull_width_{n}_mad']:.3f}/{h[f'pull_width_{n}_mad']:.3f}"
+                           for n in ar.PARAM_NAMES)
+        print(f"|η| {lo}–{hi} ({int(both.sum())} tracks): MAD pull widths ACTS / helixkit "
+              f"{widths}; σ(pT)/pT MAD {100 * a['sigma_pt_rel_mad']:.2f}/"
+              f"{100 * h['sigma_pt_rel_mad']:.2f} %")
 
 
 def report() -> None:
     print(f"# ACTS {N_EVENTS} events x {MUONS} muons, GenericDetector, 2 T, one thread", flush=True)
     data = ar.run_acts_truth_tracking(n_events=N_EVENTS, muons_per_event=MUONS, seed=7)
-    surf, start = ar.helixkit_inputs(data), ar.smeared_start(data)
-    res1, t1 = ar.timed_fit(data, n_threads=1, surfaces=surf, start=start)
-    res2, t2 = ar.timed_fit(data, n_threads=2, surfaces=surf, start=start)
+    start = ar.smeared_start(data)
+    surf = ar.helixkit_inputs(data, start=start)
+    eff = ar.helixkit_inputs(data, material="effective")
+    nobp = ar.helixkit_inputs(data, start=start, beam_pipe=False)
+    res1, t1 = ar.timed_fit(data, n_threads=1, inputs=surf, start=start)
+    res2, t2 = ar.timed_fit(data, n_threads=2, inputs=surf, start=start)
+    res_e, t_e = ar.timed_fit(data, n_threads=1, inputs=eff, start=start)
+    res_nb = ar.fit_helixkit(data, inputs=nobp, start=start)
     same = np.array_equal(res1.params, res2.params, equal_nan=True)
     cmp = ar.compare_fits(data, res1)
+    cmp_e = ar.compare_fits(data, res_e)
+    print(f"passive entries per track: {surf.n_passive.mean():.2f} (beam pipe included)")
     c = cmp["counts"]
     print(f"tracks {int(c['tracks'])}: ACTS complete fits {int(c['acts_ok'])} (failed "
           f"{int(c['acts_failed'])}, ended early {int(c['acts_truncated'])}), helixkit ok "
           f"{int(c['helixkit_ok'])}, compared {int(c['both'])}; "
           f"⟨measurements⟩ = {data.n_measurements.mean():.2f}")
-    print(_fmt_table(cmp))
+    print(_fmt_table(cmp, {"helixkit, no beam pipe": ar.compare_fits(data, res_nb),
+                           "helixkit, effective_x0 (old)": cmp_e}))
+    print("\n# passive surfaces")
+    _eta_split(data, res1)
+    print("# effective_x0 (old)")
+    _eta_split(data, res_e)
     n = len(data)
     print("\n| fitter | threads | µs/track | tracks/s |\n|---|---|---|---|")
     print(f"| ACTS KalmanFitter | 1 | {data.acts_us_per_track:.1f} | "
           f"{1e6 / data.acts_us_per_track:,.0f} |")
     for nt, t in ((1, t1), (2, t2)):
         print(f"| helixkit | {nt} | {1e6 * t / n:.1f} | {n / t:,.0f} |")
+    print(f"| helixkit, effective_x0 (old) | 1 | {1e6 * t_e / n:.1f} | {n / t_e:,.0f} |")
     print(f"ACTS / helixkit (1 thread): {data.acts_us_per_track / (1e6 * t1 / n):.1f}x; "
           f"helixkit results identical for 1 and 2 threads: {same}")
     try:  # machine-load calibration: the toy of bench_fitting.py (10 barrel cylinders)
@@ -145,9 +173,13 @@ def report() -> None:
         ntr = len(d) if sel is None else len(sel)
         if ntr == 0:
             continue
-        s, st = (ar.helixkit_inputs(d), ar.smeared_start(d)) if sel is None else (surf, start)
-        _, a1 = ar.timed_fit(d, n_threads=1, surfaces=s, start=st, tracks=sel)
-        _, a2 = ar.timed_fit(d, n_threads=2, surfaces=s, start=st, tracks=sel)
+        if sel is None:
+            st = ar.smeared_start(d)
+            s = ar.helixkit_inputs(d, start=st)
+        else:
+            s, st = surf, start
+        _, a1 = ar.timed_fit(d, n_threads=1, inputs=s, start=st, tracks=sel)
+        _, a2 = ar.timed_fit(d, n_threads=2, inputs=s, start=st, tracks=sel)
         acts_col = (f"{d.acts_us_per_track:.1f} | {1e6 / d.acts_us_per_track:,.0f}"
                     if sel is None else "– | –")
         label = str(lo) if lo == hi else f"{lo}–{hi}"

@@ -4,7 +4,9 @@
 #include "helixkit/Fitting/KalmanFitter.hpp"
 #include "helixkit/Propagation/HelixPropagator.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -223,6 +225,240 @@ HK_TEST(FitStraightExactTrackAndThreadInvariance) {
   KalmanFitter::Input bad = in;
   bad.trackOffsets = badOff;
   HK_CHECK_THROWS(KalmanFitter(cfg, set).fit(bad), std::invalid_argument);
+}
+
+namespace {
+
+/// Cylinders: six measurement layers (ids 0-5, r = 30...180 mm) and
+/// passive layers (ids 6...) with their own material.
+SurfaceSet passiveSet(double measX0, const std::vector<double>& passiveR,
+                      const std::vector<double>& passiveX0) {
+  std::vector<double> radius{30, 60, 90, 120, 150, 180};
+  std::vector<double> x0(6, measX0);
+  radius.insert(radius.end(), passiveR.begin(), passiveR.end());
+  x0.insert(x0.end(), passiveX0.begin(), passiveX0.end());
+  const std::size_t n = radius.size();
+  std::vector<std::int8_t> type(n, 1);
+  std::vector<double> center(3 * n, 0.0), rot, bounds;
+  for (std::size_t i = 0; i < n; ++i) {
+    rot.insert(rot.end(), {1, 0, 0, 0, 1, 0, 0, 0, 1});
+    bounds.insert(bounds.end(), {-1e4, 1e4, -1e4, 1e4});
+  }
+  return SurfaceSet(type, center, rot, radius, bounds, x0);
+}
+
+/// One track: exact hits of `truth` on the six measurement layers, with the
+/// surfaces `seq` (ids; >= 6 are passive, mask 0, NaN measurement).
+struct OneTrack {
+  std::vector<std::int64_t> off;
+  std::vector<std::int32_t> sid;
+  std::vector<double> meas, mcov, init, icov;
+  std::vector<std::int8_t> mask;
+  KalmanFitter::Input input() const {
+    return {off, sid, meas, mcov, mask, init, icov, {}, {}};
+  }
+};
+
+OneTrack makeTrack(const SurfaceSet& set, const BoundVector& truth,
+                   const std::vector<std::int32_t>& seq,
+                   double priorScale = 1.0) {
+  const HelixPropagator prop(2.0 * UnitConstants::T);
+  OneTrack t;
+  t.off = {0, static_cast<std::int64_t>(seq.size())};
+  const Surface per = Surface::perigee(0, 0);
+  const Surface* cur = &per;
+  BoundVector b = truth;
+  for (const auto id : seq) {
+    const Surface& s = set[static_cast<std::size_t>(id)];
+    const auto r = prop.propagate(*cur, b, s);
+    HK_CHECK(r.has_value());
+    b = r->params;
+    cur = &s;
+    t.sid.push_back(id);
+    const bool passive = id >= 6;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    t.meas.insert(t.meas.end(), {passive ? nan : b[0], passive ? nan : b[1]});
+    t.mcov.insert(t.mcov.end(), {passive ? -1.0 : 1e-4, 1e-4, 0.0});
+    t.mask.push_back(passive ? 0 : 3);
+  }
+  const double s[5] = {1, 1, 0.01, 0.01, 0.1};
+  for (std::size_t a = 0; a < 5; ++a) {
+    t.init.push_back(truth[a]);
+    for (std::size_t c = 0; c < 5; ++c) {
+      const double sa = priorScale * s[a];
+      t.icov.push_back(a == c ? sa * sa : 0.0);
+    }
+  }
+  return t;
+}
+
+BoundVector testTruth() {
+  BoundVector truth;
+  truth[0] = 0.01;
+  truth[1] = -2.0;
+  truth[2] = 1.0;
+  truth[3] = 1.3;
+  truth[4] = 1.0 / 1.5;
+  return truth;
+}
+
+}  // namespace
+
+HK_TEST(PassiveSurfacesWithoutMaterialChangeNothing) {
+  // Passive layers with no material between the measurement layers: same
+  // fit (exact hits, truth recovered), same ndf and measurement count; the
+  // ignored NaN measurement / negative covariance of passive entries is
+  // accepted; leading and trailing passive entries get no state (NaN).
+  const SurfaceSet set = passiveSet(0.0, {20, 45, 105, 200}, {0, 0, 0, 0});
+  const BoundVector truth = testTruth();
+  const OneTrack a = makeTrack(set, truth, {0, 1, 2, 3, 4, 5});
+  const OneTrack b = makeTrack(set, truth, {6, 0, 7, 1, 2, 8, 3, 4, 5, 9});
+  KalmanFitter::Config cfg;
+  cfg.storeStates = true;
+  for (const auto sm : {KalmanFitter::Smoother::eMbf,
+                        KalmanFitter::Smoother::eRts}) {
+    cfg.smoother = sm;
+    const auto oa = KalmanFitter(cfg, set).fit(a.input());
+    const auto ob = KalmanFitter(cfg, set).fit(b.input());
+    HK_CHECK(oa.status[0] == 0 && ob.status[0] == 0);
+    HK_CHECK(oa.ndf[0] == 7 && ob.ndf[0] == 7);
+    HK_CHECK(ob.nMeasurements[0] == 6);
+    HK_CHECK_CLOSE(ob.chi2[0], oa.chi2[0], 1e-12);
+    for (std::size_t k = 0; k < 5; ++k) {
+      HK_CHECK_CLOSE(ob.params[k], truth[k], 1e-9);
+      HK_CHECK_CLOSE(ob.params[k], oa.params[k], 1e-10);
+    }
+    for (std::size_t k = 0; k < 25; ++k) {
+      const double scale = std::sqrt(oa.cov[6 * (k / 5)] * oa.cov[6 * (k % 5)]);
+      HK_CHECK_CLOSE(ob.cov[k], oa.cov[k], 1e-8 * scale);
+    }
+    // Smoothed states of the measurements keep their place in the output.
+    const std::size_t rows[6] = {1, 3, 4, 6, 7, 8};
+    for (std::size_t m = 0; m < 6; ++m) {
+      for (std::size_t c = 0; c < 5; ++c) {
+        HK_CHECK_CLOSE(ob.smoothed[5 * rows[m] + c], oa.smoothed[5 * m + c],
+                       1e-9);
+      }
+    }
+    HK_CHECK(std::isnan(ob.smoothed[5 * 9]));  // trailing passive: skipped
+    HK_CHECK(std::isnan(ob.smoothed[5 * 0]));  // leading passive: none
+    HK_CHECK(std::isfinite(ob.smoothed[5 * 2]));  // between measurements
+    HK_CHECK(std::isnan(ob.measurementChi2[0]) && ob.outlier[0] == 0);
+  }
+  // Only passive entries (or too few measurements): a status, no exception.
+  OneTrack c = b;
+  std::fill(c.mask.begin(), c.mask.end(), std::int8_t{0});
+  const auto oc = KalmanFitter(cfg, set).fit(c.input());
+  HK_CHECK(oc.status[0] == 1 && oc.nMeasurements[0] == 0);
+  c.mask[0] = 4;
+  HK_CHECK_THROWS(KalmanFitter(cfg, set).fit(c.input()), std::invalid_argument);
+}
+
+HK_TEST(PassiveMaterialEqualsMeasurementMaterialAndSmoothers) {
+  // 2 % X0 on a passive layer 1 um behind each measurement layer must give
+  // the fit of 2 % X0 on the measurement layers themselves (the material is
+  // applied after the measurement); MBF = RTS through the passive states.
+  const std::vector<double> pr{30.001, 60.001, 90.001, 120.001, 150.001};
+  const SurfaceSet onMeas = passiveSet(0.02, {}, {});
+  const SurfaceSet onPassive =
+      passiveSet(0.0, pr, std::vector<double>(5, 0.02));
+  const BoundVector truth = testTruth();
+  OneTrack a = makeTrack(onMeas, truth, {0, 1, 2, 3, 4, 5});
+  OneTrack b = makeTrack(onPassive, truth, {0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5});
+  // Move the hits off the helix so that the smoother has work to do.
+  for (std::size_t m = 0, j = 0; m < b.sid.size(); ++m) {
+    if (b.mask[m] == 0) {
+      continue;
+    }
+    const double d = 0.01 * ((j % 3 == 0) ? 1.0 : -0.7);
+    a.meas[2 * j] += d;
+    a.meas[2 * j + 1] -= d;
+    b.meas[2 * m] += d;
+    b.meas[2 * m + 1] -= d;
+    ++j;
+  }
+  KalmanFitter::Config cfg;
+  cfg.storeStates = true;
+  cfg.energyLoss = true;
+  const auto oa = KalmanFitter(cfg, onMeas).fit(a.input());
+  const auto ob = KalmanFitter(cfg, onPassive).fit(b.input());
+  cfg.smoother = KalmanFitter::Smoother::eRts;
+  const auto orts = KalmanFitter(cfg, onPassive).fit(b.input());
+  HK_CHECK(oa.status[0] == 0 && ob.status[0] == 0 && orts.status[0] == 0);
+  HK_CHECK(ob.ndf[0] == oa.ndf[0]);
+  HK_CHECK_CLOSE(ob.chi2[0], oa.chi2[0], 1e-4 * oa.chi2[0]);
+  for (std::size_t k = 0; k < 5; ++k) {
+    const double sig = std::sqrt(oa.cov[6 * k]);
+    HK_CHECK_CLOSE(ob.params[k], oa.params[k], 1e-3 * sig);
+    HK_CHECK_CLOSE(orts.params[k], ob.params[k], 1e-6 * sig);
+    HK_CHECK_CLOSE(ob.cov[6 * k], oa.cov[6 * k], 1e-3 * oa.cov[6 * k]);
+  }
+  for (std::size_t k = 0; k < 25 * b.sid.size(); ++k) {
+    HK_CHECK_CLOSE(orts.smoothedCov[k], ob.smoothedCov[k],
+                   1e-6 * std::abs(ob.smoothedCov[k]) + 1e-15);
+  }
+  for (std::size_t k = 0; k < 5 * b.sid.size(); ++k) {
+    HK_CHECK_CLOSE(orts.smoothed[k], ob.smoothed[k], 1e-8);
+  }
+  // Thread invariance with passive entries.
+  OneTrack many;
+  many.off = {0};
+  for (int t = 0; t < 40; ++t) {
+    for (std::size_t m = 0; m < b.sid.size(); ++m) {
+      many.sid.push_back(b.sid[m]);
+      many.mask.push_back(b.mask[m]);
+      many.meas.insert(many.meas.end(), {b.meas[2 * m], b.meas[2 * m + 1]});
+      const auto c0 = b.mcov.begin() + 3 * static_cast<long>(m);
+      many.mcov.insert(many.mcov.end(), c0, c0 + 3);
+    }
+    many.off.push_back(static_cast<std::int64_t>(many.sid.size()));
+    many.init.insert(many.init.end(), b.init.begin(), b.init.end());
+    many.icov.insert(many.icov.end(), b.icov.begin(), b.icov.end());
+  }
+  cfg.smoother = KalmanFitter::Smoother::eMbf;
+  const auto o1 = KalmanFitter(cfg, onPassive).fit(many.input());
+  cfg.nThreads = 3;
+  const auto o3 = KalmanFitter(cfg, onPassive).fit(many.input());
+  HK_CHECK(o1.params == o3.params && o1.cov == o3.cov);
+  HK_CHECK(o1.smoothedCov == o3.smoothedCov);
+}
+
+HK_TEST(BeamPipeBeforeFirstMeasurementWidensPerigee) {
+  // A passive beam pipe before the first measurement: the fitted perigee
+  // covariance gains its scattering noise (d0, z0, phi, theta), while the
+  // smoothed states at the measurements are unchanged. The prior is made
+  // 10x wider so that it does not constrain the state before the pipe
+  // (much wider loses precision: prior variances 1e14 x the final ones).
+  const SurfaceSet set = passiveSet(0.0, {20}, {0.05});
+  const BoundVector truth = testTruth();
+  const OneTrack a = makeTrack(set, truth, {0, 1, 2, 3, 4, 5}, 10.0);
+  const OneTrack b = makeTrack(set, truth, {6, 0, 1, 2, 3, 4, 5}, 10.0);
+  KalmanFitter::Config cfg;
+  cfg.storeStates = true;
+  const auto oa = KalmanFitter(cfg, set).fit(a.input());
+  const auto ob = KalmanFitter(cfg, set).fit(b.input());
+  HK_CHECK(oa.status[0] == 0 && ob.status[0] == 0);
+  for (std::size_t k = 0; k < 4; ++k) {
+    HK_CHECK(ob.cov[6 * k] > 1.05 * oa.cov[6 * k]);
+  }
+  // Var(phi) gains the Highland theta0^2 / sin^2(theta) of the beam pipe
+  // (x = 5 % X0 / sin(theta) at normal transverse incidence).
+  const double p = 1.0 / truth[4];
+  const double e = std::hypot(p, 139.57039e-3);
+  const double beta = p / e;
+  const double x = 0.05 / std::sin(truth[3]);
+  const double th0 = 0.0136 / (beta * p) * std::sqrt(x) *
+                     (1.0 + 0.038 * std::log(x / (beta * beta)));
+  const double s2 = std::sin(truth[3]) * std::sin(truth[3]);
+  HK_CHECK_CLOSE(ob.cov[12] - oa.cov[12], th0 * th0 / s2,
+                 0.01 * th0 * th0 / s2);
+  HK_CHECK_CLOSE(ob.cov[18] - oa.cov[18], th0 * th0, 0.01 * th0 * th0);
+  for (std::size_t k = 0; k < 5; ++k) {
+    HK_CHECK_CLOSE(ob.params[k], truth[k], 1e-8);
+    HK_CHECK_CLOSE(ob.smoothed[5 + k], oa.smoothed[k], 1e-8);
+    HK_CHECK_CLOSE(ob.smoothedCov[25 + 6 * k], oa.smoothedCov[6 * k],
+                   1e-3 * oa.smoothedCov[6 * k]);
+  }
 }
 
 HK_TEST_MAIN()

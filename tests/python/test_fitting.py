@@ -329,3 +329,170 @@ def test_bad_inputs(surf0):
         fitting.Surfaces([1], [[0, 0, 0]], [np.eye(3)], [0], [[-1, 1, -1, 1]], [0])
     with pytest.raises(ValueError, match="geometry"):
         fitting.fit_truth_tracks(Event(hits=Table({"x": np.zeros(1)})))
+
+
+# ---- passive (material-only) surfaces ----
+PASSIVE_R = (20.0, 52.0, 94.0, 144.0, 216.0, 310.0, 430.0, 580.0, 740.0, 920.0)  # 20: beam pipe
+SI_X0, SUPPORT_X0 = 0.003, 0.03
+
+
+def _passive_surfaces(meas_x0: float, passive_x0: float) -> fitting.Surfaces:
+    return _toy.barrel_surfaces((*RADII, *PASSIVE_R),
+                                thickness_x0=np.r_[np.full(NL, meas_x0),
+                                                   np.full(len(PASSIVE_R), passive_x0)])
+
+
+def _fit_passive(t: _toy.ToyTracks, surf: fitting.Surfaces, init: np.ndarray | None = None,
+                 **kw):
+    off, sid, local, cov, mask = _toy.passive_sequence(t, RADII, PASSIVE_R)
+    return fitting.fit_tracks(surf, off, sid, local, cov, _seeds(t) if init is None else init,
+                              measurement_mask=mask, b_field_z=BZ, **kw)
+
+
+@pytest.fixture(scope="module")
+def passive_toy() -> _toy.ToyTracks:
+    return _toy.make_toy_tracks(3000, seed=20, thickness_x0=SI_X0, passive_radii=PASSIVE_R,
+                                passive_x0=SUPPORT_X0)
+
+
+def test_passive_surfaces_pulls(passive_toy):
+    t = passive_toy
+    res = _fit_passive(t, _passive_surfaces(SI_X0, SUPPORT_X0), mass=0.10566)
+    assert (res.status == 0).all()
+    assert (res.ndf == 2 * NL - 5).all() and (res.n_measurements == NL).all()
+    pulls = _pulls(res, t.truth)
+    assert np.all(np.abs(pulls.mean(axis=0)) < 0.06), pulls.mean(axis=0)
+    assert np.all(np.abs(pulls.std(axis=0) - 1) < 0.05), pulls.std(axis=0)
+    assert abs(np.mean(res.chi2 / res.ndf) - 1) < 0.03
+    # Without the beam pipe (first passive entry) d0 and z0 come out too narrow.
+    off, sid, local, cov, mask = _toy.passive_sequence(t, RADII, PASSIVE_R)
+    keep = sid != NL
+    nb = fitting.fit_tracks(_passive_surfaces(SI_X0, SUPPORT_X0), off - np.arange(len(off)),
+                            sid[keep], local[keep], cov[keep], _seeds(t), b_field_z=BZ,
+                            measurement_mask=mask[keep], mass=0.10566)
+    assert (nb.status == 0).all()
+    assert _pulls(nb, t.truth)[:, 0].std() > 1.1
+
+
+def test_passive_surfaces_left_out_give_too_narrow_errors(passive_toy):
+    # Same tracks, only the measurement layers' own material known: errors too small.
+    t = passive_toy
+    res = _fit(t, _toy.barrel_surfaces(RADII, thickness_x0=SI_X0), mass=0.10566)
+    assert (res.status == 0).all()
+    widths = _pulls(res, t.truth).std(axis=0)
+    assert np.all(widths[[0, 2, 4]] > 1.3), widths
+    assert np.mean(res.chi2 / res.ndf) > 1.3
+
+
+def test_passive_surfaces_exact_hits_and_ndf(surf0):
+    t = _toy.make_toy_tracks(200, seed=21, smear=False, vertex_sigma=0.05)
+    ref = _fit(t, surf0, store_states=True)
+    res = _fit_passive(t, _passive_surfaces(0.0, 0.0), store_states=True)
+    assert (res.status == 0).all()
+    np.testing.assert_allclose(res.params, t.truth, rtol=0, atol=1e-8)
+    np.testing.assert_array_equal(res.ndf, ref.ndf)
+    np.testing.assert_array_equal(res.n_measurements, ref.n_measurements)
+    _, sid, *_ = _toy.passive_sequence(t, RADII, PASSIVE_R)
+    meas = sid < NL
+    np.testing.assert_allclose(res.smoothed[meas], t.true_state, rtol=0, atol=1e-8)
+    assert np.isnan(res.measurement_chi2[~meas]).all() and not res.outlier[~meas].any()
+    # Smoothed states on passive entries between measurements lie on their cylinder
+    # (loc0 = R·φ); the beam pipe before the first measurement gets none.
+    inner = ~meas & (sid != NL)
+    r = np.asarray((*RADII, *PASSIVE_R))[sid[inner]]
+    assert np.all(np.abs(res.smoothed[inner, 0]) <= np.pi * r + 1e-9)
+    assert np.isnan(res.smoothed[sid == NL]).all()
+
+
+def test_passive_surfaces_mbf_equals_rts_and_threads(passive_toy):
+    surf = _passive_surfaces(SI_X0, SUPPORT_X0)
+    t = _toy.make_toy_tracks(300, seed=22, thickness_x0=SI_X0, passive_radii=PASSIVE_R,
+                             passive_x0=SUPPORT_X0, pt_range=(0.5, 2.0))
+    a = _fit_passive(t, surf, smoother="mbf", store_states=True, energy_loss=True)
+    b = _fit_passive(t, surf, smoother="rts", store_states=True, energy_loss=True)
+    assert (a.status == 0).all() and (b.status == 0).all()
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(a.smoothed, b.smoothed, rtol=1e-6, atol=1e-9)
+
+    def scaled(c):  # covariances in units of sqrt(C_ii C_jj)
+        d = np.sqrt(np.diagonal(c, axis1=1, axis2=2))
+        return c / (d[:, :, None] * d[:, None, :])
+
+    for ca, cb in ((a.cov, b.cov), (a.smoothed_cov, b.smoothed_cov)):
+        np.testing.assert_allclose(np.diagonal(ca, axis1=1, axis2=2),
+                                   np.diagonal(cb, axis1=1, axis2=2), rtol=1e-5)
+        np.testing.assert_allclose(scaled(ca), scaled(cb), rtol=0, atol=1e-6)
+    # MBF skips the smoothed states of passive entries when they are not stored.
+    d = _fit_passive(t, surf, smoother="mbf", energy_loss=True)
+    np.testing.assert_array_equal(d.params, a.params)
+    np.testing.assert_array_equal(d.cov, a.cov)
+    c = _fit_passive(t, surf, smoother="mbf", store_states=True, energy_loss=True, n_threads=3)
+    for name in ("params", "cov", "chi2", "ndf", "status", "smoothed", "smoothed_cov"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(c, name))
+
+
+def test_passive_surfaces_inputs(surf0):
+    t = _toy.make_toy_tracks(4, seed=23)
+    surf = _passive_surfaces(0.0, 0.03)
+    off, sid, local, cov, mask = _toy.passive_sequence(t, RADII, PASSIVE_R)
+    init = _seeds(t)
+
+    def call(**kw):
+        a = {"track_offsets": off, "surface_id": sid, "measurement": local,
+             "measurement_cov": cov, "measurement_mask": mask, **kw}
+        return fitting.fit_tracks(surf, a["track_offsets"], a["surface_id"], a["measurement"],
+                                  a["measurement_cov"], init, b_field_z=BZ,
+                                  measurement_mask=a["measurement_mask"], store_states=True)
+
+    assert (call().status == 0).all()  # NaN rows of passive entries are ignored
+    bad = local.copy()
+    bad[1] = np.nan  # row 1 is a measurement (row 0 the beam pipe)
+    with pytest.raises(ValueError, match="measurement contains NaN"):
+        call(measurement=bad)
+    with pytest.raises(ValueError, match=r"measurement_mask\[1\] \(=4\)"):
+        call(measurement_mask=np.where(np.arange(len(mask)) == 1, 4, mask).astype(np.int8))
+    with pytest.raises(ValueError, match="measurement_mask must be integer"):
+        call(measurement_mask=mask.astype(float))
+    # A negative "covariance" on a passive row is ignored, on a measurement row an error.
+    neg = np.where(mask[:, None] == 0, -1.0, cov)
+    assert (call(measurement_cov=neg).status == 0).all()
+    with pytest.raises(ValueError, match="not positive definite"):
+        call(measurement_cov=np.where(np.arange(len(mask))[:, None] == 1, -1.0, cov))
+    # Only passive entries: too few measurements, not an exception.
+    res = call(measurement_mask=np.where(np.repeat(np.arange(4), len(sid) // 4) == 2, 0, mask))
+    assert list(res.status) == [0, 0, fitting.TOO_FEW_MEASUREMENTS, 0]
+    assert res.n_measurements[2] == 0
+    # A passive entry after the last measurement is skipped: same fit, NaN state.
+    extra = np.insert(sid, off[1], NL + 9)  # r = 920 mm after r = 1020 mm: never reached
+    res2 = call(track_offsets=off + (np.arange(len(off)) > 0), surface_id=extra,
+                measurement=np.insert(local, off[1], np.nan, axis=0),
+                measurement_cov=np.insert(cov, off[1], np.nan, axis=0),
+                measurement_mask=np.insert(mask, off[1], 0))
+    ref = call()
+    np.testing.assert_array_equal(res2.params, ref.params)
+    assert np.isnan(res2.smoothed[off[1]]).all()
+
+
+def test_passive_surfaces_are_no_holes():
+    t = _toy.make_toy_tracks(20, seed=24)
+    surf = _passive_surfaces(0.0, 0.03)
+    off, sid, local, cov, mask = _toy.passive_sequence(t, RADII, PASSIVE_R)
+    init = _seeds(t)
+    # All surfaces are candidates (passive ones included): none is a hole.
+    res = fitting.fit_tracks(surf, off, sid, local, cov, init, b_field_z=BZ,
+                             measurement_mask=mask, count_holes=True)
+    assert (res.status == 0).all() and (res.n_holes == 0).all()
+    # Drop measurement layer 3 from the sequence: one hole, the passive entries still none.
+    keep = sid != 3
+    res = fitting.fit_tracks(surf, np.arange(0, keep.sum() + 1, keep.sum() // 20), sid[keep],
+                             local[keep], cov[keep], init, b_field_z=BZ,
+                             measurement_mask=mask[keep], count_holes=True)
+    assert (res.status == 0).all() and (res.n_holes == 1).all()
+    # Drop passive cylinder 4 instead: a passive surface crossed but not listed counts only
+    # if it is a candidate; restricting the candidates to the measurement layers gives none.
+    keep = sid != NL + 4
+    res = fitting.fit_tracks(surf, np.arange(0, keep.sum() + 1, keep.sum() // 20), sid[keep],
+                             local[keep], cov[keep], init, b_field_z=BZ,
+                             measurement_mask=mask[keep], count_holes=True,
+                             hole_surfaces=np.arange(NL))
+    assert (res.n_holes == 0).all()

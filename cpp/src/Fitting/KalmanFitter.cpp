@@ -3,6 +3,7 @@
 #include "helixkit/Propagation/HelixPropagator.hpp"
 #include "helixkit/Utilities/ParallelFor.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -92,7 +93,21 @@ struct TrackResult {
   std::int32_t ndf = 0;
   std::int32_t nOutliers = 0;
   std::int32_t nHoles = 0;
+  /// Entries [0, nStates) were filtered and smoothed (trailing passive
+  /// entries after the last measurement are skipped).
+  std::size_t nStates = 0;
+  /// Leading passive entries [0, firstState) get no smoothed state.
+  std::size_t firstState = 0;
 };
+
+/// Traversed material x / X0 of a surface at the state b on it.
+double pathX0(const Surface& s, const BoundVector& b) {
+  const FreeVector f = s.boundToFree(b);
+  const Vec3 dir{f[eFreeDir0], f[eFreeDir1], f[eFreeDir2]};
+  const Vec3 nrm = s.normal({f[eFreePos0], f[eFreePos1], f[eFreePos2]});
+  const double cosInc = std::max(std::abs(dot(nrm, dir)), 1e-6);
+  return s.thicknessX0 / cosInc;
+}
 
 }  // namespace
 
@@ -184,11 +199,15 @@ void KalmanFitter::validateInput(const Input& in) const {
                                   std::to_string(m_surfaces.size()) + ")");
     }
     const auto mask = in.measurementMask[i];
-    if (mask < 1 || mask > 3) {
-      throw std::invalid_argument("KalmanFitter: measurement_mask[" +
-                                  std::to_string(i) + "] (=" +
-                                  std::to_string(mask) +
-                                  ") must be 1 (loc0), 2 (loc1) or 3 (both)");
+    if (mask < 0 || mask > 3) {
+      throw std::invalid_argument(
+          "KalmanFitter: measurement_mask[" + std::to_string(i) + "] (=" +
+          std::to_string(mask) +
+          ") must be 0 (passive), 1 (loc0), 2 (loc1) or 3 (both)");
+    }
+    if (mask == 0) {
+      // Passive (material-only) entry: value and covariance are ignored.
+      continue;
     }
     const double v0 = in.measurementCov[3 * i];
     const double v1 = in.measurementCov[3 * i + 1];
@@ -293,16 +312,30 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
     const std::size_t n = end - begin;
     const double mass = in.mass.empty() ? m_cfg.mass : in.mass[t];
     states.resize(n);
-    out.nMeasurements[t] = static_cast<std::int32_t>(n);
 
+    // Passive entries (mask 0) carry material only. Holes are counted
+    // between the first and the last measurement; entries after the last
+    // measurement cannot change the fit and are skipped.
     std::size_t nDims = 0;
-    for (std::size_t k = begin; k < end; ++k) {
-      nDims += static_cast<std::size_t>(in.measurementMask[k] == 3 ? 2 : 1);
+    std::size_t nMeasEntries = 0;
+    std::size_t firstMeas = n;
+    std::size_t lastMeas = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+      const auto mask = in.measurementMask[begin + k];
+      if (mask == 0) {
+        continue;
+      }
+      nDims += static_cast<std::size_t>(mask == 3 ? 2 : 1);
+      ++nMeasEntries;
+      firstMeas = std::min(firstMeas, k);
+      lastMeas = k;
     }
-    if (n < m_cfg.minMeasurements || nDims < 5) {
+    out.nMeasurements[t] = static_cast<std::int32_t>(nMeasEntries);
+    if (nMeasEntries < m_cfg.minMeasurements || nDims < 5) {
       res.status = KalmanFitterStatus::eTooFewMeasurements;
       return res;
     }
+    const std::size_t nRun = lastMeas + 1;
 
     // ---- forward filter ----
     const Surface* cur = &perigee;
@@ -318,7 +351,7 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
     double qopFactor = 1.0;  // d(q/p after energy loss) / d(q/p before)
     std::size_t nUsed = 0;
     std::size_t usedDims = 0;
-    for (std::size_t k = 0; k < n; ++k) {
+    for (std::size_t k = 0; k < nRun; ++k) {
       const std::size_t im = begin + k;
       State& st = states[k];
       st.surface = &m_surfaces[static_cast<std::size_t>(in.surfaceId[im])];
@@ -327,7 +360,7 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
         res.status = KalmanFitterStatus::ePropagationFailed;
         return res;
       }
-      if (m_cfg.countHoles && k > 0) {
+      if (m_cfg.countHoles && k > firstMeas) {
         const FreeVector f0 = cur->boundToFree(x);
         for (const auto cid : holeCandidates) {
           const Surface& cs = m_surfaces[static_cast<std::size_t>(cid)];
@@ -360,104 +393,112 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
       // ---- gain-matrix update ----
       const auto mask = in.measurementMask[im];
       st.dim = 0;
-      if ((mask & 1) != 0) {
-        st.idx[st.dim++] = 0;
-      }
-      if ((mask & 2) != 0) {
-        st.idx[st.dim++] = 1;
-      }
-      const double* mv = &in.measurement[2 * im];
-      const double* mc = &in.measurementCov[3 * im];
-      Mat<2, 2> s{};
-      for (std::size_t a = 0; a < st.dim; ++a) {
-        const std::size_t ia = st.idx[a];
-        st.residual[a] = wrapPeriod(mv[ia] - st.xp[ia], st.surface->period(ia));
-        for (std::size_t b = 0; b < st.dim; ++b) {
-          const std::size_t ib = st.idx[b];
-          const double v = ia == ib ? mc[ia] : mc[2];
-          s(a, b) = st.pp(ia, ib) + v;
-        }
-      }
-      st.sInv = Mat<2, 2>{};
-      if (st.dim == 1) {
-        if (!(s(0, 0) > 0.0)) {
-          res.status = KalmanFitterStatus::eNumericalFailure;
-          return res;
-        }
-        st.sInv(0, 0) = 1.0 / s(0, 0);
-      } else {
-        const double det = s(0, 0) * s(1, 1) - s(0, 1) * s(1, 0);
-        if (!(s(0, 0) > 0.0) || !(det > 0.0)) {
-          res.status = KalmanFitterStatus::eNumericalFailure;
-          return res;
-        }
-        st.sInv(0, 0) = s(1, 1) / det;
-        st.sInv(1, 1) = s(0, 0) / det;
-        st.sInv(0, 1) = -0.5 * (s(0, 1) + s(1, 0)) / det;
-        st.sInv(1, 0) = st.sInv(0, 1);
-      }
-      double chi2 = 0.0;
-      for (std::size_t a = 0; a < st.dim; ++a) {
-        for (std::size_t b = 0; b < st.dim; ++b) {
-          chi2 += st.residual[a] * st.sInv(a, b) * st.residual[b];
-        }
-      }
-      st.chi2 = chi2;
-      out.measurementChi2[im] = chi2;
-      st.outlier = m_cfg.outlierChi2Cut > 0.0 && chi2 > m_cfg.outlierChi2Cut;
-      st.gain = Mat<eBoundSize, 2>{};
-      if (st.outlier) {
-        out.outlier[im] = 1;
-        ++res.nOutliers;
+      st.outlier = false;
+      if (mask == 0) {
+        // Passive surface: no update, filtered = predicted.
         st.xf = st.xp;
         st.pf = st.pp;
       } else {
-        // K = P H^T S^-1; x_f = x_p + K r; P_f = P_p - K (H P_p).
-        for (std::size_t r = 0; r < eBoundSize; ++r) {
-          for (std::size_t a = 0; a < st.dim; ++a) {
-            double acc = 0.0;
-            for (std::size_t b = 0; b < st.dim; ++b) {
-              acc += st.pp(r, st.idx[b]) * st.sInv(b, a);
-            }
-            st.gain(r, a) = acc;
+        if ((mask & 1) != 0) {
+          st.idx[st.dim++] = 0;
+        }
+        if ((mask & 2) != 0) {
+          st.idx[st.dim++] = 1;
+        }
+        const double* mv = &in.measurement[2 * im];
+        const double* mc = &in.measurementCov[3 * im];
+        Mat<2, 2> s{};
+        for (std::size_t a = 0; a < st.dim; ++a) {
+          const std::size_t ia = st.idx[a];
+          st.residual[a] =
+              wrapPeriod(mv[ia] - st.xp[ia], st.surface->period(ia));
+          for (std::size_t b = 0; b < st.dim; ++b) {
+            const std::size_t ib = st.idx[b];
+            const double v = ia == ib ? mc[ia] : mc[2];
+            s(a, b) = st.pp(ia, ib) + v;
           }
         }
-        st.xf = st.xp;
-        for (std::size_t r = 0; r < eBoundSize; ++r) {
-          for (std::size_t a = 0; a < st.dim; ++a) {
-            st.xf[r] += st.gain(r, a) * st.residual[a];
+        st.sInv = Mat<2, 2>{};
+        if (st.dim == 1) {
+          if (!(s(0, 0) > 0.0)) {
+            res.status = KalmanFitterStatus::eNumericalFailure;
+            return res;
+          }
+          st.sInv(0, 0) = 1.0 / s(0, 0);
+        } else {
+          const double det = s(0, 0) * s(1, 1) - s(0, 1) * s(1, 0);
+          if (!(s(0, 0) > 0.0) || !(det > 0.0)) {
+            res.status = KalmanFitterStatus::eNumericalFailure;
+            return res;
+          }
+          st.sInv(0, 0) = s(1, 1) / det;
+          st.sInv(1, 1) = s(0, 0) / det;
+          st.sInv(0, 1) = -0.5 * (s(0, 1) + s(1, 0)) / det;
+          st.sInv(1, 0) = st.sInv(0, 1);
+        }
+        double chi2 = 0.0;
+        for (std::size_t a = 0; a < st.dim; ++a) {
+          for (std::size_t b = 0; b < st.dim; ++b) {
+            chi2 += st.residual[a] * st.sInv(a, b) * st.residual[b];
           }
         }
-        // Joseph form (I - KH) P (I - KH)^T + K V K^T: stays positive
-        // definite even when V is many orders below P.
-        BoundMatrix ikh = BoundMatrix::identity();
-        for (std::size_t r = 0; r < eBoundSize; ++r) {
-          for (std::size_t a = 0; a < st.dim; ++a) {
-            ikh(r, st.idx[a]) -= st.gain(r, a);
-          }
-        }
-        st.pf = similarity(ikh, st.pp);
-        for (std::size_t r = 0; r < eBoundSize; ++r) {
-          for (std::size_t c = 0; c <= r; ++c) {
-            double acc = 0.0;
+        st.chi2 = chi2;
+        out.measurementChi2[im] = chi2;
+        st.outlier = m_cfg.outlierChi2Cut > 0.0 && chi2 > m_cfg.outlierChi2Cut;
+        st.gain = Mat<eBoundSize, 2>{};
+        if (st.outlier) {
+          out.outlier[im] = 1;
+          ++res.nOutliers;
+          st.xf = st.xp;
+          st.pf = st.pp;
+        } else {
+          // K = P H^T S^-1; x_f = x_p + K r; P_f = P_p - K (H P_p).
+          for (std::size_t r = 0; r < eBoundSize; ++r) {
             for (std::size_t a = 0; a < st.dim; ++a) {
+              double acc = 0.0;
               for (std::size_t b = 0; b < st.dim; ++b) {
-                const std::size_t ia = st.idx[a];
-                const std::size_t ib = st.idx[b];
-                const double v = ia == ib ? mc[ia] : mc[2];
-                acc += st.gain(r, a) * v * st.gain(c, b);
+                acc += st.pp(r, st.idx[b]) * st.sInv(b, a);
+              }
+              st.gain(r, a) = acc;
+            }
+          }
+          st.xf = st.xp;
+          for (std::size_t r = 0; r < eBoundSize; ++r) {
+            for (std::size_t a = 0; a < st.dim; ++a) {
+              st.xf[r] += st.gain(r, a) * st.residual[a];
+            }
+          }
+          // Joseph form (I - KH) P (I - KH)^T + K V K^T: stays positive
+          // definite even when V is many orders below P.
+          BoundMatrix ikh = BoundMatrix::identity();
+          for (std::size_t r = 0; r < eBoundSize; ++r) {
+            for (std::size_t a = 0; a < st.dim; ++a) {
+              ikh(r, st.idx[a]) -= st.gain(r, a);
+            }
+          }
+          st.pf = similarity(ikh, st.pp);
+          for (std::size_t r = 0; r < eBoundSize; ++r) {
+            for (std::size_t c = 0; c <= r; ++c) {
+              double acc = 0.0;
+              for (std::size_t a = 0; a < st.dim; ++a) {
+                for (std::size_t b = 0; b < st.dim; ++b) {
+                  const std::size_t ia = st.idx[a];
+                  const std::size_t ib = st.idx[b];
+                  const double v = ia == ib ? mc[ia] : mc[2];
+                  acc += st.gain(r, a) * v * st.gain(c, b);
+                }
+              }
+              st.pf(r, c) += acc;
+              if (c != r) {
+                st.pf(c, r) += acc;
               }
             }
-            st.pf(r, c) += acc;
-            if (c != r) {
-              st.pf(c, r) += acc;
-            }
           }
+          symmetrize(st.pf);
+          res.chi2 += chi2;
+          ++nUsed;
+          usedDims += st.dim;
         }
-        symmetrize(st.pf);
-        res.chi2 += chi2;
-        ++nUsed;
-        usedDims += st.dim;
       }
       normalizeDirection(st.xf);
       if (!positiveDiagonal(st.pf) || !allFinite(st.pf)) {
@@ -472,12 +513,7 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
       const double qop = x[eBoundQOverP];
       if (st.surface->thicknessX0 > 0.0 && qop != 0.0 &&
           (m_cfg.multipleScattering || m_cfg.energyLoss)) {
-        const FreeVector f = st.surface->boundToFree(x);
-        const Vec3 dir{f[eFreeDir0], f[eFreeDir1], f[eFreeDir2]};
-        const Vec3 nrm =
-            st.surface->normal({f[eFreePos0], f[eFreePos1], f[eFreePos2]});
-        const double cosInc = std::max(std::abs(dot(nrm, dir)), 1e-6);
-        const double xx0 = st.surface->thicknessX0 / cosInc;
+        const double xx0 = pathX0(*st.surface, x);
         const double mom = 1.0 / std::abs(qop);
         if (m_cfg.multipleScattering) {
           const double th0 = highlandTheta0(xx0, mom, mass);
@@ -514,16 +550,23 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
     }
 
     // ---- smoother ----
-    // Both forms give x_s, P_s in place of xp, pp (reused as storage).
+    // Both forms give x_s, P_s in place of xp, pp (reused as storage); MBF
+    // leaves the predicted state of passive entries when !storeStates.
     if (m_cfg.smoother == Smoother::eMbf) {
       BoundVector lam{};
       BoundMatrix bigLam{};
-      for (std::size_t kk = n; kk-- > 0;) {
+      for (std::size_t kk = nRun; kk-- > firstMeas;) {
         State& st = states[kk];
-        const BoundVector xs = st.xf - st.pf * lam;
-        BoundMatrix ps = st.pf - similarity(st.pf, bigLam);
-        // Tilde quantities (before the update at kk).
-        if (!st.outlier) {
+        // Smoothed state (passive entries: only if stored; nothing else
+        // needs it).
+        if (st.dim > 0 || m_cfg.storeStates) {
+          st.xp = st.xf - st.pf * lam;
+          st.pp = st.pf - similarity(st.pf, bigLam);
+        }
+        // Tilde quantities (before the update at kk); passive entries and
+        // outliers have no update, their scattering noise needs no term
+        // here (it is independent of the state at kk).
+        if (st.dim > 0 && !st.outlier) {
           // C = I - K H
           BoundMatrix c = BoundMatrix::identity();
           for (std::size_t r = 0; r < eBoundSize; ++r) {
@@ -546,14 +589,16 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
         }
         lam = transposeTimes(st.jac, lam);
         bigLam = similarity(transpose(st.jac), bigLam);
-        st.xp = xs;
-        st.pp = ps;
       }
     } else {
       // RTS, from the last state backwards; the last smoothed = filtered.
-      BoundVector xsNext = states[n - 1].xf;
-      BoundMatrix psNext = states[n - 1].pf;
-      for (std::size_t kk = n - 1; kk-- > 0;) {
+      // The noise Q of the material at kk enters through nx.pp = J (P_f +
+      // Q) J^T; the cross covariance of the pre-material state at kk with
+      // the prediction at kk + 1 is P_f J^T, so G = P_f J^T nx.pp^-1 smooths
+      // the state before the material (measurement and passive alike).
+      BoundVector xsNext = states[nRun - 1].xf;
+      BoundMatrix psNext = states[nRun - 1].pf;
+      for (std::size_t kk = nRun - 1; kk-- > firstMeas;) {
         State& st = states[kk];
         const State& nx = states[kk + 1];
         BoundMatrix ppInv;
@@ -571,10 +616,10 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
         xsNext = xs;
         psNext = ps;
       }
-      states[0].xp = xsNext;
-      states[0].pp = psNext;
+      states[firstMeas].xp = xsNext;
+      states[firstMeas].pp = psNext;
     }
-    for (std::size_t k = 0; k < n; ++k) {
+    for (std::size_t k = firstMeas; k < nRun; ++k) {
       State& st = states[k];
       symmetrize(st.pp);
       normalizeDirection(st.xp);
@@ -585,14 +630,64 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
     }
 
     // ---- extrapolation to the perigee ----
-    const auto pg = prop.propagate(*states[0].surface, states[0].xp, perigee);
+    // From the smoothed state at the first measurement. Passive entries
+    // before it (beam pipe) are not smoothed through: with the wide prior
+    // that would cancel ~10 digits. Their material lies between the perigee
+    // and the first measurement, so its noise Q is added at the perigee as
+    // J Q J^T (J: passive surface -> perigee, at the fitted helix), as ACTS
+    // adds the noise when it extrapolates through material; the mean energy
+    // loss there is given back (the perigee is before it).
+    res.nStates = nRun;
+    res.firstState = firstMeas;
+    const State& s0 = states[firstMeas];
+    const auto pg = prop.propagate(*s0.surface, s0.xp, perigee);
     if (!pg) {
       res.status = KalmanFitterStatus::ePropagationFailed;
       return res;
     }
     res.params = pg->params;
     normalizeDirection(res.params);
-    res.cov = similarity(pg->jacobian, states[0].pp);
+    res.cov = similarity(pg->jacobian, s0.pp);
+    for (std::size_t k = firstMeas; k-- > 0;) {
+      const Surface& ps = *states[k].surface;
+      const double qop = res.params[eBoundQOverP];
+      if (!(ps.thicknessX0 > 0.0) || qop == 0.0 ||
+          !(m_cfg.multipleScattering || m_cfg.energyLoss)) {
+        continue;
+      }
+      const auto fw = prop.propagate(perigee, res.params, ps);
+      const auto bw =
+          fw ? prop.propagate(ps, fw->params, perigee) : std::nullopt;
+      if (!bw) {
+        res.status = KalmanFitterStatus::ePropagationFailed;
+        return res;
+      }
+      const double xx0 = pathX0(ps, fw->params);
+      const double mom = 1.0 / std::abs(qop);
+      if (m_cfg.multipleScattering) {
+        const double th0 = highlandTheta0(xx0, mom, mass);
+        const double sth = std::sin(fw->params[eBoundTheta]);
+        BoundMatrix q{};
+        q(eBoundPhi, eBoundPhi) = th0 * th0 / (sth * sth);
+        q(eBoundTheta, eBoundTheta) = th0 * th0;
+        res.cov = res.cov + similarity(bw->jacobian, q);
+      }
+      if (m_cfg.energyLoss && m_cfg.energyLossPerX0 > 0.0) {
+        const double e = std::hypot(mom, mass);
+        const double e0 = e + m_cfg.energyLossPerX0 * xx0;
+        const double p0 = std::sqrt((e0 - mass) * (e0 + mass));
+        res.params[eBoundQOverP] = std::copysign(1.0 / p0, qop);
+        // d(q/p before) / d(q/p after) = (p_after / p_before)^3 E_before / E
+        const double ratio = mom / p0;
+        const double f = ratio * ratio * ratio * e0 / e;
+        res.cov(eBoundQOverP, eBoundQOverP) *= f * f;
+        for (std::size_t r = 0; r < eBoundQOverP; ++r) {
+          res.cov(r, eBoundQOverP) *= f;
+          res.cov(eBoundQOverP, r) *= f;
+        }
+      }
+    }
+    symmetrize(res.cov);
     BoundMatrix l;
     if (!cholesky(res.cov, l)) {
       res.status = KalmanFitterStatus::eNumericalFailure;
@@ -623,7 +718,8 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
                      if (m_cfg.storeStates) {
                        const auto b0 =
                            static_cast<std::size_t>(in.trackOffsets[t]);
-                       for (std::size_t k = 0; k < states.size(); ++k) {
+                       for (std::size_t k = r.firstState; k < r.nStates;
+                            ++k) {
                          for (std::size_t c = 0; c < 5; ++c) {
                            out.smoothed[5 * (b0 + k) + c] = states[k].xp[c];
                          }

@@ -3,7 +3,9 @@
 Deliberately does not use the C++ propagator: helices are stepped from
 cylinder to cylinder with a transverse circle-circle intersection, with
 optional Highland scattering after each crossing and Gaussian smearing of the
-local measurement (u = R·φ, v = z).
+local measurement (u = R·φ, v = z). Optional passive (material-only) cylinders
+between the layers scatter without a hit (:func:`passive_sequence` builds the
+fitter input with them).
 """
 
 from __future__ import annotations
@@ -32,6 +34,23 @@ def _highland(x: np.ndarray, p: np.ndarray, mass: float) -> np.ndarray:
     e = np.sqrt(p * p + mass * mass)
     beta = p / e
     return 0.0136 / (beta * p) * np.sqrt(x) * (1 + 0.038 * np.log(x / beta**2))
+
+
+def _scatter(pos: np.ndarray, mom: np.ndarray, r: float, x0: float, mass: float,
+             rng: np.random.Generator) -> np.ndarray:
+    """Highland-scattered momenta after crossing a cylinder of radius r and X/X0 = x0."""
+    m = len(mom)
+    p = np.linalg.norm(mom, axis=1)
+    uvec = mom / p[:, None]
+    cosi = np.abs(uvec[:, 0] * pos[:, 0] + uvec[:, 1] * pos[:, 1]) / r
+    th0 = _highland(x0 / cosi, p, mass)
+    n1 = np.hypot(uvec[:, 0], uvec[:, 1])
+    e1 = np.stack([-uvec[:, 1] / n1, uvec[:, 0] / n1, np.zeros(m)], axis=1)
+    e2 = np.cross(uvec, e1)
+    t1 = th0 * rng.normal(0, 1, m)
+    t2 = th0 * rng.normal(0, 1, m)
+    v = uvec + t1[:, None] * e1 + t2[:, None] * e2
+    return p[:, None] * v / np.linalg.norm(v, axis=1)[:, None]
 
 
 def step_to_cylinder(pos: np.ndarray, mom: np.ndarray, q: np.ndarray, radius: float,
@@ -133,15 +152,20 @@ def make_toy_tracks(  # noqa: PLR0913
     sigma: tuple[float, float] = (0.015, 0.015), thickness_x0: float = 0.0,
     pt_range: tuple[float, float] = (0.5, 10.0), eta_max: float = 1.0,
     bz: float = 2.0 * u.T, mass: float = 0.10566, smear: bool = True, vertex_sigma: float = 0.0,
-    z_max: float = 1083.0,
+    z_max: float = 1083.0, passive_radii: tuple[float, ...] = (), passive_x0: float = 0.0,
 ) -> ToyTracks:
     """``n`` toy muons from near the origin through barrel cylinders ``radii``.
 
     Tracks are kept only while they reach every layer within |z| < z_max, so
     each has exactly ``len(radii)`` hits (tracks not reaching all are redrawn).
+    ``passive_radii`` are cylinders of ``passive_x0`` (X/X0 at normal incidence)
+    crossed without a hit; the random numbers of the hits and of the
+    measurement-layer scattering do not depend on them.
     """
     rng = np.random.default_rng(seed)
+    rng_passive = np.random.default_rng([seed, 1])
     radii_arr = np.asarray(radii, dtype=np.float64)
+    passive_arr = np.asarray(passive_radii, dtype=np.float64)
     kept: list[tuple] = []
     total = 0
     while total < n:
@@ -159,6 +183,12 @@ def make_toy_tracks(  # noqa: PLR0913
         xyz = np.zeros((m, len(radii_arr), 3))
         good = np.ones(m, dtype=bool)
         for k, r in enumerate(radii_arr):
+            for rp in passive_arr[(passive_arr < r) & (passive_arr > (radii_arr[k - 1] if k
+                                                                       else 0.0))]:
+                pos, mom, ok = step_to_cylinder(pos, mom, q, float(rp), bz)
+                good &= ok & (np.abs(pos[:, 2]) < z_max)
+                if passive_x0 > 0:
+                    mom = _scatter(pos, mom, float(rp), passive_x0, mass, rng_passive)
             pos, mom, ok = step_to_cylinder(pos, mom, q, float(r), bz)
             good &= ok & (np.abs(pos[:, 2]) < z_max)
             states[:, k] = _bound(pos, mom, q, float(r))
@@ -169,17 +199,7 @@ def make_toy_tracks(  # noqa: PLR0913
             ph = meas[:, k, 0] / r
             xyz[:, k] = np.stack([r * np.cos(ph), r * np.sin(ph), meas[:, k, 1]], axis=1)
             if thickness_x0 > 0:
-                p = np.linalg.norm(mom, axis=1)
-                uvec = mom / p[:, None]
-                cosi = np.abs(uvec[:, 0] * pos[:, 0] + uvec[:, 1] * pos[:, 1]) / r
-                th0 = _highland(thickness_x0 / cosi, p, mass)
-                n1 = np.hypot(uvec[:, 0], uvec[:, 1])
-                e1 = np.stack([-uvec[:, 1] / n1, uvec[:, 0] / n1, np.zeros(m)], axis=1)
-                e2 = np.cross(uvec, e1)
-                t1 = th0 * rng.normal(0, 1, m)
-                t2 = th0 * rng.normal(0, 1, m)
-                v = uvec + t1[:, None] * e1 + t2[:, None] * e2
-                mom = p[:, None] * v / np.linalg.norm(v, axis=1)[:, None]
+                mom = _scatter(pos, mom, float(r), thickness_x0, mass, rng)
         idx = np.flatnonzero(good)[: n - total]
         kept.append((truth[idx], states[idx], meas[idx], xyz[idx], pt[idx]))
         total += len(idx)
@@ -210,3 +230,28 @@ def barrel_surfaces(radii: tuple[float, ...] | np.ndarray, thickness_x0: float =
     bounds = np.stack([-np.pi * r, np.pi * r, np.full(n, -z_max), np.full(n, z_max)], axis=1)
     return Surfaces(np.full(n, CYLINDER), np.zeros((n, 3)), np.tile(np.eye(3), (n, 1, 1)), r,
                     bounds, np.full(n, thickness_x0))
+
+
+def passive_sequence(t: ToyTracks, radii: tuple[float, ...] | np.ndarray,
+                     passive_radii: tuple[float, ...] | np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fitter input with the passive cylinders in each track's sequence.
+
+    Surface ids: measurement layer k is k, passive cylinder j is ``len(radii) + j``
+    (as in ``barrel_surfaces((*radii, *passive_radii), ...)``). Returns offsets,
+    surface ids, local values (NaN on passive rows), covariances and the mask
+    (0 on passive rows).
+    """
+    r = np.asarray(radii, dtype=np.float64)
+    rp = np.asarray(passive_radii, dtype=np.float64)
+    nl, n = len(r), len(t.offsets) - 1
+    allr = np.concatenate([r, rp])
+    order = np.argsort(allr, kind="stable")
+    ne = len(order)
+    sid = np.tile(order.astype(np.int32), n)
+    passive = sid >= nl
+    rows = np.arange(n).repeat(ne) * nl + np.where(passive, 0, sid)
+    local = np.where(passive[:, None], np.nan, t.local[rows])
+    cov = np.where(passive[:, None], np.nan, t.local_cov[rows])
+    mask = np.where(passive, 0, 3).astype(np.int8)
+    return np.arange(0, n * ne + 1, ne, dtype=np.int64), sid, local, cov, mask

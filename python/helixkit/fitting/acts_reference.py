@@ -23,14 +23,27 @@ carried over one to one and are approximated (:func:`helixkit_inputs`):
 
 * **Material.** ACTS has material on the sensitive modules (0.15/0.25/0.35 mm
   silicon) and on passive surfaces (layer support cylinders and discs, the
-  volume boundary at r = 200 mm, the beam pipe). helixkit knows material
-  only on measurement surfaces, applied after the update. Every passive
-  surface crossed between measurement i and i+1 (straight chord between the
-  two measured positions) is added to measurement i's surface, rescaled so
-  that helixkit's path length x = t / |cos alpha| on the module equals the
-  path through the passive surface. Material before the first measurement
-  (beam pipe: 0.23 % X0) is left out. Each measurement therefore gets its
-  own copy of its module plane (``Surfaces`` of size M).
+  volume boundary at r = 200 mm, the beam pipe). By default
+  (``material="passive"``) every passive surface with material that the
+  straight chord from measurement i to i+1 crosses within its bounds is put
+  into the track's surface sequence between them as a passive entry
+  (``measurement_mask`` 0) on the real cylinder or disc, and so are those
+  crossed by the chord from the start perigee point to the first measurement
+  (the beam pipe: 0.23 % X0). The helix, not the chord, is then propagated
+  to them, and the material is applied there at the helix's incidence angle.
+  The chord only decides which surfaces are crossed and in what order.
+  Material on navigation layers (odd layer ids: the gap discs between the
+  endcap layers carry 1.6/2.6 % X0 in the GenericDetector) is left out: ACTS's
+  navigator never targets navigation layers, so neither Fatras nor ACTS's
+  KalmanFitter applies it (including it makes helixkit's forward q/p errors
+  ~25 % too large, tested).
+  ``material="effective"`` keeps the older approximation for comparison:
+  every passive surface crossed between measurement i and i+1 is added to
+  measurement i's surface, rescaled so that helixkit's path length
+  x = t / |cos alpha| on the module equals the path through the passive
+  surface, and the beam pipe is left out. ``material="modules"`` uses the
+  module material only. Each measurement gets its own copy of its module
+  plane.
 * **Start parameters.** ACTS's TrackParameterSmearing output cannot be read
   from Python in 48.1; helixkit starts from its own truth smearing with
   ACTS's default widths and ACTS's default initial covariance (the smearing
@@ -53,13 +66,15 @@ import numpy as np
 
 from .. import units as u
 from .kalman import PARAM_NAMES, TrackFitResult, fit_tracks, perigee_from_momenta
-from .surfaces import PLANE, Surfaces
+from .surfaces import CYLINDER, DISK, PLANE, Surfaces
 
 __all__ = [
     "DIGI_SIGMAS",
     "ActsTruthTracking",
+    "HelixkitInputs",
     "acts_available",
     "compare_fits",
+    "effective_x0",
     "fit_helixkit",
     "helixkit_inputs",
     "run_acts_truth_tracking",
@@ -196,27 +211,41 @@ def _slab_x0(surface: Any) -> float:
 
 
 def _passive_surfaces(acts: Any, tracking_geometry: Any, gctx: Any) -> dict[str, np.ndarray]:
+    """Non-sensitive surfaces with material; ``*_nav``: on a navigation layer (odd layer id).
+
+    ACTS gives navigation layers (the gaps between layers) odd layer ids. The
+    GenericDetector decorates some of them with material, but ACTS's navigator
+    never targets a navigation layer, so neither Fatras nor the KalmanFitter
+    applies that material.
+    """
     cyl_r, cyl_hz, cyl_x0, disc_z, disc_rmin, disc_rmax, disc_x0 = [], [], [], [], [], [], []
+    cyl_nav, disc_nav = [], []
     for s in tracking_geometry.extractMaterialSurfaces():
         if s.isSensitive:
             continue
         b = list(s.bounds.values())
         x0 = _slab_x0(s)
+        nav = s.geometryId.layer % 2 == 1
         if s.type == acts.SurfaceType.Cylinder:
             cyl_r.append(b[0])
             cyl_hz.append(b[1])
             cyl_x0.append(x0)
+            cyl_nav.append(nav)
         elif s.type == acts.SurfaceType.Disc:
             disc_z.append(s.center(gctx)[2])
             disc_rmin.append(b[0])
             disc_rmax.append(b[1])
             disc_x0.append(x0)
+            disc_nav.append(nav)
         else:
             msg = f"unexpected passive material surface type {s.type} ({s.geometryId})"
             raise RuntimeError(msg)
-    return {k: np.asarray(v, dtype=np.float64) for k, v in (
+    out = {k: np.asarray(v, dtype=np.float64) for k, v in (
         ("cyl_r", cyl_r), ("cyl_half_z", cyl_hz), ("cyl_x0", cyl_x0), ("disc_z", disc_z),
         ("disc_rmin", disc_rmin), ("disc_rmax", disc_rmax), ("disc_x0", disc_x0))}
+    out["cyl_nav"] = np.asarray(cyl_nav, dtype=bool)
+    out["disc_nav"] = np.asarray(disc_nav, dtype=bool)
+    return out
 
 
 def run_acts_truth_tracking(
@@ -524,13 +553,165 @@ def effective_x0(data: ActsTruthTracking) -> np.ndarray:
     return x0
 
 
-def helixkit_inputs(data: ActsTruthTracking, *, passive_material: bool = True) -> Surfaces:
-    """One plane per measurement (its ACTS module) with the material of :func:`effective_x0`."""
+@dataclass
+class HelixkitInputs:
+    """Surfaces and the per-track entry sequences for :func:`helixkit.fitting.fit_tracks`.
+
+    Entries are measurements (``measurement_row`` >= 0: the row in the run's
+    measurement arrays) and passive surfaces (``measurement_mask`` 0,
+    ``measurement_row`` -1).
+    """
+
+    surfaces: Surfaces
+    track_offsets: np.ndarray   # (N + 1,) int64
+    surface_id: np.ndarray      # (E,) int32
+    measurement: np.ndarray     # (E, 2), NaN on passive entries
+    measurement_cov: np.ndarray  # (E, 3), NaN on passive entries
+    measurement_mask: np.ndarray  # (E,) int8: 3 measurement, 0 passive
+    measurement_row: np.ndarray  # (E,) int64, -1 on passive entries
+    material: str
+
+    @property
+    def n_passive(self) -> np.ndarray:
+        """(N,) passive entries per track."""
+        return np.add.reduceat((self.measurement_mask == 0).astype(np.int64),
+                               self.track_offsets[:-1]) if len(self.track_offsets) > 1 \
+            else np.zeros(0, dtype=np.int64)
+
+
+def _module_surfaces(data: ActsTruthTracking, x0: np.ndarray) -> tuple[list[np.ndarray], int]:
     m = len(data.measurement)
     big = 1.0e4
-    bounds = np.tile([-big, big, -big, big], (m, 1))
-    x0 = effective_x0(data) if passive_material else data.module_x0
-    return Surfaces(np.full(m, PLANE), data.center, data.rotation, np.zeros(m), bounds, x0)
+    return [np.full(m, PLANE), data.center, data.rotation, np.zeros(m),
+            np.tile([-big, big, -big, big], (m, 1)), x0], m
+
+
+def _passive_crossings(data: ActsTruthTracking, start_point: np.ndarray, *,
+                       navigation_layers: bool = False
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Passive surfaces (with material) crossed by each track's straight chords.
+
+    Chord j ends at measurement j and starts at measurement j - 1 of the same
+    track, or at the track's start perigee point for its first measurement.
+    Returns (measurement index j, passive surface index, fraction along chord).
+    """
+    xyz = data.global_positions()
+    m = len(xyz)
+    first = np.zeros(m, dtype=bool)
+    first[data.track_offsets[:-1]] = True
+    a = np.empty_like(xyz)
+    a[1:] = xyz[:-1]
+    trk = np.repeat(np.arange(len(data.track_offsets) - 1), np.diff(data.track_offsets))
+    a[first] = start_point[trk[first]]
+    b = xyz
+    d = b - a
+    p = data.passive
+    ncyl = len(p["cyl_r"])
+    use_c = p["cyl_x0"] > 0
+    use_d = p["disc_x0"] > 0
+    if not navigation_layers:
+        use_c &= ~p.get("cyl_nav", np.zeros(ncyl, dtype=bool))
+        use_d &= ~p.get("disc_nav", np.zeros(len(use_d), dtype=bool))
+    # cylinders: solve |a_T + f d_T| = r (both roots: the chord's transverse
+    # distance need not be monotonic).
+    aa = np.einsum("mi,mi->m", d[:, :2], d[:, :2])[:, None]
+    bb = 2 * np.einsum("mi,mi->m", a[:, :2], d[:, :2])[:, None]
+    cc = np.einsum("mi,mi->m", a[:, :2], a[:, :2])[:, None] - p["cyl_r"][None, :] ** 2
+    disc = bb * bb - 4 * aa * cc
+    sq = np.sqrt(np.where(disc >= 0, disc, 0.0))
+    jcs, kcs, fcs = [], [], []
+    for sign in (-1.0, 1.0):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = (-bb + sign * sq) / (2 * aa)
+        cross = (disc > 0) & (f > 0) & (f < 1)
+        zc = a[:, 2:3] + f * d[:, 2:3]
+        cross &= (np.abs(zc) <= p["cyl_half_z"][None, :]) & use_c[None, :]
+        jj, kk = np.nonzero(cross)
+        jcs.append(jj)
+        kcs.append(kk)
+        fcs.append(f[jj, kk])
+    # discs
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = (p["disc_z"][None, :] - a[:, 2:3]) / d[:, 2:3]
+    crossd = np.isfinite(g) & (g > 0) & (g < 1)
+    rd = np.hypot(a[:, 0:1] + g * d[:, 0:1], a[:, 1:2] + g * d[:, 1:2])
+    crossd &= (rd >= p["disc_rmin"][None, :]) & (rd <= p["disc_rmax"][None, :])
+    jd, kd = np.nonzero(crossd & use_d[None, :])
+    return (np.concatenate([*jcs, jd]), np.concatenate([*kcs, ncyl + kd]),
+            np.concatenate([*fcs, g[jd, kd]]))
+
+
+def helixkit_inputs(data: ActsTruthTracking, *, material: str = "passive",
+                    start: tuple[np.ndarray, np.ndarray] | None = None,
+                    beam_pipe: bool = True, navigation_layers: bool = False) -> HelixkitInputs:
+    """helixkit's view of the run: one plane per measurement and the run's material.
+
+    ``material`` is ``"passive"`` (passive surfaces in the sequence),
+    ``"effective"`` (folded into the preceding module, :func:`effective_x0`, as
+    before; navigation-layer material included, beam pipe left out) or
+    ``"modules"`` (module material only). ``start`` (default
+    :func:`smeared_start`) gives the point the first chord starts from. With
+    ``"passive"``: ``beam_pipe=False`` drops the passive entries before the
+    first measurement; ``navigation_layers=True`` also puts the material of
+    navigation layers (odd layer ids) into the sequence, which ACTS never
+    applies (for tests of that claim).
+    """
+    modes = ("passive", "effective", "modules")
+    if material not in modes:
+        msg = f"material must be one of {modes}, got {material!r}"
+        raise ValueError(msg)
+    m = len(data.measurement)
+    rows = np.arange(m, dtype=np.int64)
+    if material != "passive":
+        x0 = effective_x0(data) if material == "effective" else data.module_x0
+        cols, _ = _module_surfaces(data, x0)
+        return HelixkitInputs(
+            surfaces=Surfaces(*cols), track_offsets=data.track_offsets.copy(),
+            surface_id=rows.astype(np.int32), measurement=data.measurement,
+            measurement_cov=data.measurement_cov, measurement_mask=np.full(m, 3, np.int8),
+            measurement_row=rows, material=material)
+    init = (start if start is not None else smeared_start(data))[0]
+    d0, z0, phi = init[:, 0], init[:, 1], init[:, 2]
+    start_point = np.stack([-d0 * np.sin(phi), d0 * np.cos(phi), z0], axis=1)
+    j, k, frac = _passive_crossings(data, start_point, navigation_layers=navigation_layers)
+    if not beam_pipe:
+        first = np.zeros(m, dtype=bool)
+        first[data.track_offsets[:-1]] = True
+        keep = ~first[j]
+        j, k, frac = j[keep], k[keep], frac[keep]
+    p = data.passive
+    ncyl, ndisc = len(p["cyl_r"]), len(p["disc_z"])
+    cols, _ = _module_surfaces(data, data.module_x0)
+    rc = p["cyl_r"]
+    types = np.r_[cols[0], np.full(ncyl, CYLINDER), np.full(ndisc, DISK)]
+    center = np.r_[cols[1], np.zeros((ncyl, 3)),
+                   np.stack([np.zeros(ndisc), np.zeros(ndisc), p["disc_z"]], axis=1)]
+    rot = np.r_[cols[2], np.tile(np.eye(3), (ncyl + ndisc, 1, 1))]
+    radius = np.r_[cols[3], rc, np.zeros(ndisc)]
+    bounds = np.r_[cols[4], np.stack([-np.pi * rc, np.pi * rc, -p["cyl_half_z"], p["cyl_half_z"]],
+                                     axis=1),
+                   np.stack([p["disc_rmin"], p["disc_rmax"], np.full(ndisc, -np.pi),
+                             np.full(ndisc, np.pi)], axis=1)]
+    x0 = np.r_[cols[5], p["cyl_x0"], p["disc_x0"]]
+    surf = Surfaces(types, center, rot, radius, bounds, x0)
+    # Order: passive crossings on chord j lie between measurements j - 1 and j
+    # (tracks are contiguous, so one global sort interleaves them correctly).
+    key = np.r_[rows.astype(np.float64), j - 1.0 + np.clip(frac, 1e-9, 1 - 1e-9)]
+    order = np.argsort(key, kind="stable")
+    e_row = np.r_[rows, np.full(len(j), -1)][order]
+    e_sid = np.r_[rows, m + k][order].astype(np.int32)
+    e_trk = np.r_[np.repeat(np.arange(len(data)), np.diff(data.track_offsets)),
+                  np.repeat(np.arange(len(data)), np.diff(data.track_offsets))[j]][order]
+    offsets = np.zeros(len(data) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(np.bincount(e_trk, minlength=len(data)))
+    passive = e_row < 0
+    safe = np.where(passive, 0, e_row)
+    meas = np.where(passive[:, None], np.nan, data.measurement[safe])
+    mcov = np.where(passive[:, None], np.nan, data.measurement_cov[safe])
+    return HelixkitInputs(surfaces=surf, track_offsets=offsets, surface_id=e_sid, measurement=meas,
+                          measurement_cov=mcov,
+                          measurement_mask=np.where(passive, 0, 3).astype(np.int8),
+                          measurement_row=e_row, material=material)
 
 
 def smeared_start(data: ActsTruthTracking, *, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -560,17 +741,19 @@ def smeared_start(data: ActsTruthTracking, *, seed: int = 1) -> tuple[np.ndarray
     return p, cov
 
 
-def fit_helixkit(data: ActsTruthTracking, *, n_threads: int = 1, surfaces: Surfaces | None = None,
+def fit_helixkit(data: ActsTruthTracking, *, n_threads: int = 1,
+                 inputs: HelixkitInputs | None = None,
                  start: tuple[np.ndarray, np.ndarray] | None = None, tracks: Any = None,
                  **options: Any) -> TrackFitResult:
     """Fit the run's measurements with :func:`helixkit.fitting.fit_tracks`.
 
     Muon mass, Highland scattering and mean energy loss (as ACTS's KF here).
-    ``tracks`` (indices) restricts the fit to a subset.
+    ``inputs`` default :func:`helixkit_inputs` (passive surfaces in the
+    sequence). ``tracks`` (indices) restricts the fit to a subset.
     """
-    surf = surfaces if surfaces is not None else helixkit_inputs(data)
     init, icov = start if start is not None else smeared_start(data)
-    off = data.track_offsets
+    inp = inputs if inputs is not None else helixkit_inputs(data, start=(init, icov))
+    off = inp.track_offsets
     if tracks is None:
         rows = slice(None)
         sel_off = off
@@ -581,10 +764,11 @@ def fit_helixkit(data: ActsTruthTracking, *, n_threads: int = 1, surfaces: Surfa
             np.zeros(0, dtype=np.int64)
         sel_off = np.concatenate([[0], np.cumsum(cnt)]).astype(np.int64)
         init, icov = init[tr], icov[tr]
-    sid = np.arange(len(data.measurement), dtype=np.int32)[rows]
     kw = {"mass": MUON_MASS, "energy_loss": True, "multiple_scattering": True, **options}
-    return fit_tracks(surf, sel_off, sid, data.measurement[rows], data.measurement_cov[rows],
-                      init, initial_cov=icov, b_field_z=B_FIELD_Z, n_threads=n_threads, **kw)
+    return fit_tracks(inp.surfaces, sel_off, inp.surface_id[rows], inp.measurement[rows],
+                      inp.measurement_cov[rows], init, initial_cov=icov,
+                      measurement_mask=inp.measurement_mask[rows], b_field_z=B_FIELD_Z,
+                      n_threads=n_threads, **kw)
 
 
 def _mad(x: np.ndarray) -> float:
@@ -613,19 +797,20 @@ def _perf(params: np.ndarray, cov: np.ndarray, chi2: np.ndarray, ndf: np.ndarray
 
 
 def timed_fit(data: ActsTruthTracking, *, n_threads: int = 1, repeats: int = 5,
-              surfaces: Surfaces | None = None, start: tuple[np.ndarray, np.ndarray] | None = None,
+              inputs: HelixkitInputs | None = None,
+              start: tuple[np.ndarray, np.ndarray] | None = None,
               tracks: Any = None) -> tuple[TrackFitResult, float]:
     """:func:`fit_helixkit` ``repeats`` times; returns the result and the median wall time [s].
 
-    The Python call is included; the surfaces and start parameters are built once, outside.
+    The Python call is included; the inputs and start parameters are built once, outside.
     """
-    surf = surfaces if surfaces is not None else helixkit_inputs(data)
     st = start if start is not None else smeared_start(data)
+    surf = inputs if inputs is not None else helixkit_inputs(data, start=st)
     times = []
     res = None
     for _ in range(max(int(repeats), 1)):
         t0 = time.perf_counter()
-        res = fit_helixkit(data, n_threads=n_threads, surfaces=surf, start=st, tracks=tracks)
+        res = fit_helixkit(data, n_threads=n_threads, inputs=surf, start=st, tracks=tracks)
         times.append(time.perf_counter() - t0)
     assert res is not None
     return res, float(np.median(times))

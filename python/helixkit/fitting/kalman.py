@@ -30,6 +30,8 @@ STATUS_NAMES = {
 DEFAULT_INITIAL_SIGMAS = (5.0 * u.mm, 20.0 * u.mm, 0.05, 0.05)
 DEFAULT_INITIAL_QOP_REL = 0.5
 PION_MASS = 139.57039 * u.MeV
+#: ``measurement_mask`` value of a passive (material-only) entry.
+PASSIVE = 0
 PARAM_NAMES = ("d0", "z0", "phi", "theta", "qop")
 
 
@@ -46,15 +48,19 @@ class TrackFitResult:
         Their covariances.
     chi2 : (N,) float64
     ndf : (N,) int32
-        Measured dimensions (outliers excluded) minus 5.
+        Measured dimensions (outliers excluded) minus 5; passive entries add nothing.
     status : (N,) int8
         0 success, 1 too few measurements, 2 propagation failed, 3 numerical failure.
     n_measurements, n_outliers, n_holes : (N,) int32
+        ``n_measurements`` counts measurement entries (passive entries not included).
     measurement_chi2 : (M,) float64
-        Predicted (= filtered) χ² of every measurement.
+        Predicted (= filtered) χ² of every measurement; NaN for passive entries.
     outlier : (M,) bool
     smoothed, smoothed_cov : (M, 5), (M, 5, 5) float64 or None
-        Smoothed bound parameters on each measurement's surface (``store_states``).
+        Smoothed bound parameters on each entry's surface (``store_states``), before that
+        surface's material (the state at the hit: material is applied after the
+        measurement). Passive entries between measurements get the state before their
+        material; those before the first or after the last measurement get NaN.
     particle_id : (N,) int64 or None
         Set by :func:`fit_truth_tracks`.
     """
@@ -111,8 +117,8 @@ def default_initial_cov(initial_params: Any, sigmas: tuple[float, float, float, 
     return cov
 
 
-def _measurement_cov(cov: Any, m: int) -> np.ndarray:
-    c = as_float_array(cov, "measurement_cov")
+def _measurement_cov(cov: Any, m: int, *, finite: bool = True) -> np.ndarray:
+    c = as_float_array(cov, "measurement_cov", finite=finite)
     if c.shape == (m, 2, 2):
         return np.ascontiguousarray(np.stack([c[:, 0, 0], c[:, 1, 1], c[:, 0, 1]], axis=1))
     if c.shape == (m, 2):
@@ -158,7 +164,7 @@ def fit_tracks(  # noqa: PLR0913
         ordered along the track. Offsets must start at 0, strictly increase
         (no empty track) and end at M.
     surface_id : (M,) int
-        Surface index of every measurement.
+        Surface index of every entry (measurement or passive surface).
     measurement : (M, 2) float
         Local coordinates (loc0, loc1) on the surface (for a 1D measurement the
         unmeasured column is ignored).
@@ -172,7 +178,19 @@ def fit_tracks(  # noqa: PLR0913
     initial_cov : (N, 5, 5) float, optional
         Default :func:`default_initial_cov`.
     measurement_mask : (M,) int, optional
-        1 = loc0 only (strip), 2 = loc1 only, 3 = both (default).
+        1 = loc0 only (strip), 2 = loc1 only, 3 = both (default), 0 = passive
+        (:data:`PASSIVE`): a material-only surface (support cylinder or disc, beam
+        pipe). The track is propagated to it and its material applied (scattering,
+        energy loss) with no measurement update; its ``measurement`` and
+        ``measurement_cov`` rows are ignored (may be NaN); it is no hole and adds
+        nothing to ``ndf``, ``chi2`` or ``n_measurements``. Passive entries before
+        the first measurement (beam pipe) lie between the perigee and the first
+        hit: the perigee is extrapolated from the smoothed first-measurement state
+        and their scattering noise is added to the perigee covariance (J Q Jᵀ with J
+        the transport passive surface → perigee; their mean energy loss is given
+        back), as ACTS adds the material noise when it extrapolates to the perigee.
+        Passive entries after the last measurement cannot change the fit and are
+        skipped.
     mass : float or (N,) float, optional
         Mass hypothesis [GeV] for material effects (default charged pion).
     multiple_scattering, energy_loss : bool
@@ -181,7 +199,10 @@ def fit_tracks(  # noqa: PLR0913
         Measurements with predicted χ² above this are outliers (0 = off).
     count_holes : bool
         Count surfaces crossed within bounds without a measurement between the
-        first and last measurement; ``hole_surfaces`` restricts the candidates.
+        first and last measurement; ``hole_surfaces`` restricts the candidates (pass
+        the measurement surfaces when the set also holds passive surfaces: a passive
+        surface that a track crosses but does not list would otherwise count).
+        Passive entries of a track are never holes.
     smoother : {"mbf", "rts"}
         Modified Bryson–Frazier (no inverse of the predicted covariance) or
         Rauch–Tung–Striebel.
@@ -206,12 +227,29 @@ def fit_tracks(  # noqa: PLR0913
         msg = f"surface_id must be integer, got dtype {sid_raw.dtype}"
         raise ValueError(msg)
     sid = np.ascontiguousarray(sid_raw, dtype=np.int32)
-    meas = as_float_array(measurement, "measurement", ndim=2)
-    m = same_length(surface_id=sid, measurement=meas)
-    mcov = _measurement_cov(measurement_cov, m)
-    mask = (np.full(m, 3, dtype=np.int8) if measurement_mask is None
-            else np.ascontiguousarray(as_numpy(measurement_mask), dtype=np.int8))
-    same_length(surface_id=sid, measurement_mask=mask)
+    m = len(sid)
+    if measurement_mask is None:
+        mask = np.full(m, 3, dtype=np.int8)
+        meas = as_float_array(measurement, "measurement", ndim=2)
+        mcov = _measurement_cov(measurement_cov, m)
+    else:
+        mask_raw = as_numpy(measurement_mask)
+        if mask_raw.dtype.kind not in "iub":
+            msg = f"measurement_mask must be integer, got dtype {mask_raw.dtype}"
+            raise ValueError(msg)
+        mask = np.ascontiguousarray(mask_raw, dtype=np.int8)
+        same_length(surface_id=sid, measurement_mask=mask)
+        # Rows of passive entries are ignored and may be NaN.
+        active = mask != PASSIVE
+        meas = as_float_array(measurement, "measurement", ndim=2, finite=False)
+        same_length(surface_id=sid, measurement=meas)
+        mcov = _measurement_cov(measurement_cov, m, finite=False)
+        for name, arr in (("measurement", meas), ("measurement_cov", mcov)):
+            bad = ~np.isfinite(arr).all(axis=1) & active
+            if bad.any():
+                msg = f"{name} contains NaN or inf (first at row {int(np.flatnonzero(bad)[0])})"
+                raise ValueError(msg)
+    same_length(surface_id=sid, measurement=meas)
     init = as_float_array(initial_params, "initial_params", ndim=2)
     if init.shape[1] != 5:
         msg = f"initial_params must have shape (N, 5) [d0, z0, phi, theta, q/p], got {init.shape}"

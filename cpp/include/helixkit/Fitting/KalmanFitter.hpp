@@ -73,8 +73,9 @@ class KalmanFitter {
 
   /// Flat structure-of-arrays input for N tracks and M measurements.
   struct Input {
-    /// N + 1 offsets: measurements of track i are [offsets[i], offsets[i+1]),
-    /// in the order the track crosses them.
+    /// N + 1 offsets: entries of track i are [offsets[i], offsets[i+1]),
+    /// in the order the track crosses them. An entry is a measurement or a
+    /// passive (material-only) surface, see measurementMask.
     std::span<const std::int64_t> trackOffsets;
     /// M surface indices into the SurfaceSet.
     std::span<const std::int32_t> surfaceId;
@@ -82,7 +83,17 @@ class KalmanFitter {
     std::span<const double> measurement;
     /// M * 3 local covariances (var0, var1, cov01).
     std::span<const double> measurementCov;
-    /// M measured components: 1 = loc0, 2 = loc1, 3 = both.
+    /// M measured components: 1 = loc0, 2 = loc1, 3 = both, 0 = passive:
+    /// the track is propagated to the surface and its material is applied
+    /// (scattering, energy loss) with no measurement update; the entry's
+    /// measurement and covariance are ignored (not validated), it is no
+    /// hole, adds nothing to ndf, chi2 or nMeasurements. Passive entries
+    /// before the first measurement (beam pipe) lie between the perigee and
+    /// the first measurement: the perigee is extrapolated from the smoothed
+    /// first-measurement state and their noise is added there (J Q J^T,
+    /// J = passive surface -> perigee; mean energy loss given back), as
+    /// ACTS adds material noise when extrapolating. Passive entries after
+    /// the last measurement cannot change the fit and are skipped.
     std::span<const std::int8_t> measurementMask;
     /// N * 5 initial perigee parameters (d0, z0, phi, theta, q/p).
     std::span<const double> initialParams;
@@ -103,16 +114,22 @@ class KalmanFitter {
     std::vector<double> chi2;
     /// N degrees of freedom: measured dimensions - 5.
     std::vector<std::int32_t> ndf;
+    /// N numbers of measurement entries (passive entries not counted).
     std::vector<std::int32_t> nMeasurements;
     std::vector<std::int32_t> nOutliers;
     std::vector<std::int32_t> nHoles;
     /// N KalmanFitterStatus codes.
     std::vector<std::int8_t> status;
-    /// Per measurement (storeStates only): M * 5 smoothed bound parameters
-    /// on the measurement surface, M * 25 covariances.
+    /// Per entry (storeStates only): M * 5 smoothed bound parameters on the
+    /// entry's surface before its material (the state at the hit, as the
+    /// material is applied after the measurement), M * 25 covariances.
+    /// Passive entries between measurements get the state before their
+    /// material too; NaN for passive entries before the first or after the
+    /// last measurement and for failed tracks.
     std::vector<double> smoothed;
     std::vector<double> smoothedCov;
-    /// Per measurement: predicted chi2 (= filtered chi2), and 1 if outlier.
+    /// Per entry: predicted chi2 (= filtered chi2; NaN for passive
+    /// entries), and 1 if outlier.
     std::vector<double> measurementChi2;
     std::vector<std::int8_t> outlier;
   };
