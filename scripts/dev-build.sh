@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
+# pip builds the package in an isolated environment, so a venv made by
+# scripts/setup.sh has no pybind11 of its own: install it for this build.
+"$PY" -m pybind11 --cmakedir >/dev/null 2>&1 || "$PY" -m pip install -q "pybind11>=2.12"
 GEN=()
 if command -v ninja >/dev/null 2>&1; then GEN=(-G Ninja); fi
 cmake -S . -B build/dev-inplace "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release \
