@@ -24,10 +24,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import pytest
+from _timing import best_time
 
 from helixkit import seeding
 from helixkit.seeding._toy import toy_event
@@ -102,15 +102,6 @@ def test_seeding_acts(benchmark, events, config):
 # --- full report ---------------------------------------------------------------------------
 
 
-def _best_time(fn, repeat=5):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def _metrics(events, results):
     out = []
     for e, r in zip(events, results):
@@ -166,8 +157,8 @@ def report() -> str:
     evs = make_events(10)
     lines = ["| quantity | value |", "|---|---|"]
     n_sp = np.mean([len(e["x"]) for e in evs])
-    t1 = _best_time(lambda: run_helixkit(evs, cfg, 1)) / len(evs)
-    tall = _best_time(lambda: run_helixkit(evs, cfg, 0)) / len(evs)
+    t1 = best_time(lambda: run_helixkit(evs, cfg, 1)) / len(evs)
+    tall = best_time(lambda: run_helixkit(evs, cfg, 0)) / len(evs)
     hk = run_helixkit(evs, cfg, 1)
     lines.append(f"| space points / event | {n_sp:.0f} |")
     lines.append(f"| helixkit 1 thread [ms/event] | {t1 * 1e3:.2f} |")
@@ -192,8 +183,8 @@ def report() -> str:
               "|---|---|---|---|---|---|"]
     for n_part in (220, 1100, 2200, 5500, 11000):
         e = toy_event(n_part, seed=5)
-        f1 = _best_time(lambda e=e: seeding.find_seeds(e["x"], e["y"], e["z"], cfg, n_threads=1), 3)
-        fa = _best_time(lambda e=e: seeding.find_seeds(e["x"], e["y"], e["z"], cfg, n_threads=0), 3)
+        f1 = best_time(lambda e=e: seeding.find_seeds(e["x"], e["y"], e["z"], cfg, n_threads=1), 3)
+        fa = best_time(lambda e=e: seeding.find_seeds(e["x"], e["y"], e["z"], cfg, n_threads=0), 3)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "event.npz")
             np.savez(path, x=e["x"], y=e["y"], z=e["z"])

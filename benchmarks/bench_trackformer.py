@@ -9,11 +9,11 @@ uses 5 events at <mu> = 200 (about 6,000 tracks) instead of 1.
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 import pytest
 import torch
+from _timing import best_time
 
 from helixkit import data, models
 from helixkit.models.trackformer import build_sequences
@@ -57,21 +57,12 @@ def test_trackformer_padded(benchmark, setup):
 
 def main() -> None:
     model, seq = _setup()
-
-    def best(fn, rep=5):
-        t = float("inf")
-        for _ in range(rep):
-            t0 = time.perf_counter()
-            fn()
-            t = min(t, time.perf_counter() - t0)
-        return t
-
     n = len(seq.hits)
     print(f"tracks {n}, padded width {seq.hits.shape[1]}, mean hits {seq.mask.sum(1).mean():.1f}, "
           f"torch threads {torch.get_num_threads()}")
-    print(f"padded batches of 4096 (previous): {n / best(lambda: padded(model, seq)):.0f} tracks/s")
+    print(f"padded batches of 4096 (previous): {n / best_time(lambda: padded(model, seq)):.0f} tracks/s")
     for bs in (1024, 4096):
-        t = best(lambda bs=bs: model.predict_arrays(seq.hits, seq.mask, batch_size=bs))
+        t = best_time(lambda bs=bs: model.predict_arrays(seq.hits, seq.mask, batch_size=bs))
         print(f"length-bucketed, batch {bs}: {n / t:.0f} tracks/s")
 
 
