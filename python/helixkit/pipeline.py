@@ -1,8 +1,11 @@
-"""The learned tracking pipeline: features → metric-learning embedding → graph → DBSCAN.
+"""The learned tracking pipeline: noise filter → metric-learning embedding → graph → GNN → DBSCAN.
 
-``find_tracks(event)`` gives a track label per hit (−1 = none). Graph building
-and clustering run in helixkit's C++ kernels; the embedding network is the
-:class:`helixkit.models.gc.GraphConstructionNet`.
+``find_tracks(event)`` gives a track label per hit (−1 = none), by default with
+the shipped ``pretrained("learned_tracking")`` model. Graph building and
+clustering run in helixkit's C++ kernels. Training: :func:`train_gc` (hinge or
+InfoNCE embedding), :func:`train_oc` (object-condensation GNN on the GC graph),
+:func:`train_noise` (noise-hit classifier); evaluation: :func:`evaluate_gc`,
+:func:`evaluate_oc`, :func:`evaluate_noise`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def train_gc(events: list[Any], val_events: list[Any], gc_config: Any = None,
              train_config: Any = None, out_dir: str | Path | None = None, *,
              volumes: tuple[int, ...] | None = (7, 8, 9)) -> Any:
     """Train the embedding with the hinge loss, one event per step."""
-    from .models.gc import GCConfig, GraphConstructionNet, hinge_loss  # noqa: PLC0415
+    from .models.gc import GCConfig, GraphConstructionNet, gc_loss  # noqa: PLC0415
     from .training import TrainConfig, Trainer, seed_everything  # noqa: PLC0415
 
     cfg = gc_config or GCConfig()
@@ -44,21 +47,33 @@ def train_gc(events: list[Any], val_events: list[Any], gc_config: Any = None,
 
     def loss_fn(m: Any, batch: tuple[Any, ...]) -> Any:
         feats, pid, oi = batch
-        return hinge_loss(m(feats), pid, oi, m.config)[0]
+        return gc_loss(m(feats), pid, oi, m.config)[0]
 
     Trainer(model, loss_fn, tcfg, out_dir).fit(train, val)
     return model
 
 
-def find_tracks(event: Any, model: Any, *, eps: float = 0.1, min_samples: int = 1,
-                volumes: tuple[int, ...] | None = (7, 8, 9), n_threads: int = 0) -> np.ndarray:
-    """Track label per hit of ``event`` (−1 = not in a track or outside ``volumes``)."""
-    from .graph import dbscan  # noqa: PLC0415
+def find_tracks(event: Any, model: Any = None, *, eps: float | None = None,
+                min_samples: int | None = None, volumes: tuple[int, ...] | None = (7, 8, 9),
+                n_threads: int = 0) -> np.ndarray:
+    """Track label per hit of ``event`` (−1 = not in a track or outside the model's volumes).
 
+    ``model``: a :class:`~helixkit.models.learned.LearnedTracking` (default: the
+    shipped ``pretrained("learned_tracking")``), or a bare GC embedding model, which
+    is clustered directly with DBSCAN (``eps`` default 0.1, ``min_samples`` 1, ``volumes``).
+    """
+    from .graph import dbscan  # noqa: PLC0415
+    from .models import pretrained  # noqa: PLC0415
+
+    if model is None:
+        model = pretrained("learned_tracking")
+    if hasattr(model, "find_tracks"):
+        return model.find_tracks(event, eps=eps, min_samples=min_samples, n_threads=n_threads)
     feats, rows = hit_features(event, volumes=volumes)
     emb = model.embed(feats)
     labels = np.full(event.n_hits, -1, dtype=np.int64)
-    labels[rows] = dbscan(emb, eps, min_samples, n_threads=n_threads)
+    labels[rows] = dbscan(emb, 0.1 if eps is None else eps,
+                          1 if min_samples is None else min_samples, n_threads=n_threads)
     return labels
 
 
@@ -109,3 +124,213 @@ def evaluate_gc(model: Any, events: list[Any], *, k: int = 10, max_radius: float
 
 def gc_config_dict(model: Any) -> dict[str, Any]:
     return asdict(model.config)
+
+
+# --- object condensation -------------------------------------------------------------------
+
+
+def _layer_key(event: Any, rows: np.ndarray) -> np.ndarray:
+    return event.hits["volume_id"][rows].astype(np.int64) * 1000 + event.hits["layer_id"][rows]
+
+
+def oc_batch(event: Any, gc_model: Any, oc_config: Any, *,
+             volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: Any = None,
+             n_threads: int = 0) -> tuple[Any, ...]:
+    """Inputs of the OC GNN for one event: (node, edge, edge_index, particle_id, of_interest,
+    rows); the GC embedding is frozen (computed without gradients)."""
+    import torch  # noqa: PLC0415
+
+    from .graph import hits_of_interest  # noqa: PLC0415
+    from .models.oc import graph_inputs  # noqa: PLC0415
+
+    feats, rows = hit_features(event, volumes=volumes)
+    if noise_model is not None:
+        keep = noise_mask(feats, noise_model, n_threads=n_threads)
+        feats, rows = feats[keep], rows[keep]
+    emb = gc_model.embed(feats)
+    node, edge, ei = graph_inputs(feats, emb, oc_config, n_threads=n_threads)
+    pid = torch.from_numpy(event.hit_particle_id[rows].astype(np.int64))
+    oi = torch.from_numpy(hits_of_interest(event, pt_min=oc_config.pt_thld)[rows])
+    return node, edge, ei, pid, oi, rows
+
+
+def train_oc(events: list[Any], val_events: list[Any], gc_model: Any, oc_config: Any = None,
+             train_config: Any = None, out_dir: str | Path | None = None, *,
+             volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: Any = None) -> Any:
+    """Train the condensation GNN on the (frozen) GC model's graph, one event per step."""
+    from .models.oc import CondensationNet, OCConfig, condensation_loss  # noqa: PLC0415
+    from .training import TrainConfig, Trainer, seed_everything  # noqa: PLC0415
+
+    d = gc_model.config.out_dim
+    cfg = oc_config or OCConfig(emb_dim=d, out_dim=d)
+    tcfg = train_config or TrainConfig(epochs=10, lr=1e-3, progress=False)
+    seed_everything(tcfg.seed)
+    model = CondensationNet(cfg)
+    gc_model.eval()
+    train = [oc_batch(ev, gc_model, cfg, volumes=volumes, noise_model=noise_model)
+             for ev in events]
+    val = [oc_batch(ev, gc_model, cfg, volumes=volumes, noise_model=noise_model)
+           for ev in val_events]
+
+    def loss_fn(m: Any, batch: tuple[Any, ...]) -> Any:
+        node, edge, ei, pid, oi, _ = batch
+        beta, x = m(node, edge, ei)
+        return condensation_loss(beta, x, pid, oi, m.config)[0]
+
+    Trainer(model, loss_fn, tcfg, out_dir).fit(train, val)
+    return model
+
+
+def evaluate_oc(gc_model: Any, oc_model: Any, events: list[Any], *,
+                eps_grid: Any = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3),
+                min_samples_grid: Any = (1, 2, 3), volumes: tuple[int, ...] | None = (7, 8, 9),
+                noise_model: Any = None, n_threads: int = 0) -> dict[str, Any]:
+    """DM / perfect / LHC efficiencies and fake rates (pT > pt_thld) of DBSCAN on the OC
+    clustering space over an (eps, min_samples) grid (one cached neighbour graph per event:
+    :class:`~helixkit.graph.DbscanRescan`), the best point by DM, the TrackML score there and
+    the inference time per event by stage."""
+    from .evaluation import trackml_score, tracking_metrics  # noqa: PLC0415
+    from .graph import DbscanRescan  # noqa: PLC0415
+    from .models.oc import embed_clusters, graph_inputs  # noqa: PLC0415
+
+    grid = [(float(e), int(m)) for e in eps_grid for m in min_samples_grid]
+    per: dict[tuple[float, int], list[Any]] = {g: [] for g in grid}
+    scores: dict[tuple[float, int], list[float]] = {g: [] for g in grid}
+    t = {"features": 0.0, "noise_filter": 0.0, "embedding": 0.0, "graph": 0.0, "gnn": 0.0,
+         "clustering": 0.0}
+    thld = oc_model.config.pt_thld
+    for ev in events:
+        t0 = time.perf_counter()
+        feats, rows = hit_features(ev, volumes=volumes)
+        t1 = time.perf_counter()
+        if noise_model is not None:
+            keep = noise_mask(feats, noise_model, n_threads=n_threads)
+            feats, rows = feats[keep], rows[keep]
+        t2 = time.perf_counter()
+        emb = gc_model.embed(feats)
+        t3 = time.perf_counter()
+        node, edge, ei = graph_inputs(feats, emb, oc_model.config, n_threads=n_threads)
+        t4 = time.perf_counter()
+        _, x = embed_clusters(oc_model, node, edge, ei)
+        t5 = time.perf_counter()
+        scan = DbscanRescan(x, max_eps=max(e for e, _ in grid), n_threads=n_threads)
+        labs = {g: scan.labels(*g) for g in grid}
+        t6 = time.perf_counter()
+        for key, dt in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4,
+                               (t6 - t5) / len(grid))):
+            t[key] += dt
+        # metrics over all hits of the selected volumes (hits removed as noise count unassigned)
+        _, all_rows = hit_features(ev, volumes=volumes)
+        pid = ev.hit_particle_id[all_rows]
+        pos = np.searchsorted(all_rows, rows)
+        w = ev.truth["weight"][all_rows]
+        for g, lab in labs.items():
+            full = np.full(len(all_rows), -1, np.int64)
+            full[pos] = lab
+            per[g].append(tracking_metrics(full, pid, ev.particles,
+                                           layer_key=_layer_key(ev, all_rows), pt_thld=thld))
+            scores[g].append(trackml_score(full, pid, w))
+    rows_out = []
+    for g in grid:
+        ms = per[g]
+        rows_out.append({"eps": g[0], "min_samples": g[1],
+                         **{f: float(np.mean([getattr(m, f) for m in ms])) for f in
+                            ("double_majority", "perfect", "lhc", "fake_double_majority",
+                             "fake_perfect", "fake_lhc")},
+                         "trackml_score": float(np.mean(scores[g]))})
+    best = max(rows_out, key=lambda r: r["double_majority"])
+    n = len(events)
+    ms_ev = {key: 1e3 * v / n for key, v in t.items()}
+    total = sum(ms_ev.values())
+    return {"scan": rows_out, "best": best, "ms_per_event": ms_ev, "ms_total": total,
+            "graph_and_clustering_fraction": (ms_ev["graph"] + ms_ev["clustering"]) / total}
+
+
+# --- noise classifier ----------------------------------------------------------------------
+
+
+def noise_mask(features: np.ndarray, noise_model: Any, *, n_threads: int = 0) -> np.ndarray:
+    """True for hits the classifier keeps (noise probability below its threshold)."""
+    from .models.noise import noise_features  # noqa: PLC0415
+
+    p = noise_model.noise_probability(noise_features(features, n_threads=n_threads))
+    return p < noise_model.config.threshold
+
+
+def _noise_batch(event: Any, volumes: tuple[int, ...] | None) -> tuple[Any, ...]:
+    import torch  # noqa: PLC0415
+
+    from .models.noise import noise_features  # noqa: PLC0415
+
+    feats, rows = hit_features(event, volumes=volumes)
+    x = noise_features(feats)
+    y = torch.from_numpy(event.hit_particle_id[rows] == 0)
+    return torch.from_numpy(x), y
+
+
+def train_noise(events: list[Any], val_events: list[Any], noise_config: Any = None,
+                train_config: Any = None, out_dir: str | Path | None = None, *,
+                volumes: tuple[int, ...] | None = (7, 8, 9)) -> Any:
+    """Train the noise classifier (one event per step) and set its threshold at the working
+    point ``max_fpr`` on the validation events; the checkpoint ``best.pt`` gets the threshold."""
+    from .models import save  # noqa: PLC0415
+    from .models.noise import NoiseClassifier, NoiseConfig, weighted_bce  # noqa: PLC0415
+    from .training import TrainConfig, Trainer, seed_everything  # noqa: PLC0415
+
+    cfg = noise_config or NoiseConfig()
+    tcfg = train_config or TrainConfig(epochs=10, lr=1e-3, progress=False)
+    seed_everything(tcfg.seed)
+    model = NoiseClassifier(cfg)
+    train = [_noise_batch(ev, volumes) for ev in events]
+    val = [_noise_batch(ev, volumes) for ev in val_events]
+    for name, batches in (("training", train), ("validation", val)):
+        if not any(bool(b[1].any()) for b in batches):
+            msg = f"the {name} events have no noise hits in volumes {volumes}"
+            raise ValueError(msg)
+    Trainer(model, lambda m, b: weighted_bce(m(b[0]), b[1]), tcfg, out_dir).fit(train, val)
+    res = evaluate_noise(model, val_events, volumes=volumes)
+    model.config.threshold = res["threshold"]
+    if out_dir is not None:
+        save(model, Path(out_dir) / "best.pt", metrics={k: v for k, v in res.items()
+                                                       if isinstance(v, float)})
+    return model
+
+
+def evaluate_noise(model: Any, events: list[Any], *, volumes: tuple[int, ...] | None = (7, 8, 9),
+                   max_fpr: float | None = None, out_dir: str | Path | None = None
+                   ) -> dict[str, Any]:
+    """ROC / AUC of the noise classifier, and the working point: the threshold with
+    false-positive rate on real hits <= ``max_fpr`` (default: the model's) and the fraction of
+    noise hits it removes; also the rates at the model's own threshold."""
+    import torch  # noqa: PLC0415
+
+    from .models.noise import roc_auc, roc_curve, working_point  # noqa: PLC0415
+
+    scores, labels = [], []
+    for ev in events:
+        x, y = _noise_batch(ev, volumes)
+        model.eval()
+        with torch.no_grad():
+            scores.append(torch.sigmoid(model(x)).numpy())
+        labels.append(y.numpy())
+    s, y = np.concatenate(scores), np.concatenate(labels)
+    fpr_max = model.config.max_fpr if max_fpr is None else float(max_fpr)
+    thr, fpr, tpr = working_point(s, y, fpr_max)
+    cut = s >= model.config.threshold
+    res = {"auc": roc_auc(s, y), "threshold": thr, "fpr": fpr, "noise_removed": tpr,
+           "max_fpr": fpr_max, "noise_fraction": float(y.mean()), "n_hits": len(y),
+           "model_threshold_fpr": float(cut[~y].mean()),
+           "model_threshold_noise_removed": float(cut[y].mean())}
+    if out_dir is not None:
+        from .plots import _pyplot, save_figure  # noqa: PLC0415
+
+        f, t_, _ = roc_curve(s, y)
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.plot(f, t_, "-", label=f"AUC = {res['auc']:.3f}")
+        ax.axvline(fpr_max, color="grey", ls=":", label=f"FPR = {fpr_max:g}")
+        ax.set(xscale="log", xlim=(1e-4, 1), xlabel="false-positive rate (real hits called noise)",
+               ylabel="noise hits removed (TPR)", title="noise classifier ROC")
+        ax.legend()
+        res["roc_png"] = str(save_figure(fig, Path(out_dir) / "noise_roc.png"))
+    return res

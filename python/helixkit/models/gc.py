@@ -8,7 +8,6 @@ candidate graph, and DBSCAN on it gives track candidates.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from torch import nn
 
 from .._validation import require
 from . import register_model
+from ._blocks import ResFCNN
 
 
 @dataclass
@@ -35,6 +35,9 @@ class GCConfig:
     p_rep: float = 2.0
     max_num_neighbors: int = 256
     pt_thld: float = 0.9
+    loss: str = "hinge"
+    tau: float = 0.05
+    sigma: float = 0.75
 
     def validate(self) -> None:
         require(self.in_dim >= 1, self, "in_dim", "must be >= 1")
@@ -46,36 +49,64 @@ class GCConfig:
         require(self.lw_repulsive >= 0, self, "lw_repulsive", "must be >= 0")
         require(self.p_attr > 0 and self.p_rep > 0, self, "p_attr", "and p_rep must be > 0")
         require(self.max_num_neighbors >= 1, self, "max_num_neighbors", "must be >= 1")
+        require(self.loss in ("hinge", "infonce"), self, "loss", "must be 'hinge' or 'infonce'")
+        require(self.tau > 0, self, "tau", "must be > 0")
+        require(self.sigma > 0, self, "sigma", "must be > 0")
 
 
 @register_model("gc", GCConfig)
-class GraphConstructionNet(nn.Module):
-    """Input L2-normalisation → encoder → residual blocks √α·x + √(1−α)·W relu(x) → decoder."""
-
+class GraphConstructionNet(ResFCNN):
+    """Input L2-normalisation → encoder → residual blocks √α·x + √(1−α)·W relu(x) → decoder,
+    times a learnable latent scale (gnn_tracking's ``GraphConstructionFCNN``)."""
 
     def __init__(self, config: GCConfig | None = None) -> None:
-        super().__init__()
         cfg = config or GCConfig()
         cfg.validate()
+        super().__init__(cfg.in_dim, cfg.hidden_dim, cfg.out_dim, cfg.depth, cfg.alpha)
         self.config = cfg
-        self.encoder = nn.Linear(cfg.in_dim, cfg.hidden_dim)
-        self.blocks = nn.ModuleList(nn.Linear(cfg.hidden_dim, cfg.hidden_dim)
-                                    for _ in range(cfg.depth - 1))
-        self.decoder = nn.Linear(cfg.hidden_dim, cfg.out_dim)
         self.latent_scale = nn.Parameter(torch.tensor(1.0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-6)
-        h = self.encoder(x)
-        a = self.config.alpha
-        for lin in self.blocks:
-            h = math.sqrt(a) * h + math.sqrt(1 - a) * lin(torch.relu(h))
-        return self.decoder(torch.relu(h)) * self.latent_scale
+        return super().forward(x) * self.latent_scale
 
     @torch.no_grad()
     def embed(self, features: np.ndarray) -> np.ndarray:
         self.eval()
         return self(torch.from_numpy(np.ascontiguousarray(features, np.float32))).numpy()
+
+
+def _true_pairs(pid: np.ndarray, oi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All ordered pairs (i, j), i != j, of hits of interest of the same particle."""
+    rows = np.flatnonzero(oi)
+    order = rows[np.argsort(pid[rows], kind="stable")]
+    _, start, cnt = np.unique(pid[order], return_index=True, return_counts=True)
+    keep = cnt > 1
+    start, cnt = start[keep], cnt[keep]
+    if len(cnt) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # pair (a, b) of group g: a, b in [0, c), a != b, flattened without a Python loop per pair
+    n_pairs = cnt * (cnt - 1)
+    g = np.repeat(np.arange(len(cnt)), n_pairs)
+    k = np.arange(int(n_pairs.sum())) - np.repeat(np.cumsum(n_pairs) - n_pairs, n_pairs)
+    c = cnt[g] - 1
+    a, b = k // c, k % c
+    b = b + (b >= a)
+    base = start[g]
+    return order[base + a].astype(np.int64), order[base + b].astype(np.int64)
+
+
+def _repulsive_pairs(emb: torch.Tensor, particle_id: torch.Tensor, cfg: GCConfig,
+                     n_threads: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Radius-graph pairs (C++, on the detached embedding; radius r_emb, at most
+    ``max_num_neighbors`` nearest per hit) of different particles or with a noise hit.
+    Returns (anchor, other): the anchor is the query hit."""
+    from ..graph import radius_graph  # noqa: PLC0415
+
+    ei = radius_graph(emb.detach().numpy(), cfg.r_emb, max_num_neighbors=cfg.max_num_neighbors,
+                      n_threads=n_threads)
+    other, anchor = torch.from_numpy(ei[0]), torch.from_numpy(ei[1])
+    diff = (particle_id[other] != particle_id[anchor]) | (particle_id[other] == 0)
+    return anchor[diff], other[diff]
 
 
 def hinge_loss(emb: torch.Tensor, particle_id: torch.Tensor, of_interest: torch.Tensor,
@@ -87,36 +118,55 @@ def hinge_loss(emb: torch.Tensor, particle_id: torch.Tensor, of_interest: torch.
       ``max_num_neighbors`` nearest per hit, built in C++ on the detached embedding) of
       different particles (or noise), divided by the number of hits of interest.
     """
-    from ..graph import radius_graph  # noqa: PLC0415
-
-    pid = particle_id.numpy()
     oi = of_interest.numpy()
-    # true pairs among hits of interest: all ordered pairs within each particle
-    rows = np.flatnonzero(oi)
-    order = rows[np.argsort(pid[rows], kind="stable")]
-    _, start, cnt = np.unique(pid[order], return_index=True, return_counts=True)
-    src_l, dst_l = [], []
-    for s, c in zip(start, cnt):
-        if c > 1:
-            idx = order[s : s + c]
-            a, b = np.meshgrid(idx, idx, indexing="ij")
-            off = a != b
-            src_l.append(a[off])
-            dst_l.append(b[off])
-    if src_l:
-        src = torch.from_numpy(np.concatenate(src_l))
-        dst = torch.from_numpy(np.concatenate(dst_l))
-        d_att = (emb[src] - emb[dst]).norm(dim=1)
+    src, dst = _true_pairs(particle_id.numpy(), oi)
+    if len(src):
+        s, d = torch.from_numpy(src), torch.from_numpy(dst)
+        d_att = (emb[s] - emb[d]).norm(dim=1)
         v_att = (d_att.clamp_min(1e-12) ** cfg.p_attr).mean()
     else:
         v_att = emb.sum() * 0.0
-    ei = radius_graph(emb.detach().numpy(), cfg.r_emb, max_num_neighbors=cfg.max_num_neighbors,
-                      n_threads=n_threads)
-    e0, e1 = torch.from_numpy(ei[0]), torch.from_numpy(ei[1])
-    diff = (particle_id[e0] != particle_id[e1]) | (particle_id[e0] == 0)
-    e0, e1 = e0[diff], e1[diff]
+    e0, e1 = _repulsive_pairs(emb, particle_id, cfg, n_threads)
     d_rep = (emb[e0] - emb[e1]).norm(dim=1)
     n_oi = max(int(oi.sum()), 1)
     v_rep = (torch.relu(cfg.r_emb - d_rep) ** cfg.p_rep).sum() / n_oi
     loss = v_att + cfg.lw_repulsive * v_rep
     return loss, {"attractive": float(v_att.detach()), "repulsive": float(v_rep.detach())}
+
+
+def info_nce_loss(emb: torch.Tensor, particle_id: torch.Tensor, of_interest: torch.Tensor,
+                  cfg: GCConfig, n_threads: int = 0) -> tuple[torch.Tensor, dict[str, float]]:
+    """Supervised InfoNCE (HEPT's ``InfoNCELoss``, RBF similarity).
+
+    Similarity ``s = exp(−‖Δ‖ / (2σ²))``. Positives: all ordered pairs (i, j) of
+    hits of interest of one particle; negatives of an anchor i: its radius-graph
+    neighbours (r_emb, at most ``max_num_neighbors``) of another particle or
+    noise. Per positive pair ``−log(e^{s_ij/τ} / (e^{s_ij/τ} + Σ_k e^{s_ik/τ}))``,
+    averaged per particle, then over particles.
+    """
+    pid_np = particle_id.numpy()
+    src, dst = _true_pairs(pid_np, of_interest.numpy())
+    if len(src) == 0:
+        zero = emb.sum() * 0.0
+        return zero, {"infonce": 0.0}
+    two_s2 = 2.0 * cfg.sigma**2
+    anchor, other = _repulsive_pairs(emb, particle_id, cfg, n_threads)
+    s_neg = torch.exp(-(emb[anchor] - emb[other]).norm(dim=1) / two_s2)
+    neg_sum = emb.new_zeros(len(emb)).index_add_(0, anchor, torch.exp(s_neg / cfg.tau))
+    s, d = torch.from_numpy(src), torch.from_numpy(dst)
+    s_pos = torch.exp(-(emb[s] - emb[d]).norm(dim=1) / two_s2)
+    per_pair = torch.log(torch.exp(s_pos / cfg.tau) + neg_sum[s]) - s_pos / cfg.tau
+    _, group = np.unique(pid_np[src], return_inverse=True)
+    g = torch.from_numpy(group.astype(np.int64))
+    n_groups = int(group.max()) + 1
+    per_particle = emb.new_zeros(n_groups).index_add_(0, g, per_pair)
+    counts = torch.bincount(g, minlength=n_groups).to(emb.dtype)
+    loss = (per_particle / counts).mean()
+    return loss, {"infonce": float(loss.detach())}
+
+
+def gc_loss(emb: torch.Tensor, particle_id: torch.Tensor, of_interest: torch.Tensor,
+            cfg: GCConfig, n_threads: int = 0) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss selected by ``cfg.loss``."""
+    fn = info_nce_loss if cfg.loss == "infonce" else hinge_loss
+    return fn(emb, particle_id, of_interest, cfg, n_threads)

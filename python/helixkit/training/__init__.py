@@ -177,7 +177,10 @@ class Trainer:
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
         opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        steps_per_epoch = max(math.ceil(len(train[0]) / cfg.batch_size), 1)
+        if isinstance(train, list):  # ready-made batches: one optimiser step each
+            steps_per_epoch = max(len(train), 1)
+        else:
+            steps_per_epoch = max(math.ceil(len(train[0]) / cfg.batch_size), 1)
         total = steps_per_epoch * cfg.epochs
         warmup = int(cfg.warmup_fraction * total)
         sched = torch.optim.lr_scheduler.LambdaLR(

@@ -162,25 +162,37 @@ def _plot(seq: Any, pt_tf: np.ndarray, pt_kf: np.ndarray, common: np.ndarray,
 
 def register(sub: Any) -> None:
     """Add ``train trackformer`` / ``evaluate trackformer`` to the CLI."""
-    p = sub.add_parser("train", help="train a model (trackformer)")
-    p.add_argument("model", choices=["trackformer"])
-    p.add_argument("--config", help="JSON config with data/model/train sections")
-    p.add_argument("--out", default="runs/trackformer", help="run directory")
+    models = ["trackformer", "gc", "oc", "noise", "learned_tracking"]
+    p = sub.add_parser(
+        "train", help="train a model (trackformer, gc, oc, noise, learned_tracking)",
+        description="Train on the built-in simulation. trackformer: config sections "
+        "data/model/train; gc|oc|noise|learned_tracking: see helixkit.training.learned "
+        "(learned_tracking trains noise filter -> GC -> OC and writes OUT/learned_tracking.pt).")
+    p.add_argument("model", choices=models)
+    p.add_argument("--config", help="JSON config file (sections checked strictly)")
+    p.add_argument("--out", default=None, help="run directory (default: runs/MODEL)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_train_cmd)
-    p = sub.add_parser("evaluate", help="evaluate a trained model against classical baselines")
-    p.add_argument("model", choices=["trackformer"])
+    p = sub.add_parser("evaluate", help="evaluate a trained model (trackformer: against the "
+                       "Kalman fit; learned_tracking: DM/perfect/LHC, TrackML score, timing)")
+    p.add_argument("model", choices=["trackformer", "noise", "learned_tracking"])
     p.add_argument("--checkpoint", default=None,
                    help="model checkpoint (default: the shipped pretrained model)")
     p.add_argument("--events", type=int, default=5)
-    p.add_argument("--mu", type=float, default=50.0)
+    p.add_argument("--mu", type=float, default=None,
+                   help="pile-up of the test events (default: 50 trackformer, 200 otherwise)")
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--out", default=None, help="write JSON + plots here")
     p.set_defaults(func=_evaluate_cmd)
 
 
 def _train_cmd(args: Any) -> int:
+    if args.model != "trackformer":
+        from .learned import train_command  # noqa: PLC0415
+
+        return train_command(args)
+    args.out = args.out or "runs/trackformer"
     cfg = load_json_config(args.config) if args.config else {}
     train_trackformer(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     print(f"best model: {Path(args.out) / 'best.pt'}")
@@ -190,6 +202,12 @@ def _train_cmd(args: Any) -> int:
 def _evaluate_cmd(args: Any) -> int:
     from ..models import load, pretrained  # noqa: PLC0415
 
+    if args.model != "trackformer":
+        from .learned import evaluate_command  # noqa: PLC0415
+
+        args.mu = 200.0 if args.mu is None else args.mu
+        return evaluate_command(args)
+    args.mu = 50.0 if args.mu is None else args.mu
     model = load(args.checkpoint, expect="trackformer") if args.checkpoint else \
         pretrained("trackformer")
     res = evaluate_trackformer(model, n_events=args.events, mu=args.mu, seed=args.seed,

@@ -1,0 +1,51 @@
+"""Network building blocks shared by the learned-tracking models."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class ResFCNN(nn.Module):
+    """gnn_tracking's residual fully connected network.
+
+    The input is L2-normalised per row (unless ``normalize_input=False``), then encoder → (depth − 1) residual
+    blocks ``h = √α·h + √(1−α)·W relu(h)`` → decoder (applied to ``relu(h)``).
+    """
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, depth: int,
+                 alpha: float, *, normalize_input: bool = True) -> None:
+        super().__init__()
+        self.alpha = float(alpha)
+        self.normalize_input = normalize_input
+        self.encoder = nn.Linear(in_dim, hidden_dim)
+        self.blocks = nn.ModuleList(nn.Linear(hidden_dim, hidden_dim) for _ in range(depth - 1))
+        self.decoder = nn.Linear(hidden_dim, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.normalize_input:
+            x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-6)
+        h = self.encoder(x)
+        a = self.alpha
+        for lin in self.blocks:
+            h = math.sqrt(a) * h + math.sqrt(1 - a) * lin(torch.relu(h))
+        return self.decoder(torch.relu(h))
+
+
+def mlp(in_dim: int, hidden_dim: int, out_dim: int, n_hidden: int = 1) -> nn.Sequential:
+    """Linear → ReLU blocks (``n_hidden`` of them) → Linear."""
+    layers: list[nn.Module] = []
+    d = in_dim
+    for _ in range(n_hidden):
+        layers += [nn.Linear(d, hidden_dim), nn.ReLU()]
+        d = hidden_dim
+    layers.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*layers)
+
+
+def scatter_sum(src: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
+    """Row sums of ``src`` grouped by ``index`` into ``n`` rows (torch_scatter's scatter_add)."""
+    out = src.new_zeros((n, *src.shape[1:]))
+    return out.index_add_(0, index, src)

@@ -1,0 +1,259 @@
+"""Train and evaluate the learned tracking pipeline (GC embedding, OC GNN, noise classifier).
+
+``helixkit train gc|oc|noise|learned_tracking --config cfg.json --out DIR`` and
+``helixkit evaluate gc|oc|noise|learned_tracking --checkpoint ...``. A config
+file holds optional sections, each checked strictly (unknown keys are errors)::
+
+    {"data":  {"n_train_events": 8, "n_val_events": 2, "mu": 200, "seed": 0,
+               "volumes": [7, 8, 9]},
+     "gc":    {"hidden_dim": 128, "loss": "hinge"},   "gc_train":    {"epochs": 20},
+     "oc":    {"hidden_dim": 64},                     "oc_train":    {"epochs": 20},
+     "noise": {"hidden_dim": 64},                     "noise_train": {"epochs": 20},
+     "use_noise_filter": false, "gc_checkpoint": null}
+
+``train learned_tracking`` trains noise classifier → GC → OC in turn, picks the
+DBSCAN working point (eps, min_samples) by double-majority efficiency on the
+validation events and writes one ``learned_tracking.pt`` that
+``models.load`` / ``models.pretrained("learned_tracking")`` restore.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import TrainConfig, load_json_config
+from .trackformer import DataConfig
+
+SECTIONS = ("data", "gc", "gc_train", "oc", "oc_train", "noise", "noise_train",
+            "use_noise_filter", "gc_checkpoint")
+
+
+@dataclass
+class LearnedDataConfig(DataConfig):
+    """Simulated training data: TrackFormer's data section plus the detector volumes used."""
+
+    n_train_events: int = 8
+    n_val_events: int = 2
+    mu: float = 200.0
+    seed: int = 0
+    volumes: list[int] | None = field(default_factory=lambda: [7, 8, 9])
+
+
+def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
+    from ..models import config_from_dict  # noqa: PLC0415
+    from ..models.gc import GCConfig  # noqa: PLC0415
+    from ..models.noise import NoiseConfig  # noqa: PLC0415
+    from ..models.oc import OCConfig  # noqa: PLC0415
+
+    unknown = sorted(set(config) - set(SECTIONS))
+    if unknown:
+        msg = f"config: unknown section(s) {unknown}; valid: {list(SECTIONS)}"
+        raise ValueError(msg)
+    out = {"data": config_from_dict(LearnedDataConfig, config.get("data", {}),
+                                    where="config.data")}
+    out["gc"] = config_from_dict(GCConfig, config.get("gc", {}), where="config.gc")
+    oc = {"emb_dim": out["gc"].out_dim, "out_dim": out["gc"].out_dim, **config.get("oc", {})}
+    out["oc"] = config_from_dict(OCConfig, oc, where="config.oc")
+    out["noise"] = config_from_dict(NoiseConfig, config.get("noise", {}), where="config.noise")
+    for name in ("gc_train", "oc_train", "noise_train"):
+        out[name] = config_from_dict(TrainConfig, {"progress": progress, **config.get(name, {})},
+                                     where=f"config.{name}")
+    out["use_noise_filter"] = bool(config.get("use_noise_filter", False))
+    out["gc_checkpoint"] = config.get("gc_checkpoint")
+    return out
+
+
+def _events(data: LearnedDataConfig) -> tuple[list[Any], list[Any]]:
+    from ..data import generate_events  # noqa: PLC0415
+
+    n_tr = data.n_train_events
+    train = list(generate_events(n_tr, mu=data.mu, seed=data.seed))
+    val = list(generate_events(data.n_val_events, mu=data.mu, seed=data.seed + 1,
+                               first_event_id=n_tr))
+    return train, val
+
+
+def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
+                  progress: bool = True) -> Any:
+    """Train one stage (``gc``, ``oc``, ``noise``) or the whole pipeline (``learned_tracking``)."""
+    from .. import pipeline  # noqa: PLC0415
+    from ..models import load, save  # noqa: PLC0415
+    from ..models.learned import LearnedTracking  # noqa: PLC0415
+
+    if model not in ("gc", "oc", "noise", "learned_tracking"):
+        msg = f"model must be gc, oc, noise or learned_tracking, got {model!r}"
+        raise ValueError(msg)
+    cfg = _parse(config, progress)
+    data = cfg["data"]
+    vols = None if data.volumes is None else tuple(data.volumes)
+    if model == "oc" and not cfg["gc_checkpoint"]:
+        msg = "config: 'gc_checkpoint' (a trained gc model) is required to train oc"
+        raise ValueError(msg)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    train, val = _events(data)
+    log: dict[str, Any] = {"simulation_s": time.perf_counter() - t0}
+    noise_model = gc_model = oc_model = None
+    if model in ("noise", "learned_tracking") and (model == "noise" or cfg["use_noise_filter"]):
+        t0 = time.perf_counter()
+        noise_model = pipeline.train_noise(train, val, cfg["noise"], cfg["noise_train"],
+                                           out / "noise", volumes=vols)
+        log["noise_s"] = time.perf_counter() - t0
+        if model == "noise":
+            return noise_model
+    if model in ("gc", "learned_tracking"):
+        t0 = time.perf_counter()
+        gc_model = pipeline.train_gc(train, val, cfg["gc"], cfg["gc_train"], out / "gc",
+                                     volumes=vols)
+        log["gc_s"] = time.perf_counter() - t0
+        if model == "gc":
+            return gc_model
+    if gc_model is None:
+        gc_model = load(cfg["gc_checkpoint"], expect="gc")
+    t0 = time.perf_counter()
+    oc_model = pipeline.train_oc(train, val, gc_model, cfg["oc"], cfg["oc_train"], out / "oc",
+                                 volumes=vols, noise_model=noise_model)
+    log["oc_s"] = time.perf_counter() - t0
+    res = pipeline.evaluate_oc(gc_model, oc_model, val, volumes=vols, noise_model=noise_model)
+    best = res["best"]
+    if model == "oc":
+        return oc_model
+    full = LearnedTracking.from_parts(gc_model, oc_model, noise_model, eps=best["eps"],
+                                      min_samples=best["min_samples"], volumes=vols)
+    save(full, out / "learned_tracking.pt", metrics={"validation": best, "timing_s": log})
+    (out / "run_config.json").write_text(json.dumps(
+        {"config": config, "validation": res, "timing_s": log}, indent=1, default=float))
+    return full
+
+
+def evaluate_learned(model: Any, *, n_events: int = 3, mu: float = 200.0, seed: int = 12345,
+                     out_dir: str | Path | None = None, n_threads: int = 0) -> dict[str, Any]:
+    """Tracking metrics of a :class:`LearnedTracking` on fresh simulated events (the model's
+    own working point), efficiencies vs pT and η, and the time per event by stage."""
+    from .._table import format_table  # noqa: PLC0415
+    from ..data import generate_events  # noqa: PLC0415
+    from ..evaluation import trackml_score, tracking_metrics, tracking_metrics_binned  # noqa: PLC0415
+    from ..features import hit_features  # noqa: PLC0415
+
+    events = list(generate_events(n_events, mu=mu, seed=seed, first_event_id=20_000))
+    vols = None if model.config.volumes is None else tuple(model.config.volumes)
+    thld = model.oc.config.pt_thld
+    rows, timing, binned_pt, binned_eta = [], [], [], []
+    for ev in events:
+        t0 = time.perf_counter()
+        labels = model.find_tracks(ev, n_threads=n_threads)
+        wall = time.perf_counter() - t0
+        timing.append({**model.last_timing, "total": wall})
+        _, sel = hit_features(ev, volumes=vols)
+        pid = ev.hit_particle_id[sel]
+        key = ev.hits["volume_id"][sel].astype(np.int64) * 1000 + ev.hits["layer_id"][sel]
+        m = tracking_metrics(labels[sel], pid, ev.particles, layer_key=key, pt_thld=thld)
+        rows.append({**m.as_dict(),
+                     "trackml_score": trackml_score(labels[sel], pid, ev.truth["weight"][sel])})
+        binned_pt.append(tracking_metrics_binned(labels[sel], pid, ev.particles, variable="pt",
+                                                 layer_key=key, pt_thld=thld))
+        binned_eta.append(tracking_metrics_binned(labels[sel], pid, ev.particles, variable="eta",
+                                                  layer_key=key, pt_thld=thld))
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    ms = {k: 1e3 * float(np.mean([t.get(k, 0.0) for t in timing])) for k in timing[0]}
+    stage = {k: v for k, v in ms.items() if k != "total"}
+    frac = (stage.get("graph", 0.0) + stage.get("clustering", 0.0)) / max(sum(stage.values()),
+                                                                         1e-12)
+    text = format_table(
+        [[f"{100 * mean['double_majority']:.1f}", f"{100 * mean['fake_double_majority']:.1f}",
+          f"{100 * mean['perfect']:.1f}", f"{100 * mean['lhc']:.1f}",
+          f"{mean['trackml_score']:.3f}", f"{ms['total']:.0f}"]],
+        ["DM eff %", "fake DM %", "perfect %", "LHC %", "TrackML score", "ms/event"])
+    text += "\n" + format_table([[k, f"{v:.1f}"] for k, v in stage.items()],
+                                ["stage", "ms/event"])
+    res = {"metrics": mean, "ms_per_event": ms, "graph_and_clustering_fraction": frac,
+           "n_events": n_events, "mu": mu, "table": text,
+           "eps": model.config.eps, "min_samples": model.config.min_samples}
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "learned_tracking_eval.json").write_text(json.dumps(res, indent=1))
+        _plot_binned(binned_pt, binned_eta, out)
+    return res
+
+
+def _plot_binned(binned_pt: list[dict[str, Any]], binned_eta: list[dict[str, Any]],
+                 out: Path) -> Path:
+    from ..plots import _pyplot, save_figure  # noqa: PLC0415
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, binned, xlabel, logx in ((axes[0], binned_pt, "pT [GeV]", True),
+                                     (axes[1], binned_eta, "η", False)):
+        edges = binned[0]["edges"]
+        c = 0.5 * (edges[1:] + edges[:-1])
+        n = np.array([b["n_particles"] for b in binned])
+        n_sum = n.sum(0)
+        for f, mk in (("double_majority", "o"), ("perfect", "s"), ("lhc", "^")):
+            vals = np.array([b[f] for b in binned])
+            if f == "lhc":   # a fraction of clusters: plain mean over events with particles
+                cnt = (n > 0).sum(0)
+                v = np.where(n > 0, vals, 0.0).sum(0) / np.where(cnt > 0, cnt, np.nan)
+            else:            # a fraction of particles: pool the events
+                v = (vals * n).sum(0) / np.where(n_sum > 0, n_sum, np.nan)
+            ax.plot(c, v, mk + "-", label=f)
+        ax.set(xlabel=xlabel, ylabel="efficiency", ylim=(0, 1.02),
+               xscale="log" if logx else "linear")
+        ax.legend()
+    fig.suptitle("learned tracking: efficiencies (particles pT > 0.9 GeV)")
+    return save_figure(fig, out / "learned_tracking_efficiency.png")
+
+
+def train_command(args: Any) -> int:
+    cfg = load_json_config(args.config) if args.config else {}
+    out = args.out or f"runs/{args.model}"
+    train_learned(args.model, cfg, out, progress=not args.no_progress)
+    print(f"wrote {out}")
+    return 0
+
+
+def evaluate_command(args: Any) -> int:
+    from ..models import load, pretrained  # noqa: PLC0415
+
+    if args.model != "learned_tracking":
+        msg = ("evaluate gc|oc|noise: run 'helixkit evaluate learned_tracking' with a "
+               "checkpoint holding the stage, or use helixkit.pipeline.evaluate_gc / evaluate_oc "
+               "/ evaluate_noise")
+        if args.model == "noise":
+            return _evaluate_noise(args)
+        raise ValueError(msg)
+    model = load(args.checkpoint, expect="learned_tracking") if args.checkpoint else \
+        pretrained("learned_tracking")
+    res = evaluate_learned(model, n_events=args.events, mu=args.mu, seed=args.seed,
+                           out_dir=args.out)
+    print(res["table"])
+    print(f"graph building + clustering: {100 * res['graph_and_clustering_fraction']:.1f} % "
+          "of inference time")
+    return 0
+
+
+def _evaluate_noise(args: Any) -> int:
+    from .. import pipeline  # noqa: PLC0415
+    from ..data import generate_events  # noqa: PLC0415
+    from ..models import load  # noqa: PLC0415
+
+    if not args.checkpoint:
+        msg = "evaluate noise needs --checkpoint (a trained noise model)"
+        raise ValueError(msg)
+    model = load(args.checkpoint, expect="noise")
+    events = list(generate_events(args.events, mu=args.mu, seed=args.seed,
+                                  first_event_id=20_000))
+    res = pipeline.evaluate_noise(model, events, out_dir=args.out)
+    print(json.dumps({k: v for k, v in res.items() if not isinstance(v, str)}, indent=1))
+    return 0
+
+
+__all__ = ["LearnedDataConfig", "evaluate_learned", "train_learned"]
+
