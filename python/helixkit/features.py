@@ -6,18 +6,36 @@ from typing import Any
 
 import numpy as np
 
-FEATURE_NAMES = ("r", "cos_phi", "sin_phi", "z", "eta", "z_over_r", "volume_barrel")
+FEATURE_NAMES = ("r", "cos_phi", "sin_phi", "z", "eta", "cos_theta", "volume_barrel")
+EXTRA_FEATURES = {
+    "detector": ("volume_index", "layer_index"),
+    "cells": ("n_cells", "cell_value_sum", "ch0_extent", "ch1_extent"),
+}
 
 
-def hit_features(event: Any, *, volumes: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def hit_features(event: Any, *, volumes: tuple[int, ...] | None = None,
+                 extra: tuple[str, ...] = (), normalize: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Geometric features of every hit (or of the hits in ``volumes``).
 
-    Returns ``(features, rows)``: a (N, 7) float32 array — r and z in m, cos φ,
-    sin φ, the hit's pseudorapidity η = asinh(z/r), z/r, and a barrel flag
-    (|z| spread of the layer smaller than its radius) — and the event rows used.
-    Scales are fixed (not fitted per event) so the features mean the same
-    thing on every event.
+    Returns ``(features, rows)``: a (N, 7 + extras) float32 array and the event
+    rows used. The 7 base features, all O(1) in size so that none dominates an
+    input L2-normalisation: r and z in m, cos φ, sin φ, the hit's pseudorapidity
+    η = asinh(z/r), the pseudo-angle cos θ = z / √(r² + z²), and a barrel flag
+    (the hit's layer is a cylinder). ``extra`` appends:
+
+    - ``"detector"``: volume and layer ids as small numbers (id / 10);
+    - ``"cells"``: per hit, the number of TrackML cells, their summed value and
+      the extent of the cluster in ch0 and ch1 (needs ``event.cells``).
+
+    Scales are fixed (the features mean the same on every event) unless
+    ``normalize``: then every column is standardised over the event's selected
+    hits (per-event normalisation; constant columns become 0).
     """
+    unknown = sorted(set(extra) - set(EXTRA_FEATURES))
+    if unknown:
+        msg = f"extra: unknown feature group(s) {unknown}; valid: {sorted(EXTRA_FEATURES)}"
+        raise ValueError(msg)
     hits = event.hits
     rows = np.arange(event.n_hits) if volumes is None else np.flatnonzero(
         np.isin(hits["volume_id"], volumes))
@@ -27,15 +45,47 @@ def hit_features(event: Any, *, volumes: tuple[int, ...] | None = None) -> tuple
     x, y, z = (np.asarray(hits[c], np.float64)[rows] for c in "xyz")
     r = np.hypot(x, y)
     phi = np.arctan2(y, x)
-    zr = z / np.maximum(r, 1e-6)
     barrel = np.zeros(len(rows))
     if event.geometry is not None:
         arr = event.geometry.arrays()
         idx = event.geometry.layer_indices(hits["volume_id"][rows], hits["layer_id"][rows])
         barrel = np.where(idx >= 0, arr["kind"][np.maximum(idx, 0)] == 0, 0).astype(np.float64)
-    f = np.stack([r / 1000.0, np.cos(phi), np.sin(phi), z / 1000.0, np.arcsinh(zr),
-                  zr, barrel], axis=1)
+    cols = [r / 1000.0, np.cos(phi), np.sin(phi), z / 1000.0,
+            np.arcsinh(z / np.maximum(r, 1e-6)), z / np.maximum(np.hypot(r, z), 1e-6), barrel]
+    if "detector" in extra:
+        cols += [hits["volume_id"][rows] / 10.0, hits["layer_id"][rows] / 10.0]
+    if "cells" in extra:
+        cols += list(_cell_features(event, rows).T)
+    f = np.stack(cols, axis=1)
     if not np.isfinite(f).all():
         msg = "hit positions contain NaN or inf"
         raise ValueError(msg)
+    if normalize:
+        f = (f - f.mean(0)) / np.where(f.std(0) > 0, f.std(0), 1.0)
     return f.astype(np.float32), rows
+
+
+def _cell_features(event: Any, rows: np.ndarray) -> np.ndarray:
+    cells = event.cells
+    if cells is None or cells.n_rows == 0:
+        msg = "extra=('cells',) needs an event with a TrackML cells table (event.cells)"
+        raise ValueError(msg)
+    hit_id = np.asarray(event.hits["hit_id"])[rows]
+    order = np.argsort(hit_id)
+    pos = np.searchsorted(hit_id[order], cells["hit_id"])
+    pos = np.clip(pos, 0, len(rows) - 1)
+    mine = hit_id[order][pos] == cells["hit_id"]
+    k = order[pos[mine]]
+    n = len(rows)
+    value = np.asarray(cells["value"], np.float64)[mine]
+    out = np.zeros((n, 4))
+    out[:, 0] = np.bincount(k, minlength=n)
+    out[:, 1] = np.bincount(k, weights=value, minlength=n)
+    for j, ch in enumerate(("ch0", "ch1")):
+        c = np.asarray(cells[ch], np.float64)[mine]
+        hi = np.full(n, -np.inf)
+        lo = np.full(n, np.inf)
+        np.maximum.at(hi, k, c)
+        np.minimum.at(lo, k, c)
+        out[:, 2 + j] = np.where(out[:, 0] > 0, hi - lo + 1, 0)
+    return out

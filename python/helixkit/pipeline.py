@@ -182,7 +182,7 @@ def train_oc(events: list[Any], val_events: list[Any], gc_model: Any, oc_config:
 
 
 def evaluate_oc(gc_model: Any, oc_model: Any, events: list[Any], *,
-                eps_grid: Any = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3),
+                eps_grid: Any = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8),
                 min_samples_grid: Any = (1, 2, 3), volumes: tuple[int, ...] | None = (7, 8, 9),
                 noise_model: Any = None, n_threads: int = 0) -> dict[str, Any]:
     """DM / perfect / LHC efficiencies and fake rates (pT > pt_thld) of DBSCAN on the OC

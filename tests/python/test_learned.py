@@ -191,3 +191,43 @@ def test_cli_trains_and_evaluates_the_pipeline(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "DM eff" in text and "noise_filter" in text
     assert (tmp_path / "ev" / "learned_tracking_efficiency.png").is_file()
+
+
+def test_nearest_within_equals_truncated_radius_graph():
+    from helixkit.graph import radius, radius_graph
+    from helixkit.models._blocks import nearest_within
+
+    rng = np.random.default_rng(1)
+    x = (rng.normal(size=(800, 4)) * 0.3).astype(np.float32)
+    x[1] = x[0]                                      # a duplicate: ties go to the lower index
+    for r, k in ((0.2, 5), (1.0, 256), (0.5, 30)):
+        assert np.array_equal(nearest_within(x, r, k), radius_graph(x, r, max_num_neighbors=k))
+        assert np.array_equal(nearest_within(x[:50], r, k, query=x),
+                              radius(x[:50], x, r, max_num_neighbors=k))
+    assert nearest_within(x[:1], 1.0, 4).shape == (2, 0)
+
+
+def test_hit_features_extras_cells_and_normalisation():
+    import dataclasses
+
+    from helixkit.data import Table
+    from helixkit.features import hit_features
+
+    ev = simulate_event(mu=5, seed=3)
+    base, rows = hit_features(ev, volumes=(7, 8, 9))
+    assert base.shape[1] == 7 and np.abs(base).max() < 5     # bounded for the L2 normalisation
+    det, _ = hit_features(ev, volumes=(7, 8, 9), extra=("detector",))
+    assert np.array_equal(det[:, :7], base) and det.shape[1] == 9
+    assert np.allclose(det[:, 7], ev.hits["volume_id"][rows] / 10.0)
+    norm, _ = hit_features(ev, volumes=(7, 8, 9), normalize=True)
+    assert np.allclose(norm.mean(0)[:6], 0, atol=1e-5) and np.allclose(norm.std(0)[:6], 1, atol=1e-4)
+    h0, h1 = int(ev.hits["hit_id"][rows[0]]), int(ev.hits["hit_id"][rows[1]])
+    cells = Table({"hit_id": np.array([h0, h0, h0, h1]), "ch0": np.array([5, 6, 7, 1]),
+                   "ch1": np.array([9, 9, 11, 4]), "value": np.array([0.5, 0.25, 0.25, 1.0])})
+    f, _ = hit_features(dataclasses.replace(ev, cells=cells), volumes=(7, 8, 9), extra=("cells",))
+    assert f[0, 7:].tolist() == [3, 1.0, 3, 3] and f[1, 7:].tolist() == [1, 1.0, 1, 1]
+    assert (f[2:, 7:] == 0).all()
+    with pytest.raises(ValueError, match="cells table"):
+        hit_features(ev, extra=("cells",))
+    with pytest.raises(ValueError, match="unknown feature group"):
+        hit_features(ev, extra=("colour",))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -49,3 +51,21 @@ def scatter_sum(src: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
     """Row sums of ``src`` grouped by ``index`` into ``n`` rows (torch_scatter's scatter_add)."""
     out = src.new_zeros((n, *src.shape[1:]))
     return out.index_add_(0, index, src)
+
+
+def nearest_within(x: np.ndarray, r: float, max_neighbors: int, *, query: Any = None,
+                   n_threads: int = 0) -> np.ndarray:
+    """Edges to the at most ``max_neighbors`` nearest points of ``x`` within ``r`` (C++).
+
+    The same edge set as ``radius_graph(x, r, max_num_neighbors=max_neighbors)``, found as a
+    kNN search with a radius cut, which prunes by the k-th distance: far cheaper while an
+    embedding is still collapsed and every point lies within ``r`` of every other.
+    Layout of :func:`helixkit.graph.knn_graph` (row 0 = neighbour in ``x``, row 1 = query).
+    """
+    from ..graph import knn_graph  # noqa: PLC0415
+
+    n_cand = len(x) - (1 if query is None else 0)
+    k = min(int(max_neighbors), n_cand)
+    if k < 1:
+        return np.zeros((2, 0), np.int64)
+    return knn_graph(x, k, max_radius=float(r), query=query, n_threads=n_threads)

@@ -100,10 +100,10 @@ def _repulsive_pairs(emb: torch.Tensor, particle_id: torch.Tensor, cfg: GCConfig
     """Radius-graph pairs (C++, on the detached embedding; radius r_emb, at most
     ``max_num_neighbors`` nearest per hit) of different particles or with a noise hit.
     Returns (anchor, other): the anchor is the query hit."""
-    from ..graph import radius_graph  # noqa: PLC0415
+    from ._blocks import nearest_within  # noqa: PLC0415
 
-    ei = radius_graph(emb.detach().numpy(), cfg.r_emb, max_num_neighbors=cfg.max_num_neighbors,
-                      n_threads=n_threads)
+    ei = nearest_within(emb.detach().numpy(), cfg.r_emb, cfg.max_num_neighbors,
+                        n_threads=n_threads)
     other, anchor = torch.from_numpy(ei[0]), torch.from_numpy(ei[1])
     diff = (particle_id[other] != particle_id[anchor]) | (particle_id[other] == 0)
     return anchor[diff], other[diff]

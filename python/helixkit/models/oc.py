@@ -20,7 +20,7 @@ from torch import nn
 
 from .._validation import require
 from . import register_model
-from ._blocks import mlp, scatter_sum
+from ._blocks import mlp, nearest_within, scatter_sum
 
 
 @dataclass
@@ -178,8 +178,6 @@ def condensation_loss(beta: torch.Tensor, x: torch.Tensor, particle_id: torch.Te
       ``max_num_neighbors`` CPs per hit), divided by ``(N_pid − 1)·N_hits``;
     - coward: mean of ``1 − β_α`` over the CPs; noise: mean β of noise hits.
     """
-    from ..graph import radius  # noqa: PLC0415
-
     pid = particle_id.numpy()
     oi = of_interest.numpy()
     n = len(pid)
@@ -209,8 +207,8 @@ def condensation_loss(beta: torch.Tensor, x: torch.Tensor, particle_id: torch.Te
     # repulsion: hits near CPs of other particles
     xd = x.detach().numpy()
     if n_pid > 1:
-        ei = radius(xd[cps], xd, cfg.r_rep, max_num_neighbors=cfg.max_num_neighbors,
-                    n_threads=n_threads)
+        ei = nearest_within(xd[cps], cfg.r_rep, cfg.max_num_neighbors, query=xd,
+                            n_threads=n_threads)
         cp_local, hit = torch.from_numpy(ei[0]), torch.from_numpy(ei[1])
         cp_hit = torch.from_numpy(cps)[cp_local]
         keep = particle_id[hit] != particle_id[cp_hit]
