@@ -16,7 +16,7 @@ import numpy as np
 
 from ._table import format_table
 
-STAGES = ("seeding", "hashing", "fitting", "clustering", "trackformer")
+STAGES = ("seeding", "hashing", "fitting", "clustering", "learned", "trackformer")
 
 
 class _Report:
@@ -308,3 +308,38 @@ def _stage_trackformer(events: list[Any], report: _Report, *, n_threads: int, se
 
 
 _STAGE_FUNCS["trackformer"] = _stage_trackformer
+
+
+def _stage_learned(events: list[Any], report: _Report, *, n_threads: int, seed: int) -> None:
+    from .evaluation import trackml_score, tracking_metrics  # noqa: PLC0415
+    from .features import hit_features  # noqa: PLC0415
+    from .models import pretrained  # noqa: PLC0415
+
+    model = pretrained("learned_tracking")
+    vols = None if model.config.volumes is None else tuple(model.config.volumes)
+    rows, timing = [], []
+    for ev in events:
+        t0 = time.perf_counter()
+        labels = model.find_tracks(ev, n_threads=n_threads)
+        timing.append({**model.last_timing, "total": time.perf_counter() - t0})
+        _, sel = hit_features(ev, volumes=vols)
+        pid = ev.hit_particle_id[sel]
+        key = ev.hits["volume_id"][sel].astype(np.int64) * 1000 + ev.hits["layer_id"][sel]
+        m = tracking_metrics(labels[sel], pid, ev.particles, layer_key=key,
+                             pt_thld=model.oc.config.pt_thld)
+        rows.append([ev.event_id, m.n_particles, m.double_majority, m.fake_double_majority,
+                     m.perfect, m.lhc, trackml_score(labels[sel], pid, ev.truth["weight"][sel])])
+    ms = {k: 1e3 * float(np.mean([t.get(k, 0.0) for t in timing])) for k in timing[0]}
+    stages = ", ".join(f"{k} {v:.0f}" for k, v in ms.items() if k != "total")
+    report.table(
+        "Learned tracking (shipped pretrained('learned_tracking'): noise filter -> GC embedding "
+        f"-> kNN graph -> OC GNN -> DBSCAN; pixel hits, particles pT > 0.9 GeV; "
+        f"{ms['total']:.0f} ms/event: {stages})",
+        [[r[0], r[1], *(f"{v:.3f}" for v in r[2:])] for r in rows],
+        ["event", "particles", "DM eff", "fake DM", "perfect eff", "LHC", "TrackML score "
+         "(pixel hits)"],
+    )
+    report.results["learned"] = {"rows": rows, "ms_per_event": ms}
+
+
+_STAGE_FUNCS["learned"] = _stage_learned

@@ -231,3 +231,14 @@ def test_hit_features_extras_cells_and_normalisation():
         hit_features(ev, extra=("cells",))
     with pytest.raises(ValueError, match="unknown feature group"):
         hit_features(ev, extra=("colour",))
+
+
+def test_shipped_learned_tracking_model_finds_tracks():
+    model = models.pretrained("learned_tracking")
+    assert isinstance(model, LearnedTracking) and model.noise is not None
+    ev = simulate_event(mu=10, seed=5)
+    labels = find_tracks(ev, n_threads=1)            # default: the shipped model
+    assert labels.shape == (ev.n_hits,) and (labels >= 0).any()
+    assert np.array_equal(labels, model.find_tracks(ev, n_threads=2))
+    assert set(model.last_timing) >= {"features", "noise_filter", "embedding", "graph", "gnn",
+                                      "clustering"}
