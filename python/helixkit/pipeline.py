@@ -278,6 +278,7 @@ def train_noise(events: list[Any], val_events: list[Any], noise_config: Any = No
     from .training import TrainConfig, Trainer, seed_everything  # noqa: PLC0415
 
     cfg = noise_config or NoiseConfig()
+    cfg.volumes = None if volumes is None else list(volumes)
     tcfg = train_config or TrainConfig(epochs=10, lr=1e-3, progress=False)
     seed_everything(tcfg.seed)
     model = NoiseClassifier(cfg)
@@ -296,13 +297,17 @@ def train_noise(events: list[Any], val_events: list[Any], noise_config: Any = No
     return model
 
 
-def evaluate_noise(model: Any, events: list[Any], *, volumes: tuple[int, ...] | None = (7, 8, 9),
+def evaluate_noise(model: Any, events: list[Any], *, volumes: Any = "model",
                    max_fpr: float | None = None, out_dir: str | Path | None = None
                    ) -> dict[str, Any]:
     """ROC / AUC of the noise classifier, and the working point: the threshold with
     false-positive rate on real hits <= ``max_fpr`` (default: the model's) and the fraction of
-    noise hits it removes; also the rates at the model's own threshold."""
+    noise hits it removes; also the rates at the model's own threshold. ``volumes``: default
+    the ones the model was trained on."""
     import torch  # noqa: PLC0415
+
+    if isinstance(volumes, str) and volumes == "model":
+        volumes = None if model.config.volumes is None else tuple(model.config.volumes)
 
     from .models.noise import roc_auc, roc_curve, working_point  # noqa: PLC0415
 

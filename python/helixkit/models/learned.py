@@ -61,6 +61,12 @@ class LearnedTracking(nn.Module):
                    volumes: tuple[int, ...] | None = (7, 8, 9)) -> LearnedTracking:
         from dataclasses import asdict  # noqa: PLC0415
 
+        vols = None if volumes is None else list(volumes)
+        if noise is not None and noise.config.volumes != vols:
+            msg = (f"the noise classifier was trained on volumes {noise.config.volumes}, the "
+                   f"pipeline uses {vols}: its per-event feature standardisation would differ")
+            raise ValueError(msg)
+
         cfg = LearnedTrackingConfig(gc=asdict(gc.config), oc=asdict(oc.config),
                                     noise=None if noise is None else asdict(noise.config),
                                     eps=float(eps), min_samples=int(min_samples),

@@ -14,7 +14,7 @@ real hits is at most ``max_fpr`` (0.5 % by default).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ class NoiseConfig:
     alpha: float = 0.6
     max_fpr: float = 0.005
     threshold: float = 1.0   # probability above which a hit is called noise (set by training)
+    volumes: list[int] | None = field(default_factory=lambda: [7, 8, 9])  # trained on (None = all)
 
     def validate(self) -> None:
         require(self.in_dim >= 1, self, "in_dim", "must be >= 1")
