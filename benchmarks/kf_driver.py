@@ -112,6 +112,11 @@ def compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
             corr = (xm - ym) / (dg[:, :, None] * dg[:, None, :])
             print(f"  {key}: max |rel| {rel.max():.3g}, max |dcov|/(sigma_i sigma_j) "
                   f"{np.abs(corr).max():.3g}")
+        elif key == "params":
+            sig = np.sqrt(np.abs(np.einsum("nii->ni", a["cov"])))[ok]
+            pull = np.abs(a[key][ok] - b[key][ok]) / sig
+            print(f"  {key}: max |rel| {rel.max():.3g}, max |diff|/sigma {pull.max():.3g} "
+                  f"(over {rel.size} values)")
         else:
             print(f"  {key}: max |rel| {rel.max():.3g} (over {rel.size} values)")
 

@@ -145,11 +145,50 @@ FreeVector Surface::boundToFree(const BoundVector& b) const {
 }
 
 BoundToFreeMatrix Surface::boundToFreeJacobian(const BoundVector& b) const {
+  // Local angle of a cylinder (loc0 / R) or a disk (loc1).
+  const double angle = type == SurfaceType::eCylinder ? b[eBoundLoc0] / radius
+                       : type == SurfaceType::eDisk  ? b[eBoundLoc1]
+                                                     : 0.0;
+  return boundToFreeJacobian(b, std::cos(b[eBoundPhi]), std::sin(b[eBoundPhi]),
+                             std::cos(b[eBoundTheta]),
+                             std::sin(b[eBoundTheta]), std::cos(angle),
+                             std::sin(angle));
+}
+
+BoundToFreeMatrix Surface::boundToFreeJacobian(const BoundVector& b,
+                                               const FreeVector& f) const {
+  // The direction is (cos phi sin theta, sin phi sin theta, cos theta) with
+  // sin theta >= 0; a cylinder point is R (cos a, sin a) in the local
+  // transverse plane, a disk point r (cos a, sin a). Along the axis (or at
+  // the disk centre) the angles are undefined there: take the trigonometric
+  // functions of the bound parameters.
+  const double tx = f[eFreeDir0];
+  const double ty = f[eFreeDir1];
+  const double sth = std::sqrt(tx * tx + ty * ty);
+  if (!(sth > 0.0)) {
+    return boundToFreeJacobian(b);
+  }
+  double cloc = 1.0;
+  double sloc = 0.0;
+  if (type == SurfaceType::eCylinder || type == SurfaceType::eDisk) {
+    const Vec3 p = toFrame(freePos(f));
+    const double r = std::sqrt(p[0] * p[0] + p[1] * p[1]);
+    if (!(r > 0.0)) {
+      return boundToFreeJacobian(b);
+    }
+    cloc = p[0] / r;
+    sloc = p[1] / r;
+  }
+  return boundToFreeJacobian(b, tx / sth, ty / sth, f[eFreeDir2], sth, cloc,
+                             sloc);
+}
+
+BoundToFreeMatrix Surface::boundToFreeJacobian(const BoundVector& b,
+                                               double cphi, double sphi,
+                                               double cth, double sth,
+                                               double cloc,
+                                               double sloc) const {
   BoundToFreeMatrix j{};
-  const double cphi = std::cos(b[eBoundPhi]);
-  const double sphi = std::sin(b[eBoundPhi]);
-  const double cth = std::cos(b[eBoundTheta]);
-  const double sth = std::sin(b[eBoundTheta]);
   Vec3 d0{};
   Vec3 d1{};
   switch (type) {
@@ -157,18 +196,14 @@ BoundToFreeMatrix Surface::boundToFreeJacobian(const BoundVector& b) const {
       d0 = axis(0);
       d1 = axis(1);
       break;
-    case SurfaceType::eCylinder: {
-      const double phi = b[eBoundLoc0] / radius;
-      d0 = fromFrame({-std::sin(phi), std::cos(phi), 0.0});
+    case SurfaceType::eCylinder:
+      d0 = fromFrame({-sloc, cloc, 0.0});
       d1 = axis(2);
       break;
-    }
     case SurfaceType::eDisk: {
       const double r = b[eBoundLoc0];
-      const double c = std::cos(b[eBoundLoc1]);
-      const double s = std::sin(b[eBoundLoc1]);
-      d0 = fromFrame({c, s, 0.0});
-      d1 = fromFrame({-r * s, r * c, 0.0});
+      d0 = fromFrame({cloc, sloc, 0.0});
+      d1 = fromFrame({-r * sloc, r * cloc, 0.0});
       break;
     }
     case SurfaceType::eLine: {

@@ -185,13 +185,17 @@ struct TrackResult {
   std::size_t firstState = 0;
 };
 
-/// Traversed material x / X0 of a surface at the state b on it.
-double pathX0(const Surface& s, const BoundVector& b) {
-  const FreeVector f = s.boundToFree(b);
+/// Traversed material x / X0 of a surface at the free state f on it.
+double pathX0(const Surface& s, const FreeVector& f) {
   const Vec3 dir{f[eFreeDir0], f[eFreeDir1], f[eFreeDir2]};
   const Vec3 nrm = s.normal({f[eFreePos0], f[eFreePos1], f[eFreePos2]});
   const double cosInc = std::max(std::abs(dot(nrm, dir)), 1e-6);
   return s.thicknessX0 / cosInc;
+}
+
+/// The same at the bound state b on the surface.
+double pathX0(const Surface& s, const BoundVector& b) {
+  return pathX0(s, s.boundToFree(b));
 }
 
 }  // namespace
@@ -433,6 +437,9 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
       p.v[k] = in.initialCov[25 * t + k];
     }
     symmetrize(p);
+    // Free vector of x (global position, direction, q/p), carried along so
+    // that each step starts from the propagated one where x is unchanged.
+    FreeVector xFree = perigee.boundToFree(x);
     double qopFactor = 1.0;  // d(q/p after energy loss) / d(q/p before)
     std::size_t nUsed = 0;
     std::size_t usedDims = 0;
@@ -440,13 +447,13 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
       const std::size_t im = begin + k;
       State& st = states[k];
       st.surface = &m_surfaces[static_cast<std::size_t>(in.surfaceId[im])];
-      const auto pr = prop.propagate(*cur, x, *st.surface);
+      const auto pr = prop.propagate(*cur, x, xFree, *st.surface);
       if (!pr) {
         res.status = KalmanFitterStatus::ePropagationFailed;
         return res;
       }
       if (m_cfg.countHoles && k > firstMeas) {
-        const FreeVector f0 = cur->boundToFree(x);
+        const FreeVector& f0 = xFree;
         for (const auto cid : holeCandidates) {
           const Surface& cs = m_surfaces[static_cast<std::size_t>(cid)];
           if (&cs == cur || &cs == st.surface) {
@@ -612,11 +619,17 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
       // ---- material (after the measurement in the forward direction) ----
       x = st.xf;
       p = st.pf;
+      // Free vector of the filtered state, for the material and the next
+      // propagation. (Also where there was no update: reusing pr->free
+      // there would save the trigonometry, but pr->free is only on the
+      // surface to the intersection tolerance, and the ill-conditioned RTS
+      // smoother amplifies that to 1e-8 relative in the covariance.)
+      xFree = st.surface->boundToFree(x);
       qopFactor = 1.0;
       const double qop = x[eBoundQOverP];
       if (st.surface->thicknessX0 > 0.0 && qop != 0.0 &&
           (m_cfg.multipleScattering || m_cfg.energyLoss)) {
-        const double xx0 = pathX0(*st.surface, x);
+        const double xx0 = pathX0(*st.surface, xFree);
         const double mom = 1.0 / std::abs(qop);
         if (m_cfg.multipleScattering) {
           const double th0 = highlandTheta0(xx0, mom, mass);
@@ -633,6 +646,7 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
           }
           const double p1 = std::sqrt((e1 - mass) * (e1 + mass));
           x[eBoundQOverP] = std::copysign(1.0 / p1, qop);
+          xFree[eFreeQOverP] = x[eBoundQOverP];
           const double ratio = mom / p1;
           qopFactor = ratio * ratio * ratio * e1 / e;
           p(eBoundQOverP, eBoundQOverP) *= qopFactor * qopFactor;

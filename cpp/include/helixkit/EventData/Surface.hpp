@@ -92,6 +92,10 @@ class Surface {
   FreeVector boundToFree(const BoundVector& b) const;
   /// Jacobian d(free) / d(bound) at bound parameters b.
   BoundToFreeMatrix boundToFreeJacobian(const BoundVector& b) const;
+  /// The same with f = boundToFree(b) known: the sines and cosines come
+  /// from f's direction and position instead of trigonometric calls.
+  BoundToFreeMatrix boundToFreeJacobian(const BoundVector& b,
+                                        const FreeVector& f) const;
   /// Bound parameters of a free vector lying on this surface.
   BoundVector freeToBound(const FreeVector& f) const;
   /// Jacobian d(bound) / d(free) for variations that stay on the surface
@@ -101,6 +105,12 @@ class Surface {
   PathGradient pathGradient(const FreeVector& f) const;
 
  private:
+  /// boundToFreeJacobian given cos / sin of phi, theta and of the local
+  /// angle (cylinder: loc0 / R, disk: loc1; unused otherwise).
+  BoundToFreeMatrix boundToFreeJacobian(const BoundVector& b, double cphi,
+                                        double sphi, double cth, double sth,
+                                        double cloc, double sloc) const;
+
   bool m_zAligned = true;
 };
 
