@@ -72,7 +72,7 @@ std::array<double, 2> Surface::globalToLocal(const Vec3& pos,
     case SurfaceType::eCylinder:
       return {radius * std::atan2(p[1], p[0]), p[2]};
     case SurfaceType::eDisk:
-      return {std::hypot(p[0], p[1]), std::atan2(p[1], p[0])};
+      return {norm2(p[0], p[1]), std::atan2(p[1], p[0])};
     case SurfaceType::eLine: {
       // Local direction d; sign of (z x d) . p as ACTS's LineSurface.
       const Vec3 d{rotation[0] * dir[0] + rotation[3] * dir[1] +
@@ -81,7 +81,7 @@ std::array<double, 2> Surface::globalToLocal(const Vec3& pos,
                        rotation[7] * dir[2],
                    0.0};
       const double s = -d[1] * p[0] + d[0] * p[1];
-      const double r = std::hypot(p[0], p[1]);
+      const double r = norm2(p[0], p[1]);
       return {s < 0.0 ? -r : r, p[2]};
     }
   }
@@ -107,7 +107,7 @@ Vec3 Surface::localToGlobal(double loc0, double loc1, const Vec3& dir) const {
                         rotation[6] * dir[2];
       const double dy = rotation[1] * dir[0] + rotation[4] * dir[1] +
                         rotation[7] * dir[2];
-      const double n = std::hypot(dx, dy);
+      const double n = norm2(dx, dy);
       v = {-dy / n * loc0, dx / n * loc0, loc1};
       break;
     }
@@ -119,7 +119,7 @@ Vec3 Surface::localToGlobal(double loc0, double loc1, const Vec3& dir) const {
 Vec3 Surface::normal(const Vec3& pos) const {
   if (type == SurfaceType::eCylinder) {
     const Vec3 p = toFrame(pos);
-    const double r = std::hypot(p[0], p[1]);
+    const double r = norm2(p[0], p[1]);
     return fromFrame({p[0] / r, p[1] / r, 0.0});
   }
   return axis(2);
@@ -236,14 +236,14 @@ BoundVector Surface::freeToBound(const FreeVector& f) const {
   b[eBoundLoc0] = loc[0];
   b[eBoundLoc1] = loc[1];
   b[eBoundPhi] = std::atan2(dir[1], dir[0]);
-  b[eBoundTheta] = std::atan2(std::hypot(dir[0], dir[1]), dir[2]);
+  b[eBoundTheta] = std::atan2(norm2(dir[0], dir[1]), dir[2]);
   b[eBoundQOverP] = f[eFreeQOverP];
   return b;
 }
 
 std::array<Vec3, 2> Surface::localGradient(const Vec3& pos) const {
   const Vec3 p = toFrame(pos);
-  const double r = std::hypot(p[0], p[1]);
+  const double r = norm2(p[0], p[1]);
   switch (type) {
     case SurfaceType::eCylinder:
       return {fromFrame({-p[1] / r * radius / r, p[0] / r * radius / r, 0.0}),
@@ -259,7 +259,7 @@ std::array<Vec3, 2> Surface::localGradient(const Vec3& pos) const {
 FreeToBoundMatrix Surface::freeToBoundJacobian(const FreeVector& f) const {
   FreeToBoundMatrix j{};
   const Vec3 dir = freeDir(f);
-  const double st = std::hypot(dir[0], dir[1]);
+  const double st = norm2(dir[0], dir[1]);
   const double cphi = dir[0] / st;
   const double sphi = dir[1] / st;
   const double cth = dir[2];

@@ -633,7 +633,8 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
         const double mom = 1.0 / std::abs(qop);
         if (m_cfg.multipleScattering) {
           const double th0 = highlandTheta0(xx0, mom, mass);
-          const double sth = std::sin(x[eBoundTheta]);
+          // sin(theta) = |T_T| (theta in [0, pi])
+          const double sth = norm2(xFree[eFreeDir0], xFree[eFreeDir1]);
           p(eBoundPhi, eBoundPhi) += th0 * th0 / (sth * sth);
           p(eBoundTheta, eBoundTheta) += th0 * th0;
         }

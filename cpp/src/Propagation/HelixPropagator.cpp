@@ -135,7 +135,7 @@ std::optional<double> HelixPropagator::intersect(const Surface& surface,
       const double hy = y - tx / w;
       const double vx = cx - hx;
       const double vy = cy - hy;
-      if (std::hypot(vx, vy) < 1e-12) {
+      if (norm2(vx, vy) < 1e-12) {
         return std::nullopt;
       }
       const double a0 = std::atan2(y - hy, x - hx);
@@ -217,7 +217,7 @@ std::optional<double> HelixPropagator::intersect(const Surface& surface,
       const double rho = std::sqrt(tt2) / std::abs(w);
       const double dx = cx - hx;
       const double dy = cy - hy;
-      const double d = std::hypot(dx, dy);
+      const double d = norm2(dx, dy);
       if (!(d > 1e-12)) {
         return std::nullopt;
       }
@@ -229,12 +229,16 @@ std::optional<double> HelixPropagator::intersect(const Surface& surface,
       const double h = std::sqrt(h2);
       const double ex = dx / d;
       const double ey = dy / d;
-      const double a0 = std::atan2(y - hy, x - hx);
+      // With u the start point and v the intersection, both relative to the
+      // helix centre: angle(u) - angle(v) = atan2(v x u, v . u), one atan2
+      // in [-pi, pi] (the helix turns clockwise for w > 0).
+      const double ux = x - hx;
+      const double uy = y - hy;
       const double period = kTwoPi / std::abs(w);
       for (const double sgn : {-1.0, 1.0}) {
         const double ax = a * ex - sgn * h * ey;
         const double ay = a * ey + sgn * h * ex;
-        double delta = std::fmod(a0 - std::atan2(ay, ax), kTwoPi);
+        const double delta = std::atan2(ax * uy - ay * ux, ax * ux + ay * uy);
         double cand = delta / w;
         if (cand < 0.0) {
           cand += period;

@@ -3,6 +3,7 @@
 #include "helixkit/EventData/TrackParameters.hpp"
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -25,6 +26,10 @@ using Vec3 = std::array<double, 3>;
 inline double dot(const Vec3& a, const Vec3& b) {
   return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 }
+
+/// sqrt(x^2 + y^2): std::hypot's overflow and underflow guards cost a
+/// library call, and lengths in mm and direction components need none.
+inline double norm2(double x, double y) { return std::sqrt(x * x + y * y); }
 
 enum class SurfaceType : std::int8_t {
   ePlane = 0,
