@@ -72,7 +72,7 @@ std::array<double, 2> Surface::globalToLocal(const Vec3& pos,
     case SurfaceType::eCylinder:
       return {radius * std::atan2(p[1], p[0]), p[2]};
     case SurfaceType::eDisk:
-      return {std::hypot(p[0], p[1]), std::atan2(p[1], p[0])};
+      return {norm2(p[0], p[1]), std::atan2(p[1], p[0])};
     case SurfaceType::eLine: {
       // Local direction d; sign of (z x d) . p as ACTS's LineSurface.
       const Vec3 d{rotation[0] * dir[0] + rotation[3] * dir[1] +
@@ -81,7 +81,7 @@ std::array<double, 2> Surface::globalToLocal(const Vec3& pos,
                        rotation[7] * dir[2],
                    0.0};
       const double s = -d[1] * p[0] + d[0] * p[1];
-      const double r = std::hypot(p[0], p[1]);
+      const double r = norm2(p[0], p[1]);
       return {s < 0.0 ? -r : r, p[2]};
     }
   }
@@ -107,7 +107,7 @@ Vec3 Surface::localToGlobal(double loc0, double loc1, const Vec3& dir) const {
                         rotation[6] * dir[2];
       const double dy = rotation[1] * dir[0] + rotation[4] * dir[1] +
                         rotation[7] * dir[2];
-      const double n = std::hypot(dx, dy);
+      const double n = norm2(dx, dy);
       v = {-dy / n * loc0, dx / n * loc0, loc1};
       break;
     }
@@ -119,7 +119,7 @@ Vec3 Surface::localToGlobal(double loc0, double loc1, const Vec3& dir) const {
 Vec3 Surface::normal(const Vec3& pos) const {
   if (type == SurfaceType::eCylinder) {
     const Vec3 p = toFrame(pos);
-    const double r = std::hypot(p[0], p[1]);
+    const double r = norm2(p[0], p[1]);
     return fromFrame({p[0] / r, p[1] / r, 0.0});
   }
   return axis(2);
@@ -145,11 +145,50 @@ FreeVector Surface::boundToFree(const BoundVector& b) const {
 }
 
 BoundToFreeMatrix Surface::boundToFreeJacobian(const BoundVector& b) const {
+  // Local angle of a cylinder (loc0 / R) or a disk (loc1).
+  const double angle = type == SurfaceType::eCylinder ? b[eBoundLoc0] / radius
+                       : type == SurfaceType::eDisk  ? b[eBoundLoc1]
+                                                     : 0.0;
+  return boundToFreeJacobian(b, std::cos(b[eBoundPhi]), std::sin(b[eBoundPhi]),
+                             std::cos(b[eBoundTheta]),
+                             std::sin(b[eBoundTheta]), std::cos(angle),
+                             std::sin(angle));
+}
+
+BoundToFreeMatrix Surface::boundToFreeJacobian(const BoundVector& b,
+                                               const FreeVector& f) const {
+  // The direction is (cos phi sin theta, sin phi sin theta, cos theta) with
+  // sin theta >= 0; a cylinder point is R (cos a, sin a) in the local
+  // transverse plane, a disk point r (cos a, sin a). Along the axis (or at
+  // the disk centre) the angles are undefined there: take the trigonometric
+  // functions of the bound parameters.
+  const double tx = f[eFreeDir0];
+  const double ty = f[eFreeDir1];
+  const double sth = std::sqrt(tx * tx + ty * ty);
+  if (!(sth > 0.0)) {
+    return boundToFreeJacobian(b);
+  }
+  double cloc = 1.0;
+  double sloc = 0.0;
+  if (type == SurfaceType::eCylinder || type == SurfaceType::eDisk) {
+    const Vec3 p = toFrame(freePos(f));
+    const double r = std::sqrt(p[0] * p[0] + p[1] * p[1]);
+    if (!(r > 0.0)) {
+      return boundToFreeJacobian(b);
+    }
+    cloc = p[0] / r;
+    sloc = p[1] / r;
+  }
+  return boundToFreeJacobian(b, tx / sth, ty / sth, f[eFreeDir2], sth, cloc,
+                             sloc);
+}
+
+BoundToFreeMatrix Surface::boundToFreeJacobian(const BoundVector& b,
+                                               double cphi, double sphi,
+                                               double cth, double sth,
+                                               double cloc,
+                                               double sloc) const {
   BoundToFreeMatrix j{};
-  const double cphi = std::cos(b[eBoundPhi]);
-  const double sphi = std::sin(b[eBoundPhi]);
-  const double cth = std::cos(b[eBoundTheta]);
-  const double sth = std::sin(b[eBoundTheta]);
   Vec3 d0{};
   Vec3 d1{};
   switch (type) {
@@ -157,18 +196,14 @@ BoundToFreeMatrix Surface::boundToFreeJacobian(const BoundVector& b) const {
       d0 = axis(0);
       d1 = axis(1);
       break;
-    case SurfaceType::eCylinder: {
-      const double phi = b[eBoundLoc0] / radius;
-      d0 = fromFrame({-std::sin(phi), std::cos(phi), 0.0});
+    case SurfaceType::eCylinder:
+      d0 = fromFrame({-sloc, cloc, 0.0});
       d1 = axis(2);
       break;
-    }
     case SurfaceType::eDisk: {
       const double r = b[eBoundLoc0];
-      const double c = std::cos(b[eBoundLoc1]);
-      const double s = std::sin(b[eBoundLoc1]);
-      d0 = fromFrame({c, s, 0.0});
-      d1 = fromFrame({-r * s, r * c, 0.0});
+      d0 = fromFrame({cloc, sloc, 0.0});
+      d1 = fromFrame({-r * sloc, r * cloc, 0.0});
       break;
     }
     case SurfaceType::eLine: {
@@ -201,14 +236,14 @@ BoundVector Surface::freeToBound(const FreeVector& f) const {
   b[eBoundLoc0] = loc[0];
   b[eBoundLoc1] = loc[1];
   b[eBoundPhi] = std::atan2(dir[1], dir[0]);
-  b[eBoundTheta] = std::atan2(std::hypot(dir[0], dir[1]), dir[2]);
+  b[eBoundTheta] = std::atan2(norm2(dir[0], dir[1]), dir[2]);
   b[eBoundQOverP] = f[eFreeQOverP];
   return b;
 }
 
 std::array<Vec3, 2> Surface::localGradient(const Vec3& pos) const {
   const Vec3 p = toFrame(pos);
-  const double r = std::hypot(p[0], p[1]);
+  const double r = norm2(p[0], p[1]);
   switch (type) {
     case SurfaceType::eCylinder:
       return {fromFrame({-p[1] / r * radius / r, p[0] / r * radius / r, 0.0}),
@@ -224,7 +259,7 @@ std::array<Vec3, 2> Surface::localGradient(const Vec3& pos) const {
 FreeToBoundMatrix Surface::freeToBoundJacobian(const FreeVector& f) const {
   FreeToBoundMatrix j{};
   const Vec3 dir = freeDir(f);
-  const double st = std::hypot(dir[0], dir[1]);
+  const double st = norm2(dir[0], dir[1]);
   const double cphi = dir[0] / st;
   const double sphi = dir[1] / st;
   const double cth = dir[2];

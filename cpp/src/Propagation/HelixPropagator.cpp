@@ -15,11 +15,23 @@ struct HelixTerms {
   double a, b, dadw, dbdw, c, sn;
 };
 
+/// sin(x / 2) and cos(x / 2) in one call (the compiler fuses the pair).
+inline void sincosHalf(double x, double& s, double& c) {
+  s = std::sin(0.5 * x);
+  c = std::cos(0.5 * x);
+}
+
 HelixTerms helixTerms(double w, double s) {
   HelixTerms t{};
   const double ws = w * s;
-  t.c = std::cos(ws);
-  t.sn = std::sin(ws);
+  // One sincos of the half angle: sin(ws) = 2 sin(ws/2) cos(ws/2),
+  // cos(ws) = 1 - 2 sin^2(ws/2), and 1 - cos(ws) = 2 sin^2(ws/2) without
+  // cancellation.
+  double h = 0.0;
+  double hc = 1.0;
+  sincosHalf(ws, h, hc);
+  t.sn = 2.0 * h * hc;
+  t.c = 1.0 - 2.0 * h * h;
   if (std::abs(ws) < 1e-2) {
     const double x2 = ws * ws;
     t.a = s * (1.0 - x2 / 6.0 * (1.0 - x2 / 20.0));
@@ -27,7 +39,6 @@ HelixTerms helixTerms(double w, double s) {
     t.dadw = -w * s * s * s / 3.0 * (1.0 - x2 / 10.0 * (1.0 - x2 / 28.0));
     t.dbdw = 0.5 * s * s * (1.0 - x2 / 4.0 * (1.0 - x2 / 18.0));
   } else {
-    const double h = std::sin(0.5 * ws);
     t.a = t.sn / w;
     t.b = 2.0 * h * h / w;
     t.dadw = (s * t.c - t.a) / w;
@@ -124,7 +135,7 @@ std::optional<double> HelixPropagator::intersect(const Surface& surface,
       const double hy = y - tx / w;
       const double vx = cx - hx;
       const double vy = cy - hy;
-      if (std::hypot(vx, vy) < 1e-12) {
+      if (norm2(vx, vy) < 1e-12) {
         return std::nullopt;
       }
       const double a0 = std::atan2(y - hy, x - hx);
@@ -206,7 +217,7 @@ std::optional<double> HelixPropagator::intersect(const Surface& surface,
       const double rho = std::sqrt(tt2) / std::abs(w);
       const double dx = cx - hx;
       const double dy = cy - hy;
-      const double d = std::hypot(dx, dy);
+      const double d = norm2(dx, dy);
       if (!(d > 1e-12)) {
         return std::nullopt;
       }
@@ -218,12 +229,16 @@ std::optional<double> HelixPropagator::intersect(const Surface& surface,
       const double h = std::sqrt(h2);
       const double ex = dx / d;
       const double ey = dy / d;
-      const double a0 = std::atan2(y - hy, x - hx);
+      // With u the start point and v the intersection, both relative to the
+      // helix centre: angle(u) - angle(v) = atan2(v x u, v . u), one atan2
+      // in [-pi, pi] (the helix turns clockwise for w > 0).
+      const double ux = x - hx;
+      const double uy = y - hy;
       const double period = kTwoPi / std::abs(w);
       for (const double sgn : {-1.0, 1.0}) {
         const double ax = a * ex - sgn * h * ey;
         const double ay = a * ey + sgn * h * ex;
-        double delta = std::fmod(a0 - std::atan2(ay, ax), kTwoPi);
+        const double delta = std::atan2(ax * uy - ay * ux, ax * ux + ay * uy);
         double cand = delta / w;
         if (cand < 0.0) {
           cand += period;
@@ -249,16 +264,36 @@ std::optional<double> HelixPropagator::intersect(const Surface& surface,
   if (!s) {
     return std::nullopt;
   }
-  // Newton polish on |pos_T - c_T|^2 - R^2 (exact helix).
+  // Newton polish on |pos_T - c_T|^2 - R^2 (exact helix), in the surface
+  // frame; for a z-aligned cylinder the transverse radius and the product
+  // pos_T . T_T do not depend on the rotation about z, so the global
+  // transverse coordinates relative to the centre serve directly.
+  const bool aligned = surface.zAligned();
+  const Vec3 o = surface.toFrame({0.0, 0.0, 0.0});
   double sv = *s;
   for (int it = 0; it < 30; ++it) {
     const FreeVector g = advance(f, sv, nullptr);
-    const Vec3 p = surface.toFrame({g[eFreePos0], g[eFreePos1], g[eFreePos2]});
-    const Vec3 o = surface.toFrame({0.0, 0.0, 0.0});
-    const Vec3 dg = surface.toFrame({g[eFreeDir0], g[eFreeDir1], g[eFreeDir2]});
-    const double val = p[0] * p[0] + p[1] * p[1] - r * r;
-    const double der =
-        2.0 * (p[0] * (dg[0] - o[0]) + p[1] * (dg[1] - o[1]));
+    double p0 = 0.0;
+    double p1 = 0.0;
+    double t0 = 0.0;
+    double t1 = 0.0;
+    if (aligned) {
+      p0 = g[eFreePos0] - surface.center[0];
+      p1 = g[eFreePos1] - surface.center[1];
+      t0 = g[eFreeDir0];
+      t1 = g[eFreeDir1];
+    } else {
+      const Vec3 p =
+          surface.toFrame({g[eFreePos0], g[eFreePos1], g[eFreePos2]});
+      const Vec3 dg =
+          surface.toFrame({g[eFreeDir0], g[eFreeDir1], g[eFreeDir2]});
+      p0 = p[0];
+      p1 = p[1];
+      t0 = dg[0] - o[0];
+      t1 = dg[1] - o[1];
+    }
+    const double val = p0 * p0 + p1 * p1 - r * r;
+    const double der = 2.0 * (p0 * t0 + p1 * t1);
     if (!(std::abs(der) > 1e-300)) {
       break;
     }
@@ -277,25 +312,75 @@ std::optional<double> HelixPropagator::intersect(const Surface& surface,
 std::optional<HelixPropagator::Result> HelixPropagator::propagate(
     const Surface& from, const BoundVector& b, const Surface& to,
     double minPath) const {
-  const FreeVector f0 = from.boundToFree(b);
+  return propagate(from, b, from.boundToFree(b), to, minPath);
+}
+
+std::optional<HelixPropagator::Result> HelixPropagator::propagate(
+    const Surface& from, const BoundVector& b, const FreeVector& f0,
+    const Surface& to, double minPath) const {
   const auto s = intersect(to, f0, minPath);
   if (!s) {
     return std::nullopt;
   }
   Result res;
   res.pathLength = *s;
-  FreeMatrix transport;
-  res.free = advance(f0, *s, &transport);
-  const FreeVector& f1 = res.free;
-  const double w = f1[eFreeQOverP] * m_bz;
+
+  // Helix step (as advance), keeping the terms for the Jacobian.
+  const double w = f0[eFreeQOverP] * m_bz;
+  const HelixTerms t = helixTerms(w, *s);
+  const double tx = f0[eFreeDir0];
+  const double ty = f0[eFreeDir1];
+  const double tz = f0[eFreeDir2];
+  FreeVector& f1 = res.free;
+  f1[eFreePos0] = f0[eFreePos0] + tx * t.a + ty * t.b;
+  f1[eFreePos1] = f0[eFreePos1] + ty * t.a - tx * t.b;
+  f1[eFreePos2] = f0[eFreePos2] + tz * *s;
+  f1[eFreeDir0] = tx * t.c + ty * t.sn;
+  f1[eFreeDir1] = -tx * t.sn + ty * t.c;
+  f1[eFreeDir2] = tz;
+  f1[eFreeQOverP] = f0[eFreeQOverP];
+
+  // M = T B: d(free at the target, fixed path) / d(bound at the start),
+  // with T the transport Jacobian of advance and B = from's bound -> free
+  // Jacobian. Both are sparse: B maps loc0, loc1 (and phi, for a line
+  // surface) to the position, phi and theta to the direction and q/p to
+  // q/p; T is the identity but for the position <- direction block
+  // [[a, b, 0], [-b, a, 0], [0, 0, s]], the direction rotation
+  // [[c, sn, 0], [-sn, c, 0], [0, 0, 1]] and the q/p column. Only those
+  // blocks are multiplied out.
+  const BoundToFreeMatrix bj = from.boundToFreeJacobian(b, f0);
+  Mat<eFreeSize, eBoundSize> m{};
+  for (std::size_t i = 0; i < 3; ++i) {
+    m(i, eBoundLoc0) = bj(i, eBoundLoc0);
+    m(i, eBoundLoc1) = bj(i, eBoundLoc1);
+  }
+  for (const std::size_t c : {eBoundPhi, eBoundTheta}) {
+    const double ux = bj(eFreeDir0, c);
+    const double uy = bj(eFreeDir1, c);
+    const double uz = bj(eFreeDir2, c);
+    m(eFreePos0, c) = bj(eFreePos0, c) + t.a * ux + t.b * uy;
+    m(eFreePos1, c) = bj(eFreePos1, c) - t.b * ux + t.a * uy;
+    m(eFreePos2, c) = bj(eFreePos2, c) + *s * uz;
+    m(eFreeDir0, c) = t.c * ux + t.sn * uy;
+    m(eFreeDir1, c) = -t.sn * ux + t.c * uy;
+    m(eFreeDir2, c) = uz;
+  }
+  m(eFreePos0, eBoundQOverP) = m_bz * (tx * t.dadw + ty * t.dbdw);
+  m(eFreePos1, eBoundQOverP) = m_bz * (ty * t.dadw - tx * t.dbdw);
+  m(eFreeDir0, eBoundQOverP) = m_bz * *s * f1[eFreeDir1];
+  m(eFreeDir1, eBoundQOverP) = -m_bz * *s * f1[eFreeDir0];
+  m(eFreeQOverP, eBoundQOverP) = 1.0;
+
   // d(free)/ds at the target and the surface-constraint gradient give the
-  // path correction: variations must stay on the target surface.
+  // path correction: variations must stay on the target surface,
+  // M -= (df/ds) (g . M) / (g . df/ds).
+  const double w1 = f1[eFreeQOverP] * m_bz;
   FreeVector dfds{};
   dfds[eFreePos0] = f1[eFreeDir0];
   dfds[eFreePos1] = f1[eFreeDir1];
   dfds[eFreePos2] = f1[eFreeDir2];
-  dfds[eFreeDir0] = w * f1[eFreeDir1];
-  dfds[eFreeDir1] = -w * f1[eFreeDir0];
+  dfds[eFreeDir0] = w1 * f1[eFreeDir1];
+  dfds[eFreeDir1] = -w1 * f1[eFreeDir0];
   const PathGradient g = to.pathGradient(f1);
   double den = 0.0;
   for (std::size_t i = 0; i < 3; ++i) {
@@ -304,24 +389,37 @@ std::optional<HelixPropagator::Result> HelixPropagator::propagate(
   if (!(std::abs(den) > 1e-14)) {
     return std::nullopt;
   }
-  Mat<eFreeSize, eBoundSize> m =
-      transport * from.boundToFreeJacobian(b);
-  Vec<eBoundSize> gm{};
   for (std::size_t c = 0; c < eBoundSize; ++c) {
     double acc = 0.0;
     for (std::size_t i = 0; i < 3; ++i) {
       acc += g.dPos[i] * m(i, c) + g.dDir[i] * m(3 + i, c);
     }
-    gm[c] = acc / den;
-  }
-  for (std::size_t r = 0; r < eFreeSize; ++r) {
-    for (std::size_t c = 0; c < eBoundSize; ++c) {
-      m(r, c) -= dfds[r] * gm[c];
+    const double gm = acc / den;
+    // (dfds has no q/p component: the q/p row stays as it is)
+    for (std::size_t r = 0; r < eFreeQOverP; ++r) {
+      m(r, c) -= dfds[r] * gm;
     }
   }
+
+  // Free -> bound on the target, also sparse: loc0 and loc1 depend on the
+  // position only, phi on (Tx, Ty), theta on the direction, q/p on q/p.
   res.params = to.freeToBound(f1);
-  res.jacobian = to.freeToBoundJacobian(f1) * m;
-  for (double v : res.jacobian.v) {
+  const FreeToBoundMatrix fb = to.freeToBoundJacobian(f1);
+  BoundMatrix& jac = res.jacobian;
+  for (std::size_t c = 0; c < eBoundSize; ++c) {
+    for (const std::size_t r : {eBoundLoc0, eBoundLoc1}) {
+      jac(r, c) = fb(r, eFreePos0) * m(eFreePos0, c) +
+                  fb(r, eFreePos1) * m(eFreePos1, c) +
+                  fb(r, eFreePos2) * m(eFreePos2, c);
+    }
+    jac(eBoundPhi, c) = fb(eBoundPhi, eFreeDir0) * m(eFreeDir0, c) +
+                        fb(eBoundPhi, eFreeDir1) * m(eFreeDir1, c);
+    jac(eBoundTheta, c) = fb(eBoundTheta, eFreeDir0) * m(eFreeDir0, c) +
+                          fb(eBoundTheta, eFreeDir1) * m(eFreeDir1, c) +
+                          fb(eBoundTheta, eFreeDir2) * m(eFreeDir2, c);
+    jac(eBoundQOverP, c) = m(eFreeQOverP, c);
+  }
+  for (double v : jac.v) {
     if (!std::isfinite(v)) {
       return std::nullopt;
     }

@@ -3,6 +3,7 @@
 #include "helixkit/EventData/TrackParameters.hpp"
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -25,6 +26,10 @@ using Vec3 = std::array<double, 3>;
 inline double dot(const Vec3& a, const Vec3& b) {
   return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 }
+
+/// sqrt(x^2 + y^2): std::hypot's overflow and underflow guards cost a
+/// library call, and lengths in mm and direction components need none.
+inline double norm2(double x, double y) { return std::sqrt(x * x + y * y); }
 
 enum class SurfaceType : std::int8_t {
   ePlane = 0,
@@ -92,6 +97,10 @@ class Surface {
   FreeVector boundToFree(const BoundVector& b) const;
   /// Jacobian d(free) / d(bound) at bound parameters b.
   BoundToFreeMatrix boundToFreeJacobian(const BoundVector& b) const;
+  /// The same with f = boundToFree(b) known: the sines and cosines come
+  /// from f's direction and position instead of trigonometric calls.
+  BoundToFreeMatrix boundToFreeJacobian(const BoundVector& b,
+                                        const FreeVector& f) const;
   /// Bound parameters of a free vector lying on this surface.
   BoundVector freeToBound(const FreeVector& f) const;
   /// Jacobian d(bound) / d(free) for variations that stay on the surface
@@ -101,6 +110,12 @@ class Surface {
   PathGradient pathGradient(const FreeVector& f) const;
 
  private:
+  /// boundToFreeJacobian given cos / sin of phi, theta and of the local
+  /// angle (cylinder: loc0 / R, disk: loc1; unused otherwise).
+  BoundToFreeMatrix boundToFreeJacobian(const BoundVector& b, double cphi,
+                                        double sphi, double cth, double sth,
+                                        double cloc, double sloc) const;
+
   bool m_zAligned = true;
 };
 

@@ -56,14 +56,18 @@ inline double wrapPhi(double phi) {
 /// update beyond a pole is a reflection, as in ACTS).
 inline void normalizeDirection(BoundVector& p) {
   constexpr double kPi = std::numbers::pi;
-  double theta = std::fmod(p[eBoundTheta], 2.0 * kPi);
-  if (theta < 0.0) {
-    theta += 2.0 * kPi;
-  }
+  double theta = p[eBoundTheta];
   double phi = p[eBoundPhi];
-  if (theta > kPi) {
-    theta = 2.0 * kPi - theta;
-    phi += kPi;
+  // (the usual case, theta already in [0, pi], needs no fmod)
+  if (!(theta >= 0.0 && theta <= kPi)) {
+    theta = std::fmod(theta, 2.0 * kPi);
+    if (theta < 0.0) {
+      theta += 2.0 * kPi;
+    }
+    if (theta > kPi) {
+      theta = 2.0 * kPi - theta;
+      phi += kPi;
+    }
   }
   p[eBoundTheta] = theta;
   p[eBoundPhi] = wrapPhi(phi);

@@ -48,6 +48,11 @@ class HelixPropagator {
   std::optional<Result> propagate(const Surface& from, const BoundVector& b,
                                   const Surface& to,
                                   double minPath = 1e-6) const;
+  /// As above, with f0 = from.boundToFree(b) already known (the fitter
+  /// carries it along).
+  std::optional<Result> propagate(const Surface& from, const BoundVector& b,
+                                  const FreeVector& f0, const Surface& to,
+                                  double minPath = 1e-6) const;
 
  private:
   double m_bz;
