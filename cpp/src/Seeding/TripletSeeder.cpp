@@ -582,10 +582,10 @@ constexpr std::array<std::uint64_t, 256> makeCompactTable() {
 }
 constexpr std::array<std::uint64_t, 256> kCompactTable = makeCompactTable();
 
-/// The pre-filter on the first n - n % 8 candidates, eight at a time: the
-/// same float operations per candidate as the SSE2 and scalar forms (no FMA),
-/// so the same survivors. Writes up to 7 entries past the survivors (`pass`
-/// needs 8 slots of slack); returns the number of survivors.
+/// The pre-filter on all n candidates, eight at a time (the last group
+/// with masked loads): the same float operations per candidate as the SSE2
+/// and scalar forms (no FMA), so the same survivors. Writes up to 7 entries
+/// past the survivors (`pass` needs 8 slots of slack); returns their number.
 template <bool isBottom>
 __attribute__((target("avx2,popcnt"))) std::uint32_t preselectAvx2(
     const float* r, const float* z, std::uint32_t n, std::uint32_t offset,
@@ -600,9 +600,20 @@ __attribute__((target("avx2,popcnt"))) std::uint32_t preselectAvx2(
   const __m256 vNegCot = _mm256_set1_ps(-c.cotMax);
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   std::uint32_t nPass = 0;
-  for (std::uint32_t j = 0; j + 8 <= n; j += 8) {
-    const __m256 rc = _mm256_loadu_ps(r + j);
-    const __m256 zc = _mm256_loadu_ps(z + j);
+  for (std::uint32_t j = 0; j < n; j += 8) {
+    __m256 rc;
+    __m256 zc;
+    unsigned valid = 0xffu;
+    if (j + 8 <= n) {
+      rc = _mm256_loadu_ps(r + j);
+      zc = _mm256_loadu_ps(z + j);
+    } else {  // the last n % 8: lanes past the end are not read
+      const __m256i load = _mm256_cmpgt_epi32(
+          _mm256_set1_epi32(static_cast<int>(n - j)), lane);
+      rc = _mm256_maskload_ps(r + j, load);
+      zc = _mm256_maskload_ps(z + j, load);
+      valid = (1u << (n - j)) - 1u;
+    }
     const __m256 deltaR = isBottom ? _mm256_sub_ps(vrM, rc) : _mm256_sub_ps(rc, vrM);
     const __m256 deltaZ = isBottom ? _mm256_sub_ps(vzM, zc) : _mm256_sub_ps(zc, vzM);
     const __m256 zOriginTimesDeltaR =
@@ -615,7 +626,7 @@ __attribute__((target("avx2,popcnt"))) std::uint32_t preselectAvx2(
                                          _mm256_mul_ps(vCollMax, deltaR), _CMP_LE_OQ));
     ok = _mm256_and_ps(ok, _mm256_cmp_ps(deltaZ, _mm256_mul_ps(vNegCot, deltaR), _CMP_GE_OQ));
     ok = _mm256_and_ps(ok, _mm256_cmp_ps(deltaZ, _mm256_mul_ps(vCot, deltaR), _CMP_LE_OQ));
-    const auto mask = static_cast<unsigned>(_mm256_movemask_ps(ok));
+    const auto mask = static_cast<unsigned>(_mm256_movemask_ps(ok)) & valid;
     // Compact the survivors' positions with one lane permutation.
     const __m256i positions =
         _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(offset + j)), lane);
@@ -781,8 +792,7 @@ class MiddleProcessor {
 #if defined(HELIXKIT_SEEDING_AVX2)
     if (m_avx2) {
       const PreselectCuts cuts{rM, zM, collMin, collMax, dZMin, dZMax, cotMax};
-      nPass = preselectAvx2<isBottom>(r, z, n, offset, cuts, pass);
-      j = n & ~7u;
+      return preselectAvx2<isBottom>(r, z, n, offset, cuts, pass);
     }
 #endif
 #if defined(__SSE2__)
