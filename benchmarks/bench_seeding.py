@@ -157,8 +157,8 @@ def report() -> str:
     evs = make_events(10)
     lines = ["| quantity | value |", "|---|---|"]
     n_sp = np.mean([len(e["x"]) for e in evs])
-    t1 = best_time(lambda: run_helixkit(evs, cfg, 1)) / len(evs)
-    tall = best_time(lambda: run_helixkit(evs, cfg, 0)) / len(evs)
+    t1 = best_time(lambda: run_helixkit(evs, cfg, 1), 15) / len(evs)
+    tall = best_time(lambda: run_helixkit(evs, cfg, 0), 15) / len(evs)
     hk = run_helixkit(evs, cfg, 1)
     lines.append(f"| space points / event | {n_sp:.0f} |")
     lines.append(f"| helixkit 1 thread [ms/event] | {t1 * 1e3:.2f} |")
@@ -168,8 +168,12 @@ def report() -> str:
     try:
         from helixkit.seeding.acts_reference import run_acts_seeding
 
-        acts_res, per_event = run_acts_seeding([(e["x"], e["y"], e["z"]) for e in evs], cfg)
-        ta = float(np.mean(per_event))
+        # ACTS's own per-event time (Sequencer timing), best of 3 passes, as
+        # helixkit's is the best of several.
+        ta = float("inf")
+        for _ in range(3):
+            acts_res, per_event = run_acts_seeding([(e["x"], e["y"], e["z"]) for e in evs], cfg)
+            ta = min(ta, float(np.mean(per_event)))
         eff_a, fake_a, dup_a, nseed_a = _metrics(evs, acts_res)
         n_diff, n_tie = _compare(acts_res, hk)
         lines.append(f"| ACTS 1 thread [ms/event] | {ta * 1e3:.2f} |")

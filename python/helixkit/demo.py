@@ -311,24 +311,17 @@ _STAGE_FUNCS["trackformer"] = _stage_trackformer
 
 
 def _stage_learned(events: list[Any], report: _Report, *, n_threads: int, seed: int) -> None:
-    from .evaluation import trackml_score, tracking_metrics  # noqa: PLC0415
-    from .features import hit_features  # noqa: PLC0415
     from .models import pretrained  # noqa: PLC0415
+    from .training.learned import evaluate_event  # noqa: PLC0415
 
     model = pretrained("learned_tracking")
-    vols = None if model.config.volumes is None else tuple(model.config.volumes)
     rows, timing = [], []
     for ev in events:
-        t0 = time.perf_counter()
-        labels = model.find_tracks(ev, n_threads=n_threads)
-        timing.append({**model.last_timing, "total": time.perf_counter() - t0})
-        _, sel = hit_features(ev, volumes=vols)
-        pid = ev.hit_particle_id[sel]
-        key = ev.hits["volume_id"][sel].astype(np.int64) * 1000 + ev.hits["layer_id"][sel]
-        m = tracking_metrics(labels[sel], pid, ev.particles, layer_key=key,
-                             pt_thld=model.oc.config.pt_thld)
-        rows.append([ev.event_id, m.n_particles, m.double_majority, m.fake_double_majority,
-                     m.perfect, m.lhc, trackml_score(labels[sel], pid, ev.truth["weight"][sel])])
+        res = evaluate_event(model, ev, n_threads=n_threads)
+        m = res["metrics"]
+        timing.append(res["timing"])
+        rows.append([ev.event_id, m["n_particles"], m["double_majority"], m["fake_double_majority"],
+                     m["perfect"], m["lhc"], m["trackml_score"]])
     ms = {k: 1e3 * float(np.mean([t.get(k, 0.0) for t in timing])) for k in timing[0]}
     stages = ", ".join(f"{k} {v:.0f}" for k, v in ms.items() if k != "total")
     report.table(

@@ -133,34 +133,50 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
     return full
 
 
+def evaluate_event(model: Any, event: Any, *, n_threads: int = 0,
+                   binned: bool = False) -> dict[str, Any]:
+    """Run a :class:`LearnedTracking` on one event and score it on the model's hits.
+
+    Returns ``metrics`` (:class:`~helixkit.evaluation.TrackingMetrics` as a dict plus
+    ``trackml_score`` on those hits), ``timing`` (seconds by stage and ``total``) and, with
+    ``binned``, ``binned_pt`` / ``binned_eta`` efficiencies."""
+    from ..evaluation import trackml_score, tracking_metrics, tracking_metrics_binned  # noqa: PLC0415
+    from ..features import hit_features  # noqa: PLC0415
+
+    vols = None if model.config.volumes is None else tuple(model.config.volumes)
+    thld = model.oc.config.pt_thld
+    t0 = time.perf_counter()
+    labels = model.find_tracks(event, n_threads=n_threads)
+    timing = {**model.last_timing, "total": time.perf_counter() - t0}
+    _, sel = hit_features(event, volumes=vols)
+    pid = event.hit_particle_id[sel]
+    key = event.hits["volume_id"][sel].astype(np.int64) * 1000 + event.hits["layer_id"][sel]
+    m = tracking_metrics(labels[sel], pid, event.particles, layer_key=key, pt_thld=thld)
+    out: dict[str, Any] = {
+        "metrics": {**m.as_dict(),
+                    "trackml_score": trackml_score(labels[sel], pid, event.truth["weight"][sel])},
+        "timing": timing,
+    }
+    if binned:
+        for var in ("pt", "eta"):
+            out[f"binned_{var}"] = tracking_metrics_binned(
+                labels[sel], pid, event.particles, variable=var, layer_key=key, pt_thld=thld)
+    return out
+
+
 def evaluate_learned(model: Any, *, n_events: int = 3, mu: float = 200.0, seed: int = 12345,
                      out_dir: str | Path | None = None, n_threads: int = 0) -> dict[str, Any]:
     """Tracking metrics of a :class:`LearnedTracking` on fresh simulated events (the model's
     own working point), efficiencies vs pT and η, and the time per event by stage."""
     from .._table import format_table  # noqa: PLC0415
     from ..data import generate_events  # noqa: PLC0415
-    from ..evaluation import trackml_score, tracking_metrics, tracking_metrics_binned  # noqa: PLC0415
-    from ..features import hit_features  # noqa: PLC0415
 
     events = list(generate_events(n_events, mu=mu, seed=seed, first_event_id=20_000))
-    vols = None if model.config.volumes is None else tuple(model.config.volumes)
-    thld = model.oc.config.pt_thld
-    rows, timing, binned_pt, binned_eta = [], [], [], []
-    for ev in events:
-        t0 = time.perf_counter()
-        labels = model.find_tracks(ev, n_threads=n_threads)
-        wall = time.perf_counter() - t0
-        timing.append({**model.last_timing, "total": wall})
-        _, sel = hit_features(ev, volumes=vols)
-        pid = ev.hit_particle_id[sel]
-        key = ev.hits["volume_id"][sel].astype(np.int64) * 1000 + ev.hits["layer_id"][sel]
-        m = tracking_metrics(labels[sel], pid, ev.particles, layer_key=key, pt_thld=thld)
-        rows.append({**m.as_dict(),
-                     "trackml_score": trackml_score(labels[sel], pid, ev.truth["weight"][sel])})
-        binned_pt.append(tracking_metrics_binned(labels[sel], pid, ev.particles, variable="pt",
-                                                 layer_key=key, pt_thld=thld))
-        binned_eta.append(tracking_metrics_binned(labels[sel], pid, ev.particles, variable="eta",
-                                                  layer_key=key, pt_thld=thld))
+    per_event = [evaluate_event(model, ev, n_threads=n_threads, binned=True) for ev in events]
+    rows = [e["metrics"] for e in per_event]
+    timing = [e["timing"] for e in per_event]
+    binned_pt = [e["binned_pt"] for e in per_event]
+    binned_eta = [e["binned_eta"] for e in per_event]
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     ms = {k: 1e3 * float(np.mean([t.get(k, 0.0) for t in timing])) for k in timing[0]}
     stage = {k: v for k, v in ms.items() if k != "total"}
@@ -222,12 +238,11 @@ def train_command(args: Any) -> int:
 def evaluate_command(args: Any) -> int:
     from ..models import load, pretrained  # noqa: PLC0415
 
+    if args.model == "noise":
+        return _evaluate_noise(args)
     if args.model != "learned_tracking":
-        msg = ("evaluate gc|oc|noise: run 'helixkit evaluate learned_tracking' with a "
-               "checkpoint holding the stage, or use helixkit.pipeline.evaluate_gc / evaluate_oc "
-               "/ evaluate_noise")
-        if args.model == "noise":
-            return _evaluate_noise(args)
+        msg = (f"evaluate {args.model}: run 'helixkit evaluate learned_tracking' with a "
+               "checkpoint holding the stage, or use helixkit.pipeline.evaluate_gc / evaluate_oc")
         raise ValueError(msg)
     model = load(args.checkpoint, expect="learned_tracking") if args.checkpoint else \
         pretrained("learned_tracking")
@@ -255,5 +270,5 @@ def _evaluate_noise(args: Any) -> int:
     return 0
 
 
-__all__ = ["LearnedDataConfig", "evaluate_learned", "train_learned"]
+__all__ = ["LearnedDataConfig", "evaluate_event", "evaluate_learned", "train_learned"]
 
