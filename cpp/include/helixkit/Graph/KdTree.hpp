@@ -16,6 +16,17 @@
 
 #include "helixkit/Utilities/ParallelFor.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+// AVX2 leaf scans for float, compiled for AVX2 alone and chosen at run time;
+// everything else stays baseline x86-64.
+#define HELIXKIT_KDTREE_AVX2 1
+#include <immintrin.h>
+#include <cstdlib>
+#endif
+
 namespace helixkit {
 
 namespace detail {
@@ -31,6 +42,47 @@ template <>
 struct Simd16<double> {
   typedef double type __attribute__((vector_size(16)));
 };
+
+#if defined(HELIXKIT_KDTREE_AVX2)
+/// Whether the CPU has AVX2 and the environment variable HELIXKIT_SIMD is
+/// not "sse2" (tests force the baseline path with it).
+inline bool kdTreeUseAvx2() {
+  static const bool use = [] {
+    __builtin_cpu_init();
+    const char* env = std::getenv("HELIXKIT_SIMD");
+    const bool forbidden = env != nullptr && std::strcmp(env, "sse2") == 0;
+    return !forbidden && __builtin_cpu_supports("avx2") != 0;
+  }();
+  return use;
+}
+
+/// Squared distances from q of the m points of a column-major leaf block
+/// (column stride `stride`, m rounded up to 8 is readable), eight points at
+/// a time, each summed over the dimensions in order (the same float
+/// operations as the SSE2 scan; no FMA); written to acc (32-byte aligned).
+/// Returns the smallest of them.
+__attribute__((target("avx2"))) inline float blockDist2Avx2(
+    const float* col, std::size_t stride, std::size_t m, const float* q,
+    std::size_t dim, float* acc) {
+  __m256 smallest = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  for (std::size_t i = 0; i < m; i += 8) {
+    const float* c = col + i;
+    __m256 e = _mm256_sub_ps(_mm256_loadu_ps(c), _mm256_set1_ps(q[0]));
+    __m256 sum = _mm256_mul_ps(e, e);
+    for (std::size_t d = 1; d < dim; ++d) {
+      e = _mm256_sub_ps(_mm256_loadu_ps(c + d * stride), _mm256_set1_ps(q[d]));
+      sum = _mm256_add_ps(sum, _mm256_mul_ps(e, e));
+    }
+    _mm256_store_ps(acc + i, sum);
+    smallest = _mm256_min_ps(smallest, sum);
+  }
+  __m128 low = _mm_min_ps(_mm256_castps256_ps128(smallest),
+                          _mm256_extractf128_ps(smallest, 1));
+  low = _mm_min_ps(low, _mm_movehl_ps(low, low));
+  low = _mm_min_ss(low, _mm_shuffle_ps(low, low, 1));
+  return _mm_cvtss_f32(low);
+}
+#endif
 }  // namespace detail
 
 /// A k-d tree over N points in D dimensions (D chosen at run time), exact
@@ -75,6 +127,9 @@ class KdTree {
   KdTree(std::span<const value_t> points, std::size_t dim, std::size_t leafSize = 32,
          unsigned nThreads = 1)
       : m_dim(dim), m_leafSize(std::max<std::size_t>(leafSize, 1)) {
+#if defined(HELIXKIT_KDTREE_AVX2)
+    m_avx2 = std::is_same_v<value_t, float> && detail::kdTreeUseAvx2();
+#endif
     if (dim == 0) {
       throw std::invalid_argument("KdTree: dim must be >= 1");
     }
@@ -228,6 +283,9 @@ class KdTree {
   static constexpr std::size_t kBlock = 64;
   /// Values per SIMD vector (16 bytes: SSE2 / NEON, the portable baseline).
   static constexpr std::size_t kWidth = 16 / sizeof(value_t);
+  /// Leaf columns are padded to this many points (32 bytes: whole AVX2
+  /// vectors for the run-time AVX2 scan).
+  static constexpr std::size_t kPad = 32 / sizeof(value_t);
   using Vec = typename detail::Simd16<value_t>::type;
   static_assert(kBlock % kWidth == 0);
   /// Subtrees smaller than this are built on one thread.
@@ -240,10 +298,28 @@ class KdTree {
   }
   static void store(value_t* p, Vec v) { std::memcpy(p, &v, sizeof(Vec)); }
   static Vec vmax(Vec a, Vec b) { return a > b ? a : b; }
+  /// Bit l set when p[l] <= bound, for the kWidth values at p.
+  static unsigned lanesAtMost(const value_t* p, value_t bound) {
+#if defined(__SSE2__)
+    if constexpr (std::is_same_v<value_t, float>) {
+      return static_cast<unsigned>(
+          _mm_movemask_ps(_mm_cmple_ps(_mm_loadu_ps(p), _mm_set1_ps(bound))));
+    } else {
+      return static_cast<unsigned>(
+          _mm_movemask_pd(_mm_cmple_pd(_mm_loadu_pd(p), _mm_set1_pd(bound))));
+    }
+#else
+    unsigned bits = 0;
+    for (std::size_t l = 0; l < kWidth; ++l) {
+      bits |= static_cast<unsigned>(p[l] <= bound) << l;
+    }
+    return bits;
+#endif
+  }
   static Vec vmin(Vec a, Vec b) { return a < b ? a : b; }
 
   std::size_t paddedCount(const Node& node) const {
-    return (node.end - node.begin + kWidth - 1) / kWidth * kWidth;
+    return (node.end - node.begin + kPad - 1) / kPad * kPad;
   }
   /// Query coordinates padded with zeros to a multiple of kWidth (static D).
   template <std::size_t kD>
@@ -454,9 +530,20 @@ class KdTree {
     const std::size_t count = node.end - node.begin;
     const std::size_t stride = paddedCount(node);
     const value_t* block = m_columns.data() + std::size_t(node.column) * dim;
-    alignas(16) value_t acc[kBlock];
+    alignas(32) value_t acc[kBlock];
     for (std::size_t i0 = 0; i0 < count; i0 += kBlock) {
       const std::size_t m = std::min(kBlock, count - i0);
+#if defined(HELIXKIT_KDTREE_AVX2)
+      if constexpr (std::is_same_v<value_t, float>) {
+        if (m_avx2) {
+          const value_t lowest = detail::blockDist2Avx2(block + i0, stride, m, q, dim, acc);
+          if (lowest <= bound && !fn(node.begin + i0, acc, m)) {
+            return;
+          }
+          continue;
+        }
+      }
+#endif
       Vec smallest = load(block + i0) - q[0];
       smallest = smallest * smallest;
       for (std::size_t i = 0; i < m; i += kWidth) {
@@ -486,24 +573,35 @@ class KdTree {
     if (node.left < 0) {
       scanLeaf<kD>(node, st.query, st.bound, [&](std::size_t pos0, const value_t* acc, std::size_t m) {
         auto& best = st.best;
-        for (std::size_t i = 0; i < m; ++i) {
-          if (acc[i] > st.bound) {
-            continue;
-          }
-          const std::uint32_t idx = m_index[pos0 + i];
-          if (idx == st.exclude) {
-            continue;
-          }
-          const Neighbor cand{acc[i], idx};
-          if (best.size() == st.k) {
-            if (!(cand < best.back())) {
+        // Most points of a scanned block are beyond the bound: find the
+        // others with one comparison per kWidth points (acc is padded to a
+        // multiple of kWidth), then treat them in order as before.
+        for (std::size_t i0 = 0; i0 < m; i0 += kWidth) {
+          unsigned bits = lanesAtMost(acc + i0, st.bound);
+          while (bits != 0) {
+            const std::size_t i = i0 + static_cast<std::size_t>(__builtin_ctz(bits));
+            bits &= bits - 1;
+            if (i >= m) {
+              break;
+            }
+            if (acc[i] > st.bound) {
+              continue;  // the bound tightened since the mask was taken
+            }
+            const std::uint32_t idx = m_index[pos0 + i];
+            if (idx == st.exclude) {
               continue;
             }
-            best.pop_back();
-          }
-          best.insert(std::upper_bound(best.begin(), best.end(), cand), cand);
-          if (best.size() == st.k) {
-            st.bound = std::min(st.bound, best.back().dist2);
+            const Neighbor cand{acc[i], idx};
+            if (best.size() == st.k) {
+              if (!(cand < best.back())) {
+                continue;
+              }
+              best.pop_back();
+            }
+            best.insert(std::upper_bound(best.begin(), best.end(), cand), cand);
+            if (best.size() == st.k) {
+              st.bound = std::min(st.bound, best.back().dist2);
+            }
           }
         }
         return true;
@@ -586,6 +684,7 @@ class KdTree {
   std::size_t m_boxDim = 0;  // dim rounded up to a multiple of kWidth
   std::size_t m_leafSize;
   std::size_t m_n = 0;
+  bool m_avx2 = false;  // float leaf scans with AVX2
   std::vector<value_t> m_points;       // tree order, row-major
   std::vector<value_t> m_columns;      // tree order, column-major per leaf
   std::vector<value_t> m_lo;           // per node, m_boxDim values
