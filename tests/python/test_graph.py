@@ -242,3 +242,35 @@ def test_thread_count_invariance_with_a_parallel_build(rng):
     d2[np.arange(len(q)), q] = np.inf
     ref = np.argsort(d2, axis=1, kind="stable")[:, :6]
     np.testing.assert_array_equal(a[0][0].reshape(-1, 6)[q], ref)
+
+
+def test_simd_paths_give_identical_graphs():
+    """The run-time AVX2 leaf scan and the SSE2 one give the same kNN and radius
+    graphs and distances (HELIXKIT_SIMD=sse2 forces the latter; chosen once per
+    process, hence the subprocesses)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, numpy as np\n"
+        "from helixkit import graph\n"
+        "rng = np.random.default_rng(3)\n"
+        "h = hashlib.sha256()\n"
+        "for d in (3, 8, 13):\n"
+        "    x = (rng.normal(size=(3000, d)) * np.array([1.0, 0.1] * 7)[:d]).astype(np.float32)\n"
+        "    x[100:110] = x[5]\n"
+        "    for out in (graph.knn_graph(x, 12, return_distances=True), "
+        "graph.radius_graph(x, 0.4, return_distances=True)):\n"
+        "        h.update(out[0].tobytes()); h.update(out[1].tobytes())\n"
+        "    h.update(graph.dbscan(x, 0.2, 4).tobytes())\n"
+        "print(h.hexdigest())\n"
+    )
+    digests = {}
+    for simd in ("auto", "sse2"):
+        env = dict(os.environ, HELIXKIT_SIMD=simd)
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                             text=True, check=True)
+        digests[simd] = out.stdout.strip()
+    assert len(digests["auto"]) == 64
+    assert digests["auto"] == digests["sse2"]
