@@ -91,21 +91,35 @@ def test_dbscan_sklearn(benchmark, x8):
 
 
 # --- scaling ----------------------------------------------------------------------------
+# One pytest-benchmark group per (N, D), helixkit next to its peers: pykdtree everywhere,
+# scipy's cKDTree (workers=-1) up to 10^5 points and 8-D (beyond, minutes per call).
 SCALING = [(n, 8) for n in (10_000, 100_000, 1_000_000)] + [(100_000, d) for d in (3, 12, 24)]
 
 
+def _scaling_case(benchmark, n: int, d: int) -> np.ndarray:
+    benchmark.group = f"knn-scaling-{n}-{d}d"
+    return embedding(n, d)
+
+
 @pytest.mark.skipif(not FULL, reason="set HELIXKIT_BENCH_FULL=1")
-@pytest.mark.benchmark(group="knn-scaling")
 @pytest.mark.parametrize(("n", "d"), SCALING)
 def test_knn_scaling_helixkit(benchmark, n, d):
-    x = embedding(n, d)
+    x = _scaling_case(benchmark, n, d)
     benchmark.pedantic(graph.knn_graph, args=(x, K), rounds=1, iterations=1)
 
 
 @pytest.mark.skipif(not FULL, reason="set HELIXKIT_BENCH_FULL=1")
-@pytest.mark.benchmark(group="knn-scaling")
 @pytest.mark.parametrize(("n", "d"), SCALING)
 def test_knn_scaling_pykdtree(benchmark, n, d):
     kdtree = pytest.importorskip("pykdtree.kdtree")
-    x = embedding(n, d)
+    x = _scaling_case(benchmark, n, d)
     benchmark.pedantic(lambda: kdtree.KDTree(x).query(x, k=K + 1), rounds=1, iterations=1)
+
+
+@pytest.mark.skipif(not FULL, reason="set HELIXKIT_BENCH_FULL=1")
+@pytest.mark.parametrize(("n", "d"), [c for c in SCALING if c[0] <= 100_000 and c[1] <= 8])
+def test_knn_scaling_scipy_ckdtree(benchmark, n, d):
+    spatial = pytest.importorskip("scipy.spatial")
+    x = _scaling_case(benchmark, n, d)
+    benchmark.pedantic(lambda: spatial.cKDTree(x).query(x, K + 1, workers=-1), rounds=1,
+                       iterations=1)
