@@ -85,16 +85,21 @@ bool positiveDiagonal(const BoundMatrix& m) {
   return true;
 }
 
-/// J P J^T for a bound-to-bound transport Jacobian J and a symmetric P.
-/// The q/p row of J is (0, 0, 0, 0, J44) exactly (q/p only changes through
-/// the energy-loss factor), so the q/p row of J P is J44 times that of P and
-/// every product with J's q/p row is a single term: 156 multiply-adds
+/// The bound transport Jacobians of a helix in a field along z have two
+/// trivial rows: theta is conserved, so the theta row is (0, 0, 0, 1, 0)
+/// exactly (HelixPropagator sets it so), and q/p only changes through the
+/// energy-loss factor, so the q/p row is (0, 0, 0, 0, J44). Only rows
+/// loc0, loc1 and phi (kDense) are general; the products below use that.
+constexpr std::size_t kDense = eBoundTheta;
+
+/// J P J^T for such a Jacobian J and a symmetric P: 110 multiply-adds
 /// instead of 200. Lower triangle computed, then mirrored (exactly
 /// symmetric result).
 BoundMatrix transportSimilarity(const BoundMatrix& j, const BoundMatrix& p) {
+  constexpr std::size_t kT = eBoundTheta;
   constexpr std::size_t kQ = eBoundQOverP;
-  Mat<kQ, eBoundSize> jp;  // rows 0..3 of J P
-  for (std::size_t r = 0; r < kQ; ++r) {
+  Mat<kDense, eBoundSize> jp;  // rows 0..2 of J P (row 3 is P's row 3)
+  for (std::size_t r = 0; r < kDense; ++r) {
     for (std::size_t c = 0; c < eBoundSize; ++c) {
       double acc = 0.0;
       for (std::size_t k = 0; k < eBoundSize; ++k) {
@@ -105,7 +110,7 @@ BoundMatrix transportSimilarity(const BoundMatrix& j, const BoundMatrix& p) {
   }
   const double j44 = j(kQ, kQ);
   BoundMatrix out;
-  for (std::size_t a = 0; a < kQ; ++a) {
+  for (std::size_t a = 0; a < kDense; ++a) {
     for (std::size_t b = 0; b <= a; ++b) {
       double acc = 0.0;
       for (std::size_t k = 0; k < eBoundSize; ++k) {
@@ -114,27 +119,37 @@ BoundMatrix transportSimilarity(const BoundMatrix& j, const BoundMatrix& p) {
       out(a, b) = acc;
       out(b, a) = acc;
     }
-    // (J P J^T)(a, 4) = sum_k (J P)(a, k) J(4, k) = (J P)(a, 4) J44
+    // (J P J^T)(a, 3) = (J P)(a, 3); (J P J^T)(a, 4) = (J P)(a, 4) J44
+    out(a, kT) = jp(a, kT);
+    out(kT, a) = out(a, kT);
     out(a, kQ) = jp(a, kQ) * j44;
     out(kQ, a) = out(a, kQ);
   }
+  out(kT, kT) = p(kT, kT);
+  out(kT, kQ) = p(kT, kQ) * j44;
+  out(kQ, kT) = out(kT, kQ);
   out(kQ, kQ) = j44 * p(kQ, kQ) * j44;
   return out;
 }
 
 /// J^T L J for the same kind of transport Jacobian and a symmetric L (the
-/// MBF smoother's backward transport): J's q/p row contributes only to
-/// column / row 4 of J^T L and of the result.
+/// MBF smoother's backward transport).
 BoundMatrix transposeTransportSimilarity(const BoundMatrix& j,
                                          const BoundMatrix& l) {
+  constexpr std::size_t kT = eBoundTheta;
   constexpr std::size_t kQ = eBoundQOverP;
+  const double j44 = j(kQ, kQ);
   BoundMatrix jl;  // J^T L
   for (std::size_t i = 0; i < eBoundSize; ++i) {
-    const std::size_t nr = i == kQ ? eBoundSize : kQ;  // J(4, i) = 0, i < 4
     for (std::size_t c = 0; c < eBoundSize; ++c) {
       double acc = 0.0;
-      for (std::size_t r = 0; r < nr; ++r) {
+      for (std::size_t r = 0; r < kDense; ++r) {
         acc += j(r, i) * l(r, c);
+      }
+      if (i == kT) {
+        acc += l(kT, c);
+      } else if (i == kQ) {
+        acc += j44 * l(kQ, c);
       }
       jl(i, c) = acc;
     }
@@ -142,10 +157,14 @@ BoundMatrix transposeTransportSimilarity(const BoundMatrix& j,
   BoundMatrix out;
   for (std::size_t a = 0; a < eBoundSize; ++a) {
     for (std::size_t b = 0; b <= a; ++b) {
-      const std::size_t nr = b == kQ ? eBoundSize : kQ;
       double acc = 0.0;
-      for (std::size_t r = 0; r < nr; ++r) {
+      for (std::size_t r = 0; r < kDense; ++r) {
         acc += jl(a, r) * j(r, b);
+      }
+      if (b == kT) {
+        acc += jl(a, kT);
+      } else if (b == kQ) {
+        acc += jl(a, kQ) * j44;
       }
       out(a, b) = acc;
       out(b, a) = acc;
@@ -157,16 +176,16 @@ BoundMatrix transposeTransportSimilarity(const BoundMatrix& j,
 /// J^T v for the same kind of transport Jacobian.
 BoundVector transposeTransportTimes(const BoundMatrix& j,
                                     const BoundVector& v) {
-  constexpr std::size_t kQ = eBoundQOverP;
   BoundVector out;
   for (std::size_t i = 0; i < eBoundSize; ++i) {
-    const std::size_t nr = i == kQ ? eBoundSize : kQ;
     double acc = 0.0;
-    for (std::size_t r = 0; r < nr; ++r) {
+    for (std::size_t r = 0; r < kDense; ++r) {
       acc += j(r, i) * v[r];
     }
     out[i] = acc;
   }
+  out[eBoundTheta] += v[eBoundTheta];
+  out[eBoundQOverP] += j(eBoundQOverP, eBoundQOverP) * v[eBoundQOverP];
   return out;
 }
 

@@ -403,7 +403,24 @@ std::optional<HelixPropagator::Result> HelixPropagator::propagate(
 
   // Free -> bound on the target, also sparse: loc0 and loc1 depend on the
   // position only, phi on (Tx, Ty), theta on the direction, q/p on q/p.
-  res.params = to.freeToBound(f1);
+  // In a field along z the helix keeps T_z and |T_T| and turns the
+  // transverse direction by -w s, so theta is the start's and phi is
+  // phi0 - w s: no atan2 (the same values up to rounding). Only for
+  // normalised starts (theta in (0, pi)); otherwise from the direction.
+  const double th0 = b[eBoundTheta];
+  if (th0 > 0.0 && th0 < std::numbers::pi) {
+    const auto loc = to.globalToLocal({f1[eFreePos0], f1[eFreePos1],
+                                       f1[eFreePos2]},
+                                      {f1[eFreeDir0], f1[eFreeDir1],
+                                       f1[eFreeDir2]});
+    res.params[eBoundLoc0] = loc[0];
+    res.params[eBoundLoc1] = loc[1];
+    res.params[eBoundPhi] = wrapPhi(b[eBoundPhi] - w * *s);
+    res.params[eBoundTheta] = th0;
+    res.params[eBoundQOverP] = f1[eFreeQOverP];
+  } else {
+    res.params = to.freeToBound(f1);
+  }
   const FreeToBoundMatrix fb = to.freeToBoundJacobian(f1);
   BoundMatrix& jac = res.jacobian;
   for (std::size_t c = 0; c < eBoundSize; ++c) {
@@ -414,15 +431,22 @@ std::optional<HelixPropagator::Result> HelixPropagator::propagate(
     }
     jac(eBoundPhi, c) = fb(eBoundPhi, eFreeDir0) * m(eFreeDir0, c) +
                         fb(eBoundPhi, eFreeDir1) * m(eFreeDir1, c);
-    jac(eBoundTheta, c) = fb(eBoundTheta, eFreeDir0) * m(eFreeDir0, c) +
-                          fb(eBoundTheta, eFreeDir1) * m(eFreeDir1, c) +
-                          fb(eBoundTheta, eFreeDir2) * m(eFreeDir2, c);
     jac(eBoundQOverP, c) = m(eFreeQOverP, c);
   }
+  // theta is conserved (see above): its row is exactly (0, 0, 0, 1, 0)
+  // (computed, it is that up to rounding). The fitter's covariance
+  // transport relies on this row.
+  for (std::size_t c = 0; c < eBoundSize; ++c) {
+    jac(eBoundTheta, c) = c == eBoundTheta ? 1.0 : 0.0;
+  }
+  // Finite check without a branch per element: v * 0 is 0 for finite v
+  // and NaN for inf or NaN.
+  double nanProbe = 0.0;
   for (double v : jac.v) {
-    if (!std::isfinite(v)) {
-      return std::nullopt;
-    }
+    nanProbe += v * 0.0;
+  }
+  if (nanProbe != 0.0) {
+    return std::nullopt;
   }
   return res;
 }
