@@ -37,12 +37,12 @@ struct State {
   double chi2 = 0.0;
 };
 
-/// Highland multiple-scattering angle for |q| = 1 (PDG / ACTS form).
-double highlandTheta0(double xOverX0, double p, double mass) {
+/// Highland multiple-scattering angle for |q| = 1 (PDG / ACTS form), for
+/// momentum p and energy e.
+double highlandTheta0(double xOverX0, double p, double e) {
   if (!(xOverX0 > 0.0) || !std::isfinite(p)) {
     return 0.0;
   }
-  const double e = std::hypot(p, mass);
   const double beta = p / e;
   const double corr = 1.0 + 0.038 * std::log(xOverX0 / (beta * beta));
   return 13.6 * UnitConstants::MeV / (beta * p) * std::sqrt(xOverX0) *
@@ -67,22 +67,23 @@ BoundVector boundDifference(const BoundVector& a, const BoundVector& b,
   return d;
 }
 
-bool allFinite(const BoundMatrix& m) {
+/// All elements finite, without a branch per element: v * 0 is 0 for a
+/// finite v and NaN for inf or NaN.
+template <std::size_t R, std::size_t C>
+bool allFinite(const Mat<R, C>& m) {
+  double probe = 0.0;
   for (double v : m.v) {
-    if (!std::isfinite(v)) {
-      return false;
-    }
+    probe += v * 0.0;
   }
-  return true;
+  return probe == 0.0;
 }
 
 bool positiveDiagonal(const BoundMatrix& m) {
+  bool ok = true;
   for (std::size_t i = 0; i < eBoundSize; ++i) {
-    if (!(m(i, i) > 0.0)) {
-      return false;
-    }
+    ok &= m(i, i) > 0.0;
   }
-  return true;
+  return ok;
 }
 
 /// The bound transport Jacobians of a helix in a field along z have two
@@ -650,15 +651,16 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
           (m_cfg.multipleScattering || m_cfg.energyLoss)) {
         const double xx0 = pathX0(*st.surface, xFree);
         const double mom = 1.0 / std::abs(qop);
+        // (no std::hypot: momenta and masses need no overflow guard)
+        const double e = norm2(mom, mass);
         if (m_cfg.multipleScattering) {
-          const double th0 = highlandTheta0(xx0, mom, mass);
+          const double th0 = highlandTheta0(xx0, mom, e);
           // sin(theta) = |T_T| (theta in [0, pi])
           const double sth = norm2(xFree[eFreeDir0], xFree[eFreeDir1]);
           p(eBoundPhi, eBoundPhi) += th0 * th0 / (sth * sth);
           p(eBoundTheta, eBoundTheta) += th0 * th0;
         }
         if (m_cfg.energyLoss && m_cfg.energyLossPerX0 > 0.0) {
-          const double e = std::hypot(mom, mass);
           const double e1 = e - m_cfg.energyLossPerX0 * xx0;
           if (!(e1 > mass)) {
             res.status = KalmanFitterStatus::ePropagationFailed;
@@ -833,16 +835,27 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
       }
       const double xx0 = pathX0(ps, fw->params);
       const double mom = 1.0 / std::abs(qop);
+      const double e = norm2(mom, mass);
       if (m_cfg.multipleScattering) {
-        const double th0 = highlandTheta0(xx0, mom, mass);
+        const double th0 = highlandTheta0(xx0, mom, e);
         const double sth = std::sin(fw->params[eBoundTheta]);
-        BoundMatrix q{};
-        q(eBoundPhi, eBoundPhi) = th0 * th0 / (sth * sth);
-        q(eBoundTheta, eBoundTheta) = th0 * th0;
-        res.cov = res.cov + similarity(bw->jacobian, q);
+        // J Q J^T for Q = diag(0, 0, qPhi, qTheta, 0): the phi and theta
+        // columns of J, rank 2.
+        const double qPhi = th0 * th0 / (sth * sth);
+        const double qTheta = th0 * th0;
+        const BoundMatrix& jb = bw->jacobian;
+        for (std::size_t a = 0; a < eBoundSize; ++a) {
+          for (std::size_t b = 0; b <= a; ++b) {
+            const double v = jb(a, eBoundPhi) * qPhi * jb(b, eBoundPhi) +
+                             jb(a, eBoundTheta) * qTheta * jb(b, eBoundTheta);
+            res.cov(a, b) += v;
+            if (b != a) {
+              res.cov(b, a) += v;
+            }
+          }
+        }
       }
       if (m_cfg.energyLoss && m_cfg.energyLossPerX0 > 0.0) {
-        const double e = std::hypot(mom, mass);
         const double e0 = e + m_cfg.energyLossPerX0 * xx0;
         const double p0 = std::sqrt((e0 - mass) * (e0 + mass));
         res.params[eBoundQOverP] = std::copysign(1.0 / p0, qop);
