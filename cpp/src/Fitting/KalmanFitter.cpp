@@ -190,6 +190,57 @@ BoundVector transposeTransportTimes(const BoundMatrix& j,
   return out;
 }
 
+/// P L for symmetric 5x5 P and L.
+BoundMatrix symProduct(const BoundMatrix& p, const BoundMatrix& l) {
+  BoundMatrix t;
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      double acc = 0.0;
+      for (std::size_t k = 0; k < eBoundSize; ++k) {
+        acc += p(r, k) * l(k, c);
+      }
+      t(r, c) = acc;
+    }
+  }
+  return t;
+}
+
+/// The MBF smoothed covariance P - P L P (P filtered, L = Lambda hat, both
+/// symmetric); lower triangle, mirrored.
+BoundMatrix mbfSmoothedCov(const BoundMatrix& p, const BoundMatrix& l) {
+  const BoundMatrix t = symProduct(p, l);
+  BoundMatrix out;
+  for (std::size_t a = 0; a < eBoundSize; ++a) {
+    for (std::size_t b = 0; b <= a; ++b) {
+      double acc = 0.0;
+      for (std::size_t k = 0; k < eBoundSize; ++k) {
+        acc += t(a, k) * p(b, k);
+      }
+      out(a, b) = p(a, b) - acc;
+      out(b, a) = out(a, b);
+    }
+  }
+  return out;
+}
+
+/// The failure check of mbfSmoothedCov's result (positive diagonal, all
+/// finite) from its diagonal alone, for states whose smoothed covariance is
+/// not needed: with P finite (checked by the filter), P - P L P is finite
+/// exactly when P L is (an inf or NaN in row r of P L reaches every
+/// element of row r).
+bool mbfSmoothedCovOk(const BoundMatrix& p, const BoundMatrix& l) {
+  const BoundMatrix t = symProduct(p, l);
+  bool ok = allFinite(t);
+  for (std::size_t a = 0; a < eBoundSize; ++a) {
+    double acc = 0.0;
+    for (std::size_t k = 0; k < eBoundSize; ++k) {
+      acc += t(a, k) * p(a, k);
+    }
+    ok &= p(a, a) - acc > 0.0;
+  }
+  return ok;
+}
+
 struct TrackResult {
   KalmanFitterStatus status = KalmanFitterStatus::eSuccess;
   BoundVector params{};
@@ -690,17 +741,23 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
 
     // ---- smoother ----
     // Both forms give x_s, P_s in place of xp, pp (reused as storage); MBF
-    // leaves the predicted state of passive entries when !storeStates.
+    // without storeStates only for the first measurement (the others keep
+    // the predicted state).
     if (m_cfg.smoother == Smoother::eMbf) {
       BoundVector lam{};
       BoundMatrix bigLam{};
       for (std::size_t kk = nRun; kk-- > firstMeas;) {
         State& st = states[kk];
-        // Smoothed state (passive entries: only if stored; nothing else
-        // needs it).
-        if (st.dim > 0 || m_cfg.storeStates) {
+        // Smoothed state: only if stored, and at the first measurement
+        // (the perigee starts there); at the other measurements only its
+        // failure check (passive entries: none, their filtered covariance
+        // was checked and nothing else needs them).
+        if (m_cfg.storeStates || kk == firstMeas) {
           st.xp = st.xf - st.pf * lam;
-          st.pp = st.pf - similarity(st.pf, bigLam);
+          st.pp = mbfSmoothedCov(st.pf, bigLam);
+        } else if (st.dim > 0 && !mbfSmoothedCovOk(st.pf, bigLam)) {
+          res.status = KalmanFitterStatus::eNumericalFailure;
+          return res;
         }
         // Tilde quantities (before the update at kk); passive entries and
         // outliers have no update, their scattering noise needs no term
@@ -790,7 +847,12 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
       states[firstMeas].xp = xsNext;
       states[firstMeas].pp = psNext;
     }
-    for (std::size_t k = firstMeas; k < nRun; ++k) {
+    // (MBF without stored states: only the first state was smoothed, the
+    // others were checked above)
+    const bool allSmoothed =
+        m_cfg.storeStates || m_cfg.smoother != Smoother::eMbf;
+    for (std::size_t k = firstMeas; k < (allSmoothed ? nRun : firstMeas + 1);
+         ++k) {
       State& st = states[k];
       symmetrize(st.pp);
       normalizeDirection(st.xp);
