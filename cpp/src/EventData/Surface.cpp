@@ -144,6 +144,77 @@ FreeVector Surface::boundToFree(const BoundVector& b) const {
   return f;
 }
 
+namespace {
+
+/// cos and sin of a + d from those of a, for |d| <= 0.05: series for
+/// sin d and 1 - cos d (truncation below 1e-17).
+void rotateBy(double d, double& c, double& s) {
+  const double d2 = d * d;
+  const double sd =
+      d * (1.0 - d2 / 6.0 * (1.0 - d2 / 20.0 * (1.0 - d2 / 42.0)));
+  const double omc =
+      0.5 * d2 *
+      (1.0 - d2 / 12.0 * (1.0 - d2 / 30.0 * (1.0 - d2 / 56.0)));
+  const double c0 = c;
+  const double s0 = s;
+  c = c0 - (c0 * omc + s0 * sd);
+  s = s0 - (s0 * omc - c0 * sd);
+}
+
+}  // namespace
+
+FreeVector Surface::boundToFreeNear(const BoundVector& b,
+                                    const BoundVector& bRef,
+                                    const FreeVector& ref) const {
+  constexpr double kMaxStep = 0.05;
+  const double dPhi = wrapPhi(b[eBoundPhi] - bRef[eBoundPhi]);
+  const double dTheta = b[eBoundTheta] - bRef[eBoundTheta];
+  double dLoc = 0.0;
+  if (type == SurfaceType::eCylinder) {
+    dLoc = (b[eBoundLoc0] - bRef[eBoundLoc0]) / radius;
+  } else if (type == SurfaceType::eDisk) {
+    dLoc = wrapPhi(b[eBoundLoc1] - bRef[eBoundLoc1]);
+  }
+  const double sthRef = norm2(ref[eFreeDir0], ref[eFreeDir1]);
+  if (!(std::abs(dPhi) <= kMaxStep && std::abs(dTheta) <= kMaxStep &&
+        std::abs(dLoc) <= kMaxStep && sthRef > 0.0) ||
+      type == SurfaceType::eLine) {
+    return boundToFree(b);
+  }
+  double cphi = ref[eFreeDir0] / sthRef;
+  double sphi = ref[eFreeDir1] / sthRef;
+  double cth = ref[eFreeDir2];
+  double sth = sthRef;
+  rotateBy(dPhi, cphi, sphi);
+  rotateBy(dTheta, cth, sth);
+  FreeVector f;
+  f[eFreeDir0] = cphi * sth;
+  f[eFreeDir1] = sphi * sth;
+  f[eFreeDir2] = cth;
+  f[eFreeQOverP] = b[eBoundQOverP];
+  Vec3 v{};
+  if (type == SurfaceType::ePlane) {
+    v = {b[eBoundLoc0], b[eBoundLoc1], 0.0};
+  } else {
+    const Vec3 p = toFrame(freePos(ref));
+    const double r = norm2(p[0], p[1]);
+    if (!(r > 0.0)) {
+      return boundToFree(b);
+    }
+    double cl = p[0] / r;
+    double sl = p[1] / r;
+    rotateBy(dLoc, cl, sl);
+    v = type == SurfaceType::eCylinder
+            ? Vec3{radius * cl, radius * sl, b[eBoundLoc1]}
+            : Vec3{b[eBoundLoc0] * cl, b[eBoundLoc0] * sl, 0.0};
+  }
+  const Vec3 g = fromFrame(v);
+  f[eFreePos0] = g[0] + center[0];
+  f[eFreePos1] = g[1] + center[1];
+  f[eFreePos2] = g[2] + center[2];
+  return f;
+}
+
 BoundToFreeMatrix Surface::boundToFreeJacobian(const BoundVector& b) const {
   // Local angle of a cylinder (loc0 / R) or a disk (loc1).
   const double angle = type == SurfaceType::eCylinder ? b[eBoundLoc0] / radius

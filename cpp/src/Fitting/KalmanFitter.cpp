@@ -691,11 +691,13 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
       x = st.xf;
       p = st.pf;
       // Free vector of the filtered state, for the material and the next
-      // propagation. (Also where there was no update: reusing pr->free
-      // there would save the trigonometry, but pr->free is only on the
-      // surface to the intersection tolerance, and the ill-conditioned RTS
-      // smoother amplifies that to 1e-8 relative in the covariance.)
-      xFree = st.surface->boundToFree(x);
+      // propagation, with the trigonometry taken from the prediction
+      // pr->free by angle addition. (Also where there was no update: the
+      // position is recomputed from the bound parameters, as pr->free is
+      // only on the surface to the intersection tolerance, and the
+      // ill-conditioned RTS smoother amplifies that to 1e-8 relative in
+      // the covariance.)
+      xFree = st.surface->boundToFreeNear(x, st.xp, pr->free);
       qopFactor = 1.0;
       const double qop = x[eBoundQOverP];
       if (st.surface->thicknessX0 > 0.0 && qop != 0.0 &&

@@ -95,6 +95,14 @@ class Surface {
 
   /// Free vector of bound parameters on this surface.
   FreeVector boundToFree(const BoundVector& b) const;
+  /// boundToFree(b) for b close to the bound parameters bRef of a free
+  /// vector ref on this surface (the filter's update of a prediction): the
+  /// sines and cosines of phi, theta and of the local angle (cylinder,
+  /// disk) come from ref by angle addition, with series for the small
+  /// differences, instead of trigonometric calls (the same values up to
+  /// rounding). Differences over 0.05 rad fall back to boundToFree(b).
+  FreeVector boundToFreeNear(const BoundVector& b, const BoundVector& bRef,
+                             const FreeVector& ref) const;
   /// Jacobian d(free) / d(bound) at bound parameters b.
   BoundToFreeMatrix boundToFreeJacobian(const BoundVector& b) const;
   /// The same with f = boundToFree(b) known: the sines and cosines come
