@@ -99,14 +99,15 @@ constexpr std::size_t kDense = eBoundTheta;
 BoundMatrix transportSimilarity(const BoundMatrix& j, const BoundMatrix& p) {
   constexpr std::size_t kT = eBoundTheta;
   constexpr std::size_t kQ = eBoundQOverP;
-  Mat<kDense, eBoundSize> jp;  // rows 0..2 of J P (row 3 is P's row 3)
+  // Rows 0..2 of J P (row 3 is P's row 3), summed over k row by row (the
+  // loop over columns vectorises; the same sums as element by element).
+  Mat<kDense, eBoundSize> jp{};
   for (std::size_t r = 0; r < kDense; ++r) {
-    for (std::size_t c = 0; c < eBoundSize; ++c) {
-      double acc = 0.0;
-      for (std::size_t k = 0; k < eBoundSize; ++k) {
-        acc += j(r, k) * p(k, c);
+    for (std::size_t k = 0; k < eBoundSize; ++k) {
+      const double jrk = j(r, k);
+      for (std::size_t c = 0; c < eBoundSize; ++c) {
+        jp(r, c) += jrk * p(k, c);
       }
-      jp(r, c) = acc;
     }
   }
   const double j44 = j(kQ, kQ);
@@ -140,20 +141,18 @@ BoundMatrix transposeTransportSimilarity(const BoundMatrix& j,
   constexpr std::size_t kT = eBoundTheta;
   constexpr std::size_t kQ = eBoundQOverP;
   const double j44 = j(kQ, kQ);
-  BoundMatrix jl;  // J^T L
+  BoundMatrix jl{};  // J^T L, row by row as in transportSimilarity
   for (std::size_t i = 0; i < eBoundSize; ++i) {
-    for (std::size_t c = 0; c < eBoundSize; ++c) {
-      double acc = 0.0;
-      for (std::size_t r = 0; r < kDense; ++r) {
-        acc += j(r, i) * l(r, c);
+    for (std::size_t r = 0; r < kDense; ++r) {
+      const double jri = j(r, i);
+      for (std::size_t c = 0; c < eBoundSize; ++c) {
+        jl(i, c) += jri * l(r, c);
       }
-      if (i == kT) {
-        acc += l(kT, c);
-      } else if (i == kQ) {
-        acc += j44 * l(kQ, c);
-      }
-      jl(i, c) = acc;
     }
+  }
+  for (std::size_t c = 0; c < eBoundSize; ++c) {
+    jl(kT, c) += l(kT, c);
+    jl(kQ, c) += j44 * l(kQ, c);
   }
   BoundMatrix out;
   for (std::size_t a = 0; a < eBoundSize; ++a) {
@@ -192,14 +191,13 @@ BoundVector transposeTransportTimes(const BoundMatrix& j,
 
 /// P L for symmetric 5x5 P and L.
 BoundMatrix symProduct(const BoundMatrix& p, const BoundMatrix& l) {
-  BoundMatrix t;
+  BoundMatrix t{};
   for (std::size_t r = 0; r < eBoundSize; ++r) {
-    for (std::size_t c = 0; c < eBoundSize; ++c) {
-      double acc = 0.0;
-      for (std::size_t k = 0; k < eBoundSize; ++k) {
-        acc += p(r, k) * l(k, c);
+    for (std::size_t k = 0; k < eBoundSize; ++k) {
+      const double prk = p(r, k);
+      for (std::size_t c = 0; c < eBoundSize; ++c) {
+        t(r, c) += prk * l(k, c);
       }
-      t(r, c) = acc;
     }
   }
   return t;
