@@ -262,11 +262,6 @@ double pathX0(const Surface& s, const FreeVector& f) {
   return s.thicknessX0 / cosInc;
 }
 
-/// The same at the bound state b on the surface.
-double pathX0(const Surface& s, const BoundVector& b) {
-  return pathX0(s, s.boundToFree(b));
-}
-
 }  // namespace
 
 void KalmanFitter::Config::validate() const {
@@ -889,27 +884,56 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
         continue;
       }
       const auto fw = prop.propagate(perigee, res.params, ps);
-      const auto bw =
-          fw ? prop.propagate(ps, fw->params, perigee) : std::nullopt;
-      if (!bw) {
+      if (!fw) {
         res.status = KalmanFitterStatus::ePropagationFailed;
         return res;
       }
-      const double xx0 = pathX0(ps, fw->params);
+      const double xx0 = pathX0(ps, fw->free);
       const double mom = 1.0 / std::abs(qop);
       const double e = norm2(mom, mass);
       if (m_cfg.multipleScattering) {
         const double th0 = highlandTheta0(xx0, mom, e);
-        const double sth = std::sin(fw->params[eBoundTheta]);
-        // J Q J^T for Q = diag(0, 0, qPhi, qTheta, 0): the phi and theta
-        // columns of J, rank 2.
+        const double sth = norm2(fw->free[eFreeDir0], fw->free[eFreeDir1]);
+        // J Q J^T for Q = diag(0, 0, qPhi, qTheta, 0) and J = d(perigee) /
+        // d(passive): the phi and theta columns of J, rank 2. J is the
+        // inverse of the forward Jacobian F (no backward propagation): F's
+        // theta and q/p rows are unit rows, so with A = F[0:3, 0:3] and
+        // u = F[0:3, theta], J[:, phi] = (A^-1 e_phi, 0, 0) and
+        // J[:, theta] = (-A^-1 u, 1, 0).
+        const BoundMatrix& f = fw->jacobian;
+        Mat<3, 3> cof;  // cofactors of A
+        cof(0, 0) = f(1, 1) * f(2, 2) - f(1, 2) * f(2, 1);
+        cof(0, 1) = f(1, 2) * f(2, 0) - f(1, 0) * f(2, 2);
+        cof(0, 2) = f(1, 0) * f(2, 1) - f(1, 1) * f(2, 0);
+        cof(1, 0) = f(0, 2) * f(2, 1) - f(0, 1) * f(2, 2);
+        cof(1, 1) = f(0, 0) * f(2, 2) - f(0, 2) * f(2, 0);
+        cof(1, 2) = f(0, 1) * f(2, 0) - f(0, 0) * f(2, 1);
+        cof(2, 0) = f(0, 1) * f(1, 2) - f(0, 2) * f(1, 1);
+        cof(2, 1) = f(0, 2) * f(1, 0) - f(0, 0) * f(1, 2);
+        cof(2, 2) = f(0, 0) * f(1, 1) - f(0, 1) * f(1, 0);
+        const double det =
+            f(0, 0) * cof(0, 0) + f(0, 1) * cof(0, 1) + f(0, 2) * cof(0, 2);
+        if (!(std::abs(det) > 0.0) || !std::isfinite(det)) {
+          res.status = KalmanFitterStatus::ePropagationFailed;
+          return res;
+        }
+        BoundVector jPhi{};
+        BoundVector jTheta{};
+        for (std::size_t i = 0; i < 3; ++i) {
+          // A^-1 = cof^T / det
+          jPhi[i] = cof(2, i) / det;
+          jTheta[i] = -(cof(0, i) * f(0, eBoundTheta) +
+                        cof(1, i) * f(1, eBoundTheta) +
+                        cof(2, i) * f(2, eBoundTheta)) /
+                      det;
+        }
+        jTheta[eBoundTheta] = 1.0;
         const double qPhi = th0 * th0 / (sth * sth);
         const double qTheta = th0 * th0;
-        const BoundMatrix& jb = bw->jacobian;
         for (std::size_t a = 0; a < eBoundSize; ++a) {
           for (std::size_t b = 0; b <= a; ++b) {
-            const double v = jb(a, eBoundPhi) * qPhi * jb(b, eBoundPhi) +
-                             jb(a, eBoundTheta) * qTheta * jb(b, eBoundTheta);
+            const double v = jPhi[a] * qPhi * jPhi[b] +
+                             jTheta[a] * qTheta * jTheta[b];
             res.cov(a, b) += v;
             if (b != a) {
               res.cov(b, a) += v;
