@@ -40,19 +40,6 @@ void Surface::update() {
   m_zAligned = std::abs(rotation[8]) > 1.0 - 1e-12;
 }
 
-Vec3 Surface::toFrame(const Vec3& pos) const {
-  const Vec3 d{pos[0] - center[0], pos[1] - center[1], pos[2] - center[2]};
-  return {rotation[0] * d[0] + rotation[3] * d[1] + rotation[6] * d[2],
-          rotation[1] * d[0] + rotation[4] * d[1] + rotation[7] * d[2],
-          rotation[2] * d[0] + rotation[5] * d[1] + rotation[8] * d[2]};
-}
-
-Vec3 Surface::fromFrame(const Vec3& v) const {
-  return {rotation[0] * v[0] + rotation[1] * v[1] + rotation[2] * v[2],
-          rotation[3] * v[0] + rotation[4] * v[1] + rotation[5] * v[2],
-          rotation[6] * v[0] + rotation[7] * v[1] + rotation[8] * v[2]};
-}
-
 double Surface::period(std::size_t i) const {
   if (type == SurfaceType::eCylinder && i == 0) {
     return 2.0 * std::numbers::pi * radius;
