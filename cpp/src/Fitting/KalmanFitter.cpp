@@ -37,6 +37,129 @@ struct State {
   double chi2 = 0.0;
 };
 
+/// Gain-matrix update of st (predicted xp, pp, residual, sInv set) with a
+/// kDim-dimensional measurement of covariance mc (var0, var1, cov01):
+/// gain, filtered xf and pf (Joseph form).
+template <std::size_t kDim>
+void gainUpdate(State& st, const double* mc) {
+  // K = P H^T S^-1; x_f = x_p + K r; P_f = P_p - K (H P_p).
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t a = 0; a < kDim; ++a) {
+      double acc = 0.0;
+      for (std::size_t b = 0; b < kDim; ++b) {
+        acc += st.pp(r, st.idx[b]) * st.sInv(b, a);
+      }
+      st.gain(r, a) = acc;
+    }
+  }
+  st.xf = st.xp;
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t a = 0; a < kDim; ++a) {
+      st.xf[r] += st.gain(r, a) * st.residual[a];
+    }
+  }
+  // Joseph form (I - KH) P (I - KH)^T + K V K^T: stays positive
+  // definite even when V is many orders below P. A = I - KH differs
+  // from the identity only in the measured columns, so
+  //   A P       = P - K (H P),
+  //   (A P) A^T = A P - (A P H^T) K^T,
+  // O(dim) per element instead of 5 for a dense 5x5 similarity.
+  Mat<2, 2> v{};  // V, the measurement covariance
+  for (std::size_t a = 0; a < kDim; ++a) {
+    for (std::size_t b = 0; b < kDim; ++b) {
+      const std::size_t ia = st.idx[a];
+      v(a, b) = ia == st.idx[b] ? mc[ia] : mc[2];
+    }
+  }
+  BoundMatrix ap;  // A P
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      double acc = st.pp(r, c);
+      for (std::size_t a = 0; a < kDim; ++a) {
+        acc -= st.gain(r, a) * st.pp(st.idx[a], c);
+      }
+      ap(r, c) = acc;
+    }
+  }
+  Mat<eBoundSize, 2> kv{};  // K V
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t a = 0; a < kDim; ++a) {
+      for (std::size_t b = 0; b < kDim; ++b) {
+        kv(r, a) += st.gain(r, b) * v(b, a);
+      }
+    }
+  }
+  // Lower triangle of (A P) A^T + (K V) K^T, mirrored.
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t c = 0; c <= r; ++c) {
+      double apat = ap(r, c);
+      double kvk = 0.0;
+      for (std::size_t a = 0; a < kDim; ++a) {
+        apat -= ap(r, st.idx[a]) * st.gain(c, a);
+        kvk += kv(r, a) * st.gain(c, a);
+      }
+      st.pf(r, c) = apat + kvk;
+      st.pf(c, r) = st.pf(r, c);
+    }
+  }
+}
+
+/// MBF: the tilde quantities before the update at st from lam, bigLam
+/// (lambda hat and Lambda hat after it), in place.
+template <std::size_t kDim>
+void mbfTilde(const State& st, BoundVector& lam, BoundMatrix& bigLam) {
+  // With C = I - K H (identity but for the measured columns):
+  //   C^T L C = M - (M K) H,  M = L - H^T (K^T L),
+  //   C^T l   = l - H^T (K^T l),
+  // then the update terms H^T S^-1 H and - H^T S^-1 r.
+  Mat<2, eBoundSize> ktl{};  // K^T L
+  Vec<2> ktv{};              // K^T l
+  for (std::size_t a = 0; a < kDim; ++a) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      double acc = 0.0;
+      for (std::size_t r = 0; r < eBoundSize; ++r) {
+        acc += st.gain(r, a) * bigLam(r, c);
+      }
+      ktl(a, c) = acc;
+    }
+    for (std::size_t r = 0; r < eBoundSize; ++r) {
+      ktv[a] += st.gain(r, a) * lam[r];
+    }
+  }
+  BoundMatrix m = bigLam;
+  for (std::size_t a = 0; a < kDim; ++a) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      m(st.idx[a], c) -= ktl(a, c);
+    }
+    lam[st.idx[a]] -= ktv[a];
+  }
+  Mat<eBoundSize, 2> mk{};  // M K
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t a = 0; a < kDim; ++a) {
+      double acc = 0.0;
+      for (std::size_t k = 0; k < eBoundSize; ++k) {
+        acc += m(r, k) * st.gain(k, a);
+      }
+      mk(r, a) = acc;
+    }
+  }
+  for (std::size_t a = 0; a < kDim; ++a) {
+    for (std::size_t r = 0; r < eBoundSize; ++r) {
+      m(r, st.idx[a]) -= mk(r, a);
+    }
+  }
+  symmetrize(m);
+  for (std::size_t a = 0; a < kDim; ++a) {
+    double sr = 0.0;
+    for (std::size_t b = 0; b < kDim; ++b) {
+      m(st.idx[a], st.idx[b]) += st.sInv(a, b);
+      sr += st.sInv(a, b) * st.residual[b];
+    }
+    lam[st.idx[a]] -= sr;
+  }
+  bigLam = m;
+}
+
 /// Highland multiple-scattering angle for |q| = 1 (PDG / ACTS form), for
 /// momentum p and energy e.
 double highlandTheta0(double xOverX0, double p, double e) {
@@ -608,66 +731,11 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
           st.xf = st.xp;
           st.pf = st.pp;
         } else {
-          // K = P H^T S^-1; x_f = x_p + K r; P_f = P_p - K (H P_p).
-          for (std::size_t r = 0; r < eBoundSize; ++r) {
-            for (std::size_t a = 0; a < st.dim; ++a) {
-              double acc = 0.0;
-              for (std::size_t b = 0; b < st.dim; ++b) {
-                acc += st.pp(r, st.idx[b]) * st.sInv(b, a);
-              }
-              st.gain(r, a) = acc;
-            }
-          }
-          st.xf = st.xp;
-          for (std::size_t r = 0; r < eBoundSize; ++r) {
-            for (std::size_t a = 0; a < st.dim; ++a) {
-              st.xf[r] += st.gain(r, a) * st.residual[a];
-            }
-          }
-          // Joseph form (I - KH) P (I - KH)^T + K V K^T: stays positive
-          // definite even when V is many orders below P. A = I - KH differs
-          // from the identity only in the measured columns, so
-          //   A P       = P - K (H P),
-          //   (A P) A^T = A P - (A P H^T) K^T,
-          // O(dim) per element instead of 5 for a dense 5x5 similarity.
-          const std::size_t dim = st.dim;
-          Mat<2, 2> v{};  // V, the measurement covariance
-          for (std::size_t a = 0; a < dim; ++a) {
-            for (std::size_t b = 0; b < dim; ++b) {
-              const std::size_t ia = st.idx[a];
-              v(a, b) = ia == st.idx[b] ? mc[ia] : mc[2];
-            }
-          }
-          BoundMatrix ap;  // A P
-          for (std::size_t r = 0; r < eBoundSize; ++r) {
-            for (std::size_t c = 0; c < eBoundSize; ++c) {
-              double acc = st.pp(r, c);
-              for (std::size_t a = 0; a < dim; ++a) {
-                acc -= st.gain(r, a) * st.pp(st.idx[a], c);
-              }
-              ap(r, c) = acc;
-            }
-          }
-          Mat<eBoundSize, 2> kv{};  // K V
-          for (std::size_t r = 0; r < eBoundSize; ++r) {
-            for (std::size_t a = 0; a < dim; ++a) {
-              for (std::size_t b = 0; b < dim; ++b) {
-                kv(r, a) += st.gain(r, b) * v(b, a);
-              }
-            }
-          }
-          // Lower triangle of (A P) A^T + (K V) K^T, mirrored.
-          for (std::size_t r = 0; r < eBoundSize; ++r) {
-            for (std::size_t c = 0; c <= r; ++c) {
-              double apat = ap(r, c);
-              double kvk = 0.0;
-              for (std::size_t a = 0; a < dim; ++a) {
-                apat -= ap(r, st.idx[a]) * st.gain(c, a);
-                kvk += kv(r, a) * st.gain(c, a);
-              }
-              st.pf(r, c) = apat + kvk;
-              st.pf(c, r) = st.pf(r, c);
-            }
+          // (dimension as a template parameter: fully unrolled loops)
+          if (st.dim == 2) {
+            gainUpdate<2>(st, mc);
+          } else {
+            gainUpdate<1>(st, mc);
           }
           res.chi2 += chi2;
           ++nUsed;
@@ -758,57 +826,11 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
         // outliers have no update, their scattering noise needs no term
         // here (it is independent of the state at kk).
         if (st.dim > 0 && !st.outlier) {
-          // With C = I - K H (identity but for the measured columns):
-          //   C^T L C = M - (M K) H,  M = L - H^T (K^T L),
-          //   C^T l   = l - H^T (K^T l),
-          // then the update terms H^T S^-1 H and - H^T S^-1 r.
-          const std::size_t dim = st.dim;
-          Mat<2, eBoundSize> ktl{};  // K^T L
-          Vec<2> ktv{};              // K^T l
-          for (std::size_t a = 0; a < dim; ++a) {
-            for (std::size_t c = 0; c < eBoundSize; ++c) {
-              double acc = 0.0;
-              for (std::size_t r = 0; r < eBoundSize; ++r) {
-                acc += st.gain(r, a) * bigLam(r, c);
-              }
-              ktl(a, c) = acc;
-            }
-            for (std::size_t r = 0; r < eBoundSize; ++r) {
-              ktv[a] += st.gain(r, a) * lam[r];
-            }
+          if (st.dim == 2) {
+            mbfTilde<2>(st, lam, bigLam);
+          } else {
+            mbfTilde<1>(st, lam, bigLam);
           }
-          BoundMatrix m = bigLam;
-          for (std::size_t a = 0; a < dim; ++a) {
-            for (std::size_t c = 0; c < eBoundSize; ++c) {
-              m(st.idx[a], c) -= ktl(a, c);
-            }
-            lam[st.idx[a]] -= ktv[a];
-          }
-          Mat<eBoundSize, 2> mk{};  // M K
-          for (std::size_t r = 0; r < eBoundSize; ++r) {
-            for (std::size_t a = 0; a < dim; ++a) {
-              double acc = 0.0;
-              for (std::size_t k = 0; k < eBoundSize; ++k) {
-                acc += m(r, k) * st.gain(k, a);
-              }
-              mk(r, a) = acc;
-            }
-          }
-          for (std::size_t a = 0; a < dim; ++a) {
-            for (std::size_t r = 0; r < eBoundSize; ++r) {
-              m(r, st.idx[a]) -= mk(r, a);
-            }
-          }
-          symmetrize(m);
-          for (std::size_t a = 0; a < dim; ++a) {
-            double sr = 0.0;
-            for (std::size_t b = 0; b < dim; ++b) {
-              m(st.idx[a], st.idx[b]) += st.sInv(a, b);
-              sr += st.sInv(a, b) * st.residual[b];
-            }
-            lam[st.idx[a]] -= sr;
-          }
-          bigLam = m;
         }
         lam = transposeTransportTimes(st.jac, lam);
         bigLam = transposeTransportSimilarity(st.jac, bigLam);
