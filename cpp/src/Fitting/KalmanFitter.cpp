@@ -224,9 +224,12 @@ BoundMatrix transportSimilarity(const BoundMatrix& j, const BoundMatrix& p) {
   constexpr std::size_t kQ = eBoundQOverP;
   // Rows 0..2 of J P (row 3 is P's row 3), summed over k row by row (the
   // loop over columns vectorises; the same sums as element by element).
-  Mat<kDense, eBoundSize> jp{};
+  Mat<kDense, eBoundSize> jp;
   for (std::size_t r = 0; r < kDense; ++r) {
-    for (std::size_t k = 0; k < eBoundSize; ++k) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      jp(r, c) = j(r, 0) * p(0, c);
+    }
+    for (std::size_t k = 1; k < eBoundSize; ++k) {
       const double jrk = j(r, k);
       for (std::size_t c = 0; c < eBoundSize; ++c) {
         jp(r, c) += jrk * p(k, c);
@@ -264,9 +267,12 @@ BoundMatrix transposeTransportSimilarity(const BoundMatrix& j,
   constexpr std::size_t kT = eBoundTheta;
   constexpr std::size_t kQ = eBoundQOverP;
   const double j44 = j(kQ, kQ);
-  BoundMatrix jl{};  // J^T L, row by row as in transportSimilarity
+  BoundMatrix jl;  // J^T L, row by row as in transportSimilarity
   for (std::size_t i = 0; i < eBoundSize; ++i) {
-    for (std::size_t r = 0; r < kDense; ++r) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      jl(i, c) = j(0, i) * l(0, c);
+    }
+    for (std::size_t r = 1; r < kDense; ++r) {
       const double jri = j(r, i);
       for (std::size_t c = 0; c < eBoundSize; ++c) {
         jl(i, c) += jri * l(r, c);
@@ -314,9 +320,12 @@ BoundVector transposeTransportTimes(const BoundMatrix& j,
 
 /// P L for symmetric 5x5 P and L.
 BoundMatrix symProduct(const BoundMatrix& p, const BoundMatrix& l) {
-  BoundMatrix t{};
+  BoundMatrix t;
   for (std::size_t r = 0; r < eBoundSize; ++r) {
-    for (std::size_t k = 0; k < eBoundSize; ++k) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      t(r, c) = p(r, 0) * l(0, c);
+    }
+    for (std::size_t k = 1; k < eBoundSize; ++k) {
       const double prk = p(r, k);
       for (std::size_t c = 0; c < eBoundSize; ++c) {
         t(r, c) += prk * l(k, c);
