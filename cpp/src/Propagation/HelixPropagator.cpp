@@ -47,6 +47,53 @@ HelixTerms helixTerms(double w, double s) {
   return t;
 }
 
+/// Helix evaluations for Newton iterations on the path length: the first
+/// evaluation at a point is exact (advance); once the iterate is within
+/// kTaylorRange of the last exact point, the position and direction there
+/// come from a third-order Taylor expansion about it, without
+/// trigonometric calls. The position's truncation, w^3 d^4 / 24, is below
+/// 5e-17 mm for |w| < 0.1 / mm (p > 6 MeV at 2 T); the direction only
+/// enters the Newton slope.
+class NewtonHelix {
+ public:
+  static constexpr double kTaylorRange = 1e-3;  // mm
+
+  NewtonHelix(const HelixPropagator& prop, const FreeVector& f)
+      : m_prop(prop), m_f(f), m_w(f[eFreeQOverP] * prop.bFieldZ()) {}
+
+  FreeVector at(double s) {
+    const double d = s - m_sBase;
+    if (!m_hasBase || !(std::abs(d) < kTaylorRange) ||
+        !(std::abs(m_w) < 0.1)) {
+      m_base = m_prop.advance(m_f, s, nullptr);
+      m_sBase = s;
+      m_hasBase = true;
+      return m_base;
+    }
+    // dT/ds = w (T_y, -T_x, 0), d2T/ds2 = -w^2 (T_x, T_y, 0)
+    const FreeVector& g = m_base;
+    const double tx = g[eFreeDir0];
+    const double ty = g[eFreeDir1];
+    const double wd = m_w * d;
+    const double h2 = 0.5 * wd * wd;
+    FreeVector o = g;
+    o[eFreePos0] += d * (tx * (1.0 - h2 / 3.0) + 0.5 * wd * ty);
+    o[eFreePos1] += d * (ty * (1.0 - h2 / 3.0) - 0.5 * wd * tx);
+    o[eFreePos2] += d * g[eFreeDir2];
+    o[eFreeDir0] = tx * (1.0 - h2) + wd * ty;
+    o[eFreeDir1] = ty * (1.0 - h2) - wd * tx;
+    return o;
+  }
+
+ private:
+  const HelixPropagator& m_prop;
+  const FreeVector& m_f;
+  double m_w;
+  FreeVector m_base{};
+  double m_sBase = 0.0;
+  bool m_hasBase = false;
+};
+
 /// Smallest root > minPath of a s^2 + 2 b s + c = 0 (a > 0).
 std::optional<double> smallestRoot(double a, double b, double c,
                                    double minPath) {
@@ -186,8 +233,9 @@ std::optional<double> HelixPropagator::intersect(const Surface& surface,
     const double curv = 0.5 * w * (n[0] * ty - n[1] * tx);
     const double den0 = nt + curv * s0;
     double s = std::abs(den0) > 0.5 * std::abs(nt) ? dot(n, d) / den0 : s0;
+    NewtonHelix helix(*this, f);
     for (int it = 0; it < 30; ++it) {
-      const FreeVector g = advance(f, s, nullptr);
+      const FreeVector g = helix.at(s);
       const double val = n[0] * (g[eFreePos0] - surface.center[0]) +
                          n[1] * (g[eFreePos1] - surface.center[1]) +
                          n[2] * (g[eFreePos2] - surface.center[2]);
@@ -277,8 +325,9 @@ std::optional<double> HelixPropagator::intersect(const Surface& surface,
   const bool aligned = surface.zAligned();
   const Vec3 o = surface.toFrame({0.0, 0.0, 0.0});
   double sv = *s;
+  NewtonHelix helix(*this, f);
   for (int it = 0; it < 30; ++it) {
-    const FreeVector g = advance(f, sv, nullptr);
+    const FreeVector g = helix.at(sv);
     double p0 = 0.0;
     double p1 = 0.0;
     double t0 = 0.0;
