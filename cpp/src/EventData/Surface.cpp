@@ -40,19 +40,6 @@ void Surface::update() {
   m_zAligned = std::abs(rotation[8]) > 1.0 - 1e-12;
 }
 
-Vec3 Surface::toFrame(const Vec3& pos) const {
-  const Vec3 d{pos[0] - center[0], pos[1] - center[1], pos[2] - center[2]};
-  return {rotation[0] * d[0] + rotation[3] * d[1] + rotation[6] * d[2],
-          rotation[1] * d[0] + rotation[4] * d[1] + rotation[7] * d[2],
-          rotation[2] * d[0] + rotation[5] * d[1] + rotation[8] * d[2]};
-}
-
-Vec3 Surface::fromFrame(const Vec3& v) const {
-  return {rotation[0] * v[0] + rotation[1] * v[1] + rotation[2] * v[2],
-          rotation[3] * v[0] + rotation[4] * v[1] + rotation[5] * v[2],
-          rotation[6] * v[0] + rotation[7] * v[1] + rotation[8] * v[2]};
-}
-
 double Surface::period(std::size_t i) const {
   if (type == SurfaceType::eCylinder && i == 0) {
     return 2.0 * std::numbers::pi * radius;
@@ -141,6 +128,77 @@ FreeVector Surface::boundToFree(const BoundVector& b) const {
   f[eFreeDir1] = dir[1];
   f[eFreeDir2] = dir[2];
   f[eFreeQOverP] = b[eBoundQOverP];
+  return f;
+}
+
+namespace {
+
+/// cos and sin of a + d from those of a, for |d| <= 0.05: series for
+/// sin d and 1 - cos d (truncation below 1e-17).
+void rotateBy(double d, double& c, double& s) {
+  const double d2 = d * d;
+  const double sd =
+      d * (1.0 - d2 / 6.0 * (1.0 - d2 / 20.0 * (1.0 - d2 / 42.0)));
+  const double omc =
+      0.5 * d2 *
+      (1.0 - d2 / 12.0 * (1.0 - d2 / 30.0 * (1.0 - d2 / 56.0)));
+  const double c0 = c;
+  const double s0 = s;
+  c = c0 - (c0 * omc + s0 * sd);
+  s = s0 - (s0 * omc - c0 * sd);
+}
+
+}  // namespace
+
+FreeVector Surface::boundToFreeNear(const BoundVector& b,
+                                    const BoundVector& bRef,
+                                    const FreeVector& ref) const {
+  constexpr double kMaxStep = 0.05;
+  const double dPhi = wrapPhi(b[eBoundPhi] - bRef[eBoundPhi]);
+  const double dTheta = b[eBoundTheta] - bRef[eBoundTheta];
+  double dLoc = 0.0;
+  if (type == SurfaceType::eCylinder) {
+    dLoc = (b[eBoundLoc0] - bRef[eBoundLoc0]) / radius;
+  } else if (type == SurfaceType::eDisk) {
+    dLoc = wrapPhi(b[eBoundLoc1] - bRef[eBoundLoc1]);
+  }
+  const double sthRef = norm2(ref[eFreeDir0], ref[eFreeDir1]);
+  if (!(std::abs(dPhi) <= kMaxStep && std::abs(dTheta) <= kMaxStep &&
+        std::abs(dLoc) <= kMaxStep && sthRef > 0.0) ||
+      type == SurfaceType::eLine) {
+    return boundToFree(b);
+  }
+  double cphi = ref[eFreeDir0] / sthRef;
+  double sphi = ref[eFreeDir1] / sthRef;
+  double cth = ref[eFreeDir2];
+  double sth = sthRef;
+  rotateBy(dPhi, cphi, sphi);
+  rotateBy(dTheta, cth, sth);
+  FreeVector f;
+  f[eFreeDir0] = cphi * sth;
+  f[eFreeDir1] = sphi * sth;
+  f[eFreeDir2] = cth;
+  f[eFreeQOverP] = b[eBoundQOverP];
+  Vec3 v{};
+  if (type == SurfaceType::ePlane) {
+    v = {b[eBoundLoc0], b[eBoundLoc1], 0.0};
+  } else {
+    const Vec3 p = toFrame(freePos(ref));
+    const double r = norm2(p[0], p[1]);
+    if (!(r > 0.0)) {
+      return boundToFree(b);
+    }
+    double cl = p[0] / r;
+    double sl = p[1] / r;
+    rotateBy(dLoc, cl, sl);
+    v = type == SurfaceType::eCylinder
+            ? Vec3{radius * cl, radius * sl, b[eBoundLoc1]}
+            : Vec3{b[eBoundLoc0] * cl, b[eBoundLoc0] * sl, 0.0};
+  }
+  const Vec3 g = fromFrame(v);
+  f[eFreePos0] = g[0] + center[0];
+  f[eFreePos1] = g[1] + center[1];
+  f[eFreePos2] = g[2] + center[2];
   return f;
 }
 

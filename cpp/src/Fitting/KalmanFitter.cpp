@@ -37,12 +37,135 @@ struct State {
   double chi2 = 0.0;
 };
 
-/// Highland multiple-scattering angle for |q| = 1 (PDG / ACTS form).
-double highlandTheta0(double xOverX0, double p, double mass) {
+/// Gain-matrix update of st (predicted xp, pp, residual, sInv set) with a
+/// kDim-dimensional measurement of covariance mc (var0, var1, cov01):
+/// gain, filtered xf and pf (Joseph form).
+template <std::size_t kDim>
+void gainUpdate(State& st, const double* mc) {
+  // K = P H^T S^-1; x_f = x_p + K r; P_f = P_p - K (H P_p).
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t a = 0; a < kDim; ++a) {
+      double acc = 0.0;
+      for (std::size_t b = 0; b < kDim; ++b) {
+        acc += st.pp(r, st.idx[b]) * st.sInv(b, a);
+      }
+      st.gain(r, a) = acc;
+    }
+  }
+  st.xf = st.xp;
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t a = 0; a < kDim; ++a) {
+      st.xf[r] += st.gain(r, a) * st.residual[a];
+    }
+  }
+  // Joseph form (I - KH) P (I - KH)^T + K V K^T: stays positive
+  // definite even when V is many orders below P. A = I - KH differs
+  // from the identity only in the measured columns, so
+  //   A P       = P - K (H P),
+  //   (A P) A^T = A P - (A P H^T) K^T,
+  // O(dim) per element instead of 5 for a dense 5x5 similarity.
+  Mat<2, 2> v{};  // V, the measurement covariance
+  for (std::size_t a = 0; a < kDim; ++a) {
+    for (std::size_t b = 0; b < kDim; ++b) {
+      const std::size_t ia = st.idx[a];
+      v(a, b) = ia == st.idx[b] ? mc[ia] : mc[2];
+    }
+  }
+  BoundMatrix ap;  // A P
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      double acc = st.pp(r, c);
+      for (std::size_t a = 0; a < kDim; ++a) {
+        acc -= st.gain(r, a) * st.pp(st.idx[a], c);
+      }
+      ap(r, c) = acc;
+    }
+  }
+  Mat<eBoundSize, 2> kv{};  // K V
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t a = 0; a < kDim; ++a) {
+      for (std::size_t b = 0; b < kDim; ++b) {
+        kv(r, a) += st.gain(r, b) * v(b, a);
+      }
+    }
+  }
+  // Lower triangle of (A P) A^T + (K V) K^T, mirrored.
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t c = 0; c <= r; ++c) {
+      double apat = ap(r, c);
+      double kvk = 0.0;
+      for (std::size_t a = 0; a < kDim; ++a) {
+        apat -= ap(r, st.idx[a]) * st.gain(c, a);
+        kvk += kv(r, a) * st.gain(c, a);
+      }
+      st.pf(r, c) = apat + kvk;
+      st.pf(c, r) = st.pf(r, c);
+    }
+  }
+}
+
+/// MBF: the tilde quantities before the update at st from lam, bigLam
+/// (lambda hat and Lambda hat after it), in place.
+template <std::size_t kDim>
+void mbfTilde(const State& st, BoundVector& lam, BoundMatrix& bigLam) {
+  // With C = I - K H (identity but for the measured columns):
+  //   C^T L C = M - (M K) H,  M = L - H^T (K^T L),
+  //   C^T l   = l - H^T (K^T l),
+  // then the update terms H^T S^-1 H and - H^T S^-1 r.
+  Mat<2, eBoundSize> ktl{};  // K^T L
+  Vec<2> ktv{};              // K^T l
+  for (std::size_t a = 0; a < kDim; ++a) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      double acc = 0.0;
+      for (std::size_t r = 0; r < eBoundSize; ++r) {
+        acc += st.gain(r, a) * bigLam(r, c);
+      }
+      ktl(a, c) = acc;
+    }
+    for (std::size_t r = 0; r < eBoundSize; ++r) {
+      ktv[a] += st.gain(r, a) * lam[r];
+    }
+  }
+  BoundMatrix m = bigLam;
+  for (std::size_t a = 0; a < kDim; ++a) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      m(st.idx[a], c) -= ktl(a, c);
+    }
+    lam[st.idx[a]] -= ktv[a];
+  }
+  Mat<eBoundSize, 2> mk{};  // M K
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t a = 0; a < kDim; ++a) {
+      double acc = 0.0;
+      for (std::size_t k = 0; k < eBoundSize; ++k) {
+        acc += m(r, k) * st.gain(k, a);
+      }
+      mk(r, a) = acc;
+    }
+  }
+  for (std::size_t a = 0; a < kDim; ++a) {
+    for (std::size_t r = 0; r < eBoundSize; ++r) {
+      m(r, st.idx[a]) -= mk(r, a);
+    }
+  }
+  symmetrize(m);
+  for (std::size_t a = 0; a < kDim; ++a) {
+    double sr = 0.0;
+    for (std::size_t b = 0; b < kDim; ++b) {
+      m(st.idx[a], st.idx[b]) += st.sInv(a, b);
+      sr += st.sInv(a, b) * st.residual[b];
+    }
+    lam[st.idx[a]] -= sr;
+  }
+  bigLam = m;
+}
+
+/// Highland multiple-scattering angle for |q| = 1 (PDG / ACTS form), for
+/// momentum p and energy e.
+double highlandTheta0(double xOverX0, double p, double e) {
   if (!(xOverX0 > 0.0) || !std::isfinite(p)) {
     return 0.0;
   }
-  const double e = std::hypot(p, mass);
   const double beta = p / e;
   const double corr = 1.0 + 0.038 * std::log(xOverX0 / (beta * beta));
   return 13.6 * UnitConstants::MeV / (beta * p) * std::sqrt(xOverX0) *
@@ -67,45 +190,55 @@ BoundVector boundDifference(const BoundVector& a, const BoundVector& b,
   return d;
 }
 
-bool allFinite(const BoundMatrix& m) {
+/// All elements finite, without a branch per element: v * 0 is 0 for a
+/// finite v and NaN for inf or NaN.
+template <std::size_t R, std::size_t C>
+bool allFinite(const Mat<R, C>& m) {
+  double probe = 0.0;
   for (double v : m.v) {
-    if (!std::isfinite(v)) {
-      return false;
-    }
+    probe += v * 0.0;
   }
-  return true;
+  return probe == 0.0;
 }
 
 bool positiveDiagonal(const BoundMatrix& m) {
+  bool ok = true;
   for (std::size_t i = 0; i < eBoundSize; ++i) {
-    if (!(m(i, i) > 0.0)) {
-      return false;
-    }
+    ok &= m(i, i) > 0.0;
   }
-  return true;
+  return ok;
 }
 
-/// J P J^T for a bound-to-bound transport Jacobian J and a symmetric P.
-/// The q/p row of J is (0, 0, 0, 0, J44) exactly (q/p only changes through
-/// the energy-loss factor), so the q/p row of J P is J44 times that of P and
-/// every product with J's q/p row is a single term: 156 multiply-adds
+/// The bound transport Jacobians of a helix in a field along z have two
+/// trivial rows: theta is conserved, so the theta row is (0, 0, 0, 1, 0)
+/// exactly (HelixPropagator sets it so), and q/p only changes through the
+/// energy-loss factor, so the q/p row is (0, 0, 0, 0, J44). Only rows
+/// loc0, loc1 and phi (kDense) are general; the products below use that.
+constexpr std::size_t kDense = eBoundTheta;
+
+/// J P J^T for such a Jacobian J and a symmetric P: 110 multiply-adds
 /// instead of 200. Lower triangle computed, then mirrored (exactly
 /// symmetric result).
 BoundMatrix transportSimilarity(const BoundMatrix& j, const BoundMatrix& p) {
+  constexpr std::size_t kT = eBoundTheta;
   constexpr std::size_t kQ = eBoundQOverP;
-  Mat<kQ, eBoundSize> jp;  // rows 0..3 of J P
-  for (std::size_t r = 0; r < kQ; ++r) {
+  // Rows 0..2 of J P (row 3 is P's row 3), summed over k row by row (the
+  // loop over columns vectorises; the same sums as element by element).
+  Mat<kDense, eBoundSize> jp;
+  for (std::size_t r = 0; r < kDense; ++r) {
     for (std::size_t c = 0; c < eBoundSize; ++c) {
-      double acc = 0.0;
-      for (std::size_t k = 0; k < eBoundSize; ++k) {
-        acc += j(r, k) * p(k, c);
+      jp(r, c) = j(r, 0) * p(0, c);
+    }
+    for (std::size_t k = 1; k < eBoundSize; ++k) {
+      const double jrk = j(r, k);
+      for (std::size_t c = 0; c < eBoundSize; ++c) {
+        jp(r, c) += jrk * p(k, c);
       }
-      jp(r, c) = acc;
     }
   }
   const double j44 = j(kQ, kQ);
   BoundMatrix out;
-  for (std::size_t a = 0; a < kQ; ++a) {
+  for (std::size_t a = 0; a < kDense; ++a) {
     for (std::size_t b = 0; b <= a; ++b) {
       double acc = 0.0;
       for (std::size_t k = 0; k < eBoundSize; ++k) {
@@ -114,38 +247,53 @@ BoundMatrix transportSimilarity(const BoundMatrix& j, const BoundMatrix& p) {
       out(a, b) = acc;
       out(b, a) = acc;
     }
-    // (J P J^T)(a, 4) = sum_k (J P)(a, k) J(4, k) = (J P)(a, 4) J44
+    // (J P J^T)(a, 3) = (J P)(a, 3); (J P J^T)(a, 4) = (J P)(a, 4) J44
+    out(a, kT) = jp(a, kT);
+    out(kT, a) = out(a, kT);
     out(a, kQ) = jp(a, kQ) * j44;
     out(kQ, a) = out(a, kQ);
   }
+  out(kT, kT) = p(kT, kT);
+  out(kT, kQ) = p(kT, kQ) * j44;
+  out(kQ, kT) = out(kT, kQ);
   out(kQ, kQ) = j44 * p(kQ, kQ) * j44;
   return out;
 }
 
 /// J^T L J for the same kind of transport Jacobian and a symmetric L (the
-/// MBF smoother's backward transport): J's q/p row contributes only to
-/// column / row 4 of J^T L and of the result.
+/// MBF smoother's backward transport).
 BoundMatrix transposeTransportSimilarity(const BoundMatrix& j,
                                          const BoundMatrix& l) {
+  constexpr std::size_t kT = eBoundTheta;
   constexpr std::size_t kQ = eBoundQOverP;
-  BoundMatrix jl;  // J^T L
+  const double j44 = j(kQ, kQ);
+  BoundMatrix jl;  // J^T L, row by row as in transportSimilarity
   for (std::size_t i = 0; i < eBoundSize; ++i) {
-    const std::size_t nr = i == kQ ? eBoundSize : kQ;  // J(4, i) = 0, i < 4
     for (std::size_t c = 0; c < eBoundSize; ++c) {
-      double acc = 0.0;
-      for (std::size_t r = 0; r < nr; ++r) {
-        acc += j(r, i) * l(r, c);
-      }
-      jl(i, c) = acc;
+      jl(i, c) = j(0, i) * l(0, c);
     }
+    for (std::size_t r = 1; r < kDense; ++r) {
+      const double jri = j(r, i);
+      for (std::size_t c = 0; c < eBoundSize; ++c) {
+        jl(i, c) += jri * l(r, c);
+      }
+    }
+  }
+  for (std::size_t c = 0; c < eBoundSize; ++c) {
+    jl(kT, c) += l(kT, c);
+    jl(kQ, c) += j44 * l(kQ, c);
   }
   BoundMatrix out;
   for (std::size_t a = 0; a < eBoundSize; ++a) {
     for (std::size_t b = 0; b <= a; ++b) {
-      const std::size_t nr = b == kQ ? eBoundSize : kQ;
       double acc = 0.0;
-      for (std::size_t r = 0; r < nr; ++r) {
+      for (std::size_t r = 0; r < kDense; ++r) {
         acc += jl(a, r) * j(r, b);
+      }
+      if (b == kT) {
+        acc += jl(a, kT);
+      } else if (b == kQ) {
+        acc += jl(a, kQ) * j44;
       }
       out(a, b) = acc;
       out(b, a) = acc;
@@ -157,17 +305,70 @@ BoundMatrix transposeTransportSimilarity(const BoundMatrix& j,
 /// J^T v for the same kind of transport Jacobian.
 BoundVector transposeTransportTimes(const BoundMatrix& j,
                                     const BoundVector& v) {
-  constexpr std::size_t kQ = eBoundQOverP;
   BoundVector out;
   for (std::size_t i = 0; i < eBoundSize; ++i) {
-    const std::size_t nr = i == kQ ? eBoundSize : kQ;
     double acc = 0.0;
-    for (std::size_t r = 0; r < nr; ++r) {
+    for (std::size_t r = 0; r < kDense; ++r) {
       acc += j(r, i) * v[r];
     }
     out[i] = acc;
   }
+  out[eBoundTheta] += v[eBoundTheta];
+  out[eBoundQOverP] += j(eBoundQOverP, eBoundQOverP) * v[eBoundQOverP];
   return out;
+}
+
+/// P L for symmetric 5x5 P and L.
+BoundMatrix symProduct(const BoundMatrix& p, const BoundMatrix& l) {
+  BoundMatrix t;
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      t(r, c) = p(r, 0) * l(0, c);
+    }
+    for (std::size_t k = 1; k < eBoundSize; ++k) {
+      const double prk = p(r, k);
+      for (std::size_t c = 0; c < eBoundSize; ++c) {
+        t(r, c) += prk * l(k, c);
+      }
+    }
+  }
+  return t;
+}
+
+/// The MBF smoothed covariance P - P L P (P filtered, L = Lambda hat, both
+/// symmetric); lower triangle, mirrored.
+BoundMatrix mbfSmoothedCov(const BoundMatrix& p, const BoundMatrix& l) {
+  const BoundMatrix t = symProduct(p, l);
+  BoundMatrix out;
+  for (std::size_t a = 0; a < eBoundSize; ++a) {
+    for (std::size_t b = 0; b <= a; ++b) {
+      double acc = 0.0;
+      for (std::size_t k = 0; k < eBoundSize; ++k) {
+        acc += t(a, k) * p(b, k);
+      }
+      out(a, b) = p(a, b) - acc;
+      out(b, a) = out(a, b);
+    }
+  }
+  return out;
+}
+
+/// The failure check of mbfSmoothedCov's result (positive diagonal, all
+/// finite) from its diagonal alone, for states whose smoothed covariance is
+/// not needed: with P finite (checked by the filter), P - P L P is finite
+/// exactly when P L is (an inf or NaN in row r of P L reaches every
+/// element of row r).
+bool mbfSmoothedCovOk(const BoundMatrix& p, const BoundMatrix& l) {
+  const BoundMatrix t = symProduct(p, l);
+  bool ok = allFinite(t);
+  for (std::size_t a = 0; a < eBoundSize; ++a) {
+    double acc = 0.0;
+    for (std::size_t k = 0; k < eBoundSize; ++k) {
+      acc += t(a, k) * p(a, k);
+    }
+    ok &= p(a, a) - acc > 0.0;
+  }
+  return ok;
 }
 
 struct TrackResult {
@@ -191,11 +392,6 @@ double pathX0(const Surface& s, const FreeVector& f) {
   const Vec3 nrm = s.normal({f[eFreePos0], f[eFreePos1], f[eFreePos2]});
   const double cosInc = std::max(std::abs(dot(nrm, dir)), 1e-6);
   return s.thicknessX0 / cosInc;
-}
-
-/// The same at the bound state b on the surface.
-double pathX0(const Surface& s, const BoundVector& b) {
-  return pathX0(s, s.boundToFree(b));
 }
 
 }  // namespace
@@ -544,66 +740,11 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
           st.xf = st.xp;
           st.pf = st.pp;
         } else {
-          // K = P H^T S^-1; x_f = x_p + K r; P_f = P_p - K (H P_p).
-          for (std::size_t r = 0; r < eBoundSize; ++r) {
-            for (std::size_t a = 0; a < st.dim; ++a) {
-              double acc = 0.0;
-              for (std::size_t b = 0; b < st.dim; ++b) {
-                acc += st.pp(r, st.idx[b]) * st.sInv(b, a);
-              }
-              st.gain(r, a) = acc;
-            }
-          }
-          st.xf = st.xp;
-          for (std::size_t r = 0; r < eBoundSize; ++r) {
-            for (std::size_t a = 0; a < st.dim; ++a) {
-              st.xf[r] += st.gain(r, a) * st.residual[a];
-            }
-          }
-          // Joseph form (I - KH) P (I - KH)^T + K V K^T: stays positive
-          // definite even when V is many orders below P. A = I - KH differs
-          // from the identity only in the measured columns, so
-          //   A P       = P - K (H P),
-          //   (A P) A^T = A P - (A P H^T) K^T,
-          // O(dim) per element instead of 5 for a dense 5x5 similarity.
-          const std::size_t dim = st.dim;
-          Mat<2, 2> v{};  // V, the measurement covariance
-          for (std::size_t a = 0; a < dim; ++a) {
-            for (std::size_t b = 0; b < dim; ++b) {
-              const std::size_t ia = st.idx[a];
-              v(a, b) = ia == st.idx[b] ? mc[ia] : mc[2];
-            }
-          }
-          BoundMatrix ap;  // A P
-          for (std::size_t r = 0; r < eBoundSize; ++r) {
-            for (std::size_t c = 0; c < eBoundSize; ++c) {
-              double acc = st.pp(r, c);
-              for (std::size_t a = 0; a < dim; ++a) {
-                acc -= st.gain(r, a) * st.pp(st.idx[a], c);
-              }
-              ap(r, c) = acc;
-            }
-          }
-          Mat<eBoundSize, 2> kv{};  // K V
-          for (std::size_t r = 0; r < eBoundSize; ++r) {
-            for (std::size_t a = 0; a < dim; ++a) {
-              for (std::size_t b = 0; b < dim; ++b) {
-                kv(r, a) += st.gain(r, b) * v(b, a);
-              }
-            }
-          }
-          // Lower triangle of (A P) A^T + (K V) K^T, mirrored.
-          for (std::size_t r = 0; r < eBoundSize; ++r) {
-            for (std::size_t c = 0; c <= r; ++c) {
-              double apat = ap(r, c);
-              double kvk = 0.0;
-              for (std::size_t a = 0; a < dim; ++a) {
-                apat -= ap(r, st.idx[a]) * st.gain(c, a);
-                kvk += kv(r, a) * st.gain(c, a);
-              }
-              st.pf(r, c) = apat + kvk;
-              st.pf(c, r) = st.pf(r, c);
-            }
+          // (dimension as a template parameter: fully unrolled loops)
+          if (st.dim == 2) {
+            gainUpdate<2>(st, mc);
+          } else {
+            gainUpdate<1>(st, mc);
           }
           res.chi2 += chi2;
           ++nUsed;
@@ -620,26 +761,29 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
       x = st.xf;
       p = st.pf;
       // Free vector of the filtered state, for the material and the next
-      // propagation. (Also where there was no update: reusing pr->free
-      // there would save the trigonometry, but pr->free is only on the
-      // surface to the intersection tolerance, and the ill-conditioned RTS
-      // smoother amplifies that to 1e-8 relative in the covariance.)
-      xFree = st.surface->boundToFree(x);
+      // propagation, with the trigonometry taken from the prediction
+      // pr->free by angle addition. (Also where there was no update: the
+      // position is recomputed from the bound parameters, as pr->free is
+      // only on the surface to the intersection tolerance, and the
+      // ill-conditioned RTS smoother amplifies that to 1e-8 relative in
+      // the covariance.)
+      xFree = st.surface->boundToFreeNear(x, st.xp, pr->free);
       qopFactor = 1.0;
       const double qop = x[eBoundQOverP];
       if (st.surface->thicknessX0 > 0.0 && qop != 0.0 &&
           (m_cfg.multipleScattering || m_cfg.energyLoss)) {
         const double xx0 = pathX0(*st.surface, xFree);
         const double mom = 1.0 / std::abs(qop);
+        // (no std::hypot: momenta and masses need no overflow guard)
+        const double e = norm2(mom, mass);
         if (m_cfg.multipleScattering) {
-          const double th0 = highlandTheta0(xx0, mom, mass);
+          const double th0 = highlandTheta0(xx0, mom, e);
           // sin(theta) = |T_T| (theta in [0, pi])
           const double sth = norm2(xFree[eFreeDir0], xFree[eFreeDir1]);
           p(eBoundPhi, eBoundPhi) += th0 * th0 / (sth * sth);
           p(eBoundTheta, eBoundTheta) += th0 * th0;
         }
         if (m_cfg.energyLoss && m_cfg.energyLossPerX0 > 0.0) {
-          const double e = std::hypot(mom, mass);
           const double e1 = e - m_cfg.energyLossPerX0 * xx0;
           if (!(e1 > mass)) {
             res.status = KalmanFitterStatus::ePropagationFailed;
@@ -669,73 +813,33 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
 
     // ---- smoother ----
     // Both forms give x_s, P_s in place of xp, pp (reused as storage); MBF
-    // leaves the predicted state of passive entries when !storeStates.
+    // without storeStates only for the first measurement (the others keep
+    // the predicted state).
     if (m_cfg.smoother == Smoother::eMbf) {
       BoundVector lam{};
       BoundMatrix bigLam{};
       for (std::size_t kk = nRun; kk-- > firstMeas;) {
         State& st = states[kk];
-        // Smoothed state (passive entries: only if stored; nothing else
-        // needs it).
-        if (st.dim > 0 || m_cfg.storeStates) {
+        // Smoothed state: only if stored, and at the first measurement
+        // (the perigee starts there); at the other measurements only its
+        // failure check (passive entries: none, their filtered covariance
+        // was checked and nothing else needs them).
+        if (m_cfg.storeStates || kk == firstMeas) {
           st.xp = st.xf - st.pf * lam;
-          st.pp = st.pf - similarity(st.pf, bigLam);
+          st.pp = mbfSmoothedCov(st.pf, bigLam);
+        } else if (st.dim > 0 && !mbfSmoothedCovOk(st.pf, bigLam)) {
+          res.status = KalmanFitterStatus::eNumericalFailure;
+          return res;
         }
         // Tilde quantities (before the update at kk); passive entries and
         // outliers have no update, their scattering noise needs no term
         // here (it is independent of the state at kk).
         if (st.dim > 0 && !st.outlier) {
-          // With C = I - K H (identity but for the measured columns):
-          //   C^T L C = M - (M K) H,  M = L - H^T (K^T L),
-          //   C^T l   = l - H^T (K^T l),
-          // then the update terms H^T S^-1 H and - H^T S^-1 r.
-          const std::size_t dim = st.dim;
-          Mat<2, eBoundSize> ktl{};  // K^T L
-          Vec<2> ktv{};              // K^T l
-          for (std::size_t a = 0; a < dim; ++a) {
-            for (std::size_t c = 0; c < eBoundSize; ++c) {
-              double acc = 0.0;
-              for (std::size_t r = 0; r < eBoundSize; ++r) {
-                acc += st.gain(r, a) * bigLam(r, c);
-              }
-              ktl(a, c) = acc;
-            }
-            for (std::size_t r = 0; r < eBoundSize; ++r) {
-              ktv[a] += st.gain(r, a) * lam[r];
-            }
+          if (st.dim == 2) {
+            mbfTilde<2>(st, lam, bigLam);
+          } else {
+            mbfTilde<1>(st, lam, bigLam);
           }
-          BoundMatrix m = bigLam;
-          for (std::size_t a = 0; a < dim; ++a) {
-            for (std::size_t c = 0; c < eBoundSize; ++c) {
-              m(st.idx[a], c) -= ktl(a, c);
-            }
-            lam[st.idx[a]] -= ktv[a];
-          }
-          Mat<eBoundSize, 2> mk{};  // M K
-          for (std::size_t r = 0; r < eBoundSize; ++r) {
-            for (std::size_t a = 0; a < dim; ++a) {
-              double acc = 0.0;
-              for (std::size_t k = 0; k < eBoundSize; ++k) {
-                acc += m(r, k) * st.gain(k, a);
-              }
-              mk(r, a) = acc;
-            }
-          }
-          for (std::size_t a = 0; a < dim; ++a) {
-            for (std::size_t r = 0; r < eBoundSize; ++r) {
-              m(r, st.idx[a]) -= mk(r, a);
-            }
-          }
-          symmetrize(m);
-          for (std::size_t a = 0; a < dim; ++a) {
-            double sr = 0.0;
-            for (std::size_t b = 0; b < dim; ++b) {
-              m(st.idx[a], st.idx[b]) += st.sInv(a, b);
-              sr += st.sInv(a, b) * st.residual[b];
-            }
-            lam[st.idx[a]] -= sr;
-          }
-          bigLam = m;
         }
         lam = transposeTransportTimes(st.jac, lam);
         bigLam = transposeTransportSimilarity(st.jac, bigLam);
@@ -769,7 +873,12 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
       states[firstMeas].xp = xsNext;
       states[firstMeas].pp = psNext;
     }
-    for (std::size_t k = firstMeas; k < nRun; ++k) {
+    // (MBF without stored states: only the first state was smoothed, the
+    // others were checked above)
+    const bool allSmoothed =
+        m_cfg.storeStates || m_cfg.smoother != Smoother::eMbf;
+    for (std::size_t k = firstMeas; k < (allSmoothed ? nRun : firstMeas + 1);
+         ++k) {
       State& st = states[k];
       symmetrize(st.pp);
       normalizeDirection(st.xp);
@@ -806,24 +915,64 @@ KalmanFitter::Output KalmanFitter::fit(const Input& in) const {
         continue;
       }
       const auto fw = prop.propagate(perigee, res.params, ps);
-      const auto bw =
-          fw ? prop.propagate(ps, fw->params, perigee) : std::nullopt;
-      if (!bw) {
+      if (!fw) {
         res.status = KalmanFitterStatus::ePropagationFailed;
         return res;
       }
-      const double xx0 = pathX0(ps, fw->params);
+      const double xx0 = pathX0(ps, fw->free);
       const double mom = 1.0 / std::abs(qop);
+      const double e = norm2(mom, mass);
       if (m_cfg.multipleScattering) {
-        const double th0 = highlandTheta0(xx0, mom, mass);
-        const double sth = std::sin(fw->params[eBoundTheta]);
-        BoundMatrix q{};
-        q(eBoundPhi, eBoundPhi) = th0 * th0 / (sth * sth);
-        q(eBoundTheta, eBoundTheta) = th0 * th0;
-        res.cov = res.cov + similarity(bw->jacobian, q);
+        const double th0 = highlandTheta0(xx0, mom, e);
+        const double sth = norm2(fw->free[eFreeDir0], fw->free[eFreeDir1]);
+        // J Q J^T for Q = diag(0, 0, qPhi, qTheta, 0) and J = d(perigee) /
+        // d(passive): the phi and theta columns of J, rank 2. J is the
+        // inverse of the forward Jacobian F (no backward propagation): F's
+        // theta and q/p rows are unit rows, so with A = F[0:3, 0:3] and
+        // u = F[0:3, theta], J[:, phi] = (A^-1 e_phi, 0, 0) and
+        // J[:, theta] = (-A^-1 u, 1, 0).
+        const BoundMatrix& f = fw->jacobian;
+        Mat<3, 3> cof;  // cofactors of A
+        cof(0, 0) = f(1, 1) * f(2, 2) - f(1, 2) * f(2, 1);
+        cof(0, 1) = f(1, 2) * f(2, 0) - f(1, 0) * f(2, 2);
+        cof(0, 2) = f(1, 0) * f(2, 1) - f(1, 1) * f(2, 0);
+        cof(1, 0) = f(0, 2) * f(2, 1) - f(0, 1) * f(2, 2);
+        cof(1, 1) = f(0, 0) * f(2, 2) - f(0, 2) * f(2, 0);
+        cof(1, 2) = f(0, 1) * f(2, 0) - f(0, 0) * f(2, 1);
+        cof(2, 0) = f(0, 1) * f(1, 2) - f(0, 2) * f(1, 1);
+        cof(2, 1) = f(0, 2) * f(1, 0) - f(0, 0) * f(1, 2);
+        cof(2, 2) = f(0, 0) * f(1, 1) - f(0, 1) * f(1, 0);
+        const double det =
+            f(0, 0) * cof(0, 0) + f(0, 1) * cof(0, 1) + f(0, 2) * cof(0, 2);
+        if (!(std::abs(det) > 0.0) || !std::isfinite(det)) {
+          res.status = KalmanFitterStatus::ePropagationFailed;
+          return res;
+        }
+        BoundVector jPhi{};
+        BoundVector jTheta{};
+        for (std::size_t i = 0; i < 3; ++i) {
+          // A^-1 = cof^T / det
+          jPhi[i] = cof(2, i) / det;
+          jTheta[i] = -(cof(0, i) * f(0, eBoundTheta) +
+                        cof(1, i) * f(1, eBoundTheta) +
+                        cof(2, i) * f(2, eBoundTheta)) /
+                      det;
+        }
+        jTheta[eBoundTheta] = 1.0;
+        const double qPhi = th0 * th0 / (sth * sth);
+        const double qTheta = th0 * th0;
+        for (std::size_t a = 0; a < eBoundSize; ++a) {
+          for (std::size_t b = 0; b <= a; ++b) {
+            const double v = jPhi[a] * qPhi * jPhi[b] +
+                             jTheta[a] * qTheta * jTheta[b];
+            res.cov(a, b) += v;
+            if (b != a) {
+              res.cov(b, a) += v;
+            }
+          }
+        }
       }
       if (m_cfg.energyLoss && m_cfg.energyLossPerX0 > 0.0) {
-        const double e = std::hypot(mom, mass);
         const double e0 = e + m_cfg.energyLossPerX0 * xx0;
         const double p0 = std::sqrt((e0 - mass) * (e0 + mass));
         res.params[eBoundQOverP] = std::copysign(1.0 / p0, qop);

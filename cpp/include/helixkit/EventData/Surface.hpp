@@ -68,9 +68,18 @@ class Surface {
     return {rotation[j], rotation[3 + j], rotation[6 + j]};
   }
   /// Global -> local frame: R^T (pos - centre).
-  Vec3 toFrame(const Vec3& pos) const;
+  Vec3 toFrame(const Vec3& pos) const {
+    const Vec3 d{pos[0] - center[0], pos[1] - center[1], pos[2] - center[2]};
+    return {rotation[0] * d[0] + rotation[3] * d[1] + rotation[6] * d[2],
+            rotation[1] * d[0] + rotation[4] * d[1] + rotation[7] * d[2],
+            rotation[2] * d[0] + rotation[5] * d[1] + rotation[8] * d[2]};
+  }
   /// Local frame -> global direction: R * v.
-  Vec3 fromFrame(const Vec3& v) const;
+  Vec3 fromFrame(const Vec3& v) const {
+    return {rotation[0] * v[0] + rotation[1] * v[1] + rotation[2] * v[2],
+            rotation[3] * v[0] + rotation[4] * v[1] + rotation[5] * v[2],
+            rotation[6] * v[0] + rotation[7] * v[1] + rotation[8] * v[2]};
+  }
   /// True if the local z axis is the global z axis (analytic fast paths).
   bool zAligned() const { return m_zAligned; }
   /// Recompute cached quantities after the fields were set.
@@ -95,6 +104,14 @@ class Surface {
 
   /// Free vector of bound parameters on this surface.
   FreeVector boundToFree(const BoundVector& b) const;
+  /// boundToFree(b) for b close to the bound parameters bRef of a free
+  /// vector ref on this surface (the filter's update of a prediction): the
+  /// sines and cosines of phi, theta and of the local angle (cylinder,
+  /// disk) come from ref by angle addition, with series for the small
+  /// differences, instead of trigonometric calls (the same values up to
+  /// rounding). Differences over 0.05 rad fall back to boundToFree(b).
+  FreeVector boundToFreeNear(const BoundVector& b, const BoundVector& bRef,
+                             const FreeVector& ref) const;
   /// Jacobian d(free) / d(bound) at bound parameters b.
   BoundToFreeMatrix boundToFreeJacobian(const BoundVector& b) const;
   /// The same with f = boundToFree(b) known: the sines and cosines come
