@@ -143,7 +143,7 @@ class KdTree {
     m_index.resize(m_n);
     std::iota(m_index.begin(), m_index.end(), 0u);
     if (m_n > 0) {
-      m_boxDim = (dim + kWidth - 1) / kWidth * kWidth;
+      m_boxDim = (dim + kPad - 1) / kPad * kPad;
       Subtree tree;
       const std::size_t maxNodes = 2 * (2 * m_n / m_leafSize + 1);
       tree.nodes.reserve(maxNodes);
@@ -217,9 +217,18 @@ class KdTree {
       constexpr std::size_t kD = decltype(dimTag)::value;
       withPadded<kD>(query, [&](const value_t* q) {
         KnnState st{q, k, exclude, maxDist2, out};
-        if (boxVisible<kD>(boxDist2<kD>(0, q), st.bound)) {
-          knnNode<kD>(0, st);
+        if (!boxVisible<kD>(boxDist2<kD>(0, q), st.bound)) {
+          return;
         }
+#if defined(HELIXKIT_KDTREE_AVX2)
+        if constexpr (kD > 0 && std::is_same_v<value_t, float>) {
+          if (m_avx2) {
+            knnNodeAvx2<kD>(0, st);
+            return;
+          }
+        }
+#endif
+        knnNode<kD>(0, st);
       });
     });
   }
@@ -235,9 +244,18 @@ class KdTree {
     withDim([&](auto dimTag) {
       constexpr std::size_t kD = decltype(dimTag)::value;
       withPadded<kD>(query, [&](const value_t* q) {
-        if (boxVisible<kD>(boxDist2<kD>(0, q), maxDist2)) {
-          radiusNode<kD>(0, q, maxDist2, exclude, out);
+        if (!boxVisible<kD>(boxDist2<kD>(0, q), maxDist2)) {
+          return;
         }
+#if defined(HELIXKIT_KDTREE_AVX2)
+        if constexpr (kD > 0 && std::is_same_v<value_t, float>) {
+          if (m_avx2) {
+            radiusNodeAvx2<kD>(0, q, maxDist2, exclude, out);
+            return;
+          }
+        }
+#endif
+        radiusNode<kD>(0, q, maxDist2, exclude, out);
       });
     });
   }
@@ -324,8 +342,11 @@ class KdTree {
   /// Query coordinates padded with zeros to a multiple of kWidth (static D).
   template <std::size_t kD>
   struct PaddedQuery {
+    /// Values the SSE2 box distance reads (a multiple of kWidth) ...
     static constexpr std::size_t kSize = (kD + kWidth - 1) / kWidth * kWidth;
-    value_t v[kSize > 0 ? kSize : 1] = {};
+    /// ... and the AVX2 one (a multiple of kPad, as the boxes).
+    static constexpr std::size_t kSizePad = (kD + kPad - 1) / kPad * kPad;
+    alignas(32) value_t v[kSizePad > 0 ? kSizePad : 1] = {};
     explicit PaddedQuery(const value_t* q) { std::copy_n(q, kD, v); }
   };
 
@@ -505,6 +526,74 @@ class KdTree {
     }
   }
 
+#if defined(HELIXKIT_KDTREE_AVX2)
+  /// boxDist2 for float and a static D with eight dimensions per step (q
+  /// padded with PaddedQuery, boxes to kPad); any summation order is
+  /// allowed by boxVisible().
+  template <std::size_t kD>
+  [[gnu::always_inline]] __attribute__((target("avx2"))) inline float boxDist2Avx2(
+      std::int32_t id, const float* q) const {
+    const float* lo = m_lo.data() + static_cast<std::size_t>(id) * m_boxDim;
+    const float* hi = m_hi.data() + static_cast<std::size_t>(id) * m_boxDim;
+    __m256 part = _mm256_setzero_ps();
+    for (std::size_t d = 0; d < PaddedQuery<kD>::kSizePad; d += 8) {
+      const __m256 qv = _mm256_load_ps(q + d);
+      const __m256 t = _mm256_max_ps(
+          _mm256_max_ps(_mm256_sub_ps(_mm256_loadu_ps(lo + d), qv),
+                        _mm256_sub_ps(qv, _mm256_loadu_ps(hi + d))),
+          _mm256_setzero_ps());
+      part = _mm256_add_ps(part, _mm256_mul_ps(t, t));
+    }
+    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(part), _mm256_extractf128_ps(part, 1));
+    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+    sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
+    return _mm_cvtss_f32(sum);
+  }
+
+  /// radiusNode compiled for AVX2 (box distances eight dimensions at a
+  /// time); float and a static D only.
+  template <std::size_t kD>
+  __attribute__((target("avx2"))) void radiusNodeAvx2(
+      std::int32_t id, const float* q, float r2, std::uint32_t exclude,
+      std::vector<Neighbor>& out) const {
+    const Node& node = m_nodes[static_cast<std::size_t>(id)];
+    if (node.left < 0) {
+      radiusLeaf<kD>(node, q, r2, exclude, out);
+      return;
+    }
+    if (boxVisible<kD>(boxDist2Avx2<kD>(node.left, q), r2)) {
+      radiusNodeAvx2<kD>(node.left, q, r2, exclude, out);
+    }
+    if (boxVisible<kD>(boxDist2Avx2<kD>(node.right, q), r2)) {
+      radiusNodeAvx2<kD>(node.right, q, r2, exclude, out);
+    }
+  }
+
+  /// knnNode compiled for AVX2; float and a static D only.
+  template <std::size_t kD>
+  __attribute__((target("avx2"))) void knnNodeAvx2(std::int32_t id, KnnState& st) const {
+    const Node& node = m_nodes[static_cast<std::size_t>(id)];
+    if (node.left < 0) {
+      knnLeaf<kD>(node, st);
+      return;
+    }
+    std::int32_t first = node.left;
+    std::int32_t second = node.right;
+    float dFirst = boxDist2Avx2<kD>(first, st.query);
+    float dSecond = boxDist2Avx2<kD>(second, st.query);
+    if (dSecond < dFirst) {
+      std::swap(first, second);
+      std::swap(dFirst, dSecond);
+    }
+    if (boxVisible<kD>(dFirst, st.bound)) {
+      knnNodeAvx2<kD>(first, st);
+    }
+    if (boxVisible<kD>(dSecond, st.bound)) {
+      knnNodeAvx2<kD>(second, st);
+    }
+  }
+#endif
+
   /// Whether a box at computed squared distance `lb` may hold a point whose
   /// computed squared distance is <= bound. Every term of `lb` is at most the
   /// matching term of a point in the box (rounding is monotonic); only the
@@ -568,44 +657,49 @@ class KdTree {
   }
 
   template <std::size_t kD>
+  void knnLeaf(const Node& node, KnnState& st) const {
+    scanLeaf<kD>(node, st.query, st.bound, [&](std::size_t pos0, const value_t* acc, std::size_t m) {
+      auto& best = st.best;
+      // Most points of a scanned block are beyond the bound: find the
+      // others with one comparison per kWidth points (acc is padded to a
+      // multiple of kWidth), then treat them in order as before.
+      for (std::size_t i0 = 0; i0 < m; i0 += kWidth) {
+        unsigned bits = lanesAtMost(acc + i0, st.bound);
+        while (bits != 0) {
+          const std::size_t i = i0 + static_cast<std::size_t>(__builtin_ctz(bits));
+          bits &= bits - 1;
+          if (i >= m) {
+            break;
+          }
+          if (acc[i] > st.bound) {
+            continue;  // the bound tightened since the mask was taken
+          }
+          const std::uint32_t idx = m_index[pos0 + i];
+          if (idx == st.exclude) {
+            continue;
+          }
+          const Neighbor cand{acc[i], idx};
+          if (best.size() == st.k) {
+            if (!(cand < best.back())) {
+              continue;
+            }
+            best.pop_back();
+          }
+          best.insert(std::upper_bound(best.begin(), best.end(), cand), cand);
+          if (best.size() == st.k) {
+            st.bound = std::min(st.bound, best.back().dist2);
+          }
+        }
+      }
+      return true;
+    });
+  }
+
+  template <std::size_t kD>
   void knnNode(std::int32_t id, KnnState& st) const {
     const Node& node = m_nodes[static_cast<std::size_t>(id)];
     if (node.left < 0) {
-      scanLeaf<kD>(node, st.query, st.bound, [&](std::size_t pos0, const value_t* acc, std::size_t m) {
-        auto& best = st.best;
-        // Most points of a scanned block are beyond the bound: find the
-        // others with one comparison per kWidth points (acc is padded to a
-        // multiple of kWidth), then treat them in order as before.
-        for (std::size_t i0 = 0; i0 < m; i0 += kWidth) {
-          unsigned bits = lanesAtMost(acc + i0, st.bound);
-          while (bits != 0) {
-            const std::size_t i = i0 + static_cast<std::size_t>(__builtin_ctz(bits));
-            bits &= bits - 1;
-            if (i >= m) {
-              break;
-            }
-            if (acc[i] > st.bound) {
-              continue;  // the bound tightened since the mask was taken
-            }
-            const std::uint32_t idx = m_index[pos0 + i];
-            if (idx == st.exclude) {
-              continue;
-            }
-            const Neighbor cand{acc[i], idx};
-            if (best.size() == st.k) {
-              if (!(cand < best.back())) {
-                continue;
-              }
-              best.pop_back();
-            }
-            best.insert(std::upper_bound(best.begin(), best.end(), cand), cand);
-            if (best.size() == st.k) {
-              st.bound = std::min(st.bound, best.back().dist2);
-            }
-          }
-        }
-        return true;
-      });
+      knnLeaf<kD>(node, st);
       return;
     }
     std::int32_t first = node.left;
@@ -681,7 +775,7 @@ class KdTree {
   }
 
   std::size_t m_dim;
-  std::size_t m_boxDim = 0;  // dim rounded up to a multiple of kWidth
+  std::size_t m_boxDim = 0;  // dim rounded up to a multiple of kPad
   std::size_t m_leafSize;
   std::size_t m_n = 0;
   bool m_avx2 = false;  // float leaf scans with AVX2
