@@ -537,3 +537,39 @@ def test_parity_with_acts(name, event):
     for k in a:
         assert a[k][0] == pytest.approx(h[k][0], abs=1e-3)
         assert a[k][1] == pytest.approx(h[k][1], abs=1e-3)
+
+
+def test_parity_with_acts_on_fatras_events():
+    """ACTS's own simulation: Fatras muons in the GenericDetector (smeared pixel
+    measurements turned into global space points on their modules), seeded by ACTS's
+    GridTripletSeedingAlgorithm and by helixkit with ACTS's generic-detector example
+    configuration: the same seeds, z vertices and weights."""
+    pytest.importorskip("acts.examples")
+    from helixkit.fitting import acts_reference as ar
+    from helixkit.seeding.acts_reference import run_acts_seeding
+
+    data = ar.run_acts_truth_tracking(n_events=2, muons_per_event=300, seed=5)
+    volume = ((data.geometry_id.astype(np.uint64) >> np.uint64(56)) & np.uint64(0xFF)).astype(int)
+    pos = (data.center + data.rotation[:, :, 0] * data.measurement[:, :1]
+           + data.rotation[:, :, 1] * data.measurement[:, 1:2])
+    event_of = np.repeat(data.event, np.diff(data.track_offsets))
+    cfg = seeding.SeedFinderConfig(
+        r_max=200 * u.mm, delta_r_min=1 * u.mm, delta_r_max=60 * u.mm,
+        collision_region_min=-250 * u.mm, collision_region_max=250 * u.mm,
+        z_min=-2000 * u.mm, z_max=2000 * u.mm, max_seeds_per_spm=1, sigma_scattering=5,
+        rad_length_per_seed=0.1, min_pt=500 * u.MeV, impact_max=3 * u.mm,
+        cot_theta_max=7.40627, b_field_z=2 * u.T)
+    inputs = []
+    for e in np.unique(event_of):
+        p = pos[(event_of == e) & np.isin(volume, (7, 8, 9))]  # pixel volumes
+        inputs.append((p[:, 0], p[:, 1], p[:, 2]))
+    acts_res, _ = run_acts_seeding(inputs, cfg)
+    for (x, y, z), a in zip(inputs, acts_res):
+        h = seeding.find_seeds(x, y, z, cfg)
+        assert len(h) > 500
+        sa = {tuple(t): (zv, q) for t, zv, q in zip(a.triplets.tolist(), a.z_vertex, a.quality)}
+        sh = {tuple(t): (zv, q) for t, zv, q in zip(h.triplets.tolist(), h.z_vertex, h.quality)}
+        assert set(sa) == set(sh)
+        for k in sa:
+            assert sa[k][0] == pytest.approx(sh[k][0], abs=1e-3)
+            assert sa[k][1] == pytest.approx(sh[k][1], abs=1e-3)
