@@ -8,15 +8,9 @@ using namespace helixkit::python;
 
 template <typename value_t>
 py::tuple edgesToNumpy(helixkit::NeighborEdges<value_t>&& e) {
-  const std::size_t n = e.source.size();
-  std::vector<std::int64_t> index;
-  index.reserve(2 * n);
-  index.insert(index.end(), e.source.begin(), e.source.end());
-  index.insert(index.end(), e.target.begin(), e.target.end());
-  std::vector<std::int64_t>().swap(e.source);
-  std::vector<std::int64_t>().swap(e.target);
+  const std::size_t n = e.size();
   auto idx = n == 0 ? py::array_t<std::int64_t>(std::vector<py::ssize_t>{2, 0})
-                    : toNumpy2D(std::move(index), n);
+                    : toNumpy2D(std::move(e.index), n);
   return py::make_tuple(idx, toNumpy(std::move(e.distance)));
 }
 

@@ -106,14 +106,14 @@ NeighborEdges<value_t> NeighborGraph::knn(std::span<const value_t> points,
     total += c;
   }
   NeighborEdges<value_t> out;
-  out.source.resize(total);
-  out.target.resize(total);
-  out.distance.resize(total);
+  out.resize(total);
+  std::int64_t* source = out.source();
+  std::int64_t* target = out.target();
   std::size_t e = 0;
   for (std::size_t i = 0; i < shape.nQuery; ++i) {
     for (std::size_t j = 0; j < cnt[i]; ++j, ++e) {
-      out.source[e] = nbr[i * k + j];
-      out.target[e] = static_cast<std::int64_t>(i);
+      source[e] = nbr[i * k + j];
+      target[e] = static_cast<std::int64_t>(i);
       out.distance[e] = std::sqrt(d2[i * k + j]);
     }
   }
@@ -173,9 +173,9 @@ NeighborEdges<value_t> NeighborGraph::radius(std::span<const value_t> points,
   }
   const std::size_t total = rowBegin[shape.nQuery];
   NeighborEdges<value_t> out;
-  out.source.resize(total);
-  out.target.resize(total);
-  out.distance.resize(total);
+  out.resize(total);
+  std::int64_t* source = out.source();
+  std::int64_t* target = out.target();
   parallelChunks(nChunks, 1, cfg.nThreads, [&](std::size_t c, std::size_t, std::size_t) {
     Part& part = parts[c];
     std::size_t e = 0;
@@ -184,8 +184,8 @@ NeighborEdges<value_t> NeighborGraph::radius(std::span<const value_t> points,
       const std::size_t i = shape.self ? tree.originalIndex(p) : p;
       std::size_t row = rowBegin[i];
       for (std::uint32_t j = 0; j < part.count[k]; ++j, ++e, ++row) {
-        out.source[row] = part.source[e];
-        out.target[row] = static_cast<std::int64_t>(i);
+        source[row] = part.source[e];
+        target[row] = static_cast<std::int64_t>(i);
         out.distance[row] = std::sqrt(part.dist2[e]);
       }
     }

@@ -13,9 +13,22 @@ namespace helixkit {
 /// sorted by (distance, index). Identical for any thread count.
 template <typename value_t>
 struct NeighborEdges {
-  std::vector<std::int64_t> source;
-  std::vector<std::int64_t> target;
+  /// The (2, E) edge index, row-major: E sources, then E targets (the layout
+  /// of a torch_geometric edge_index, handed to Python without a copy).
+  std::vector<std::int64_t> index;
   std::vector<value_t> distance;  ///< Euclidean distance, same units as the points
+
+  std::size_t size() const { return distance.size(); }
+  /// Resize to `e` edges (contents of a growing index are rearranged only by
+  /// the caller, which fills it after resizing).
+  void resize(std::size_t e) {
+    index.resize(2 * e);
+    distance.resize(e);
+  }
+  std::int64_t* source() { return index.data(); }
+  std::int64_t* target() { return index.data() + size(); }
+  std::span<const std::int64_t> source() const { return {index.data(), size()}; }
+  std::span<const std::int64_t> target() const { return {index.data() + size(), size()}; }
 };
 
 /// Exact k-nearest-neighbour and fixed-radius graphs on a k-d tree.
