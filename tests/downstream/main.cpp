@@ -31,9 +31,9 @@ int main() {
   dcfg.epsilon = 1.5;
   dcfg.minPoints = 2;
   const auto labels = helixkit::Dbscan(dcfg).cluster<float>(pts, 2);
-  std::printf("kNN edges: %zu, DBSCAN label of the last point: %d\n", edges.source.size(),
+  std::printf("kNN edges: %zu, DBSCAN label of the last point: %d\n", edges.size(),
               labels.back());
-  const bool ok = r1GeV > 1667.0 && r1GeV < 1669.0 && edges.source.size() == 200 &&
+  const bool ok = r1GeV > 1667.0 && r1GeV < 1669.0 && edges.size() == 200 &&
                   labels.back() == 0;
   return ok ? 0 : 1;
 }
