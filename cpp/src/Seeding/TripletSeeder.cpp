@@ -17,8 +17,9 @@
 #include <emmintrin.h>
 #endif
 #if defined(__x86_64__) && defined(__GNUC__)
-// An AVX2 form of the doublet pre-filter, compiled for AVX2 alone and chosen
-// at run time when the CPU has it; the rest of the file stays baseline x86-64.
+// AVX2 forms of the doublet pre-filter and of the short-list rank sort,
+// compiled for AVX2 alone and chosen at run time when the CPU has it; the rest
+// of the file stays baseline x86-64.
 #define HELIXKIT_SEEDING_AVX2 1
 #include <immintrin.h>
 #endif
@@ -392,10 +393,6 @@ class BoundedCandidates {
 /// Lists of at most this many doublets are sorted by rank.
 constexpr std::size_t kRankSortMax = 32;
 
-/// Stable sort of a short list by cot(theta) without data-dependent
-/// branches: rank(i) = #{j : c_j < c_i} + #{j < i : c_j == c_i}, counted four
-/// comparisons at a time with SSE2 (a comparison sort of short random lists
-/// is dominated by mispredicted branches).
 #if defined(HELIXKIT_SEEDING_AVX2)
 /// rank(i) of rankSort for all i, eight comparisons at a time; `cot` is
 /// padded with NaN to a multiple of 8.
@@ -426,6 +423,11 @@ __attribute__((target("avx2"))) void ranksAvx2(const float* cot, std::size_t n,
 }
 #endif
 
+/// Stable sort of a short list by cot(theta) without data-dependent
+/// branches: rank(i) = #{j : c_j < c_i} + #{j < i : c_j == c_i}, counted four
+/// comparisons at a time with SSE2, or eight with AVX2 when `avx2` (a
+/// comparison sort of short random lists is dominated by mispredicted
+/// branches).
 void rankSort(std::vector<Doublet>& d, std::vector<Doublet>& tmp, bool avx2) {
   const std::size_t n = d.size();
   alignas(32) float cot[kRankSortMax + 8];
