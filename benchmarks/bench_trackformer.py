@@ -61,7 +61,7 @@ def main() -> None:
     print(f"tracks {n}, padded width {seq.hits.shape[1]}, mean hits {seq.mask.sum(1).mean():.1f}, "
           f"torch threads {torch.get_num_threads()}")
     print(f"padded batches of 4096 (previous): {n / best_time(lambda: padded(model, seq)):.0f} tracks/s")
-    for bs in (1024, 4096):
+    for bs in (128, 256, 512, 1024, 4096):
         t = best_time(lambda bs=bs: model.predict_arrays(seq.hits, seq.mask, batch_size=bs))
         print(f"length-bucketed, batch {bs}: {n / t:.0f} tracks/s")
 

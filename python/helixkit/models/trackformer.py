@@ -248,8 +248,8 @@ class TrackFormer(nn.Module):
         e = t.unsqueeze(-1) - pred
         return torch.mean(torch.maximum(q * e, (q - 1) * e))
 
-    @torch.no_grad()
-    def predict_arrays(self, hits: np.ndarray, mask: np.ndarray, batch_size: int = 1024
+    @torch.inference_mode()
+    def predict_arrays(self, hits: np.ndarray, mask: np.ndarray, batch_size: int = 256
                        ) -> np.ndarray:
         """Predictions in physical units, (P, n_targets) (median for quantile models)."""
         if hits.ndim != 3 or hits.shape[1] > self.config.max_hits or hits.shape[2] != 3:
