@@ -244,14 +244,10 @@ def test_thread_count_invariance_with_a_parallel_build(rng):
     np.testing.assert_array_equal(a[0][0].reshape(-1, 6)[q], ref)
 
 
-def test_simd_paths_give_identical_graphs():
+def test_simd_paths_give_identical_graphs(simd_outputs):
     """The run-time AVX2 leaf scan and the SSE2 one give the same kNN and radius
     graphs and distances (HELIXKIT_SIMD=sse2 forces the latter; chosen once per
     process, hence the subprocesses)."""
-    import os
-    import subprocess
-    import sys
-
     script = (
         "import hashlib, numpy as np\n"
         "from helixkit import graph\n"
@@ -266,11 +262,6 @@ def test_simd_paths_give_identical_graphs():
         "    h.update(graph.dbscan(x, 0.2, 4).tobytes())\n"
         "print(h.hexdigest())\n"
     )
-    digests = {}
-    for simd in ("auto", "sse2"):
-        env = dict(os.environ, HELIXKIT_SIMD=simd)
-        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                             text=True, check=True)
-        digests[simd] = out.stdout.strip()
+    digests = simd_outputs(script)
     assert len(digests["auto"]) == 64
     assert digests["auto"] == digests["sse2"]

@@ -183,14 +183,10 @@ def odd():
     return seeding.SeedFinderConfig.acts_odd()
 
 
-def test_simd_paths_give_identical_seeds(tmp_path):
+def test_simd_paths_give_identical_seeds(simd_outputs):
     """The AVX2 kernels (chosen at run time) and the SSE2/scalar ones find the
     same seeds in the same order, bit for bit (HELIXKIT_SIMD=sse2 forces the
     latter; the choice is made once per process, hence the subprocesses)."""
-    import os
-    import subprocess
-    import sys
-
     script = (
         "import hashlib, sys\n"
         "from helixkit import seeding\n"
@@ -204,11 +200,7 @@ def test_simd_paths_give_identical_seeds(tmp_path):
         "        h.update(str(len(r)).encode())\n"
         "print(h.hexdigest())\n"
     )
-    digests = {}
-    for simd in ("auto", "sse2"):
-        env = dict(os.environ, HELIXKIT_SIMD=simd)
-        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-        digests[simd] = out.stdout.strip()
+    digests = simd_outputs(script)
     assert digests["auto"] == digests["sse2"]
 
 

@@ -216,26 +216,33 @@ bool positiveDiagonal(const BoundMatrix& m) {
 /// loc0, loc1 and phi (kDense) are general; the products below use that.
 constexpr std::size_t kDense = eBoundTheta;
 
+/// The first R rows of A B for 5x5 A and B, summed over k row by row (the
+/// loop over columns vectorises; the same sums as element by element).
+template <std::size_t R>
+Mat<R, eBoundSize> leadingRowsProduct(const BoundMatrix& a, const BoundMatrix& b) {
+  Mat<R, eBoundSize> t;
+  for (std::size_t r = 0; r < R; ++r) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      t(r, c) = a(r, 0) * b(0, c);
+    }
+    for (std::size_t k = 1; k < eBoundSize; ++k) {
+      const double ark = a(r, k);
+      for (std::size_t c = 0; c < eBoundSize; ++c) {
+        t(r, c) += ark * b(k, c);
+      }
+    }
+  }
+  return t;
+}
+
 /// J P J^T for such a Jacobian J and a symmetric P: 110 multiply-adds
 /// instead of 200. Lower triangle computed, then mirrored (exactly
 /// symmetric result).
 BoundMatrix transportSimilarity(const BoundMatrix& j, const BoundMatrix& p) {
   constexpr std::size_t kT = eBoundTheta;
   constexpr std::size_t kQ = eBoundQOverP;
-  // Rows 0..2 of J P (row 3 is P's row 3), summed over k row by row (the
-  // loop over columns vectorises; the same sums as element by element).
-  Mat<kDense, eBoundSize> jp;
-  for (std::size_t r = 0; r < kDense; ++r) {
-    for (std::size_t c = 0; c < eBoundSize; ++c) {
-      jp(r, c) = j(r, 0) * p(0, c);
-    }
-    for (std::size_t k = 1; k < eBoundSize; ++k) {
-      const double jrk = j(r, k);
-      for (std::size_t c = 0; c < eBoundSize; ++c) {
-        jp(r, c) += jrk * p(k, c);
-      }
-    }
-  }
+  // Rows 0..2 of J P (row 3 is P's row 3).
+  const Mat<kDense, eBoundSize> jp = leadingRowsProduct<kDense>(j, p);
   const double j44 = j(kQ, kQ);
   BoundMatrix out;
   for (std::size_t a = 0; a < kDense; ++a) {
@@ -320,19 +327,7 @@ BoundVector transposeTransportTimes(const BoundMatrix& j,
 
 /// P L for symmetric 5x5 P and L.
 BoundMatrix symProduct(const BoundMatrix& p, const BoundMatrix& l) {
-  BoundMatrix t;
-  for (std::size_t r = 0; r < eBoundSize; ++r) {
-    for (std::size_t c = 0; c < eBoundSize; ++c) {
-      t(r, c) = p(r, 0) * l(0, c);
-    }
-    for (std::size_t k = 1; k < eBoundSize; ++k) {
-      const double prk = p(r, k);
-      for (std::size_t c = 0; c < eBoundSize; ++c) {
-        t(r, c) += prk * l(k, c);
-      }
-    }
-  }
-  return t;
+  return leadingRowsProduct<eBoundSize>(p, l);
 }
 
 /// The MBF smoothed covariance P - P L P (P filtered, L = Lambda hat, both

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <numbers>
 #include <numeric>
@@ -11,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "helixkit/Utilities/CpuFeatures.hpp"
 #include "helixkit/Utilities/ParallelFor.hpp"
 
 #if defined(__SSE2__)
@@ -641,18 +641,6 @@ __attribute__((target("avx2,popcnt"))) std::uint32_t preselectAvx2(
   return nPass;
 }
 
-/// Whether the AVX2 pre-filter is used: the CPU has AVX2 and the environment
-/// variable HELIXKIT_SIMD is not "sse2" (which tests use to compare the two).
-bool useAvx2() {
-  static const bool use = [] {
-    __builtin_cpu_init();
-    const char* env = std::getenv("HELIXKIT_SIMD");
-    const bool forbidden = env != nullptr && std::strcmp(env, "sse2") == 0;
-    return !forbidden && __builtin_cpu_supports("avx2") != 0 &&
-           __builtin_cpu_supports("popcnt") != 0;
-  }();
-  return use;
-}
 #endif
 
 /// One seed before the final ordering pass.

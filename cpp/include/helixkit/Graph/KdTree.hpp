@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "helixkit/Utilities/CpuFeatures.hpp"
 #include "helixkit/Utilities/ParallelFor.hpp"
 
 #if defined(__SSE2__)
@@ -24,7 +25,6 @@
 // everything else stays baseline x86-64.
 #define HELIXKIT_KDTREE_AVX2 1
 #include <immintrin.h>
-#include <cstdlib>
 #endif
 
 namespace helixkit {
@@ -44,18 +44,6 @@ struct Simd16<double> {
 };
 
 #if defined(HELIXKIT_KDTREE_AVX2)
-/// Whether the CPU has AVX2 and the environment variable HELIXKIT_SIMD is
-/// not "sse2" (tests force the baseline path with it).
-inline bool kdTreeUseAvx2() {
-  static const bool use = [] {
-    __builtin_cpu_init();
-    const char* env = std::getenv("HELIXKIT_SIMD");
-    const bool forbidden = env != nullptr && std::strcmp(env, "sse2") == 0;
-    return !forbidden && __builtin_cpu_supports("avx2") != 0;
-  }();
-  return use;
-}
-
 /// Squared distances from q of the m points of a column-major leaf block
 /// (column stride `stride`, m rounded up to 8 is readable), eight points at
 /// a time, each summed over the dimensions in order (the same float
@@ -128,7 +116,7 @@ class KdTree {
          unsigned nThreads = 1)
       : m_dim(dim), m_leafSize(std::max<std::size_t>(leafSize, 1)) {
 #if defined(HELIXKIT_KDTREE_AVX2)
-    m_avx2 = std::is_same_v<value_t, float> && detail::kdTreeUseAvx2();
+    m_avx2 = std::is_same_v<value_t, float> && useAvx2();
 #endif
     if (dim == 0) {
       throw std::invalid_argument("KdTree: dim must be >= 1");
