@@ -1,17 +1,20 @@
-"""Benchmark: hashing seeding (Annoy and exact buckets) vs standard triplet seeding.
+"""Benchmark: hashing seeding vs standard triplet seeding (its peer, same run).
 
 pytest-benchmark group ``hashing``: standard seeding with maxSeedsPerSpM = 1
-and 5 (the peers of the issue's targets), hashing seeding with
-maxSeedsPerSpM = 1 (ACTS ODD pu200 seeding config, pixel space points) with the
-Annoy index (Annoy training and querying included) and with the exact index.
-All single-threaded. Each hashing case stores the mean share of its time spent
-in training / querying / bucket building / seeding / merging in
-``extra_info``.
+and 5 (the peers of the issue's targets) and hashing seeding with
+maxSeedsPerSpM = 1 (ACTS ODD pu200 seeding config, pixel space points), index
+training and querying included. Indices: ``native`` (Annoy's algorithm in
+helixkit's C++, the default), ``annoy`` (the annoy package, one Python call
+per query) and ``exact``. All single-threaded. Each hashing case stores the
+mean share of its time spent in training / querying / bucket building /
+seeding / merging, and the seeds per event, in ``extra_info``.
 
 Default events: 2 toy events (``helixkit.seeding._toy``, 1,000 particles,
-about 4,600 space points). ``HELIXKIT_BENCH_FULL=1``: 5 simulated events
-(``helixkit.data.simulate_event``, <mu> = 50, about 2,700 particles and
-13,800 pixel space points).
+about 4,600 space points), every index. ``HELIXKIT_BENCH_FULL=1``: 3 dense
+simulated events (``helixkit.data.simulate_event``, <mu> = 200, about 10,500
+particles and 54,000 pixel space points) with the configuration of the
+issue's targets (metric "phi", bucket_size 350, 800 phi bins); the annoy
+package is left out there (about 10k Python queries per event).
 
 Run: ``pytest benchmarks/bench_hashing.py`` (add ``--benchmark-disable`` for a
 smoke run). Efficiencies and the full scan: ``helixkit study hashing``.
@@ -37,8 +40,8 @@ def _events():
     from helixkit.data import simulate_event  # noqa: PLC0415
 
     out = []
-    for k in range(5):
-        ev = simulate_event(mu=50, seed=k)
+    for k in range(3):
+        ev = simulate_event(mu=200, seed=k)
         pix = np.isin(ev.hits["volume_id"], ev.geometry.pixel_volumes)
         out.append({c: np.ascontiguousarray(ev.hits[c][pix], dtype=np.float32) for c in "xyz"})
     return out
@@ -67,11 +70,18 @@ def test_standard_seeding(benchmark, events, m):
     assert all(len(r) > 0 for r in res)
 
 
+_TOY_CASES = [
+    (index, bucket_size, metric, 50)
+    for index in ("native", "annoy", "exact")
+    for bucket_size, metric in [(25, "phi"), (50, "phi"), (50, "phi_eta")]
+]
+_FULL_CASES = [("native", 350, "phi", 800), ("exact", 350, "phi", 800), ("native", 300, "phi", 800)]
+
+
 @pytest.mark.benchmark(group="hashing")
-@pytest.mark.parametrize("index", ["annoy", "exact"])
-@pytest.mark.parametrize(("bucket_size", "metric"), [(25, "phi"), (50, "phi"), (50, "phi_eta")])
-def test_hashing_seeding(benchmark, events, index, bucket_size, metric):
-    hcfg = HashingConfig(bucket_size=bucket_size, phi_bins=50, metric=metric, index=index)
+@pytest.mark.parametrize(("index", "bucket_size", "metric", "phi_bins"), _FULL_CASES if FULL else _TOY_CASES)
+def test_hashing_seeding(benchmark, events, index, bucket_size, metric, phi_bins):
+    hcfg = HashingConfig(bucket_size=bucket_size, phi_bins=phi_bins, metric=metric, index=index)
     res = benchmark(_hashing, events, hcfg)
     parts = [r.timing.as_dict() for r in res]
     total = sum(p["total"] for p in parts)

@@ -1,15 +1,18 @@
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "helixkit/Seeding/AnnoyForest.hpp"
 #include "helixkit/Seeding/HashingSeeder.hpp"
 #include "pybind.hpp"
 
 namespace {
 
+using helixkit::AnnoyForest;
 using helixkit::HashingSeeder;
 using helixkit::TripletSeeder;
 using helixkit::python::CArray;
@@ -24,6 +27,125 @@ std::vector<T> copyOf(const CArray<T>& a, const char* name) {
   return {s.begin(), s.end()};
 }
 
+/// points as a C-contiguous float32 (n, d) array: float32 used as is (made
+/// contiguous if needed), float64 converted once, anything else rejected.
+CArray<float> annoyPoints(const py::object& points) {
+  const py::array arr = py::array::ensure(points);
+  if (!arr) {
+    throw std::invalid_argument("points must be a numpy array");
+  }
+  const py::dtype dt = arr.dtype();
+  if (dt.kind() != 'f' || (dt.itemsize() != 4 && dt.itemsize() != 8)) {
+    throw std::invalid_argument(
+        "points must be float32 or float64, got dtype " +
+        py::str(static_cast<py::handle>(dt)).cast<std::string>());
+  }
+  if (arr.ndim() != 2 || arr.shape(1) == 0) {
+    throw std::invalid_argument(
+        "points must have shape (n, d) with d >= 1, got shape " +
+        py::str(arr.attr("shape")).cast<std::string>());
+  }
+  // forcecast: float64 -> float32 is a "same kind" cast numpy would refuse.
+  using Converted =
+      py::array_t<float, py::array::c_style | py::array::forcecast>;
+  const Converted converted = Converted::ensure(arr);
+  if (!converted) {
+    throw std::invalid_argument("points could not be converted to float32");
+  }
+  return CArray<float>::ensure(converted);  // already float32, C order
+}
+
+/// Query items as uint32 indices < n, from any integer dtype.
+std::vector<std::uint32_t> annoyItems(const py::object& items, std::size_t n) {
+  const py::array arr = py::array::ensure(items);
+  if (!arr) {
+    throw std::invalid_argument("items must be a 1-D integer array");
+  }
+  const char kind = arr.dtype().kind();
+  if (kind != 'i' && kind != 'u') {
+    throw std::invalid_argument(
+        "items must be a 1-D integer array, got dtype " +
+        py::str(static_cast<py::handle>(arr.dtype())).cast<std::string>());
+  }
+  if (arr.ndim() != 1) {
+    throw std::invalid_argument("items must be a 1-D integer array, got ndim=" +
+                                std::to_string(arr.ndim()));
+  }
+  auto bad = [n](std::size_t i, const std::string& value) {
+    return std::invalid_argument("items[" + std::to_string(i) + "] (=" + value +
+                                 ") must be in [0, " + std::to_string(n) +
+                                 ")");
+  };
+  std::vector<std::uint32_t> out(static_cast<std::size_t>(arr.shape(0)));
+  if (kind == 'u') {
+    using U64 = py::array_t<std::uint64_t,
+                            py::array::c_style | py::array::forcecast>;
+    const auto a = U64::ensure(arr);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      const std::uint64_t v = a.data()[i];
+      if (v >= n) {
+        throw bad(i, std::to_string(v));
+      }
+      out[i] = static_cast<std::uint32_t>(v);
+    }
+  } else {
+    using I64 = py::array_t<std::int64_t,
+                            py::array::c_style | py::array::forcecast>;
+    const auto a = I64::ensure(arr);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      const std::int64_t v = a.data()[i];
+      if (v < 0 || static_cast<std::uint64_t>(v) >= n) {
+        throw bad(i, std::to_string(v));
+      }
+      out[i] = static_cast<std::uint32_t>(v);
+    }
+  }
+  return out;
+}
+
+constexpr const char* kAnnoyForestDoc =
+    "Annoy's random-projection forest (two-means splits), Euclidean metric,\n"
+    "implemented in C++: build once, then answer many item queries per call.\n"
+    "\n"
+    "Parameters\n"
+    "----------\n"
+    "points : (n, d) array of float32 or float64\n"
+    "    Finite coordinates; float64 is converted to float32 once.\n"
+    "n_trees : int\n"
+    "    Number of trees (>= 1).\n"
+    "seed : int\n"
+    "    Seed of the per-tree random streams; the forest depends on nothing "
+    "else.\n"
+    "leaf_size : int\n"
+    "    Most items per leaf; 0 = automatic.\n"
+    "n_threads : int\n"
+    "    Build threads (trees in parallel); 0 = all cores. The forest does "
+    "not\n"
+    "    depend on it.";
+
+constexpr const char* kQueryItemsDoc =
+    "Approximate k nearest neighbours of stored items (each item included).\n"
+    "\n"
+    "Parameters\n"
+    "----------\n"
+    "items : 1-D array of int\n"
+    "    Query item indices, any integer dtype, each in [0, size).\n"
+    "k : int\n"
+    "    Neighbours per query (>= 1); min(k, size) are returned.\n"
+    "search_k : int\n"
+    "    Candidates inspected per query; <= 0 means n_trees * k (Annoy's "
+    "default).\n"
+    "n_threads : int\n"
+    "    Query threads; 0 = all cores. The result does not depend on it.\n"
+    "sorted : bool\n"
+    "    False: each row holds the same neighbours in an unspecified (but\n"
+    "    deterministic) order, without the final sort (faster).\n"
+    "\n"
+    "Returns\n"
+    "-------\n"
+    "(len(items), min(k, size)) uint32 array, each row sorted by (distance, "
+    "index) unless sorted is False.";
+
 double seconds(std::chrono::steady_clock::time_point a,
                std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -32,6 +154,61 @@ double seconds(std::chrono::steady_clock::time_point a,
 }  // namespace
 
 void bindHashing(py::module_& m) {
+  py::class_<AnnoyForest>(m, "AnnoyForest", kAnnoyForestDoc)
+      .def(py::init([](const py::object& points, std::int64_t nTrees,
+                       std::uint64_t seed, std::size_t leafSize,
+                       unsigned nThreads) {
+             if (nTrees < 1) {
+               throw std::invalid_argument("n_trees (=" +
+                                           std::to_string(nTrees) +
+                                           ") must be >= 1");
+             }
+             const CArray<float> arr = annoyPoints(points);
+             const auto view = requireRows(arr, "points");
+             AnnoyForest::Config cfg;
+             cfg.nTrees = static_cast<std::size_t>(nTrees);
+             cfg.seed = seed;
+             cfg.leafSize = leafSize;
+             py::gil_scoped_release release;
+             return std::make_unique<AnnoyForest>(view.span, view.cols, cfg,
+                                                  nThreads);
+           }),
+           py::arg("points"), py::arg("n_trees") = 2,
+           py::arg("seed") = 123456789, py::arg("leaf_size") = 0,
+           py::arg("n_threads") = 1)
+      .def(
+          "query_items",
+          [](const AnnoyForest& forest, const py::object& items,
+             std::int64_t k, std::int64_t searchK, unsigned nThreads,
+             bool sorted) {
+            if (k < 1) {
+              throw std::invalid_argument("k (=" + std::to_string(k) +
+                                          ") must be >= 1");
+            }
+            const auto q = annoyItems(items, forest.size());
+            const std::size_t kk =
+                std::min(static_cast<std::size_t>(k), forest.size());
+            std::vector<std::uint32_t> out;
+            {
+              py::gil_scoped_release release;
+              out = forest.queryItems(q, static_cast<std::size_t>(k), searchK,
+                                      nThreads, sorted);
+            }
+            if (kk == 0) {
+              const auto rows = static_cast<py::ssize_t>(q.size());
+              return py::array_t<std::uint32_t>(
+                  std::vector<py::ssize_t>{rows, 0});
+            }
+            return toNumpy2D(std::move(out), kk);
+          },
+          py::arg("items"), py::arg("k"), py::arg("search_k") = -1,
+          py::arg("n_threads") = 0, py::arg("sorted") = true, kQueryItemsDoc)
+      .def_property_readonly("size", &AnnoyForest::size)
+      .def_property_readonly("dim", &AnnoyForest::dim)
+      .def_property_readonly("n_trees", &AnnoyForest::nTrees)
+      .def_property_readonly("n_nodes", &AnnoyForest::nNodes)
+      .def_property_readonly("leaf_size", &AnnoyForest::leafSize);
+
   m.def(
       "hashing_exact_phi_neighbours",
       [](const CArray<double>& phi, const CArray<std::uint32_t>& queries,

@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['DbscanConfig', 'KalmanFitterConfig', 'KalmanSmoother', 'NeighborGraphConfig', 'SeedConfirmationRange', 'SurfaceSet', 'TripletSeederConfig', 'dbscan', 'dbscan_graph', 'estimate_perigee_from_seeds', 'find_seeds', 'find_seeds_buckets', 'find_seeds_subset', 'hardware_threads', 'hashing_buckets', 'hashing_exact_phi_neighbours', 'hashing_merge', 'hashing_seed', 'kalman_fit', 'knn_graph', 'perigee_from_momenta', 'radius_graph', 'seeding_grid_info', 'units']
+__all__: list[str] = ['AnnoyForest', 'DbscanConfig', 'KalmanFitterConfig', 'KalmanSmoother', 'NeighborGraphConfig', 'SeedConfirmationRange', 'SurfaceSet', 'TripletSeederConfig', 'dbscan', 'dbscan_graph', 'estimate_perigee_from_seeds', 'find_seeds', 'find_seeds_buckets', 'find_seeds_subset', 'hardware_threads', 'hashing_buckets', 'hashing_exact_phi_neighbours', 'hashing_merge', 'hashing_seed', 'kalman_fit', 'knn_graph', 'perigee_from_momenta', 'radius_graph', 'seeding_grid_info', 'units']
 class SeedConfirmationRange:
     """
     Seed-confirmation parameters of one detector region (ACTS SeedConfirmationRangeConfig); lengths in mm.
@@ -351,6 +351,64 @@ class TripletSeederConfig:
         ...
     @z_origin_weight_factor.setter
     def z_origin_weight_factor(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+class AnnoyForest:
+    """
+    Annoy's random-projection forest (two-means splits), Euclidean metric,
+    implemented in C++: build once, then answer many item queries per call.
+    
+    Parameters
+    ----------
+    points : (n, d) array of float32 or float64
+        Finite coordinates; float64 is converted to float32 once.
+    n_trees : int
+        Number of trees (>= 1).
+    seed : int
+        Seed of the per-tree random streams; the forest depends on nothing else.
+    leaf_size : int
+        Most items per leaf; 0 = automatic.
+    n_threads : int
+        Build threads (trees in parallel); 0 = all cores. The forest does not
+        depend on it.
+    """
+    def __init__(self, points: typing.Any, n_trees: typing.SupportsInt | typing.SupportsIndex = 2, seed: typing.SupportsInt | typing.SupportsIndex = 123456789, leaf_size: typing.SupportsInt | typing.SupportsIndex = 0, n_threads: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
+        ...
+    def query_items(self, items: typing.Any, k: typing.SupportsInt | typing.SupportsIndex, search_k: typing.SupportsInt | typing.SupportsIndex = -1, n_threads: typing.SupportsInt | typing.SupportsIndex = 0, sorted: bool = True) -> numpy.typing.NDArray[numpy.uint32]:
+        """
+        Approximate k nearest neighbours of stored items (each item included).
+        
+        Parameters
+        ----------
+        items : 1-D array of int
+            Query item indices, any integer dtype, each in [0, size).
+        k : int
+            Neighbours per query (>= 1); min(k, size) are returned.
+        search_k : int
+            Candidates inspected per query; <= 0 means n_trees * k (Annoy's default).
+        n_threads : int
+            Query threads; 0 = all cores. The result does not depend on it.
+        sorted : bool
+            False: each row holds the same neighbours in an unspecified (but
+            deterministic) order, without the final sort (faster).
+        
+        Returns
+        -------
+        (len(items), min(k, size)) uint32 array, each row sorted by (distance, index) unless sorted is False.
+        """
+    @property
+    def dim(self) -> int:
+        ...
+    @property
+    def leaf_size(self) -> int:
+        ...
+    @property
+    def n_nodes(self) -> int:
+        ...
+    @property
+    def n_trees(self) -> int:
+        ...
+    @property
+    def size(self) -> int:
         ...
 class NeighborGraphConfig:
     loop: bool

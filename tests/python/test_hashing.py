@@ -59,6 +59,7 @@ def brute_buckets(neigh, cells):
         ({"seed": -1}, "seed"),
         ({"search_k": 0}, "search_k"),
         ({"index": "faiss"}, "index"),
+        ({"leaf_size": -1}, "leaf_size"),
         ({"layer_r_min": 50.0, "layer_r_max": 40.0}, "layer_r_min"),
         ({"layer_z_max": 0.0}, "layer_z_max"),
         ({"layer_r_max": float("nan")}, "layer_r_max"),
@@ -143,7 +144,7 @@ def test_periodic_phi_neighbours_across_pi():
     eps = np.linspace(1e-3, 2e-2, 10)
     phi = np.concatenate([np.pi - eps, -np.pi + eps, eps])
     x, y, z = 32 * np.cos(phi), 32 * np.sin(phi), np.zeros_like(phi)
-    for index in ("exact", "annoy"):
+    for index in ("exact", "native", "annoy"):
         hc = HashingConfig(bucket_size=20, phi_bins=1, index=index, search_k=10_000)
         b = build_buckets(x, y, z, hc, query_mask=[0])
         assert set(b.buckets[0].tolist()) == set(range(20)), index
@@ -166,10 +167,11 @@ def test_exact_phi_eta_matches_brute_force():
     assert set(b.buckets[0].tolist()) == ref
 
 
+@pytest.mark.parametrize("index", ["native", "annoy"])
 @pytest.mark.parametrize("metric", ["phi", "phi_eta"])
-def test_annoy_close_to_exact_and_deterministic(event, metric):
+def test_annoy_close_to_exact_and_deterministic(event, metric, index):
     x, y, z = event["x"], event["y"], event["z"]
-    hc = HashingConfig(bucket_size=30, phi_bins=20, metric=metric)
+    hc = HashingConfig(bucket_size=30, phi_bins=20, metric=metric, index=index)
     a1 = build_buckets(x, y, z, hc)
     a2 = build_buckets(x, y, z, hc)
     ex = build_buckets(x, y, z, hc.replace(index="exact"))
@@ -219,9 +221,36 @@ def test_merge_seeds_by_indices_hand_case():
     assert one.triplets.tolist() == [[2, 3, 4], [0, 5, 9], [1, 5, 9]]
     with pytest.raises(ValueError, match="inconsistent lengths"):
         merge_seeds([(a[0], a[1][:2], a[2])])
+    with pytest.raises(ValueError, match=">= 0"):
+        merge_seeds([(np.array([[0, -1, 2]]), np.zeros(1, np.float32), np.zeros(1, np.float32))])
+    # sparse huge indices take the sorting path and give the same answer
+    big = tuple(np.where(p == 5, 10**12, p) if i == 0 else p for i, p in enumerate(a))
+    assert merge_seeds([big]).triplets[:, 1].tolist() == [3, 10**12, 10**12]
 
 
-@pytest.mark.parametrize("index", ["exact", "annoy"])
+def test_merge_seeds_matches_reference_on_random_duplicates():
+    rng = np.random.default_rng(5)
+    parts = []
+    for _ in range(7):
+        n = 300
+        trip = np.stack([rng.integers(0, 6, n), rng.integers(0, 40, n), rng.integers(0, 6, n)], 1)
+        parts.append((trip, rng.normal(size=n).astype(np.float32), rng.normal(size=n).astype(np.float32)))
+    got = merge_seeds(parts)
+    # reference: dict in order of first appearance, grouped by middle
+    first, best = {}, {}
+    for trip, zv, q in parts:
+        for t, z, w in zip(map(tuple, trip.tolist()), zv.tolist(), q.tolist()):
+            if t not in first:
+                first[t] = (len(first), z)
+                best[t] = w
+            best[t] = max(best[t], w)
+    order = sorted(first, key=lambda t: (t[1], first[t][0]))
+    assert got.triplets.tolist() == [list(t) for t in order]
+    assert np.allclose(got.z_vertex, [first[t][1] for t in order])
+    assert np.allclose(got.quality, [best[t] for t in order])
+
+
+@pytest.mark.parametrize("index", ["exact", "native", "annoy"])
 def test_one_bucket_with_everything_reproduces_standard_seeding(event, index):
     x, y, z = event["x"], event["y"], event["z"]
     for m in (1, 5):

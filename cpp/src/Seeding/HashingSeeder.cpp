@@ -144,55 +144,111 @@ HashingSeeder::Buckets HashingSeeder::buildBuckets(
 
 TripletSeeder::Seeds HashingSeeder::mergeSeeds(
     std::span<const TripletSeeder::Seeds> perBucket) {
-  struct Entry {
+  // Group the raw seeds by middle with a counting sort (stable: within a
+  // middle they stay in bucket order), then de-duplicate each group by
+  // (bottom, top). Groups are small (at most (maxSeedsPerSpM + 1) per bucket
+  // holding the middle), so a linear scan over the group's distinct seeds
+  // is the fast path; large groups sort instead. O(seeds + max middle).
+  struct Raw {
     std::int64_t b, m, t;
-    std::size_t pos;
+    float zVertex, quality;
+    std::size_t pos;  // first-appearance order over all buckets
   };
-  std::vector<Entry> all;
-  std::vector<float> zv;
-  std::vector<float> qual;
+  std::size_t nRaw = 0;
+  std::int64_t maxMiddle = -1;
+  for (const auto& s : perBucket) {
+    nRaw += s.size();
+    for (std::size_t i = 0; i < 3 * s.size(); ++i) {
+      if (s.triplets[i] < 0) {
+        fail("mergeSeeds: space-point indices must be >= 0, got " +
+             std::to_string(s.triplets[i]));
+      }
+    }
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      maxMiddle = std::max(maxMiddle, s.triplets[3 * i + 1]);
+    }
+  }
+  TripletSeeder::Seeds out;
+  if (nRaw == 0) {
+    return out;
+  }
+  std::vector<Raw> raw;
+  raw.reserve(nRaw);
   for (const auto& s : perBucket) {
     for (std::size_t i = 0; i < s.size(); ++i) {
-      all.push_back({s.triplets[3 * i], s.triplets[3 * i + 1],
-                     s.triplets[3 * i + 2], all.size()});
-      zv.push_back(s.zVertex[i]);
-      qual.push_back(s.quality[i]);
+      raw.push_back({s.triplets[3 * i], s.triplets[3 * i + 1],
+                     s.triplets[3 * i + 2], s.zVertex[i], s.quality[i],
+                     raw.size()});
     }
   }
-  std::sort(all.begin(), all.end(), [](const Entry& x, const Entry& y) {
-    if (x.b != y.b) return x.b < y.b;
-    if (x.m != y.m) return x.m < y.m;
-    if (x.t != y.t) return x.t < y.t;
-    return x.pos < y.pos;
-  });
-  // first appearance of each seed, with the best quality over its copies
-  std::vector<Entry> unique;
-  std::vector<float> best;
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    const Entry& e = all[i];
-    if (!unique.empty() && unique.back().b == e.b && unique.back().m == e.m &&
-        unique.back().t == e.t) {
-      best.back() = std::max(best.back(), qual[e.pos]);
-      continue;
+  // Group by middle, stable. Counting sort when the middle indices are
+  // dense enough (the normal case: indices into one event's space points).
+  const auto nMid = static_cast<std::uint64_t>(maxMiddle) + 1;
+  if (nMid <= 8 * std::uint64_t{nRaw} + 4096) {
+    std::vector<std::size_t> start(static_cast<std::size_t>(nMid) + 1, 0);
+    for (const Raw& r : raw) {
+      ++start[static_cast<std::size_t>(r.m) + 1];
     }
-    unique.push_back(e);
-    best.push_back(qual[e.pos]);
+    std::partial_sum(start.begin(), start.end(), start.begin());
+    std::vector<Raw> grouped(nRaw);
+    for (const Raw& r : raw) {
+      grouped[start[static_cast<std::size_t>(r.m)]++] = r;
+    }
+    raw.swap(grouped);
+  } else {
+    std::stable_sort(raw.begin(), raw.end(),
+                     [](const Raw& x, const Raw& y) { return x.m < y.m; });
   }
-  std::vector<std::size_t> order(unique.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
-    if (unique[x].m != unique[y].m) return unique[x].m < unique[y].m;
-    return unique[x].pos < unique[y].pos;
-  });
-  TripletSeeder::Seeds out;
-  out.triplets.reserve(3 * order.size());
-  out.zVertex.reserve(order.size());
-  out.quality.reserve(order.size());
-  for (const auto i : order) {
-    const Entry& e = unique[i];
-    out.triplets.insert(out.triplets.end(), {e.b, e.m, e.t});
-    out.zVertex.push_back(zv[e.pos]);
-    out.quality.push_back(best[i]);
+  out.triplets.reserve(3 * nRaw);
+  out.zVertex.reserve(nRaw);
+  out.quality.reserve(nRaw);
+  constexpr std::size_t kLinearGroup = 64;
+  std::vector<Raw> group;
+  for (std::size_t g0 = 0; g0 < nRaw;) {
+    std::size_t g1 = g0 + 1;
+    while (g1 < nRaw && raw[g1].m == raw[g0].m) {
+      ++g1;
+    }
+    group.clear();
+    if (g1 - g0 <= kLinearGroup) {
+      for (std::size_t i = g0; i < g1; ++i) {
+        const Raw& r = raw[i];
+        auto it = std::find_if(group.begin(), group.end(), [&](const Raw& u) {
+          return u.b == r.b && u.t == r.t;
+        });
+        if (it == group.end()) {
+          group.push_back(r);
+        } else {
+          it->quality = std::max(it->quality, r.quality);
+        }
+      }
+    } else {
+      group.assign(raw.begin() + static_cast<std::ptrdiff_t>(g0),
+                   raw.begin() + static_cast<std::ptrdiff_t>(g1));
+      std::sort(group.begin(), group.end(), [](const Raw& x, const Raw& y) {
+        if (x.b != y.b) return x.b < y.b;
+        if (x.t != y.t) return x.t < y.t;
+        return x.pos < y.pos;
+      });
+      std::size_t w = 0;
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        if (w > 0 && group[w - 1].b == group[i].b &&
+            group[w - 1].t == group[i].t) {
+          group[w - 1].quality = std::max(group[w - 1].quality, group[i].quality);
+        } else {
+          group[w++] = group[i];
+        }
+      }
+      group.resize(w);
+      std::sort(group.begin(), group.end(),
+                [](const Raw& x, const Raw& y) { return x.pos < y.pos; });
+    }
+    for (const Raw& r : group) {
+      out.triplets.insert(out.triplets.end(), {r.b, r.m, r.t});
+      out.zVertex.push_back(r.zVertex);
+      out.quality.push_back(r.quality);
+    }
+    g0 = g1;
   }
   return out;
 }

@@ -3,9 +3,12 @@
 The method of J. Couthures (ACTS PR #3148, ``Plugins/Hashing`` in ACTS v36-v45,
 ``HashingPrototypeSeedingAlgorithm`` afterwards), written anew for helixkit:
 
-1. **Training.** An approximate nearest-neighbour index (Annoy, or an exact
-   k-d/sorted index for reference and speed) over *all* space points in an
-   embedding of the chosen metric.
+1. **Training.** An approximate nearest-neighbour index over *all* space
+   points in an embedding of the chosen metric: Annoy's algorithm (a forest
+   of random-projection trees with two-means splits) built and queried in
+   C++ (``index="native"``, the default), the ``annoy`` package itself
+   (``index="annoy"``, one Python call per query), or exact neighbours
+   (``index="exact"``, the reference).
 2. **Buckets.** Every space point of the query layer (default: the innermost
    pixel barrel, r in [25, 40] mm, |z| <= 550 mm) asks for its
    ``bucket_size`` nearest neighbours (itself included); the neighbourhoods of
@@ -41,7 +44,8 @@ middle, in order of first appearance (buckets in ascending (phi bin, z bin)
 order, each bucket in the seeder's ranking). With a single bucket holding every
 space point this is exactly :func:`~helixkit.seeding.find_seeds`'s output. A
 seed found in several buckets keeps the highest seed-filter weight. The result
-does not depend on ``n_threads`` (Annoy is always built single-threaded).
+does not depend on ``n_threads`` (the native forest seeds every tree from
+(seed, tree index); the ``annoy`` package is always built single-threaded).
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ __all__ = [
 #: Supported metrics: phi only (periodic), and phi (periodic) plus eta.
 METRICS = ("phi", "phi_eta")
 #: Supported neighbour indices.
-INDICES = ("annoy", "exact")
+INDICES = ("native", "annoy", "exact")
 
 _ACTS_FEATURES = {"phi": 1, "phi_eta": 2}
 #: The Annoy index is built in this many dimensions: the embedding plus zero
@@ -111,13 +115,21 @@ class HashingConfig:
     seed : int
         Annoy's random seed (ACTS: 123456789); 0 <= seed < 2**32.
     search_k : int
-        Annoy's ``search_k`` (nodes inspected per query); -1 = Annoy's default
-        ``n_trees * bucket_size``. Larger = closer to exact, slower.
-    index : {"annoy", "exact"}
-        ``"annoy"``: the Annoy index (the method as published).
+        Annoy's ``search_k`` (candidates inspected per query); -1 = Annoy's
+        default ``n_trees * bucket_size``. Larger = closer to exact, slower.
+    index : {"native", "annoy", "exact"}
+        ``"native"`` (default): Annoy's algorithm in helixkit's C++
+        (:class:`helixkit._core.AnnoyForest`): same trees and search as
+        Annoy, built and queried for all query points in one call, threaded
+        and deterministic.
+        ``"annoy"``: the ``annoy`` package (Spotify's library, the index of
+        the method as published); one Python call per query point, slow.
         ``"exact"``: exact neighbours in the same embedding (sorted phi for
-        ``"phi"``, a k-d tree for ``"phi_eta"``); deterministic reference, and
-        much faster than driving Annoy from Python.
+        ``"phi"``, a k-d tree for ``"phi_eta"``); the deterministic reference.
+    leaf_size : int
+        Items per leaf of the native forest; 0 = automatic (32 in 2-D, 16 in
+        3-D; Annoy's own dim + 2 makes needlessly deep trees in 2-3-D).
+        Ignored by the other indices.
     layer_r_min, layer_r_max, layer_z_max : float
         Query layer: space points with ``layer_r_min <= r <= layer_r_max`` and
         ``|z| <= layer_z_max`` [mm] (ACTS: 25, 40, 550; the TrackML-like
@@ -132,7 +144,8 @@ class HashingConfig:
     n_trees: int | None = None
     seed: int = 123456789
     search_k: int = -1
-    index: str = "annoy"
+    index: str = "native"
+    leaf_size: int = 0
     layer_r_min: float = 25.0
     layer_r_max: float = 40.0
     layer_z_max: float = 550.0
@@ -156,6 +169,7 @@ class HashingConfig:
             integer("n_trees", 1, 4096)
         integer("seed", 0, 2**32 - 1)
         integer("search_k", -1)
+        integer("leaf_size", 0, 1 << 20)
         if self.search_k == 0:
             msg = "HashingConfig: search_k (=0) must be -1 (Annoy's default) or >= 1"
             raise ValueError(msg)
@@ -367,6 +381,21 @@ def _annoy_neighbours(
     return flat, counts, t1 - t0, t2 - t1
 
 
+def _native_neighbours(
+    feats: np.ndarray, q: np.ndarray, k: int, cfg: HashingConfig, n_threads: int
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Annoy's algorithm in C++: build the forest, query every query point in one call."""
+    t0 = time.perf_counter()
+    forest = _core.AnnoyForest(feats, n_trees=cfg.trees, seed=cfg.seed, leaf_size=cfg.leaf_size,
+                               n_threads=n_threads)
+    t1 = time.perf_counter()
+    # Buckets need the neighbour sets only: skip the per-query sort.
+    nn = forest.query_items(q.astype(np.uint32), k, search_k=cfg.search_k, n_threads=n_threads,
+                            sorted=False)
+    t2 = time.perf_counter()
+    return nn.reshape(-1), np.full(len(q), nn.shape[1], dtype=np.int64), t1 - t0, t2 - t1
+
+
 def _exact_phi_neighbours(
     feats: np.ndarray, q: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -412,6 +441,7 @@ def build_buckets(
     hashing_config: HashingConfig | None = None,
     *,
     query_mask: Any = None,
+    n_threads: int = 0,
 ) -> Buckets:
     """Train the neighbour index on all space points and build the buckets.
 
@@ -422,6 +452,8 @@ def build_buckets(
     hashing_config : HashingConfig, optional
     query_mask : (N,) bool or (Q,) unique int array_like, optional
         Query space points; default: the query layer of ``hashing_config``.
+    n_threads : int
+        Threads of the native index (0 = all cores); the buckets do not depend on it.
 
     Returns
     -------
@@ -429,11 +461,14 @@ def build_buckets(
         No buckets (and a ``UserWarning``) if there is no query space point.
     """
     cfg = _hashing_config(hashing_config)
+    nt = check_n_threads(n_threads)
     xs, ys, zs, _, _ = _space_points(x, y, z, None, None)
-    return _build(xs, ys, zs, cfg, query_mask)
+    return _build(xs, ys, zs, cfg, query_mask, nt)
 
 
-def _build(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray, cfg: HashingConfig, query_mask: Any) -> Buckets:
+def _build(
+    xs: np.ndarray, ys: np.ndarray, zs: np.ndarray, cfg: HashingConfig, query_mask: Any, n_threads: int
+) -> Buckets:
     n = len(xs)
     q = _query_mask(xs, ys, zs, cfg, query_mask)
     if q.size == 0:
@@ -447,7 +482,9 @@ def _build(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray, cfg: HashingConfig, q
         return Buckets(np.zeros(1, dtype=np.uint64), empty, np.zeros(0, dtype=np.int64), n, 0)
     feats = _features(xs, ys, zs, cfg.metric)
     k = min(cfg.bucket_size, n)
-    if cfg.index == "annoy":
+    if cfg.index == "native":
+        flat, counts, t_train, t_query = _native_neighbours(feats, q, k, cfg, n_threads)
+    elif cfg.index == "annoy":
         flat, counts, t_train, t_query = _annoy_neighbours(feats, q, k, cfg)
     elif cfg.metric == "phi":
         flat, counts, t_train, t_query = _exact_phi_neighbours(feats, q, k)
@@ -503,7 +540,8 @@ def find_seeds_hashing(
         applies per bucket).
     hashing_config : HashingConfig, optional
     n_threads : int
-        Threads over buckets; 0 = all cores. The result does not depend on it.
+        Threads of the native index and over buckets; 0 = all cores. The
+        result does not depend on it.
     var_r, var_z : (N,) array_like or float, optional
         As in :func:`~helixkit.seeding.find_seeds`.
     query_mask : (N,) bool or (Q,) unique int array_like, optional
@@ -520,7 +558,7 @@ def find_seeds_hashing(
     hcfg = _hashing_config(hashing_config)
     nt = check_n_threads(n_threads)
     xs, ys, zs, vr, vz = _space_points(x, y, z, var_r, var_z)
-    b = _build(xs, ys, zs, hcfg, query_mask)
+    b = _build(xs, ys, zs, hcfg, query_mask, nt)
     t0 = time.perf_counter()
     trip, zv, qual, _, t_merge = _core.hashing_seed(xs, ys, zs, vr, vz, b.offsets, b.indices, scfg, nt)
     t_call = time.perf_counter() - t0

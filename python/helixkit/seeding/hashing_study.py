@@ -87,7 +87,7 @@ def run_study(
     bucket_sizes: Sequence[int] = (50, 100, 200),
     phi_bins: Sequence[int] = (50, 100),
     metrics: Sequence[str] = ("phi", "phi_eta"),
-    index: str = "annoy",
+    index: str = "native",
     hashing_max_seeds: int = 1,
     standard_max_seeds: Sequence[int] = (1, 2, 5),
     n_threads: int = 1,
@@ -281,7 +281,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bucket-sizes", type=_ints, default=[50, 100, 200])
     p.add_argument("--phi-bins", type=_ints, default=[50, 100])
     p.add_argument("--metrics", default="phi,phi_eta", help="comma-separated: phi, phi_eta")
-    p.add_argument("--index", default="annoy", choices=("annoy", "exact"))
+    p.add_argument("--index", default="native", choices=("native", "annoy", "exact"))
     p.add_argument("--hashing-max-seeds", type=int, default=1, help="maxSeedsPerSpM for hashing")
     p.add_argument("--standard-max-seeds", type=_ints, default=[1, 2, 5])
     p.add_argument("--threads", type=int, default=1)

@@ -58,7 +58,8 @@ class HashingSeeder {
   /// Concatenate per-bucket seeds (in bucket order) and de-duplicate them by
   /// (bottom, middle, top). Output grouped by middle ascending, then in order
   /// of first appearance; a duplicate keeps its first zVertex and its
-  /// highest quality.
+  /// highest quality. O(seeds) for indices into one event.
+  /// @throws std::invalid_argument on a negative space-point index
   static TripletSeeder::Seeds mergeSeeds(
       std::span<const TripletSeeder::Seeds> perBucket);
 
