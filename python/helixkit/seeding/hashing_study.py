@@ -223,14 +223,15 @@ def demo_stage(
     Same signature as the demo's other stages (``report`` has ``table``,
     ``plot`` and ``results``). Runs standard seeding (ACTS ODD config) at
     maxSeedsPerSpM 1 and 5 and hashing seeding at maxSeedsPerSpM 1 with
-    ``hashing_config`` (default ``HashingConfig(bucket_size=100, phi_bins=100)``,
-    Annoy, metric "phi").
+    ``hashing_config`` (default ``HashingConfig(bucket_size=100, phi_bins=100)``:
+    native Annoy index, metric "phi", ACTS's script values, the time-neutral
+    choice at the demo's <mu> = 50).
     """
     from ..demo import _merge_events_for_metrics  # noqa: PLC0415
     from . import SeedFinderConfig, find_seeds_in_event, plot_seeding_performance, seeding_metrics  # noqa: PLC0415
     from .hashing import HashingConfig, find_seeds_hashing_in_event  # noqa: PLC0415
 
-    del seed  # the Annoy seed is part of hashing_config
+    del seed  # the index seed is part of hashing_config
     hcfg = hashing_config or HashingConfig(bucket_size=100, phi_bins=100)
     methods = {
         "standard m=1": lambda ev: find_seeds_in_event(
