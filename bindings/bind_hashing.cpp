@@ -248,6 +248,62 @@ void bindHashing(py::module_& m) {
       "cells int64) in compressed-row form.");
 
   m.def(
+      "hashing_annoy_buckets",
+      [](const CArray<float>& x, const CArray<float>& y, const CArray<float>& z,
+         const CArray<std::uint32_t>& queries, std::size_t bucketSize,
+         const std::string& metric, std::size_t phiBins, std::size_t zBins,
+         std::size_t nTrees, std::uint64_t seed, std::int64_t searchK,
+         std::size_t leafSize, float layerRMin, float layerRMax,
+         float layerZMax, unsigned nThreads) {
+        const auto sx = requireVector(x, "x");
+        const std::size_t n = sx.size();
+        const TripletSeeder::SpacePoints sps{sx, requireVector(y, "y", n),
+                                             requireVector(z, "z", n), {}, {}};
+        const auto q = requireVector(queries, "queries");
+        if (q.empty()) {
+          throw std::invalid_argument("queries must not be empty");
+        }
+        HashingSeeder::BucketConfig cfg;
+        cfg.bucketSize = bucketSize;
+        if (metric == "phi") {
+          cfg.metric = HashingSeeder::BucketConfig::Metric::Phi;
+        } else if (metric == "phi_eta") {
+          cfg.metric = HashingSeeder::BucketConfig::Metric::PhiEta;
+        } else {
+          throw std::invalid_argument("metric (='" + metric +
+                                      "') must be 'phi' or 'phi_eta'");
+        }
+        cfg.phiBins = phiBins;
+        cfg.zBins = zBins;
+        cfg.nTrees = nTrees;
+        cfg.seed = seed;
+        cfg.searchK = searchK;
+        cfg.leafSize = leafSize;
+        cfg.layerRMin = layerRMin;
+        cfg.layerRMax = layerRMax;
+        cfg.layerZMax = layerZMax;
+        HashingSeeder::Buckets b;
+        HashingSeeder::BucketTiming t;
+        {
+          py::gil_scoped_release release;
+          b = HashingSeeder::annoyBuckets(sps, cfg, q, nThreads, &t);
+        }
+        return py::make_tuple(toNumpy(std::move(b.offsets)),
+                              toNumpy(std::move(b.indices)),
+                              toNumpy(std::move(b.cells)), t.train, t.query,
+                              t.buckets);
+      },
+      py::arg("x").noconvert(), py::arg("y").noconvert(),
+      py::arg("z").noconvert(), py::arg("queries").noconvert(),
+      py::arg("bucket_size"), py::arg("metric"), py::arg("phi_bins"),
+      py::arg("z_bins"), py::arg("n_trees"), py::arg("seed"),
+      py::arg("search_k"), py::arg("leaf_size"), py::arg("layer_r_min"),
+      py::arg("layer_r_max"), py::arg("layer_z_max"), py::arg("n_threads"),
+      "Annoy buckets in one native call (HashingSeeder::annoyBuckets): "
+      "(offsets uint64, indices uint32, cells int64, train_s, query_s, "
+      "buckets_s).");
+
+  m.def(
       "hashing_seed",
       [](const CArray<float>& x, const CArray<float>& y, const CArray<float>& z,
          const CArray<float>& varR, const CArray<float>& varZ,

@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AnnoyForest', 'DbscanConfig', 'KalmanFitterConfig', 'KalmanSmoother', 'NeighborGraphConfig', 'SeedConfirmationRange', 'SurfaceSet', 'TripletSeederConfig', 'dbscan', 'dbscan_graph', 'estimate_perigee_from_seeds', 'find_seeds', 'find_seeds_buckets', 'find_seeds_subset', 'hardware_threads', 'hashing_buckets', 'hashing_exact_phi_neighbours', 'hashing_merge', 'hashing_seed', 'kalman_fit', 'knn_graph', 'perigee_from_momenta', 'radius_graph', 'seeding_grid_info', 'units']
+__all__: list[str] = ['AnnoyForest', 'DbscanConfig', 'KalmanFitterConfig', 'KalmanSmoother', 'NeighborGraphConfig', 'SeedConfirmationRange', 'SurfaceSet', 'TripletSeederConfig', 'dbscan', 'dbscan_graph', 'estimate_perigee_from_seeds', 'find_seeds', 'find_seeds_buckets', 'find_seeds_subset', 'hardware_threads', 'hashing_annoy_buckets', 'hashing_buckets', 'hashing_exact_phi_neighbours', 'hashing_merge', 'hashing_seed', 'kalman_fit', 'knn_graph', 'perigee_from_momenta', 'radius_graph', 'seeding_grid_info', 'units']
 class SeedConfirmationRange:
     """
     Seed-confirmation parameters of one detector region (ACTS SeedConfirmationRangeConfig); lengths in mm.
@@ -610,6 +610,10 @@ def find_seeds_subset(x: numpy.typing.NDArray[numpy.float32], y: numpy.typing.ND
 def hardware_threads() -> int:
     """
     Number of threads used when n_threads=0.
+    """
+def hashing_annoy_buckets(x: numpy.typing.NDArray[numpy.float32], y: numpy.typing.NDArray[numpy.float32], z: numpy.typing.NDArray[numpy.float32], queries: numpy.typing.NDArray[numpy.uint32], bucket_size: typing.SupportsInt | typing.SupportsIndex, metric: str, phi_bins: typing.SupportsInt | typing.SupportsIndex, z_bins: typing.SupportsInt | typing.SupportsIndex, n_trees: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, search_k: typing.SupportsInt | typing.SupportsIndex, leaf_size: typing.SupportsInt | typing.SupportsIndex, layer_r_min: typing.SupportsFloat | typing.SupportsIndex, layer_r_max: typing.SupportsFloat | typing.SupportsIndex, layer_z_max: typing.SupportsFloat | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.uint64], numpy.typing.NDArray[numpy.uint32], numpy.typing.NDArray[numpy.int64], float, float, float]:
+    """
+    Annoy buckets in one native call (HashingSeeder::annoyBuckets): (offsets uint64, indices uint32, cells int64, train_s, query_s, buckets_s).
     """
 def hashing_buckets(neighbours: numpy.typing.NDArray[numpy.uint32], counts: numpy.typing.NDArray[numpy.int64], cells: numpy.typing.NDArray[numpy.int64], n_points: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.uint64], numpy.typing.NDArray[numpy.uint32], numpy.typing.NDArray[numpy.int64]]:
     """

@@ -1,6 +1,9 @@
 #include "helixkit/Seeding/HashingSeeder.hpp"
 
+#include "helixkit/Seeding/AnnoyForest.hpp"
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numbers>
 #include <numeric>
@@ -274,6 +277,172 @@ std::vector<std::span<const std::uint32_t>> HashingSeeder::bucketViews(
                        buckets.offsets[b + 1] - buckets.offsets[b]);
   }
   return views;
+}
+
+void HashingSeeder::BucketConfig::validate() const {
+  const auto atLeast = [](const char* name, std::size_t v, std::size_t lo) {
+    if (v < lo) {
+      fail(std::string("BucketConfig: ") + name + " (=" + std::to_string(v) +
+           ") must be >= " + std::to_string(lo));
+    }
+  };
+  atLeast("bucketSize", bucketSize, 1);
+  atLeast("phiBins", phiBins, 1);
+  if (searchK == 0) {
+    fail("BucketConfig: searchK (=0) must be -1 (Annoy's default) or >= 1");
+  }
+  if (!(std::isfinite(layerRMin) && std::isfinite(layerRMax) &&
+        std::isfinite(layerZMax))) {
+    fail("BucketConfig: layerRMin, layerRMax and layerZMax must be finite");
+  }
+  if (!(0 <= layerRMin && layerRMin <= layerRMax)) {
+    fail("BucketConfig: layerRMin (=" + std::to_string(layerRMin) +
+         ") must be >= 0 and <= layerRMax (=" + std::to_string(layerRMax) +
+         ")");
+  }
+  if (!(layerZMax > 0)) {
+    fail("BucketConfig: layerZMax (=" + std::to_string(layerZMax) +
+         ") must be > 0");
+  }
+}
+
+namespace {
+
+void checkSpacePoints(const TripletSeeder::SpacePoints& sps) {
+  const std::size_t n = sps.x.size();
+  if (sps.y.size() != n || sps.z.size() != n) {
+    fail("x, y and z must have the same length (" + std::to_string(n) + ", " +
+         std::to_string(sps.y.size()) + ", " + std::to_string(sps.z.size()) +
+         ")");
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!(std::isfinite(sps.x[i]) && std::isfinite(sps.y[i]) &&
+          std::isfinite(sps.z[i]))) {
+      fail("space point " + std::to_string(i) + " is not finite");
+    }
+  }
+}
+
+double secondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+      .count();
+}
+
+}  // namespace
+
+std::vector<std::uint32_t> HashingSeeder::queryLayer(
+    const TripletSeeder::SpacePoints& sps, const BucketConfig& cfg) {
+  std::vector<std::uint32_t> out;
+  for (std::size_t i = 0; i < sps.x.size(); ++i) {
+    const float r = std::hypot(sps.x[i], sps.y[i]);
+    if (r >= cfg.layerRMin && r <= cfg.layerRMax &&
+        std::abs(sps.z[i]) <= cfg.layerZMax) {
+      out.push_back(static_cast<std::uint32_t>(i));
+    }
+  }
+  return out;
+}
+
+std::vector<float> HashingSeeder::embedding(
+    const TripletSeeder::SpacePoints& sps, BucketConfig::Metric metric) {
+  const std::size_t n = sps.x.size();
+  const std::size_t dim = metric == BucketConfig::Metric::Phi ? 2 : 3;
+  std::vector<float> out(n * dim);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double x = sps.x[i];
+    const double y = sps.y[i];
+    const double phi = std::atan2(y, x);
+    out[dim * i] = static_cast<float>(std::cos(phi));
+    out[dim * i + 1] = static_cast<float>(std::sin(phi));
+    if (dim == 3) {
+      // eta of the position seen from the origin; r = 0 clamped to 1 um
+      const double r = std::max(std::hypot(x, y), 1e-3);
+      out[dim * i + 2] = static_cast<float>(std::asinh(sps.z[i] / r));
+    }
+  }
+  return out;
+}
+
+std::vector<std::int64_t> HashingSeeder::queryCells(
+    const TripletSeeder::SpacePoints& sps,
+    std::span<const std::uint32_t> queries, const BucketConfig& cfg) {
+  constexpr double pi = std::numbers::pi;
+  const auto nPhi = static_cast<std::int64_t>(cfg.phiBins);
+  const auto nZ = static_cast<std::int64_t>(cfg.zBins);
+  std::vector<std::int64_t> cells(queries.size());
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    const std::uint32_t q = queries[i];
+    const double phi = std::atan2(double{sps.y[q]}, double{sps.x[q]});
+    auto pb = static_cast<std::int64_t>(
+        std::floor((phi + pi) * (static_cast<double>(cfg.phiBins) / (2 * pi))));
+    pb = std::clamp<std::int64_t>(pb, 0, nPhi - 1);  // phi = pi: last bin
+    if (nZ == 0) {
+      cells[i] = pb;
+      continue;
+    }
+    const double zMax = cfg.layerZMax;
+    const double zf = (double{sps.z[q]} + zMax) / (2 * zMax);
+    const auto zb = std::clamp<std::int64_t>(
+        static_cast<std::int64_t>(std::floor(zf * static_cast<double>(nZ))), 0,
+        nZ - 1);
+    cells[i] = pb * nZ + zb;
+  }
+  return cells;
+}
+
+HashingSeeder::Buckets HashingSeeder::annoyBuckets(
+    const TripletSeeder::SpacePoints& sps, const BucketConfig& cfg,
+    std::span<const std::uint32_t> queries, unsigned nThreads,
+    BucketTiming* timing) {
+  cfg.validate();
+  checkSpacePoints(sps);
+  const std::size_t n = sps.x.size();
+  std::vector<std::uint32_t> layer;
+  if (queries.empty()) {
+    layer = queryLayer(sps, cfg);
+    queries = layer;
+  } else {
+    std::vector<std::uint8_t> seen(n, 0);
+    for (const auto q : queries) {
+      if (q >= n) {
+        fail("query index " + std::to_string(q) + " must be < " +
+             std::to_string(n));
+      }
+      if (seen[q]++) {
+        fail("query index " + std::to_string(q) + " is repeated");
+      }
+    }
+  }
+  BucketTiming t;
+  if (queries.empty()) {
+    if (timing != nullptr) {
+      *timing = t;
+    }
+    return Buckets{};
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  const std::size_t dim = cfg.metric == BucketConfig::Metric::Phi ? 2 : 3;
+  AnnoyForest::Config fc;
+  fc.nTrees = cfg.trees();
+  fc.seed = cfg.seed;
+  fc.leafSize = cfg.leafSize;
+  const AnnoyForest forest(embedding(sps, cfg.metric), dim, fc, nThreads);
+  t.train = secondsSince(t0);
+  t0 = std::chrono::steady_clock::now();
+  const std::size_t k = std::min(cfg.bucketSize, n);
+  // Buckets need the neighbour sets only: no per-query sort.
+  const std::vector<std::uint32_t> nn =
+      forest.queryItems(queries, k, cfg.searchK, nThreads, false);
+  t.query = secondsSince(t0);
+  t0 = std::chrono::steady_clock::now();
+  const std::vector<std::int64_t> counts(queries.size(),
+                                         static_cast<std::int64_t>(k));
+  Buckets b = buildBuckets(nn, counts, queryCells(sps, queries, cfg), n);
+  t.buckets = secondsSince(t0);
+  if (timing != nullptr) {
+    *timing = t;
+  }
+  return b;
 }
 
 TripletSeeder::Seeds HashingSeeder::createSeeds(

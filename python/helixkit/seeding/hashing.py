@@ -381,21 +381,6 @@ def _annoy_neighbours(
     return flat, counts, t1 - t0, t2 - t1
 
 
-def _native_neighbours(
-    feats: np.ndarray, q: np.ndarray, k: int, cfg: HashingConfig, n_threads: int
-) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Annoy's algorithm in C++: build the forest, query every query point in one call."""
-    t0 = time.perf_counter()
-    forest = _core.AnnoyForest(feats, n_trees=cfg.trees, seed=cfg.seed, leaf_size=cfg.leaf_size,
-                               n_threads=n_threads)
-    t1 = time.perf_counter()
-    # Buckets need the neighbour sets only: skip the per-query sort.
-    nn = forest.query_items(q.astype(np.uint32), k, search_k=cfg.search_k, n_threads=n_threads,
-                            sorted=False)
-    t2 = time.perf_counter()
-    return nn.reshape(-1), np.full(len(q), nn.shape[1], dtype=np.int64), t1 - t0, t2 - t1
-
-
 def _exact_phi_neighbours(
     feats: np.ndarray, q: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -480,11 +465,17 @@ def _build(
         )
         empty = np.zeros(0, dtype=np.uint32)
         return Buckets(np.zeros(1, dtype=np.uint64), empty, np.zeros(0, dtype=np.int64), n, 0)
+    if cfg.index == "native":
+        # The whole chain in one native call (HashingSeeder::annoyBuckets).
+        offsets, indices, cells, t_train, t_query, t_buckets = _core.hashing_annoy_buckets(
+            xs, ys, zs, q.astype(np.uint32), cfg.bucket_size, cfg.metric, cfg.phi_bins,
+            cfg.z_bins, cfg.trees, cfg.seed, cfg.search_k, cfg.leaf_size, cfg.layer_r_min,
+            cfg.layer_r_max, cfg.layer_z_max, n_threads)
+        timing = HashingTiming(train=t_train, query=t_query, buckets=t_buckets)
+        return Buckets(offsets, indices, cells, n, int(q.size), timing)
     feats = _features(xs, ys, zs, cfg.metric)
     k = min(cfg.bucket_size, n)
-    if cfg.index == "native":
-        flat, counts, t_train, t_query = _native_neighbours(feats, q, k, cfg, n_threads)
-    elif cfg.index == "annoy":
+    if cfg.index == "annoy":
         flat, counts, t_train, t_query = _annoy_neighbours(feats, q, k, cfg)
     elif cfg.metric == "phi":
         flat, counts, t_train, t_query = _exact_phi_neighbours(feats, q, k)
