@@ -199,28 +199,12 @@ HK_TEST(annoyBucketsFullChain) {
 }
 
 HK_TEST(oneBucketWithEverythingEqualsStandardSeeding) {
-  // Tracks from the origin at several phi through four barrel layers.
-  std::vector<float> x, y, z, vr, vz;
-  const double bz = 2.0 * UnitConstants::T;
-  for (int t = 0; t < 40; ++t) {
-    const double pt = 0.8 + 0.1 * t;
-    const double rad = pt / bz;
-    const double phi0 = -3.0 + 0.15 * t;
-    const double cot = -0.8 + 0.04 * t;
-    for (const double r : {32.0, 72.0, 116.0, 172.0}) {
-      const double a = std::asin(r / (2 * rad));
-      const double phi = phi0 - a;
-      x.push_back(static_cast<float>(r * std::cos(phi)));
-      y.push_back(static_cast<float>(r * std::sin(phi)));
-      z.push_back(static_cast<float>(2 * rad * a * cot));
-      vr.push_back(0.0025f);
-      vz.push_back(0.0025f);
-    }
-  }
+  const ToyTracks toy(40);
+  const auto& x = toy.x;
   TripletSeeder::Config cfg;
   cfg.rMax = 200.f;
   cfg.maxSeedsPerSpM = 1;
-  const TripletSeeder::SpacePoints sps{x, y, z, vr, vz};
+  const auto sps = toy.sps();
   const auto ref = TripletSeeder(cfg).createSeeds(sps, 1);
   HK_CHECK(ref.size() >= 40);
   HashingSeeder::Buckets all;
