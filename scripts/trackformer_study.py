@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="runs/tf_study", help="study directory (default: %(default)s)")
     p.add_argument("--configs", nargs="+", default=NAMES, choices=NAMES, metavar="NAME",
                    help=f"configurations to run (default: all six: {' '.join(NAMES)})")
-    p.add_argument("--train-events", type=int, default=20, help="default: %(default)s")
+    p.add_argument("--train-events", type=int, default=30, help="default: %(default)s")
     p.add_argument("--val-events", type=int, default=3, help="default: %(default)s")
     p.add_argument("--epochs", type=int, default=10, help="default: %(default)s")
     p.add_argument("--mu", type=float, default=200.0, help="pile-up (train and test; "

@@ -333,6 +333,8 @@ def test_study_runs_and_cli_registers(tmp_path):
     assert all(0 <= r["efficiency"] <= 1 and r["ms_per_event"] > 0 for r in rows)
     data = json.loads((tmp_path / "hashing_study.json").read_text())
     assert data["rows"][1]["bucket_size"] == 20
+    assert data["rows"][1]["bucket_overlap"] >= 1.0 and 0 < data["rows"][1]["bucket_coverage"] <= 1
+    assert data["rows"][1]["bucket_size_mean"] <= data["rows"][1]["bucket_size_max"]
     assert "| hashing | 1 | phi | 20 | 10 |" in (tmp_path / "hashing_study.md").read_text()
     assert (tmp_path / "hashing_scan.png").stat().st_size > 0
     assert (tmp_path / "hashing_vs_standard.png").stat().st_size > 0

@@ -49,7 +49,7 @@ def _evaluate(
     from ..demo import _merge_events_for_metrics  # noqa: PLC0415
     from .metrics import seeding_metrics  # noqa: PLC0415
 
-    triplets, times, parts = [], [], []
+    triplets, times, parts, summaries = [], [], [], []
     for ev in events:
         best, best_res = np.inf, None
         for _ in range(repeats):
@@ -63,6 +63,9 @@ def _evaluate(
         timing = getattr(best_res, "timing", None)  # breakdown of the fastest run
         if timing is not None:
             parts.append(timing.as_dict())
+        buckets = getattr(best_res, "buckets", None)
+        if buckets is not None:
+            summaries.append(buckets.summary())
     trip, sp_pid, particles, sel = _merge_events_for_metrics([e["event"] for e in events], triplets)
     m = seeding_metrics(trip, sp_pid, particles, sel)
     row: dict[str, Any] = {
@@ -75,6 +78,9 @@ def _evaluate(
     if parts:
         for key in ("train", "query", "buckets", "seeding", "merge"):
             row[f"{key}_ms"] = 1e3 * float(np.mean([p[key] for p in parts]))
+    if summaries:
+        for key in ("n_buckets", "size_mean", "size_max", "coverage", "overlap"):
+            row[f"bucket_{key}"] = float(np.mean([sm[key] for sm in summaries]))
     return row, m
 
 
@@ -165,8 +171,9 @@ def format_table(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
         f"time = best of {info['repeats']} per event, mean over events.",
         "",
         "| method | m | metric | bucket_size | phi_bins | efficiency | fake rate | dup. rate "
-        "| seeds/event | ms/event | train+query ms | seeding ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| seeds/event | ms/event | train+query ms | seeding ms | buckets | bucket size (mean / max) "
+        "| overlap | coverage |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         tq = r.get("train_ms", 0.0) + r.get("query_ms", 0.0)
@@ -174,7 +181,10 @@ def format_table(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
             f"| {r['method']} | {r['max_seeds_per_spm']} | {r.get('metric', '')} "
             f"| {r.get('bucket_size', '')} | {r.get('phi_bins', '')} | {r['efficiency']:.4f} "
             f"| {r['fake_rate']:.4f} | {r['duplication_rate']:.3f} | {r['seeds_per_event']:.0f} "
-            f"| {r['ms_per_event']:.2f} | {tq:.2f} | {r.get('seeding_ms', r['ms_per_event']):.2f} |"
+            f"| {r['ms_per_event']:.2f} | {tq:.2f} | {r.get('seeding_ms', r['ms_per_event']):.2f} "
+            + (f"| {r['bucket_n_buckets']:.0f} | {r['bucket_size_mean']:.0f} / {r['bucket_size_max']:.0f} "
+               f"| {r['bucket_overlap']:.2f} | {r['bucket_coverage']:.3f} |"
+               if "bucket_overlap" in r else "| | | | |")
         )
     return "\n".join(lines) + "\n"
 
