@@ -288,15 +288,20 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="hashing-study", help="output directory")
     p.add_argument("--events", type=int, default=5, help="number of simulated events")
     p.add_argument("--mu", type=float, default=20.0, help="pile-up <mu> (20: ~1000 particles/event)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--bucket-sizes", type=_ints, default=[50, 100, 200])
-    p.add_argument("--phi-bins", type=_ints, default=[50, 100])
+    p.add_argument("--seed", type=int, default=0, help="simulation seed of the first event")
+    p.add_argument("--bucket-sizes", type=_ints, default=[50, 100, 200],
+                   help="comma-separated bucket_size values (neighbours per query point)")
+    p.add_argument("--phi-bins", type=_ints, default=[50, 100],
+                   help="comma-separated phi_bins values (query points merged per phi bin); "
+                   "dense events (<mu> = 200): try --bucket-sizes 300,350 --phi-bins 800")
     p.add_argument("--metrics", default="phi,phi_eta", help="comma-separated: phi, phi_eta")
-    p.add_argument("--index", default="native", choices=("native", "annoy", "exact"))
+    p.add_argument("--index", default="native", choices=("native", "annoy", "exact"),
+                   help="neighbour index: Annoy's algorithm in C++ (native), the annoy package, or exact")
     p.add_argument("--hashing-max-seeds", type=int, default=1, help="maxSeedsPerSpM for hashing")
-    p.add_argument("--standard-max-seeds", type=_ints, default=[1, 2, 5])
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--standard-max-seeds", type=_ints, default=[1, 2, 5],
+                   help="comma-separated maxSeedsPerSpM values of the standard-seeding peers")
+    p.add_argument("--threads", type=int, default=1, help="threads for both methods (0 = all cores)")
+    p.add_argument("--repeats", type=int, default=3, help="runs per event; the fastest is timed")
     p.add_argument("--no-plots", action="store_true")
 
 
