@@ -163,3 +163,41 @@ def test_shipped_pretrained_model_predicts_pt():
     rel = (out["pt"] - seq.pt) / seq.pt
     assert np.median(np.abs(rel)) < 0.05
     assert np.mean(np.sign(out["q_over_pt"]) == seq.q) > 0.97
+
+
+def test_perigee_targets_and_short_training(tmp_path):
+    cfg = TrackFormerConfig(targets="perigee", **SMALL)
+    events = [simulate_event(mu=40, seed=s) for s in range(3)]
+    train = build_sequences(events, cfg)
+    val = build_sequences([simulate_event(mu=40, seed=100)], cfg)
+    t = train.targets
+    assert t.shape == (len(train), 5)
+    np.testing.assert_allclose(t[:, 0], train.q / train.pt)
+    np.testing.assert_allclose(t[:, 1], np.sinh(train.eta), rtol=1e-9)  # cot(theta) = pz / pT
+    # primaries with |v_xy| < 1 mm: |d0| < 1 mm, z0 within ~1.2 mm of the vertex z (|cot| < 1.2)
+    assert np.abs(t[:, 2]).max() < 1.0
+    vz = np.concatenate([np.asarray(ev.particles["vz"])[np.searchsorted(
+        np.asarray(ev.particles["particle_id"]), train.particle_id[train.event_index == k])]
+        for k, ev in enumerate(events)])
+    assert np.abs(t[:, 3] - vz).max() < 1.5
+    # phi0 is close to the first hit's phi (first hit at r >= 30 mm, pT >= 0.5 GeV)
+    assert np.abs(t[:, 4]).max() < 0.1
+    np.testing.assert_allclose(train.perigee[:, 3], np.arctan2(1.0, t[:, 1]), atol=1e-9)
+    cfg.target_mean = t.mean(0).tolist()
+    cfg.target_std = t.std(0).tolist()
+    torch.manual_seed(0)
+    model = TrackFormer(cfg)
+    tc = TrainConfig(epochs=12, batch_size=64, lr=5e-3, patience=20, progress=False, seed=0,
+                     num_threads=1)
+    Trainer(model, lambda m, b: m.loss(b), tc, tmp_path).fit(_tensors(train), _tensors(val))
+    pred = model.predict_arrays(val.hits, val.mask)
+    for col in (0, 1):  # q/pT and cot(theta) are learnt well from a few events
+        mse_model = np.mean((pred[:, col] - val.targets[:, col]) ** 2)
+        mse_mean = np.mean((t[:, col].mean() - val.targets[:, col]) ** 2)
+        assert mse_model < mse_mean / 5, (col, mse_model, mse_mean)
+    out = model.predict(simulate_event(mu=40, seed=100))
+    for key in ("q_over_pt", "cot_theta", "d0", "z0", "dphi0", "phi0", "theta", "q_over_p", "pt"):
+        assert out[key].shape == (len(val),), key
+    phi_true = val.perigee[:, 2]
+    dphi = np.angle(np.exp(1j * (out["phi0"] - phi_true)))
+    assert np.median(np.abs(dphi)) < 0.02

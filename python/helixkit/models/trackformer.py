@@ -26,6 +26,12 @@ TARGET_SETS = {
     "pt_pz": ("pt", "pz"),
     "qopt_pz": ("q_over_pt", "pz"),
     "qpt_pz": ("q_times_pt", "pz"),
+    # The full perigee set (w.r.t. the z axis), in a form a rotation-invariant
+    # model can learn: q/pT [1/GeV], cot(theta), d0 [mm], z0 [mm] and
+    # dphi0 = phi0 - phi(first hit), wrapped to (-pi, pi] [rad]. ACTS's
+    # (d0, z0, phi, theta, q/p) follow: phi0 = phi(first hit) + dphi0,
+    # theta = atan2(1, cot theta), q/p = q/pT * sin(theta) (``predict`` adds them).
+    "perigee": ("q_over_pt", "cot_theta", "d0", "z0", "dphi0"),
 }
 
 
@@ -44,8 +50,9 @@ class TrackFormerConfig:
     input_dropout: float = 0.1
     loss: str = "mse"
     quantiles: list[float] = field(default_factory=lambda: [0.16, 0.5, 0.84])
-    target_mean: list[float] = field(default_factory=lambda: [0.0, 0.0])
-    target_std: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    #: Target standardisation (set by training); empty = identity.
+    target_mean: list[float] = field(default_factory=list)
+    target_std: list[float] = field(default_factory=list)
 
     def validate(self) -> None:
         require(self.inputs in INPUT_SETS, self, "inputs", f"must be one of {INPUT_SETS}")
@@ -61,9 +68,9 @@ class TrackFormerConfig:
         require(len(self.quantiles) >= 1 and all(0 < q < 1 for q in self.quantiles), self, "quantiles",
              "must be a non-empty list of values in (0, 1)")
         n_t = len(TARGET_SETS[self.targets])
-        require(len(self.target_mean) == n_t, self, "target_mean", f"must have {n_t} values")
-        require(len(self.target_std) == n_t and min(self.target_std) > 0, self, "target_std",
-             f"must have {n_t} positive values")
+        require(len(self.target_mean) in (0, n_t), self, "target_mean", f"must have {n_t} values (or none)")
+        require(len(self.target_std) in (0, n_t) and min(self.target_std, default=1.0) > 0, self,
+                "target_std", f"must have {n_t} positive values (or none)")
 
 
 # ----------------------------------------------------------------------------- data
@@ -80,6 +87,7 @@ class TrackSequences:
     q: np.ndarray  # (P,) charge
     xyz: np.ndarray  # (P, L, 3) global positions [mm] (for baselines)
     event_index: np.ndarray  # (P,) position of the particle's event in the input list
+    perigee: np.ndarray | None = None  # (P, 5) true (d0, z0, phi0, theta, q/p), ACTS convention
     cutflow: Any = None
 
     def __len__(self) -> int:
@@ -99,11 +107,21 @@ def _features(xyz: np.ndarray, mask: np.ndarray, inputs: str) -> np.ndarray:
     return np.where(mask[..., None], f, 0.0).astype(np.float32)
 
 
-def _targets(pt: np.ndarray, pz: np.ndarray, q: np.ndarray, targets: str) -> np.ndarray:
+def _wrap(a: np.ndarray) -> np.ndarray:
+    """Angle wrapped to (-pi, pi]."""
+    return np.pi - np.mod(np.pi - a, 2 * np.pi)
+
+
+def _targets(pt: np.ndarray, pz: np.ndarray, q: np.ndarray, targets: str,
+             perigee: np.ndarray | None = None, phi_first: np.ndarray | None = None) -> np.ndarray:
     if targets == "pt_pz":
         return np.stack([pt, pz], 1)
     if targets == "qopt_pz":
         return np.stack([q / pt, pz], 1)
+    if targets == "perigee":
+        assert perigee is not None and phi_first is not None
+        return np.stack([q / pt, pz / pt, perigee[:, 0], perigee[:, 1],
+                         _wrap(perigee[:, 2] - phi_first)], 1)
     return np.stack([q * pt, pz], 1)
 
 
@@ -134,8 +152,8 @@ def build_sequences(
     """
     if not isinstance(events, (list, tuple)):
         events = [events]
-    parts_all: dict[str, list[np.ndarray]] = {k: [] for k in
-                                               ("hits", "mask", "pid", "pt", "eta", "q", "pz", "xyz", "ev")}
+    parts_all: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("hits", "mask", "pid", "pt", "eta", "q", "pz", "xyz", "ev", "perigee")}
     cutflow = None
     L = config.max_hits
     for ev_index, ev in enumerate(events):
@@ -186,6 +204,8 @@ def build_sequences(
         parts_all["eta"].append(np.arcsinh(pxy[good, 2] / ptv[good]))
         parts_all["q"].append(np.asarray(parts["q"], np.float64)[prow][good])
         parts_all["ev"].append(np.full(int(good.sum()), ev_index, dtype=np.int64))
+        parts_all["perigee"].append(_true_perigee(ev, vtx[prow][good], pxy[good],
+                                                  parts_all["q"][-1]))
     if not parts_all["pid"]:
         msg = "no particles pass the selection: nothing to build sequences from"
         raise ValueError(msg)
@@ -193,12 +213,23 @@ def build_sequences(
     if not np.isfinite(cat["hits"]).all():
         msg = "hit positions contain NaN or inf"
         raise ValueError(msg)
+    phi_first = np.arctan2(cat["xyz"][:, 0, 1], cat["xyz"][:, 0, 0])
     return TrackSequences(
         hits=cat["hits"], mask=cat["mask"],
-        targets=_targets(cat["pt"], cat["pz"], cat["q"], config.targets),
+        targets=_targets(cat["pt"], cat["pz"], cat["q"], config.targets, cat["perigee"], phi_first),
         particle_id=cat["pid"], pt=cat["pt"], eta=cat["eta"], q=cat["q"], xyz=cat["xyz"],
-        event_index=cat["ev"], cutflow=cutflow,
+        event_index=cat["ev"], perigee=cat["perigee"], cutflow=cutflow,
     )
+
+
+def _true_perigee(event: Any, vertex: np.ndarray, momentum: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """True perigee (d0, z0, phi0, theta, q/p) w.r.t. the z axis, from the production vertex."""
+    from ..fitting import perigee_from_momenta  # noqa: PLC0415
+
+    if len(vertex) == 0:
+        return np.zeros((0, 5))
+    params, _ = perigee_from_momenta(vertex, momentum, q, b_field_z=event.geometry.b_field_z)
+    return np.asarray(params, dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------- model
@@ -224,8 +255,10 @@ class TrackFormer(nn.Module):
         self.head = nn.Sequential(
             nn.Linear(cfg.model_dim, cfg.model_dim), nn.GELU(), nn.Linear(cfg.model_dim, self.n_out)
         )
-        self.register_buffer("target_mean", torch.tensor(cfg.target_mean, dtype=torch.float32))
-        self.register_buffer("target_std", torch.tensor(cfg.target_std, dtype=torch.float32))
+        mean = cfg.target_mean or [0.0] * n_t
+        std = cfg.target_std or [1.0] * n_t
+        self.register_buffer("target_mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("target_std", torch.tensor(std, dtype=torch.float32))
 
     def forward(self, hits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Standardised outputs, shape (B, n_targets) or (B, n_targets, n_quantiles)."""
@@ -292,6 +325,11 @@ class TrackFormer(nn.Module):
         out = {"particle_id": seq.particle_id, "pt": targets_to_pt(values, self.config.targets)}
         for i, name in enumerate(TARGET_SETS[self.config.targets]):
             out[name] = values[:, i]
+        if self.config.targets == "perigee":
+            phi_first = np.arctan2(seq.xyz[:, 0, 1], seq.xyz[:, 0, 0])
+            out["phi0"] = _wrap(phi_first + out["dphi0"])
+            out["theta"] = np.arctan2(1.0, out["cot_theta"])
+            out["q_over_p"] = out["q_over_pt"] * np.sin(out["theta"])
         return out
 
 
