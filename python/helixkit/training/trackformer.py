@@ -107,14 +107,15 @@ def evaluate_trackformer(model: Any, *, n_events: int = 5, mu: float = 50.0, see
     pt_3p, _ = three_point_estimate(seq.xyz, seq.mask, b)
 
     # Kalman fit of the same particles (truth tracking, event by event)
-    key: dict[tuple[int, int], float] = {}
+    key: dict[tuple[int, int], np.ndarray] = {}
     for k, ev in enumerate(events):
         res = fitting.fit_truth_tracks(ev, min_hits=3, n_threads=n_threads)
         ok = res.status == 0
-        pt_fit = np.abs(np.sin(res.params[ok, 3]) / res.params[ok, 4])
-        key.update({(k, int(p)): float(v) for p, v in zip(res.particle_id[ok], pt_fit)})
-    pt_kf = np.array([key.get((int(e), int(p)), np.nan)
-                      for e, p in zip(seq.event_index, seq.particle_id)])
+        key.update({(k, int(p)): v for p, v in zip(res.particle_id[ok], res.params[ok])})
+    nan5 = np.full(5, np.nan)
+    kf = np.array([key.get((int(e), int(p)), nan5)
+                   for e, p in zip(seq.event_index, seq.particle_id)]).reshape(-1, 5)
+    pt_kf = np.abs(np.sin(kf[:, 3]) / kf[:, 4])
     common = np.isfinite(pt_kf) & np.isfinite(pt_3p)
     edges = np.array([0.5, 1.0, 2.0, 5.0, 10.0])
     rows, table = [], {}
@@ -129,6 +130,8 @@ def evaluate_trackformer(model: Any, *, n_events: int = 5, mu: float = 50.0, see
     labels = [f"{lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:])]
     text = format_table(rows, ["method", *[f"pT/pT % {s}" for s in labels],
                                *[f"q/pT % {s}" for s in labels]])
+    if model.config.targets == "perigee":
+        text += "\n\n" + _perigee_table(seq, pred, kf, common, table)
     results = {
         "n_particles": int(common.sum()), "edges": edges.tolist(), "resolution": table,
         "charge_misid": charge_misid_rate(q_tf, seq.q),
@@ -140,6 +143,35 @@ def evaluate_trackformer(model: Any, *, n_events: int = 5, mu: float = 50.0, see
         (out / "trackformer_eval.json").write_text(json.dumps(results, indent=1))
         _plot(seq, pt_tf, pt_kf, common, table, edges, out)
     return results
+
+
+def _perigee_table(seq: Any, pred: np.ndarray, kf: np.ndarray, common: np.ndarray,
+                   table: dict[str, Any]) -> str:
+    """Widths (iterative 3σ clipping) of d0, z0, φ0, θ residuals: TrackFormer vs Kalman fit.
+
+    Fills ``table["perigee"]`` and returns a text table (all pT, and 1–2 GeV).
+    """
+    from .._table import format_table  # noqa: PLC0415
+    from ..evaluation import clipped_std  # noqa: PLC0415
+
+    truth = seq.perigee
+    phi_first = np.arctan2(seq.xyz[:, 0, 1], seq.xyz[:, 0, 0])
+    tf = np.stack([pred[:, 2], pred[:, 3], phi_first + pred[:, 4], np.arctan2(1.0, pred[:, 1])], 1)
+    names = [("d0", 1e3, "um"), ("z0", 1e3, "um"), ("phi0", 1e3, "mrad"), ("theta", 1e3, "mrad")]
+    rows, out = [], {}
+    for method, est in (("trackformer", tf), ("kalman", kf[:, :4])):
+        res = est - truth[:, :4]
+        res[:, 2] = np.angle(np.exp(1j * res[:, 2]))  # periodic phi
+        row = [method]
+        for sel_name, sel in (("all", common), ("1-2", common & (seq.pt >= 1) & (seq.pt < 2))):
+            for j, (name, scale, _) in enumerate(names):
+                w = clipped_std(res[sel, j]) if sel.sum() >= 5 else float("nan")
+                out.setdefault(method, {})[f"{name}_{sel_name}"] = w
+                row.append(f"{scale * w:.1f}")
+        rows.append(row)
+    table["perigee"] = out
+    headers = ["method"] + [f"{n} [{unit}] {s}" for s in ("all pT", "1-2 GeV") for n, _, unit in names]
+    return format_table(rows, headers)
 
 
 def _plot(seq: Any, pt_tf: np.ndarray, pt_kf: np.ndarray, common: np.ndarray,
