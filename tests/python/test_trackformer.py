@@ -214,7 +214,8 @@ def test_evaluate_against_kalman_on_the_same_particles(tmp_path):
     assert "trackformer" in res["table"] and (tmp_path / "trackformer_eval.json").exists()
     # an (untrained) perigee model gets the perigee table too, Kalman widths in physical ranges
     cfg = TrackFormerConfig(targets="perigee", **SMALL)
-    per = evaluate_trackformer(TrackFormer(cfg), n_events=1, mu=10, seed=3)
+    per = evaluate_trackformer(TrackFormer(cfg), n_events=1, mu=10, seed=3, out_dir=tmp_path / "p")
+    assert (tmp_path / "p" / "trackformer_resolution.png").exists()
     kfp = per["resolution"]["perigee"]["kalman"]
     assert 0 < kfp["d0_all"] < 0.2 and 0 < kfp["z0_all"] < 0.5  # mm
     assert 0 < kfp["phi0_all"] < 0.01 and 0 < kfp["theta_all"] < 0.01  # rad

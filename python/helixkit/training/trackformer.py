@@ -185,7 +185,8 @@ def _plot(seq: Any, pt_tf: np.ndarray, pt_kf: np.ndarray, common: np.ndarray,
     a1.set(xlabel="true pT [GeV]", ylabel="TrackFormer pT [GeV]", title="true vs predicted")
     centers = 0.5 * (edges[1:] + edges[:-1])
     for name, vals in table.items():
-        a2.plot(centers, 100 * np.asarray(vals["pt_rel"]), "o-", label=name)
+        if "pt_rel" in vals:  # not the perigee table
+            a2.plot(centers, 100 * np.asarray(vals["pt_rel"]), "o-", label=name)
     a2.set(xlabel="true pT [GeV]", ylabel="σ(pT)/pT [%] (3σ-clipped)", yscale="log",
            title="relative pT resolution")
     a2.legend()
