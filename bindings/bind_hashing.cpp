@@ -103,6 +103,26 @@ std::vector<std::uint32_t> annoyItems(const py::object& items, std::size_t n) {
   return out;
 }
 
+/// Positions only (no variances): what the bucket construction reads.
+TripletSeeder::SpacePoints positions(const CArray<float>& x,
+                                     const CArray<float>& y,
+                                     const CArray<float>& z) {
+  const auto sx = requireVector(x, "x");
+  const std::size_t n = sx.size();
+  return {sx, requireVector(y, "y", n), requireVector(z, "z", n), {}, {}};
+}
+
+HashingSeeder::BucketConfig::Metric metricOf(const std::string& metric) {
+  if (metric == "phi") {
+    return HashingSeeder::BucketConfig::Metric::Phi;
+  }
+  if (metric == "phi_eta") {
+    return HashingSeeder::BucketConfig::Metric::PhiEta;
+  }
+  throw std::invalid_argument("metric (='" + metric +
+                              "') must be 'phi' or 'phi_eta'");
+}
+
 constexpr const char* kAnnoyForestDoc =
     "Annoy's random-projection forest (two-means splits), Euclidean metric,\n"
     "implemented in C++: build once, then answer many item queries per call.\n"
@@ -255,24 +275,14 @@ void bindHashing(py::module_& m) {
          std::size_t nTrees, std::uint64_t seed, std::int64_t searchK,
          std::size_t leafSize, float layerRMin, float layerRMax,
          float layerZMax, unsigned nThreads) {
-        const auto sx = requireVector(x, "x");
-        const std::size_t n = sx.size();
-        const TripletSeeder::SpacePoints sps{sx, requireVector(y, "y", n),
-                                             requireVector(z, "z", n), {}, {}};
+        const auto sps = positions(x, y, z);
         const auto q = requireVector(queries, "queries");
         if (q.empty()) {
           throw std::invalid_argument("queries must not be empty");
         }
         HashingSeeder::BucketConfig cfg;
         cfg.bucketSize = bucketSize;
-        if (metric == "phi") {
-          cfg.metric = HashingSeeder::BucketConfig::Metric::Phi;
-        } else if (metric == "phi_eta") {
-          cfg.metric = HashingSeeder::BucketConfig::Metric::PhiEta;
-        } else {
-          throw std::invalid_argument("metric (='" + metric +
-                                      "') must be 'phi' or 'phi_eta'");
-        }
+        cfg.metric = metricOf(metric);
         cfg.phiBins = phiBins;
         cfg.zBins = zBins;
         cfg.nTrees = nTrees;
@@ -302,6 +312,63 @@ void bindHashing(py::module_& m) {
       "Annoy buckets in one native call (HashingSeeder::annoyBuckets): "
       "(offsets uint64, indices uint32, cells int64, train_s, query_s, "
       "buckets_s).");
+
+  m.def(
+      "hashing_query_layer",
+      [](const CArray<float>& x, const CArray<float>& y, const CArray<float>& z,
+         float layerRMin, float layerRMax, float layerZMax) {
+        HashingSeeder::BucketConfig cfg;
+        cfg.layerRMin = layerRMin;
+        cfg.layerRMax = layerRMax;
+        cfg.layerZMax = layerZMax;
+        return toNumpy(HashingSeeder::queryLayer(positions(x, y, z), cfg));
+      },
+      py::arg("x").noconvert(), py::arg("y").noconvert(),
+      py::arg("z").noconvert(), py::arg("layer_r_min"), py::arg("layer_r_max"),
+      py::arg("layer_z_max"),
+      "Indices (uint32) of the space points with layer_r_min <= r <= "
+      "layer_r_max and |z| <= layer_z_max (HashingSeeder::queryLayer).");
+
+  m.def(
+      "hashing_embedding",
+      [](const CArray<float>& x, const CArray<float>& y, const CArray<float>& z,
+         const std::string& metric) {
+        const auto m = metricOf(metric);
+        const std::size_t dim =
+            m == HashingSeeder::BucketConfig::Metric::Phi ? 2 : 3;
+        return toNumpy2D(HashingSeeder::embedding(positions(x, y, z), m), dim);
+      },
+      py::arg("x").noconvert(), py::arg("y").noconvert(),
+      py::arg("z").noconvert(), py::arg("metric"),
+      "(n, 2) or (n, 3) float32 embedding of the metric: cos phi, sin phi "
+      "[, eta] (HashingSeeder::embedding).");
+
+  m.def(
+      "hashing_query_cells",
+      [](const CArray<float>& x, const CArray<float>& y, const CArray<float>& z,
+         const CArray<std::uint32_t>& queries, std::size_t phiBins,
+         std::size_t zBins, float layerZMax) {
+        const auto sps = positions(x, y, z);
+        const auto q = requireVector(queries, "queries");
+        for (const auto i : q) {
+          if (i >= sps.size()) {
+            throw std::invalid_argument("query index " + std::to_string(i) +
+                                        " must be < " +
+                                        std::to_string(sps.size()));
+          }
+        }
+        HashingSeeder::BucketConfig cfg;
+        cfg.phiBins = phiBins;
+        cfg.zBins = zBins;
+        cfg.layerZMax = layerZMax;
+        cfg.validate();
+        return toNumpy(HashingSeeder::queryCells(sps, q, cfg));
+      },
+      py::arg("x").noconvert(), py::arg("y").noconvert(),
+      py::arg("z").noconvert(), py::arg("queries").noconvert(),
+      py::arg("phi_bins"), py::arg("z_bins"), py::arg("layer_z_max"),
+      "Cell of each query point, phi bin * max(z_bins, 1) + z bin "
+      "(HashingSeeder::queryCells).");
 
   m.def(
       "hashing_seed",

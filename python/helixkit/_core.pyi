@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AnnoyForest', 'DbscanConfig', 'KalmanFitterConfig', 'KalmanSmoother', 'NeighborGraphConfig', 'SeedConfirmationRange', 'SurfaceSet', 'TripletSeederConfig', 'dbscan', 'dbscan_graph', 'estimate_perigee_from_seeds', 'find_seeds', 'find_seeds_buckets', 'find_seeds_subset', 'hardware_threads', 'hashing_annoy_buckets', 'hashing_buckets', 'hashing_exact_phi_neighbours', 'hashing_merge', 'hashing_seed', 'kalman_fit', 'knn_graph', 'perigee_from_momenta', 'radius_graph', 'seeding_grid_info', 'units']
+__all__: list[str] = ['AnnoyForest', 'DbscanConfig', 'KalmanFitterConfig', 'KalmanSmoother', 'NeighborGraphConfig', 'SeedConfirmationRange', 'SurfaceSet', 'TripletSeederConfig', 'dbscan', 'dbscan_graph', 'estimate_perigee_from_seeds', 'find_seeds', 'find_seeds_buckets', 'find_seeds_subset', 'hardware_threads', 'hashing_annoy_buckets', 'hashing_buckets', 'hashing_embedding', 'hashing_exact_phi_neighbours', 'hashing_merge', 'hashing_query_cells', 'hashing_query_layer', 'hashing_seed', 'kalman_fit', 'knn_graph', 'perigee_from_momenta', 'radius_graph', 'seeding_grid_info', 'units']
 class SeedConfirmationRange:
     """
     Seed-confirmation parameters of one detector region (ACTS SeedConfirmationRangeConfig); lengths in mm.
@@ -610,6 +610,18 @@ def find_seeds_subset(x: numpy.typing.NDArray[numpy.float32], y: numpy.typing.ND
 def hardware_threads() -> int:
     """
     Number of threads used when n_threads=0.
+    """
+def hashing_embedding(x: numpy.typing.NDArray[numpy.float32], y: numpy.typing.NDArray[numpy.float32], z: numpy.typing.NDArray[numpy.float32], metric: str) -> numpy.typing.NDArray[numpy.float32]:
+    """
+    (n, 2) or (n, 3) float32 embedding of the metric: cos phi, sin phi [, eta] (HashingSeeder::embedding).
+    """
+def hashing_query_cells(x: numpy.typing.NDArray[numpy.float32], y: numpy.typing.NDArray[numpy.float32], z: numpy.typing.NDArray[numpy.float32], queries: numpy.typing.NDArray[numpy.uint32], phi_bins: typing.SupportsInt | typing.SupportsIndex, z_bins: typing.SupportsInt | typing.SupportsIndex, layer_z_max: typing.SupportsFloat | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
+    """
+    Cell of each query point, phi bin * max(z_bins, 1) + z bin (HashingSeeder::queryCells).
+    """
+def hashing_query_layer(x: numpy.typing.NDArray[numpy.float32], y: numpy.typing.NDArray[numpy.float32], z: numpy.typing.NDArray[numpy.float32], layer_r_min: typing.SupportsFloat | typing.SupportsIndex, layer_r_max: typing.SupportsFloat | typing.SupportsIndex, layer_z_max: typing.SupportsFloat | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.uint32]:
+    """
+    Indices (uint32) of the space points with layer_r_min <= r <= layer_r_max and |z| <= layer_z_max (HashingSeeder::queryLayer).
     """
 def hashing_annoy_buckets(x: numpy.typing.NDArray[numpy.float32], y: numpy.typing.NDArray[numpy.float32], z: numpy.typing.NDArray[numpy.float32], queries: numpy.typing.NDArray[numpy.uint32], bucket_size: typing.SupportsInt | typing.SupportsIndex, metric: str, phi_bins: typing.SupportsInt | typing.SupportsIndex, z_bins: typing.SupportsInt | typing.SupportsIndex, n_trees: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, search_k: typing.SupportsInt | typing.SupportsIndex, leaf_size: typing.SupportsInt | typing.SupportsIndex, layer_r_min: typing.SupportsFloat | typing.SupportsIndex, layer_r_max: typing.SupportsFloat | typing.SupportsIndex, layer_z_max: typing.SupportsFloat | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.uint64], numpy.typing.NDArray[numpy.uint32], numpy.typing.NDArray[numpy.int64], float, float, float]:
     """

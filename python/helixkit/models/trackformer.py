@@ -112,6 +112,18 @@ def _wrap(a: np.ndarray) -> np.ndarray:
     return np.pi - np.mod(np.pi - a, 2 * np.pi)
 
 
+def first_hit_phi(xyz: np.ndarray) -> np.ndarray:
+    """Azimuth of each sequence's first hit, (P,) from (P, L, 3) positions."""
+    return np.arctan2(xyz[:, 0, 1], xyz[:, 0, 0])
+
+
+def perigee_from_targets(values: np.ndarray, phi_first: np.ndarray) -> np.ndarray:
+    """ACTS perigee (d0, z0, phi0, theta, q/p), (P, 5), from "perigee" target values."""
+    theta = np.arctan2(1.0, values[:, 1])
+    return np.stack([values[:, 2], values[:, 3], _wrap(phi_first + values[:, 4]), theta,
+                     values[:, 0] * np.sin(theta)], 1)
+
+
 def _targets(pt: np.ndarray, pz: np.ndarray, q: np.ndarray, targets: str,
              perigee: np.ndarray | None = None, phi_first: np.ndarray | None = None) -> np.ndarray:
     if targets == "pt_pz":
@@ -213,10 +225,10 @@ def build_sequences(
     if not np.isfinite(cat["hits"]).all():
         msg = "hit positions contain NaN or inf"
         raise ValueError(msg)
-    phi_first = np.arctan2(cat["xyz"][:, 0, 1], cat["xyz"][:, 0, 0])
     return TrackSequences(
         hits=cat["hits"], mask=cat["mask"],
-        targets=_targets(cat["pt"], cat["pz"], cat["q"], config.targets, cat["perigee"], phi_first),
+        targets=_targets(cat["pt"], cat["pz"], cat["q"], config.targets, cat["perigee"],
+                         first_hit_phi(cat["xyz"])),
         particle_id=cat["pid"], pt=cat["pt"], eta=cat["eta"], q=cat["q"], xyz=cat["xyz"],
         event_index=cat["ev"], perigee=cat["perigee"], cutflow=cutflow,
     )
@@ -326,10 +338,8 @@ class TrackFormer(nn.Module):
         for i, name in enumerate(TARGET_SETS[self.config.targets]):
             out[name] = values[:, i]
         if self.config.targets == "perigee":
-            phi_first = np.arctan2(seq.xyz[:, 0, 1], seq.xyz[:, 0, 0])
-            out["phi0"] = _wrap(phi_first + out["dphi0"])
-            out["theta"] = np.arctan2(1.0, out["cot_theta"])
-            out["q_over_p"] = out["q_over_pt"] * np.sin(out["theta"])
+            per = perigee_from_targets(values, first_hit_phi(seq.xyz))
+            out["phi0"], out["theta"], out["q_over_p"] = per[:, 2], per[:, 3], per[:, 4]
         return out
 
 

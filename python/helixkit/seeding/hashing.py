@@ -317,39 +317,23 @@ def _hashing_config(config: Any) -> HashingConfig:
 
 
 def _features(x: np.ndarray, y: np.ndarray, z: np.ndarray, metric: str) -> np.ndarray:
-    """Embedding of the metric: (cos phi, sin phi[, eta]) per space point, float32."""
-    phi = np.arctan2(y.astype(np.float64), x.astype(np.float64))
-    cols = [np.cos(phi), np.sin(phi)]
-    if metric == "phi_eta":
-        r = np.hypot(x.astype(np.float64), y.astype(np.float64))
-        # eta of the position seen from the origin; r = 0 (on the beam line)
-        # is clamped to 1 um so eta stays finite.
-        cols.append(np.arcsinh(z / np.maximum(r, 1e-3)))
-    return np.ascontiguousarray(np.stack(cols, axis=1), dtype=np.float32)
+    """Embedding of the metric: (cos phi, sin phi[, eta]) per space point, float32 (C++)."""
+    return _core.hashing_embedding(x, y, z, metric)
 
 
 def _query_mask(
     x: np.ndarray, y: np.ndarray, z: np.ndarray, cfg: HashingConfig, query_mask: Any
 ) -> np.ndarray:
-    n = len(x)
     if query_mask is None:
-        r = np.hypot(x, y)
-        return np.flatnonzero(
-            (r >= cfg.layer_r_min) & (r <= cfg.layer_r_max) & (np.abs(z) <= cfg.layer_z_max)
-        )
-    return _subset(query_mask, n, "query_mask").astype(np.int64)
+        q = _core.hashing_query_layer(x, y, z, cfg.layer_r_min, cfg.layer_r_max, cfg.layer_z_max)
+        return q.astype(np.int64)
+    return _subset(query_mask, len(x), "query_mask").astype(np.int64)
 
 
 def _cells(x: np.ndarray, y: np.ndarray, z: np.ndarray, q: np.ndarray, cfg: HashingConfig) -> np.ndarray:
-    """(phi bin, z bin) cell of each query point, as one int64."""
-    phi = np.arctan2(y[q].astype(np.float64), x[q].astype(np.float64))
-    pb = np.floor((phi + np.pi) * (cfg.phi_bins / (2 * np.pi))).astype(np.int64)
-    pb = np.clip(pb, 0, cfg.phi_bins - 1)  # phi = pi lands in the last bin
-    if cfg.z_bins == 0:
-        return pb
-    zf = (z[q].astype(np.float64) + cfg.layer_z_max) / (2 * cfg.layer_z_max)
-    zb = np.clip(np.floor(zf * cfg.z_bins).astype(np.int64), 0, cfg.z_bins - 1)
-    return pb * cfg.z_bins + zb
+    """(phi bin, z bin) cell of each query point, as one int64 (C++)."""
+    return _core.hashing_query_cells(x, y, z, q.astype(np.uint32), cfg.phi_bins, cfg.z_bins,
+                                     cfg.layer_z_max)
 
 
 def _annoy_neighbours(

@@ -154,13 +154,14 @@ def _perigee_table(seq: Any, pred: np.ndarray, kf: np.ndarray, common: np.ndarra
     from .._table import format_table  # noqa: PLC0415
     from ..evaluation import clipped_std  # noqa: PLC0415
 
+    from ..models.trackformer import first_hit_phi, perigee_from_targets  # noqa: PLC0415
+
     truth = seq.perigee
-    phi_first = np.arctan2(seq.xyz[:, 0, 1], seq.xyz[:, 0, 0])
-    tf = np.stack([pred[:, 2], pred[:, 3], phi_first + pred[:, 4], np.arctan2(1.0, pred[:, 1])], 1)
+    tf = perigee_from_targets(pred, first_hit_phi(seq.xyz))
     names = [("d0", 1e3, "um"), ("z0", 1e3, "um"), ("phi0", 1e3, "mrad"), ("theta", 1e3, "mrad")]
     rows, out = [], {}
     for method, est in (("trackformer", tf), ("kalman", kf[:, :4])):
-        res = est - truth[:, :4]
+        res = est[:, :4] - truth[:, :4]
         res[:, 2] = np.angle(np.exp(1j * res[:, 2]))  # periodic phi
         row = [method]
         for sel_name, sel in (("all", common), ("1-2", common & (seq.pt >= 1) & (seq.pt < 2))):
