@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""TrackFormer input set x loss study at an equal (reduced) CPU budget (issue 8).
+"""TrackFormer input set x loss study at an equal CPU budget (issue 8).
 
-Trains the six configurations inputs in (xyz, r_phi_z, r_dphi_z) x loss in
-(mse, quantile) with the model defaults of ``configs/trackformer.json``
+Trains the configurations inputs in (xyz, r_phi_z, r_dphi_z, r_dphi_z_helix,
+r_dphi_z_helix+prior) x loss in (mse, quantile) — ``+prior``: the helix prior,
+q/pT predicted as a correction to the three-point estimate — with the model
+defaults of ``configs/trackformer.json``
 (targets ``qopt_pz``; quantile models predict the 0.16/0.5/0.84 quantiles with
 the pinball loss and use the median as point prediction), all with the same
 training/validation events, seeds and budget, then evaluates every best model
@@ -11,9 +13,16 @@ estimate. Writes ``OUT/<name>/`` (one run directory per configuration, with
 ``config.json``, ``train.log``, ``timing.json`` and the usual trainer output)
 and ``OUT/summary.md`` + ``OUT/summary.json``.
 
-Default (what the recorded study ran)::
+Reduced budget of the first study (2026-12-02; the six configurations of the
+first three input sets)::
 
-    PYTHONPATH=python python scripts/trackformer_study.py
+    PYTHONPATH=python python scripts/trackformer_study.py --configs xyz_mse xyz_quantile \
+        r_phi_z_mse r_phi_z_quantile r_dphi_z_mse r_dphi_z_quantile
+
+Full budget (2026-12-04, all ten)::
+
+    PYTHONPATH=python python scripts/trackformer_study.py --out runs/tf_study_full \
+        --train-events 60 --val-events 6 --epochs 15
 
 Trainings run as ``--jobs`` parallel subprocesses with ``--threads`` torch
 threads each; a configuration whose ``best.pt`` and ``timing.json`` already
@@ -34,7 +43,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-INPUTS = ("xyz", "r_phi_z", "r_dphi_z")
+INPUTS = ("xyz", "r_phi_z", "r_dphi_z", "r_dphi_z_helix", "r_dphi_z_helix+prior")
 LOSSES = ("mse", "quantile")
 NAMES = [f"{i}_{l}" for i in INPUTS for l in LOSSES]
 BIN_LABELS = ["0.5-1", "1-2", "2-5", "5-10"]
@@ -47,7 +56,9 @@ def make_config(name: str, args: argparse.Namespace) -> dict[str, Any]:
     inputs, loss = name.rsplit("_", 1)
     base["data"].update({"n_train_events": args.train_events, "n_val_events": args.val_events,
                          "mu": args.mu, "seed": args.seed})
-    base["model"].update({"inputs": inputs, "loss": loss, "targets": "qopt_pz"})
+    prior = "helix" if inputs.endswith("+prior") else "none"
+    base["model"].update({"inputs": inputs.removesuffix("+prior"), "prior": prior,
+                          "loss": loss, "targets": "qopt_pz"})
     base["train"].update({"epochs": args.epochs, "seed": args.seed,
                           "num_threads": args.threads})
     return base
@@ -191,8 +202,9 @@ def summarise(results: dict[str, Any], args: argparse.Namespace) -> None:
             f"{ref['n_particles']} particles reconstructed by all three methods")
     check = ("Kalman and three-point rows identical for all evaluated models "
              f"(same particles): {'yes' if (same_n and same_kf) else 'NO'}")
-    md = ["# TrackFormer input set × loss study (equal reduced budget)", "",
-          f"Command: `PYTHONPATH=python python scripts/trackformer_study.py`", "",
+    md = ["# TrackFormer input set × loss study (equal budget)", "",
+          "Command: `PYTHONPATH=python python " + " ".join(["scripts/trackformer_study.py",
+                                                              *sys.argv[1:]]) + "`", "",
           f"Budget: {budget}.", "", f"Test: {test}. Widths by iterative 3σ clipping.", "",
           check + ".", "", *lines, "",
           "Validation losses of MSE and quantile (pinball) models are not comparable "
@@ -212,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                                 epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--out", default="runs/tf_study", help="study directory (default: %(default)s)")
     p.add_argument("--configs", nargs="+", default=NAMES, choices=NAMES, metavar="NAME",
-                   help=f"configurations to run (default: all six: {' '.join(NAMES)})")
+                   help=f"configurations to run (default: all: {' '.join(NAMES)})")
     p.add_argument("--train-events", type=int, default=30, help="default: %(default)s")
     p.add_argument("--val-events", type=int, default=3, help="default: %(default)s")
     p.add_argument("--epochs", type=int, default=10, help="default: %(default)s")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -45,6 +47,99 @@ def test_sequences_are_ordered_and_selected(data):
     assert (np.diff(r[:, :3], axis=1) > 0).all()
     # r_dphi_z: the first hit has dphi = 0
     assert np.all(train.hits[:, 0, 1] == 0)
+
+
+def _helix_points(q_over_pt, cot_theta, phi0, radii, b=2.0):
+    """Exact hits of a primary helix from the origin at the given transverse radii [mm]."""
+    k = 0.299792458 * b * q_over_pt / 1000.0  # signed curvature [1/mm]
+    half = np.arcsin(0.5 * radii * abs(k))  # half the turning angle to radius r
+    s = 2.0 * half / abs(k)  # transverse arc length
+    phi = phi0 - np.sign(k) * half  # azimuth of the point (chord direction)
+    return np.stack([radii * np.cos(phi), radii * np.sin(phi), cot_theta * s], -1)
+
+
+def test_helix_features_recover_curvature_and_slope():
+    from helixkit.models.trackformer import _features  # noqa: PLC0415
+
+    radii = np.array([33.0, 72.0, 115.0, 172.0, 260.0, 360.0, 500.0, 660.0, 820.0, 1020.0])
+    rows = [(1 / 1.3, 0.4, 0.3), (-1 / 0.6, -0.9, 2.9), (1 / 8.0, 0.05, -3.1)]
+    xyz = np.stack([_helix_points(q, c, p, radii) for q, c, p in rows])
+    mask = np.ones(xyz.shape[:2], bool)
+    mask[1, 7:] = False
+    f = _features(xyz, mask, "r_dphi_z_helix")
+    assert f.shape == (3, len(radii), 6) and f.dtype == np.float32
+    for (q, c, _), fi, mi in zip(rows, f, mask):
+        kappa = -0.299792458 * 2.0 * q  # [1/m]; positive charges turn clockwise (phi falls)
+        n = int(mi.sum())
+        np.testing.assert_allclose(fi[1:n, 3], kappa, rtol=1e-4)  # beam line, first hit, hit i
+        np.testing.assert_allclose(fi[1 : n - 1, 4], kappa, rtol=1e-3)  # first, hit i, last
+        np.testing.assert_allclose(fi[1:n, 5], c, rtol=1e-4, atol=1e-6)
+        assert fi[0, 3] == 0 and fi[0, 5] == 0 and fi[0, 4] == 0 and fi[n - 1, 4] == 0
+        assert not fi[~mi].any()
+    # the first three columns are the r_dphi_z features
+    np.testing.assert_array_equal(f[..., :3], _features(xyz, mask, "r_dphi_z"))
+    # a displaced track (the helix shifted off the beam line): κ(first, i, last) is unchanged
+    shifted = xyz[:1] + np.array([3.0, -2.0, 0.0])
+    g = _features(shifted, mask[:1], "r_dphi_z_helix")
+    np.testing.assert_allclose(g[0, 1:9, 4], f[0, 1:9, 4], rtol=1e-4)
+    assert abs(g[0, 1, 3] / f[0, 1, 3] - 1) > 0.05  # while the beam-line circle is off
+    # the model takes six features per hit, and says so when given three
+    model = TrackFormer(TrackFormerConfig(inputs="r_dphi_z_helix", **SMALL))
+    assert model.predict_arrays(f, mask).shape == (3, 2)
+    with pytest.raises(ValueError, match="6"):
+        model.predict_arrays(f[..., :3], mask)
+
+
+def test_helix_prior_adds_the_scaled_three_point_curvature():
+    from helixkit.models.trackformer import _features, middle_hit_curvature  # noqa: PLC0415
+
+    radii = np.array([33.0, 72.0, 115.0, 172.0, 260.0, 360.0])
+    rows = [(1 / 1.3, 0.4, 0.3), (-1 / 0.6, -0.9, 2.9), (1 / 8.0, 0.05, -3.1)]
+    xyz = np.stack([_helix_points(q, c, p, radii) for q, c, p in rows])
+    mask = np.ones(xyz.shape[:2], bool)
+    mask[1, 5:] = False  # 5 hits: middle = third
+    f = _features(xyz, mask, "r_dphi_z_helix")
+    np.testing.assert_allclose(middle_hit_curvature(f, mask), [f[0, 3, 4], f[1, 2, 4], f[2, 3, 4]])
+    cfg = TrackFormerConfig(inputs="r_dphi_z_helix", prior="helix", prior_coef=-1.668,
+                            target_mean=[0.01, 0.2], target_std=[0.05, 3.0], **SMALL)
+    for loss in ("mse", "quantile"):
+        model = TrackFormer(dataclasses.replace(cfg, loss=loss))
+        torch.nn.init.zeros_(model.head[-1].weight)
+        torch.nn.init.zeros_(model.head[-1].bias)  # network output 0 = the target mean
+        pred = model.predict_arrays(f, mask)
+        np.testing.assert_allclose(pred[:, 0], 0.01 - 1.668 * middle_hit_curvature(f, mask),
+                                   rtol=1e-5)
+        np.testing.assert_allclose(pred[:, 1], 0.2, rtol=1e-6)
+        # with the field's coefficient the prior alone is the helix's q/pT
+        np.testing.assert_allclose(pred[:, 0] - 0.01, [q for q, _, _ in rows], rtol=2e-3)
+    # the network also sees each hit's curvatures relative to the prior's: zero on an
+    # exact helix, non-zero next to a displaced hit
+    dev = model._with_deviations(torch.from_numpy(f), torch.from_numpy(mask))[..., -2:].numpy()
+    assert dev.shape == (3, len(radii), 2) and np.abs(dev).max() < 0.02
+    bent = xyz.copy()
+    a = 0.3 / 115.0  # move the third hit 0.3 mm sideways (in φ) at r = 115 mm
+    x0, y0 = bent[0, 2, 0], bent[0, 2, 1]
+    bent[0, 2, :2] = x0 * np.cos(a) - y0 * np.sin(a), x0 * np.sin(a) + y0 * np.cos(a)
+    fb = _features(bent, mask, "r_dphi_z_helix")
+    dev = model._with_deviations(torch.from_numpy(fb), torch.from_numpy(mask))[..., -2:].numpy()
+    assert np.abs(dev[0, 2]).max() > 0.5 and np.abs(dev[1:]).max() < 0.02
+    for bad in ({"inputs": "r_dphi_z"}, {"targets": "pt_pz"}, {"prior": "kalman"}):
+        with pytest.raises(ValueError, match="prior"):
+            TrackFormerConfig(**{**dataclasses.asdict(cfg), **bad}).validate()
+
+
+def test_training_loss_ignores_padding(data):
+    cfg, train, _ = data
+    torch.manual_seed(0)
+    model = TrackFormer(cfg).eval()
+    hits, mask, target = _tensors(train)
+    n = int(mask.sum(1).max())
+    wide = torch.cat([hits, torch.zeros(len(hits), 5, hits.shape[2])], 1)
+    wide_mask = torch.cat([mask, torch.zeros(len(mask), 5, dtype=torch.bool)], 1)
+    with torch.no_grad():
+        a = float(model.loss((hits[:, :n], mask[:, :n], target)))
+        b = float(model.loss((wide, wide_mask, target)))
+    assert a == pytest.approx(b, rel=1e-6)
 
 
 def test_padding_does_not_change_predictions(data):
@@ -151,6 +246,14 @@ def test_onnx_export_round_trip(data, tmp_path):
     hits, mask = train.hits[:37], train.mask[:37]
     out = sess.run(None, {"hits": hits, "mask": mask})[0]
     np.testing.assert_allclose(out, model.predict_arrays(hits, mask), rtol=1e-4, atol=1e-5)
+    # a model with the helix prior exports the prior with it
+    hcfg = dataclasses.replace(cfg, inputs="r_dphi_z_helix", prior="helix", prior_coef=-1.7)
+    seq = build_sequences(simulate_event(mu=40, seed=7), hcfg)
+    torch.manual_seed(1)
+    model = TrackFormer(hcfg).eval()
+    sess = ort.InferenceSession(str(export_onnx(model, tmp_path / "tf_helix.onnx")))
+    out = sess.run(None, {"hits": seq.hits, "mask": seq.mask})[0]
+    np.testing.assert_allclose(out, model.predict_arrays(seq.hits, seq.mask), rtol=1e-4, atol=1e-5)
 
 
 def test_shipped_pretrained_model_predicts_pt():
@@ -223,3 +326,23 @@ def test_evaluate_against_kalman_on_the_same_particles(tmp_path):
     # constant prediction of d0 = 0 is narrower than the fit's resolution)
     assert per["resolution"]["perigee"]["trackformer"]["phi0_all"] > kfp["phi0_all"]
     assert "d0 [um] all pT" in per["table"]
+
+
+def test_config_files_validate_and_match_the_shipped_model():
+    import json  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from helixkit.models import config_from_dict  # noqa: PLC0415
+    from helixkit.training.trackformer import DataConfig  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parents[2] / "configs"
+    for path in sorted(root.glob("trackformer*.json")):
+        cfg = json.loads(path.read_text())
+        config_from_dict(DataConfig, cfg["data"], where=f"{path.name}: data")
+        config_from_dict(TrackFormerConfig, cfg["model"], where=f"{path.name}: model").validate()
+        config_from_dict(TrainConfig, cfg["train"], where=f"{path.name}: train")
+    # the shipped weights are what the documented config trains
+    shipped = models.pretrained("trackformer").config
+    documented = json.loads((root / "trackformer_helix_prior.json").read_text())["model"]
+    for key, value in documented.items():
+        assert getattr(shipped, key) == value, key

@@ -56,7 +56,8 @@ def train_trackformer(config: dict[str, Any], out_dir: str | Path, *, resume: bo
                       progress: bool = True) -> Any:
     """Simulate, build sequences, train with early stopping; returns the best model."""
     from ..models import config_from_dict  # noqa: PLC0415
-    from ..models.trackformer import TrackFormer, TrackFormerConfig, build_sequences  # noqa: PLC0415
+    from ..models.trackformer import (  # noqa: PLC0415
+        TrackFormer, TrackFormerConfig, build_sequences, middle_hit_curvature)
 
     unknown = sorted(set(config) - {"data", "model", "train"})
     if unknown:
@@ -71,8 +72,16 @@ def train_trackformer(config: dict[str, Any], out_dir: str | Path, *, resume: bo
     train_seq = build_sequences(_events(n_tr, data.mu, data.seed, 0), mcfg, strict_length=False)
     val_seq = build_sequences(_events(n_va, data.mu, data.seed + 1, n_tr), mcfg,
                               strict_length=False)
-    mcfg.target_mean = [float(v) for v in train_seq.targets.mean(0)]
-    mcfg.target_std = [float(v) for v in train_seq.targets.std(0) + 1e-12]
+    targets = train_seq.targets.copy()
+    if mcfg.prior == "helix":  # least-squares q/pT = c·κ(three-point), then the residual's scale
+        kappa = middle_hit_curvature(train_seq.hits, train_seq.mask)
+        if not np.any(kappa):
+            msg = "prior='helix': the training tracks have no curvature (all κ = 0)"
+            raise ValueError(msg)
+        mcfg.prior_coef = float(np.dot(kappa, targets[:, 0]) / np.dot(kappa, kappa))
+        targets[:, 0] -= mcfg.prior_coef * kappa
+    mcfg.target_mean = [float(v) for v in targets.mean(0)]
+    mcfg.target_std = [float(v) for v in targets.std(0) + 1e-12]
     model = TrackFormer(mcfg)
     out = Path(out_dir)
     trainer = Trainer(model, lambda m, b: m.loss(b), tcfg, out)
@@ -181,15 +190,22 @@ def _plot(seq: Any, pt_tf: np.ndarray, pt_kf: np.ndarray, common: np.ndarray,
 
     plt = _pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5))
-    a1.hist2d(seq.pt[common], pt_tf[common], bins=60, range=[[0.5, 10], [0.5, 10]], cmin=1)
+    from matplotlib.colors import LogNorm  # noqa: PLC0415
+
+    bins = np.geomspace(0.5, 10.0, 61)
+    *_, img = a1.hist2d(seq.pt[common], pt_tf[common], bins=[bins, bins], cmin=1, norm=LogNorm())
+    fig.colorbar(img, ax=a1, label="tracks")
     a1.plot([0.5, 10], [0.5, 10], "r--", lw=1)
-    a1.set(xlabel="true pT [GeV]", ylabel="TrackFormer pT [GeV]", title="true vs predicted")
+    a1.set(xlabel="true pT [GeV]", ylabel="TrackFormer pT [GeV]", title="true vs predicted",
+           xscale="log", yscale="log")
     centers = 0.5 * (edges[1:] + edges[:-1])
     for name, vals in table.items():
         if "pt_rel" in vals:  # not the perigee table
             a2.plot(centers, 100 * np.asarray(vals["pt_rel"]), "o-", label=name)
-    a2.set(xlabel="true pT [GeV]", ylabel="σ(pT)/pT [%] (3σ-clipped)", yscale="log",
-           title="relative pT resolution")
+    a2.set(xlabel="true pT [GeV]", ylabel="σ(pT)/pT [%] (3σ-clipped)",
+           title="relative pT resolution (|η| < 1)")
+    a2.set_ylim(bottom=0)
+    a2.grid(alpha=0.3)
     a2.legend()
     save_figure(fig, out / "trackformer_resolution.png")
 
