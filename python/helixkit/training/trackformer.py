@@ -193,8 +193,10 @@ def _plot(seq: Any, pt_tf: np.ndarray, pt_kf: np.ndarray, common: np.ndarray,
     from matplotlib.colors import LogNorm  # noqa: PLC0415
 
     bins = np.geomspace(0.5, 10.0, 61)
-    *_, img = a1.hist2d(seq.pt[common], pt_tf[common], bins=[bins, bins], cmin=1, norm=LogNorm())
-    fig.colorbar(img, ax=a1, label="tracks")
+    counts, _, _ = np.histogram2d(seq.pt[common], pt_tf[common], bins=[bins, bins])
+    if counts.max() > 0:  # a LogNorm of an empty histogram has no valid range
+        img = a1.pcolormesh(bins, bins, np.ma.masked_equal(counts.T, 0), norm=LogNorm())
+        fig.colorbar(img, ax=a1, label="tracks")
     a1.plot([0.5, 10], [0.5, 10], "r--", lw=1)
     a1.set(xlabel="true pT [GeV]", ylabel="TrackFormer pT [GeV]", title="true vs predicted",
            xscale="log", yscale="log")
