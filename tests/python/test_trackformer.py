@@ -301,6 +301,8 @@ def test_perigee_targets_and_short_training(tmp_path):
     out = model.predict(simulate_event(mu=40, seed=100))
     for key in ("q_over_pt", "cot_theta", "d0", "z0", "dphi0", "phi0", "theta", "q_over_p", "pt"):
         assert out[key].shape == (len(val),), key
+    # pT comes from q/pT for perigee models (it was |q/pT| before 2026-12-04)
+    np.testing.assert_allclose(out["pt"], 1.0 / np.abs(out["q_over_pt"]))
     phi_true = val.perigee[:, 2]
     dphi = np.angle(np.exp(1j * (out["phi0"] - phi_true)))
     assert np.median(np.abs(dphi)) < 0.02
@@ -346,3 +348,15 @@ def test_config_files_validate_and_match_the_shipped_model():
     documented = json.loads((root / "trackformer_helix_prior.json").read_text())["model"]
     for key, value in documented.items():
         assert getattr(shipped, key) == value, key
+
+
+def test_targets_to_pt_for_every_target_set():
+    from helixkit.models.trackformer import TARGET_SETS, targets_to_pt  # noqa: PLC0415
+
+    v = np.array([[-0.5, 1.0, 0.0, 0.0, 0.0], [2.0, 1.0, 0.0, 0.0, 0.0]])
+    expect = {"pt_pz": [0.5, 2.0], "qpt_pz": [0.5, 2.0], "qopt_pz": [2.0, 0.5],
+              "perigee": [2.0, 0.5]}
+    assert set(expect) == set(TARGET_SETS)
+    for targets, pt in expect.items():
+        n = len(TARGET_SETS[targets])
+        np.testing.assert_allclose(targets_to_pt(v[:, :n], targets), pt, err_msg=targets)

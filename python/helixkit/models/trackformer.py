@@ -226,9 +226,10 @@ def _targets(pt: np.ndarray, pz: np.ndarray, q: np.ndarray, targets: str,
 
 
 def targets_to_pt(values: np.ndarray, targets: str) -> np.ndarray:
-    """pT [GeV] from predicted targets (|x| for q·pT, 1/|x| for q/pT)."""
+    """pT [GeV] from predicted targets (|x| for pT and q·pT, 1/|x| for q/pT: the
+    ``qopt_pz`` and ``perigee`` sets)."""
     first = values[:, 0]
-    if targets == "qopt_pz":
+    if TARGET_SETS[targets][0] == "q_over_pt":
         return 1.0 / np.maximum(np.abs(first), 1e-9)
     return np.abs(first)
 
