@@ -184,15 +184,22 @@ def _last_index(mask: np.ndarray) -> np.ndarray:
     return np.where(mask.any(1), mask.shape[1] - 1 - np.argmax(mask[:, ::-1], axis=1), 0)
 
 
+def _middle_kappa(hits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """κ feature (column 4) of each sequence's middle real hit (the ⌊n/2⌋-th, 0-based), (B,)."""
+    m = mask.to(torch.int64)
+    rank = torch.cumsum(m, 1) - 1
+    n = m.sum(1, keepdim=True)
+    mid = torch.argmax((mask & (rank == torch.div(n, 2, rounding_mode="floor"))).to(torch.int32),
+                       dim=1)
+    return torch.gather(hits[..., 4], 1, mid.unsqueeze(1)).squeeze(1)
+
+
 def middle_hit_curvature(hits: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """κ feature (first, middle, last hit: the three-point curvature [1/m]) of each
     sequence's middle real hit (the ⌊n/2⌋-th, 0-based), (P,), from ``r_dphi_z_helix``
     features; the helix prior's input."""
-    mask = np.asarray(mask, bool)
-    n = mask.sum(1)
-    rank = np.cumsum(mask, 1) - 1
-    mid = np.argmax(mask & (rank == (n // 2)[:, None]), axis=1)
-    return hits[np.arange(len(hits)), mid, 4].astype(np.float64)
+    return _middle_kappa(torch.from_numpy(np.asarray(hits)),
+                         torch.from_numpy(np.asarray(mask, bool))).double().numpy()
 
 
 def _wrap(a: np.ndarray) -> np.ndarray:
@@ -362,19 +369,11 @@ class TrackFormer(nn.Module):
         self.register_buffer("target_mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("target_std", torch.tensor(std, dtype=torch.float32))
 
-    def _middle_kappa(self, hits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        m = mask.to(torch.int64)
-        rank = torch.cumsum(m, 1) - 1
-        n = m.sum(1, keepdim=True)
-        mid = torch.argmax((mask & (rank == torch.div(n, 2, rounding_mode="floor"))).to(torch.int32),
-                           dim=1)
-        return torch.gather(hits[..., 4], 1, mid.unsqueeze(1)).squeeze(1)
-
     def prior(self, hits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The helix prior of q/pT, (B,) (zero without a prior)."""
         if self.config.prior == "none":
             return torch.zeros(len(hits), dtype=hits.dtype)
-        return self.config.prior_coef * self._middle_kappa(hits, mask)
+        return self.config.prior_coef * _middle_kappa(hits, mask)
 
     def _with_deviations(self, hits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Helix-prior models also see each hit's curvature estimates relative to the
@@ -384,7 +383,7 @@ class TrackFormer(nn.Module):
         is then an O(1) combination of O(1) inputs; from the raw κ_i (≈ 0.1–1 /m,
         differing by ~1 %) it would need weights of ~10² that a few thousand AdamW
         steps do not reach."""
-        k_mid = self._middle_kappa(hits, mask).unsqueeze(1)
+        k_mid = _middle_kappa(hits, mask).unsqueeze(1)
         scale = abs(self.config.prior_coef) / self.target_std[0]
         cols = []
         for c in (4, 3):
@@ -396,16 +395,15 @@ class TrackFormer(nn.Module):
     def physical(self, out: torch.Tensor, hits: torch.Tensor, mask: torch.Tensor
                  ) -> torch.Tensor:
         """Standardised outputs → physical units (adds the prior to q/pT)."""
-        if out.dim() == 3:  # quantiles: (B, n_targets, n_quantiles)
-            phys = out * self.target_std[:, None] + self.target_mean[:, None]
-            shift = self.prior(hits, mask)[:, None, None]
-        else:
-            phys = out * self.target_std + self.target_mean
-            shift = self.prior(hits, mask)[:, None]
+        quantiles = out.dim() == 3  # (B, n_targets, n_quantiles)
+        std, mean = ((self.target_std[:, None], self.target_mean[:, None]) if quantiles else
+                     (self.target_std, self.target_mean))
+        phys = out * std + mean
         if self.config.prior == "none":
             return phys
         first = torch.zeros(phys.shape[1:], dtype=phys.dtype)
-        first[0] = 1.0
+        first[0] = 1.0  # the prior shifts q/pT (every quantile of it)
+        shift = self.prior(hits, mask).view(-1, *([1] * (phys.dim() - 1)))
         return phys + shift * first
 
     def forward(self, hits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -424,8 +422,8 @@ class TrackFormer(nn.Module):
     def loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         hits, mask, target = batch
         # cut the batch to its longest track: padding is not computed
-        width = max(int((mask.shape[1] - torch.argmax(torch.flip(mask, [1]).to(torch.int32), 1)
-                         ).masked_fill(~mask.any(1), 0).max()), 1)
+        used = torch.nonzero(mask.any(0))
+        width = int(used.max()) + 1 if len(used) else 1
         hits, mask = hits[:, :width], mask[:, :width]
         pred = self(hits, mask)
         if self.config.prior != "none":
@@ -459,7 +457,7 @@ class TrackFormer(nn.Module):
         # does not change a prediction; the results come back in input order).
         mask = np.asarray(mask, bool)
         # extent = one past the last valid hit (padding may sit anywhere)
-        extent = np.where(mask.any(1), mask.shape[1] - np.argmax(mask[:, ::-1], axis=1), 0)
+        extent = np.where(mask.any(1), _last_index(mask) + 1, 0)
         order = np.argsort(extent, kind="stable")
         out = np.empty((len(hits), n_out))
         for i in range(0, len(hits), batch_size):
