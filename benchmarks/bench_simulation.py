@@ -1,4 +1,4 @@
-"""Built-in simulation throughput: events/s at <mu> = 50 and 200.
+"""Built-in simulation throughput: events/s at <mu> = 50 and 200, with and without cells.
 
 Smoke mode (CI, ``--benchmark-disable``) runs small events; set
 ``HELIXKIT_BENCH_FULL=1`` for the real sizes.
@@ -22,9 +22,11 @@ def _warm_jit():
 
 
 @pytest.mark.benchmark(group="simulation")
+@pytest.mark.parametrize("cells", [True, False], ids=["cells", "no_cells"])
 @pytest.mark.parametrize("mu", MUS)
-def test_simulate_event(benchmark, mu):
+def test_simulate_event(benchmark, mu, cells):
     seeds = iter(range(10**6))
-    ev = benchmark(lambda: simulate_event(mu=mu, seed=next(seeds)))
-    benchmark.extra_info.update(hits=ev.n_hits, particles=ev.n_particles)
+    ev = benchmark(lambda: simulate_event(mu=mu, seed=next(seeds), cells=cells))
+    benchmark.extra_info.update(hits=ev.n_hits, particles=ev.n_particles,
+                                cells=0 if ev.cells is None else ev.cells.n_rows)
     assert ev.n_hits > 0

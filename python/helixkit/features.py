@@ -10,7 +10,18 @@ FEATURE_NAMES = ("r", "cos_phi", "sin_phi", "z", "eta", "cos_theta", "volume_bar
 EXTRA_FEATURES = {
     "detector": ("volume_index", "layer_index"),
     "cells": ("n_cells", "cell_value_sum", "ch0_extent", "ch1_extent"),
+    "cluster": ("cluster_log_cells", "cluster_log_charge", "cluster_angle_u",
+                "cluster_angle_v", "cluster_uv_sign"),
 }
+
+
+def n_features(extra: tuple[str, ...] | list[str] = ()) -> int:
+    """Width of :func:`hit_features` with these ``extra`` groups."""
+    unknown = sorted(set(extra) - set(EXTRA_FEATURES))
+    if unknown:
+        msg = f"extra: unknown feature group(s) {unknown}; valid: {sorted(EXTRA_FEATURES)}"
+        raise ValueError(msg)
+    return len(FEATURE_NAMES) + sum(len(EXTRA_FEATURES[g]) for g in extra)
 
 
 def hit_features(event: Any, *, volumes: tuple[int, ...] | None = None,
@@ -27,6 +38,15 @@ def hit_features(event: Any, *, volumes: tuple[int, ...] | None = None,
     - ``"detector"``: volume and layer ids as small numbers (id / 10);
     - ``"cells"``: per hit, the number of TrackML cells, their summed value and
       the extent of the cluster in ch0 and ch1 (needs ``event.cells``).
+    - ``"cluster"``: the track direction that the cluster shape measures
+      (needs ``event.cells`` and ``event.geometry`` with the layers' pitch and
+      sensor thickness): log of the cell count and of the summed charge, the
+      angles atan(|Δu|/t) and atan(|Δv|/t) of the track to the sensor normal
+      projected on the sensor axes (u along φ; v along z in the barrel, r in
+      the endcaps), with |Δ| = (extent − 1) × pitch, and the sign of the
+      ch0–ch1 correlation (+1, −1, or 0 when the cluster is one cell wide).
+      A cluster fixes the direction only up to a reflection through the
+      sensor plane, so these are the magnitudes plus one relative sign.
 
     Scales are fixed (the features mean the same on every event) unless
     ``normalize``: then every column is standardised over the event's selected
@@ -56,6 +76,8 @@ def hit_features(event: Any, *, volumes: tuple[int, ...] | None = None,
         cols += [hits["volume_id"][rows] / 10.0, hits["layer_id"][rows] / 10.0]
     if "cells" in extra:
         cols += list(_cell_features(event, rows).T)
+    if "cluster" in extra:
+        cols += list(_cluster_features(event, rows).T)
     f = np.stack(cols, axis=1)
     if not np.isfinite(f).all():
         msg = "hit positions contain NaN or inf"
@@ -65,27 +87,61 @@ def hit_features(event: Any, *, volumes: tuple[int, ...] | None = None,
     return f.astype(np.float32), rows
 
 
-def _cell_features(event: Any, rows: np.ndarray) -> np.ndarray:
+def _cells_of(event: Any, rows: np.ndarray, group: str) -> tuple[np.ndarray, np.ndarray]:
+    """(hit row in ``rows`` of every cell of those hits, the cells' indices in event.cells)."""
     cells = event.cells
     if cells is None or cells.n_rows == 0:
-        msg = "extra=('cells',) needs an event with a TrackML cells table (event.cells)"
+        msg = f"extra=('{group}',) needs an event with a TrackML cells table (event.cells)"
         raise ValueError(msg)
     hit_id = np.asarray(event.hits["hit_id"])[rows]
     order = np.argsort(hit_id)
     pos = np.searchsorted(hit_id[order], cells["hit_id"])
     pos = np.clip(pos, 0, len(rows) - 1)
     mine = hit_id[order][pos] == cells["hit_id"]
-    k = order[pos[mine]]
+    return order[pos[mine]], np.flatnonzero(mine)
+
+
+def _cell_features(event: Any, rows: np.ndarray) -> np.ndarray:
+    k, idx = _cells_of(event, rows, "cells")
+    cells = event.cells
     n = len(rows)
-    value = np.asarray(cells["value"], np.float64)[mine]
+    value = np.asarray(cells["value"], np.float64)[idx]
     out = np.zeros((n, 4))
     out[:, 0] = np.bincount(k, minlength=n)
     out[:, 1] = np.bincount(k, weights=value, minlength=n)
     for j, ch in enumerate(("ch0", "ch1")):
-        c = np.asarray(cells[ch], np.float64)[mine]
+        c = np.asarray(cells[ch], np.float64)[idx]
         hi = np.full(n, -np.inf)
         lo = np.full(n, np.inf)
         np.maximum.at(hi, k, c)
         np.minimum.at(lo, k, c)
         out[:, 2 + j] = np.where(out[:, 0] > 0, hi - lo + 1, 0)
     return out
+
+
+def _cluster_features(event: Any, rows: np.ndarray) -> np.ndarray:
+    geo = event.geometry
+    if geo is None:
+        msg = "extra=('cluster',) needs event.geometry (the layers' pitch and sensor_thickness)"
+        raise ValueError(msg)
+    lay = geo.layer_indices(event.hits["volume_id"][rows], event.hits["layer_id"][rows])
+    if (lay < 0).any():
+        msg = "extra=('cluster',): some hits are on layers that event.geometry does not have"
+        raise ValueError(msg)
+    arr = geo.arrays()
+    basic = _cell_features(event, rows)
+    n_cells, charge, ext_u, ext_v = basic.T
+    if (n_cells == 0).any():
+        msg = f"extra=('cluster',): {int((n_cells == 0).sum())} hits have no cells"
+        raise ValueError(msg)
+    k, idx = _cells_of(event, rows, "cluster")
+    cu = np.asarray(event.cells["ch0"], np.float64)[idx]
+    cv = np.asarray(event.cells["ch1"], np.float64)[idx]
+    mu_u = np.bincount(k, weights=cu, minlength=len(rows)) / n_cells
+    mu_v = np.bincount(k, weights=cv, minlength=len(rows)) / n_cells
+    cov = np.bincount(k, weights=(cu - mu_u[k]) * (cv - mu_v[k]), minlength=len(rows))
+    t = arr["sensor_thickness"][lay]
+    angle_u = np.arctan((ext_u - 1) * arr["pitch_u"][lay] / t)
+    angle_v = np.arctan((ext_v - 1) * arr["pitch_v"][lay] / t)
+    return np.stack([np.log(n_cells), np.log(np.maximum(charge, 1e-3)), angle_u, angle_v,
+                     np.sign(np.round(cov, 9))], axis=1)

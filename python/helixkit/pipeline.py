@@ -20,12 +20,18 @@ import numpy as np
 from .features import hit_features
 
 
-def _event_batch(event: Any, volumes: tuple[int, ...] | None, pt_thld: float) -> tuple[Any, ...]:
+def _extra(model: Any) -> tuple[str, ...]:
+    """The extra hit-feature groups a GC or noise model was trained with."""
+    return tuple(getattr(model.config, "extra_features", ()) or ())
+
+
+def _event_batch(event: Any, volumes: tuple[int, ...] | None, cfg: Any) -> tuple[Any, ...]:
     import torch  # noqa: PLC0415
 
     from .graph import hits_of_interest  # noqa: PLC0415
 
-    feats, rows = hit_features(event, volumes=volumes)
+    feats, rows = hit_features(event, volumes=volumes, extra=tuple(cfg.extra_features))
+    pt_thld = cfg.pt_thld
     pid = event.hit_particle_id[rows]
     oi = hits_of_interest(event, pt_min=pt_thld)[rows]
     return torch.from_numpy(feats), torch.from_numpy(pid.astype(np.int64)), torch.from_numpy(oi)
@@ -42,8 +48,8 @@ def train_gc(events: list[Any], val_events: list[Any], gc_config: Any = None,
     tcfg = train_config or TrainConfig(epochs=10, lr=1e-3, progress=False)
     seed_everything(tcfg.seed)
     model = GraphConstructionNet(cfg)
-    train = [_event_batch(ev, volumes, cfg.pt_thld) for ev in events]
-    val = [_event_batch(ev, volumes, cfg.pt_thld) for ev in val_events]
+    train = [_event_batch(ev, volumes, cfg) for ev in events]
+    val = [_event_batch(ev, volumes, cfg) for ev in val_events]
 
     def loss_fn(m: Any, batch: tuple[Any, ...]) -> Any:
         feats, pid, oi = batch
@@ -69,7 +75,7 @@ def find_tracks(event: Any, model: Any = None, *, eps: float | None = None,
         model = pretrained("learned_tracking")
     if hasattr(model, "find_tracks"):
         return model.find_tracks(event, eps=eps, min_samples=min_samples, n_threads=n_threads)
-    feats, rows = hit_features(event, volumes=volumes)
+    feats, rows = hit_features(event, volumes=volumes, extra=_extra(model))
     emb = model.embed(feats)
     labels = np.full(event.n_hits, -1, dtype=np.int64)
     labels[rows] = dbscan(emb, 0.1 if eps is None else eps,
@@ -90,7 +96,7 @@ def evaluate_gc(model: Any, events: list[Any], *, k: int = 10, max_radius: float
     t = {"features": 0.0, "embedding": 0.0, "graph": 0.0, "clustering": 0.0}
     for ev in events:
         t0 = time.perf_counter()
-        feats, rows = hit_features(ev, volumes=volumes)
+        feats, rows = hit_features(ev, volumes=volumes, extra=_extra(model))
         t1 = time.perf_counter()
         emb = model.embed(feats)
         t2 = time.perf_counter()
@@ -143,7 +149,7 @@ def oc_batch(event: Any, gc_model: Any, oc_config: Any, *,
     from .graph import hits_of_interest  # noqa: PLC0415
     from .models.oc import graph_inputs  # noqa: PLC0415
 
-    feats, rows = hit_features(event, volumes=volumes)
+    feats, rows = hit_features(event, volumes=volumes, extra=_extra(gc_model))
     if noise_model is not None:
         keep = noise_mask(feats, noise_model, n_threads=n_threads)
         feats, rows = feats[keep], rows[keep]
@@ -201,7 +207,7 @@ def evaluate_oc(gc_model: Any, oc_model: Any, events: list[Any], *,
     thld = oc_model.config.pt_thld
     for ev in events:
         t0 = time.perf_counter()
-        feats, rows = hit_features(ev, volumes=volumes)
+        feats, rows = hit_features(ev, volumes=volumes, extra=_extra(gc_model))
         t1 = time.perf_counter()
         if noise_model is not None:
             keep = noise_mask(feats, noise_model, n_threads=n_threads)
@@ -257,12 +263,13 @@ def noise_mask(features: np.ndarray, noise_model: Any, *, n_threads: int = 0) ->
     return p < noise_model.config.threshold
 
 
-def _noise_batch(event: Any, volumes: tuple[int, ...] | None) -> tuple[Any, ...]:
+def _noise_batch(event: Any, volumes: tuple[int, ...] | None,
+                 extra: tuple[str, ...] = ()) -> tuple[Any, ...]:
     import torch  # noqa: PLC0415
 
     from .models.noise import noise_features  # noqa: PLC0415
 
-    feats, rows = hit_features(event, volumes=volumes)
+    feats, rows = hit_features(event, volumes=volumes, extra=extra)
     x = noise_features(feats)
     y = torch.from_numpy(event.hit_particle_id[rows] == 0)
     return torch.from_numpy(x), y
@@ -282,8 +289,8 @@ def train_noise(events: list[Any], val_events: list[Any], noise_config: Any = No
     tcfg = train_config or TrainConfig(epochs=10, lr=1e-3, progress=False)
     seed_everything(tcfg.seed)
     model = NoiseClassifier(cfg)
-    train = [_noise_batch(ev, volumes) for ev in events]
-    val = [_noise_batch(ev, volumes) for ev in val_events]
+    train = [_noise_batch(ev, volumes, _extra(model)) for ev in events]
+    val = [_noise_batch(ev, volumes, _extra(model)) for ev in val_events]
     for name, batches in (("training", train), ("validation", val)):
         if not any(bool(b[1].any()) for b in batches):
             msg = f"the {name} events have no noise hits in volumes {volumes}"
@@ -313,7 +320,7 @@ def evaluate_noise(model: Any, events: list[Any], *, volumes: Any = "model",
 
     scores, labels = [], []
     for ev in events:
-        x, y = _noise_batch(ev, volumes)
+        x, y = _noise_batch(ev, volumes, _extra(model))
         model.eval()
         with torch.no_grad():
             scores.append(torch.sigmoid(model(x)).numpy())

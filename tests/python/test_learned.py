@@ -178,7 +178,8 @@ def test_cli_trains_and_evaluates_the_pipeline(tmp_path, capsys):
     cfg = tmp_path / "lt.json"
     cfg.write_text(json.dumps({
         "data": {"n_train_events": 1, "n_val_events": 1, "mu": 3, "seed": 0},
-        "gc": {"hidden_dim": 16, "depth": 2}, "gc_train": {"epochs": 2, "num_threads": 1},
+        "gc": {"hidden_dim": 16, "depth": 2, "extra_features": ["cluster"]},
+        "gc_train": {"epochs": 2, "num_threads": 1},
         "oc": {"hidden_dim": 16, "n_layers": 1}, "oc_train": {"epochs": 1, "num_threads": 1},
         "noise": {"hidden_dim": 8}, "noise_train": {"epochs": 1, "num_threads": 1},
         "use_noise_filter": True}))
@@ -186,6 +187,10 @@ def test_cli_trains_and_evaluates_the_pipeline(tmp_path, capsys):
     assert main(["train", "learned_tracking", "--config", str(cfg), "--out", str(out),
                  "--no-progress"]) == 0
     assert (out / "learned_tracking.pt").is_file() and (out / "gc" / "loss.png").is_file()
+    # the cluster-shape features reach every stage: 7 + 5 hit features, 12 + 5 noise inputs
+    back = models.load(out / "learned_tracking.pt", expect="learned_tracking")
+    assert back.gc.config.in_dim == back.oc.config.hit_dim == 12
+    assert back.noise.config.in_dim == 17 and back.noise.config.extra_features == ["cluster"]
     assert main(["evaluate", "learned_tracking", "--checkpoint", str(out / "learned_tracking.pt"),
                  "--events", "1", "--mu", "3", "--out", str(tmp_path / "ev")]) == 0
     text = capsys.readouterr().out
@@ -228,7 +233,7 @@ def test_hit_features_extras_cells_and_normalisation():
     assert f[0, 7:].tolist() == [3, 1.0, 3, 3] and f[1, 7:].tolist() == [1, 1.0, 1, 1]
     assert (f[2:, 7:] == 0).all()
     with pytest.raises(ValueError, match="cells table"):
-        hit_features(ev, extra=("cells",))
+        hit_features(dataclasses.replace(ev, cells=None), extra=("cells",))
     with pytest.raises(ValueError, match="unknown feature group"):
         hit_features(ev, extra=("colour",))
 

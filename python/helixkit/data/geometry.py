@@ -11,7 +11,10 @@ Kalman fitter):
 * endcap layer (disk at ``z``): ``u = r * phi`` (tangential), ``v = r`` (radial).
 
 ``resolution = (sigma_u, sigma_v)`` in mm; ``thickness_x0`` is the layer's
-material in radiation lengths at normal incidence.
+material in radiation lengths at normal incidence. ``pitch = (pitch_u, pitch_v)``
+and ``sensor_thickness`` (mm) describe the sensor's readout cells, from which the
+simulation makes TrackML-style clusters (cells) and
+:func:`helixkit.features.hit_features` reads the cluster shape back.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ class Layer:
         numbering is ``1 + i_2 * n_phi_modules + i_phi``.
     efficiency : float
         Probability that a crossing produces a hit.
+    pitch : (float, float)
+        Readout cell size (pitch_u, pitch_v) [mm]; TrackML pixels are
+        0.05 x 0.05625 mm, short strips 0.08 x 1.2, long strips 0.12 x 10.8.
+    sensor_thickness : float
+        Depleted sensor thickness [mm] that a crossing track ionises.
     """
 
     volume_id: int
@@ -61,6 +69,8 @@ class Layer:
     n_phi_modules: int = 32
     n_modules_2: int = 10
     efficiency: float = 1.0
+    pitch: tuple[float, float] = (0.05, 0.05625)
+    sensor_thickness: float = 0.15
 
     def validate(self) -> None:
         name = f"Layer(volume_id={self.volume_id}, layer_id={self.layer_id})"
@@ -88,6 +98,12 @@ class Layer:
             raise ValueError(msg)
         if not 0 <= self.efficiency <= 1:
             msg = f"{name}: efficiency must be in [0, 1], got {self.efficiency}"
+            raise ValueError(msg)
+        if len(self.pitch) != 2 or not all(np.isfinite(p) and p > 0 for p in self.pitch):
+            msg = f"{name}: pitch must be two finite values > 0 mm, got {self.pitch}"
+            raise ValueError(msg)
+        if not (np.isfinite(self.sensor_thickness) and self.sensor_thickness > 0):
+            msg = f"{name}: sensor_thickness must be finite and > 0 mm, got {self.sensor_thickness}"
             raise ValueError(msg)
 
 
@@ -161,6 +177,9 @@ class Geometry:
             "n_phi_modules": np.array([x.n_phi_modules for x in lay], dtype=np.int32),
             "n_modules_2": np.array([x.n_modules_2 for x in lay], dtype=np.int32),
             "efficiency": np.array([x.efficiency for x in lay], dtype=np.float64),
+            "pitch_u": np.array([x.pitch[0] for x in lay], dtype=np.float64),
+            "pitch_v": np.array([x.pitch[1] for x in lay], dtype=np.float64),
+            "sensor_thickness": np.array([x.sensor_thickness for x in lay], dtype=np.float64),
         }
 
     def with_material(self, scale: float) -> Geometry:
@@ -186,11 +205,17 @@ class Geometry:
 
 
 def trackml_like(b_field_z: float = 2.0 * u.T) -> Geometry:
-    """The default TrackML-like detector (pixels, short and long strips) in a 2 T field."""
+    """The default TrackML-like detector (pixels, short and long strips) in a 2 T field.
+
+    Sensors: pixels 0.15 mm thick, short strips 0.25 mm, long strips 0.35 mm.
+    """
     layers: list[Layer] = []
     pix_res = (0.015, 0.015)
     ss_res = (0.043, 1.2)
     ls_res = (0.072, 10.0)
+    # readout cells (TrackML's detectors.csv): pixels 0.05 x 0.05625 mm (the Layer default)
+    ss_pitch = (0.08, 1.2)
+    ls_pitch = (0.12, 10.8)
 
     for i, r in enumerate([32.0, 72.0, 116.0, 172.0]):
         layers.append(
@@ -208,22 +233,26 @@ def trackml_like(b_field_z: float = 2.0 * u.T) -> Geometry:
     for i, r in enumerate([260.0, 360.0, 500.0, 660.0]):
         layers.append(
             Layer(13, 2 * (i + 1), "barrel", r, (-1083.0, 1083.0), ss_res, 0.035,
-                  n_phi_modules=int(r / 6), n_modules_2=21)
+                  n_phi_modules=int(r / 6), n_modules_2=21, pitch=ss_pitch,
+                  sensor_thickness=0.25)
         )
     for i, r in enumerate([820.0, 1020.0]):
         layers.append(
             Layer(17, 2 * (i + 1), "barrel", r, (-1083.0, 1083.0), ls_res, 0.045,
-                  n_phi_modules=int(r / 10), n_modules_2=12)
+                  n_phi_modules=int(r / 10), n_modules_2=12, pitch=ls_pitch,
+                  sensor_thickness=0.35)
         )
     strip_disks = [1220.0, 1500.0, 1800.0, 2150.0, 2550.0, 2950.0]
     for vol, sign, rr in ((12, -1.0, (260.0, 700.0)), (14, 1.0, (260.0, 700.0))):
         zs = sorted(sign * z for z in strip_disks)
         for i, z in enumerate(zs):
             layers.append(Layer(vol, 2 * (i + 1), "endcap", z, rr, ss_res, 0.035,
-                                n_phi_modules=64, n_modules_2=6))
+                                n_phi_modules=64, n_modules_2=6, pitch=ss_pitch,
+                                sensor_thickness=0.25))
     for vol, sign, rr in ((16, -1.0, (720.0, 1020.0)), (18, 1.0, (720.0, 1020.0))):
         zs = sorted(sign * z for z in strip_disks)
         for i, z in enumerate(zs):
             layers.append(Layer(vol, 2 * (i + 1), "endcap", z, rr, ls_res, 0.045,
-                                n_phi_modules=96, n_modules_2=3))
+                                n_phi_modules=96, n_modules_2=3, pitch=ls_pitch,
+                                sensor_thickness=0.35))
     return Geometry(layers, b_field_z=b_field_z, name="trackml_like", pixel_volumes=(7, 8, 9))

@@ -8,7 +8,7 @@ candidate graph, and DBSCAN on it gives track candidates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,9 +38,19 @@ class GCConfig:
     loss: str = "hinge"
     tau: float = 0.05
     sigma: float = 0.75
+    # extra hit-feature groups (helixkit.features.EXTRA_FEATURES) after the 7 geometric ones
+    extra_features: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
+        from ..features import n_features  # noqa: PLC0415
+
         require(self.in_dim >= 1, self, "in_dim", "must be >= 1")
+        try:
+            width = n_features(tuple(self.extra_features))
+        except ValueError as e:
+            raise ValueError(f"GCConfig.extra_features: {e}") from None
+        require(not self.extra_features or self.in_dim == width, self, "in_dim",
+                f"must be {width} with extra_features {list(self.extra_features)}")
         require(self.hidden_dim >= 1, self, "hidden_dim", "must be >= 1")
         require(self.depth >= 1, self, "depth", "must be >= 1")
         require(1 <= self.out_dim <= 32, self, "out_dim", "must be in [1, 32]")
@@ -71,6 +81,10 @@ class GraphConstructionNet(ResFCNN):
 
     @torch.no_grad()
     def embed(self, features: np.ndarray) -> np.ndarray:
+        if features.ndim != 2 or features.shape[1] != self.config.in_dim:
+            msg = (f"features: the GC model takes (N, {self.config.in_dim}) hit features "
+                   f"(extra_features {list(self.config.extra_features)}), got {features.shape}")
+            raise ValueError(msg)
         self.eval()
         return self(torch.from_numpy(np.ascontiguousarray(features, np.float32))).numpy()
 

@@ -66,6 +66,12 @@ class LearnedTracking(nn.Module):
             msg = (f"the noise classifier was trained on volumes {noise.config.volumes}, the "
                    f"pipeline uses {vols}: its per-event feature standardisation would differ")
             raise ValueError(msg)
+        if noise is not None and list(noise.config.extra_features) != list(
+                gc.config.extra_features):
+            msg = (f"the noise classifier was trained with extra_features "
+                   f"{noise.config.extra_features}, the GC model with "
+                   f"{gc.config.extra_features}: the pipeline computes the hit features once")
+            raise ValueError(msg)
 
         cfg = LearnedTrackingConfig(gc=asdict(gc.config), oc=asdict(oc.config),
                                     noise=None if noise is None else asdict(noise.config),
@@ -87,7 +93,8 @@ class LearnedTracking(nn.Module):
         vols = None if self.config.volumes is None else tuple(self.config.volumes)
         t = {}
         t0 = time.perf_counter()
-        feats, rows = hit_features(event, volumes=vols)
+        feats, rows = hit_features(event, volumes=vols,
+                                   extra=tuple(self.gc.config.extra_features))
         t["features"] = time.perf_counter() - t0
         if self.noise is not None and len(rows) > 16:
             t0 = time.perf_counter()

@@ -37,9 +37,18 @@ class NoiseConfig:
     max_fpr: float = 0.005
     threshold: float = 1.0   # probability above which a hit is called noise (set by training)
     volumes: list[int] | None = field(default_factory=lambda: [7, 8, 9])  # trained on (None = all)
+    extra_features: list[str] = field(default_factory=list)  # hit-feature groups trained on
 
     def validate(self) -> None:
+        from ..features import n_features  # noqa: PLC0415
+
         require(self.in_dim >= 1, self, "in_dim", "must be >= 1")
+        try:
+            width = n_features(tuple(self.extra_features)) + len(NEIGHBOUR_RANKS)
+        except ValueError as e:
+            raise ValueError(f"NoiseConfig.extra_features: {e}") from None
+        require(not self.extra_features or self.in_dim == width, self, "in_dim",
+                f"must be {width} with extra_features {list(self.extra_features)}")
         require(self.hidden_dim >= 1, self, "hidden_dim", "must be >= 1")
         require(self.depth >= 1, self, "depth", "must be >= 1")
         require(0 <= self.alpha <= 1, self, "alpha", "must be in [0, 1]")

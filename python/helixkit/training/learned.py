@@ -6,7 +6,8 @@ file holds optional sections, each checked strictly (unknown keys are errors)::
 
     {"data":  {"n_train_events": 8, "n_val_events": 2, "mu": 200, "seed": 0,
                "volumes": [7, 8, 9]},
-     "gc":    {"hidden_dim": 128, "loss": "hinge"},   "gc_train":    {"epochs": 20},
+     "gc":    {"hidden_dim": 128, "loss": "hinge",
+               "extra_features": ["cluster"]},        "gc_train":    {"epochs": 20},
      "oc":    {"hidden_dim": 64},                     "oc_train":    {"epochs": 20},
      "noise": {"hidden_dim": 64},                     "noise_train": {"epochs": 20},
      "use_noise_filter": false, "gc_checkpoint": null}
@@ -48,7 +49,8 @@ class LearnedDataConfig(DataConfig):
 def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
     from ..models import config_from_dict  # noqa: PLC0415
     from ..models.gc import GCConfig  # noqa: PLC0415
-    from ..models.noise import NoiseConfig  # noqa: PLC0415
+    from ..features import n_features  # noqa: PLC0415
+    from ..models.noise import NEIGHBOUR_RANKS, NoiseConfig  # noqa: PLC0415
     from ..models.oc import OCConfig  # noqa: PLC0415
 
     unknown = sorted(set(config) - set(SECTIONS))
@@ -57,10 +59,23 @@ def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
         raise ValueError(msg)
     out = {"data": config_from_dict(LearnedDataConfig, config.get("data", {}),
                                     where="config.data")}
-    out["gc"] = config_from_dict(GCConfig, config.get("gc", {}), where="config.gc")
-    oc = {"emb_dim": out["gc"].out_dim, "out_dim": out["gc"].out_dim, **config.get("oc", {})}
+    # the extra hit-feature groups (gc.extra_features) set every stage's input width
+    gc = dict(config.get("gc", {}))
+    extra = gc.get("extra_features", [])
+    if not isinstance(extra, list) or not all(isinstance(g, str) for g in extra):
+        msg = f"config.gc.extra_features must be a list of strings, got {extra!r}"
+        raise ValueError(msg)
+    try:
+        width = n_features(tuple(extra))
+    except ValueError as e:
+        raise ValueError(f"config.gc.extra_features: {e}") from None
+    out["gc"] = config_from_dict(GCConfig, {"in_dim": width, **gc}, where="config.gc")
+    oc = {"emb_dim": out["gc"].out_dim, "out_dim": out["gc"].out_dim, "hit_dim": width,
+          **config.get("oc", {})}
     out["oc"] = config_from_dict(OCConfig, oc, where="config.oc")
-    out["noise"] = config_from_dict(NoiseConfig, config.get("noise", {}), where="config.noise")
+    noise = {"in_dim": width + len(NEIGHBOUR_RANKS), "extra_features": list(extra),
+             **config.get("noise", {})}
+    out["noise"] = config_from_dict(NoiseConfig, noise, where="config.noise")
     for name in ("gc_train", "oc_train", "noise_train"):
         out[name] = config_from_dict(TrainConfig, {"progress": progress, **config.get(name, {})},
                                      where=f"config.{name}")
