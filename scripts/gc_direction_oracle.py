@@ -2,19 +2,24 @@
 """Diagnostic (issue 7): how much does the GC embedding gain from the local track direction?
 
 Trains the metric-learning embedding (GC) of ``configs/learned_tracking.json``
-twice on the same simulated events — with the 7 geometric hit features, and
-with 3 more: the *truth* direction of the particle at the hit in the hit's
-(radial, azimuthal, z) frame (u_r, 10·u_φ, u_z; zero for noise hits) — and
-prints the GC figures of merit (kNN graph of the embedding, k = 8 and 16) of
-both on the same fresh events.
+on the same simulated events with three hit-feature sets and measures each on
+the same fresh events:
 
-The truth direction is an oracle, not a product feature: it bounds what
-direction information could give. In a real pixel detector a coarse version
-comes from the cluster shape (TrackML cell features, ``extra=("cells",)``),
-which our simulation does not produce. Nothing in the package is changed:
-the script wraps ``helixkit.pipeline.hit_features`` for its own runs.
+* ``geometry``: the 7 geometric hit features only;
+* ``geometry+cluster``: plus the product's cluster-shape features
+  (``extra=("cluster",)``: log cell count, log charge, and the direction the
+  simulated pixel cluster measures, oriented outward);
+* ``geometry+truth_direction``: plus the *truth* direction of the particle at
+  the hit in the hit's (radial, azimuthal, z) frame (u_r, 10·u_φ, u_z; zero for
+  noise hits) — an oracle that bounds what direction information could give.
+
+Printed per set: the GC figures of merit (kNN graph of the embedding, k = 8
+and 16) and the best double-majority efficiency of DBSCAN run directly on the
+embedding (min_samples 1, ε scanned). The oracle row wraps
+``helixkit.pipeline.hit_features``; the package is not changed.
 
     PYTHONPATH=python python scripts/gc_direction_oracle.py      # ~6 min per training, 1 thread
+    PYTHONPATH=python python scripts/gc_direction_oracle.py --sets geometry+cluster
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+SETS = ("geometry", "geometry+cluster", "geometry+truth_direction")
+EPS_GRID = (0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0)
 
 
 def _with_direction(base):  # noqa: ANN001, ANN202
@@ -54,16 +61,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=None,
                    help="GC epochs (default: the config's gc_train.epochs)")
     p.add_argument("--test-events", type=int, default=2, help="default: %(default)s")
+    p.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS),
+                   help="feature sets to train (default: all three)")
     args = p.parse_args(argv)
     sys.path.insert(0, str(ROOT / "python"))
     import torch  # noqa: PLC0415
 
     from helixkit import pipeline  # noqa: PLC0415
     from helixkit.data import generate_events  # noqa: PLC0415
+    from helixkit.features import n_features  # noqa: PLC0415
     from helixkit.training.learned import _events, _parse  # noqa: PLC0415
 
     torch.set_num_threads(1)
-    cfg = _parse(json.loads((ROOT / "configs" / "learned_tracking.json").read_text()), False)
+    config = json.loads((ROOT / "configs" / "learned_tracking.json").read_text())
+    config["gc"].pop("extra_features", None)
+    config["gc"].pop("in_dim", None)
+    cfg = _parse(config, False)
     if args.epochs is not None:
         cfg["gc_train"].epochs = args.epochs
     vols = tuple(cfg["data"].volumes)
@@ -72,19 +85,22 @@ def main(argv: list[str] | None = None) -> int:
                                 first_event_id=30_000))
     base = pipeline.hit_features
     results = {}
-    for name, feats, in_dim in (("geometry", base, 7), ("geometry+truth_direction",
-                                                        _with_direction(base), 10)):
-        pipeline.hit_features = feats
+    for name in args.sets:
+        extra = ["cluster"] if name == "geometry+cluster" else []
+        oracle = name == "geometry+truth_direction"
+        pipeline.hit_features = _with_direction(base) if oracle else base
         try:
-            cfg["gc"].in_dim = in_dim
+            cfg["gc"].extra_features = extra
+            cfg["gc"].in_dim = n_features(tuple(extra)) + (3 if oracle else 0)
             t0 = time.perf_counter()
             model = pipeline.train_gc(train, val, cfg["gc"], cfg["gc_train"],
                                       Path(args.out) / name, volumes=vols)
-            wall = time.perf_counter() - t0
-            results[name] = {"train_s": wall}
+            results[name] = {"train_s": time.perf_counter() - t0}
             for k in (8, 16):
-                res = pipeline.evaluate_gc(model, test, k=k, volumes=vols, n_threads=1)
+                res = pipeline.evaluate_gc(model, test, k=k, volumes=vols, n_threads=1,
+                                           eps_grid=EPS_GRID)
                 results[name][f"k{k}"] = res["gc"]
+            results[name]["dbscan_best"] = res["best"]
         finally:
             pipeline.hit_features = base
         print(name, json.dumps(results[name], default=float), flush=True)
@@ -97,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
             g = r[f"k{k}"]
             print(f"| {name} | {k} | {g['edge_efficiency']:.3f} | {g['edge_purity']:.3f} | "
                   f"{g['frac_segment50']:.3f} | {g['frac_segment100']:.3f} |")
+    print("\n| features | DBSCAN on the GC embedding: eps | DM eff | fake DM |")
+    print("|---|---|---|---|")
+    for name, r in results.items():
+        b = r["dbscan_best"]
+        print(f"| {name} | {b['eps']:g} | {b['double_majority']:.3f} | "
+              f"{b['fake_double_majority']:.3f} |")
     return 0
 
 

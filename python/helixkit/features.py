@@ -10,8 +10,8 @@ FEATURE_NAMES = ("r", "cos_phi", "sin_phi", "z", "eta", "cos_theta", "volume_bar
 EXTRA_FEATURES = {
     "detector": ("volume_index", "layer_index"),
     "cells": ("n_cells", "cell_value_sum", "ch0_extent", "ch1_extent"),
-    "cluster": ("cluster_log_cells", "cluster_log_charge", "cluster_angle_u",
-                "cluster_angle_v", "cluster_uv_sign"),
+    "cluster": ("cluster_log_cells", "cluster_log_charge", "cluster_dir_r",
+                "cluster_dir_phi", "cluster_dir_z"),
 }
 
 
@@ -40,13 +40,15 @@ def hit_features(event: Any, *, volumes: tuple[int, ...] | None = None,
       the extent of the cluster in ch0 and ch1 (needs ``event.cells``).
     - ``"cluster"``: the track direction that the cluster shape measures
       (needs ``event.cells`` and ``event.geometry`` with the layers' pitch and
-      sensor thickness): log of the cell count and of the summed charge, the
-      angles atan(|Δu|/t) and atan(|Δv|/t) of the track to the sensor normal
-      projected on the sensor axes (u along φ; v along z in the barrel, r in
-      the endcaps), with |Δ| = (extent − 1) × pitch, and the sign of the
-      ch0–ch1 correlation (+1, −1, or 0 when the cluster is one cell wide).
-      A cluster fixes the direction only up to a reflection through the
-      sensor plane, so these are the magnitudes plus one relative sign.
+      sensor thickness): log of the cell count and of the summed charge, then
+      the direction (d_r, 10·d_φ clipped to ±3, d_z) in the hit's (radial,
+      azimuthal, z) frame. The sensor-frame slopes are |d_u/d_w| =
+      (extent_u − 1)·pitch_u / t and |d_v/d_w| likewise (u along φ; v along z
+      in the barrel, r in the endcaps); the sign of the ch0–ch1 correlation
+      gives sign(d_u·d_v) (0 when the cluster is one cell wide). A cluster
+      fixes the direction only up to a reflection through the sensor plane,
+      so the direction is oriented outward — d_r > 0 and d_z along the hit's
+      z — as for a particle from the beam spot.
 
     Scales are fixed (the features mean the same on every event) unless
     ``normalize``: then every column is standardised over the event's selected
@@ -101,21 +103,25 @@ def _cells_of(event: Any, rows: np.ndarray, group: str) -> tuple[np.ndarray, np.
     return order[pos[mine]], np.flatnonzero(mine)
 
 
-def _cell_features(event: Any, rows: np.ndarray) -> np.ndarray:
-    k, idx = _cells_of(event, rows, "cells")
+def _cell_features(event: Any, rows: np.ndarray,
+                   cells_of: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    k, idx = cells_of if cells_of is not None else _cells_of(event, rows, "cells")
     cells = event.cells
     n = len(rows)
     value = np.asarray(cells["value"], np.float64)[idx]
     out = np.zeros((n, 4))
     out[:, 0] = np.bincount(k, minlength=n)
     out[:, 1] = np.bincount(k, weights=value, minlength=n)
+    if len(k) == 0:
+        return out
+    # per-hit min / max over contiguous runs (cells sorted by hit; a no-op sort for our files)
+    order = np.argsort(k, kind="stable")
+    ks = k[order]
+    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
     for j, ch in enumerate(("ch0", "ch1")):
-        c = np.asarray(cells[ch], np.float64)[idx]
-        hi = np.full(n, -np.inf)
-        lo = np.full(n, np.inf)
-        np.maximum.at(hi, k, c)
-        np.minimum.at(lo, k, c)
-        out[:, 2 + j] = np.where(out[:, 0] > 0, hi - lo + 1, 0)
+        c = np.asarray(cells[ch], np.float64)[idx][order]
+        out[ks[starts], 2 + j] = (np.maximum.reduceat(c, starts)
+                                  - np.minimum.reduceat(c, starts) + 1)
     return out
 
 
@@ -129,19 +135,28 @@ def _cluster_features(event: Any, rows: np.ndarray) -> np.ndarray:
         msg = "extra=('cluster',): some hits are on layers that event.geometry does not have"
         raise ValueError(msg)
     arr = geo.arrays()
-    basic = _cell_features(event, rows)
-    n_cells, charge, ext_u, ext_v = basic.T
+    k, idx = _cells_of(event, rows, "cluster")
+    n_cells, charge, ext_u, ext_v = _cell_features(event, rows, (k, idx)).T
     if (n_cells == 0).any():
         msg = f"extra=('cluster',): {int((n_cells == 0).sum())} hits have no cells"
         raise ValueError(msg)
-    k, idx = _cells_of(event, rows, "cluster")
     cu = np.asarray(event.cells["ch0"], np.float64)[idx]
     cv = np.asarray(event.cells["ch1"], np.float64)[idx]
     mu_u = np.bincount(k, weights=cu, minlength=len(rows)) / n_cells
     mu_v = np.bincount(k, weights=cv, minlength=len(rows)) / n_cells
     cov = np.bincount(k, weights=(cu - mu_u[k]) * (cv - mu_v[k]), minlength=len(rows))
     t = arr["sensor_thickness"][lay]
-    angle_u = np.arctan((ext_u - 1) * arr["pitch_u"][lay] / t)
-    angle_v = np.arctan((ext_v - 1) * arr["pitch_v"][lay] / t)
-    return np.stack([np.log(n_cells), np.log(np.maximum(charge, 1e-3)), angle_u, angle_v,
-                     np.sign(np.round(cov, 9))], axis=1)
+    a = (ext_u - 1) * arr["pitch_u"][lay] / t          # |d_u / d_w|
+    b = (ext_v - 1) * arr["pitch_v"][lay] / t          # |d_v / d_w|
+    s = np.sign(np.round(cov, 9))                      # sign(d_u * d_v), 0 if unresolved
+    norm = np.sqrt(1 + a * a + b * b)
+    z = np.asarray(event.hits["z"], np.float64)[rows]
+    zs = np.where(z >= 0, 1.0, -1.0)
+    barrel = arr["kind"][lay] == 0
+    # outward orientation (away from the beam spot): barrel d_r > 0 and d_z ~ sign(z);
+    # endcap d_z ~ sign(z) and d_r > 0. Then sign(d_phi) = s * sign(d_v).
+    d_r = np.where(barrel, 1.0, b) / norm
+    d_z = zs * np.where(barrel, b, 1.0) / norm
+    d_phi = s * np.where(barrel, zs, 1.0) * a / norm
+    return np.stack([np.log(n_cells), np.log(np.maximum(charge, 1e-3)), d_r,
+                     np.clip(10.0 * d_phi, -3.0, 3.0), d_z], axis=1)

@@ -83,21 +83,30 @@ def test_cluster_features_by_hand_and_against_truth():
                    "value": np.concatenate([[0.5, 0.25, 0.25, 1.0, 1.0], others["value"]])})
     f, _ = hit_features(dataclasses.replace(ev, cells=cells), volumes=PIXELS, extra=("cluster",))
     assert np.array_equal(f[:, :7], base)
-    a_u, a_v = math.atan(2 * 0.05 / 0.15), math.atan(2 * 0.05625 / 0.15)
-    assert f[0, 7:] == pytest.approx([math.log(3), 0.0, a_u, a_v, -1.0], abs=1e-6)
-    assert f[1, 7:] == pytest.approx([math.log(2), math.log(2), math.atan(0.05 / 0.15), 0, 0],
+    assert ev.hits["volume_id"][rows[0]] == 7 and ev.hits["z"][rows[0]] < 0   # a negative endcap
+    # hit 0: 3 x 3 cells along the anti-diagonal -> |d_u/d_w| = 2 pitch_u / t, |d_v/d_w| =
+    # 2 pitch_v / t, sign(d_u d_v) = -1; endcap: w = z (outward: -z), v = r (outward: +r)
+    a, b = 2 * 0.05 / 0.15, 2 * 0.05625 / 0.15
+    n = math.sqrt(1 + a * a + b * b)
+    assert f[0, 7:] == pytest.approx([math.log(3), 0.0, b / n, max(-10 * a / n, -3), -1 / n],
                                      abs=1e-6)
-    # on simulated clusters: the angles follow the truth and the sign is the truth's
+    # hit 1: two cells side by side in u: |d_u/d_w| = pitch_u / t, no d_v, sign unresolved
+    n = math.sqrt(1 + (0.05 / 0.15) ** 2)
+    assert f[1, 7:] == pytest.approx([math.log(2), math.log(2), 0, 0, -1 / n], abs=1e-6)
+    # on simulated clusters the estimated direction follows the truth
     ev = simulate_event(mu=30, seed=12)
     f, rows = hit_features(ev, volumes=PIXELS, extra=("cluster",))
     real = ev.hit_particle_id[rows] > 0
-    d_w, d_u, d_v = _truth_direction(ev, rows)
-    true_v = np.arctan(np.abs(d_v / np.maximum(np.abs(d_w), 0.05)))
-    assert np.median(np.abs(f[real, 10] - true_v[real])) < 0.1
-    assert np.corrcoef(f[real, 10], true_v[real])[0, 1] > 0.95
-    signed = real & (f[:, 11] != 0)
-    assert signed.sum() > 100
-    assert (f[signed, 11] == np.sign(d_u * d_v)[signed]).mean() > 0.99
+    t = np.stack([np.asarray(ev.truth[c], np.float64)[rows] for c in ("tpx", "tpy", "tpz")], 1)
+    t = t[real] / np.linalg.norm(t[real], axis=1, keepdims=True)
+    x, y = (np.asarray(ev.hits[c], np.float64)[rows][real] for c in "xy")
+    u_r = (t[:, 0] * x + t[:, 1] * y) / np.hypot(x, y)
+    u_phi = (-t[:, 0] * y + t[:, 1] * x) / np.hypot(x, y)
+    fr = f[real]
+    assert np.corrcoef(fr[:, 11], t[:, 2])[0, 1] > 0.95 and np.median(np.abs(fr[:, 11] - t[:, 2])) < 0.03
+    assert np.corrcoef(fr[:, 9], u_r)[0, 1] > 0.9
+    signed = fr[:, 10] != 0
+    assert signed.sum() > 100 and (np.sign(fr[signed, 10]) == np.sign(u_phi[signed])).mean() > 0.9
 
 
 def test_cluster_features_bad_input():
