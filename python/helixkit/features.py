@@ -24,6 +24,24 @@ def n_features(extra: tuple[str, ...] | list[str] = ()) -> int:
     return len(FEATURE_NAMES) + sum(len(EXTRA_FEATURES[g]) for g in extra)
 
 
+def feature_columns(extra: tuple[str, ...] | list[str],
+                    subset: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Columns of ``hit_features(extra=subset)`` inside ``hit_features(extra=extra)``."""
+    missing = sorted(set(subset) - set(extra))
+    if missing:
+        msg = f"feature group(s) {missing} are not among the computed ones {list(extra)}"
+        raise ValueError(msg)
+    start = {}
+    off = len(FEATURE_NAMES)
+    for g in extra:
+        start[g] = off
+        off += len(EXTRA_FEATURES[g])
+    cols = list(range(len(FEATURE_NAMES)))
+    for g in subset:
+        cols += range(start[g], start[g] + len(EXTRA_FEATURES[g]))
+    return np.array(cols, dtype=np.int64)
+
+
 def hit_features(event: Any, *, volumes: tuple[int, ...] | None = None,
                  extra: tuple[str, ...] = (), normalize: bool = False
                  ) -> tuple[np.ndarray, np.ndarray]:

@@ -1,11 +1,13 @@
-"""The learned tracking pipeline: noise filter → metric-learning embedding → graph → GNN → DBSCAN.
+"""The learned tracking pipeline: noise filter → metric-learning embedding → graph → GNN → DBSCAN,
+or noise filter → embedding → graph → edge classifier → track building (``method="edge"``).
 
 ``find_tracks(event)`` gives a track label per hit (−1 = none), by default with
 the shipped ``pretrained("learned_tracking")`` model. Graph building and
 clustering run in helixkit's C++ kernels. Training: :func:`train_gc` (hinge or
 InfoNCE embedding), :func:`train_oc` (object-condensation GNN on the GC graph),
-:func:`train_noise` (noise-hit classifier); evaluation: :func:`evaluate_gc`,
-:func:`evaluate_oc`, :func:`evaluate_noise`.
+:func:`train_edge` (edge classifier), :func:`train_noise` (noise-hit classifier);
+evaluation: :func:`evaluate_gc`, :func:`evaluate_oc`, :func:`evaluate_edge`,
+:func:`evaluate_noise`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .features import hit_features
+from .features import feature_columns, hit_features
 
 
 def _extra(model: Any) -> tuple[str, ...]:
@@ -139,6 +141,54 @@ def _layer_key(event: Any, rows: np.ndarray) -> np.ndarray:
     return event.hits["volume_id"][rows].astype(np.int64) * 1000 + event.hits["layer_id"][rows]
 
 
+def _score_labels(event: Any, volumes: tuple[int, ...] | None, rows: np.ndarray,
+                  labels: np.ndarray, pt_thld: float) -> tuple[Any, float]:
+    """Tracking metrics and TrackML score of ``labels`` (for ``rows``) over all hits of the
+    selected volumes: hits not in ``rows`` (removed as noise) count as unassigned."""
+    from .evaluation import trackml_score, tracking_metrics  # noqa: PLC0415
+
+    _, all_rows = hit_features(event, volumes=volumes)
+    pid = event.hit_particle_id[all_rows]
+    full = np.full(len(all_rows), -1, np.int64)
+    full[np.searchsorted(all_rows, rows)] = labels
+    m = tracking_metrics(full, pid, event.particles, layer_key=_layer_key(event, all_rows),
+                         pt_thld=pt_thld)
+    return m, trackml_score(full, pid, event.truth["weight"][all_rows])
+
+
+def _add_times(t: dict[str, float], stamps: tuple[float, ...], n_grid: int) -> None:
+    """Add the intervals between ``stamps`` to the stages of ``t`` in order; the last stage
+    ran once per grid point, so it counts one run."""
+    dts = np.diff(stamps)
+    dts[-1] /= n_grid
+    for key, dt in zip(t, dts):
+        t[key] += float(dt)
+
+
+def _score_grid(event: Any, volumes: tuple[int, ...] | None, rows: np.ndarray,
+                labels: dict[Any, np.ndarray], pt_thld: float, per: dict[Any, list[Any]],
+                scores: dict[Any, list[float]]) -> None:
+    for key, lab in labels.items():
+        m, sc = _score_labels(event, volumes, rows, lab, pt_thld)
+        per[key].append(m)
+        scores[key].append(sc)
+
+
+def _summary(rows_out: list[dict[str, Any]], t: dict[str, float], n: int) -> dict[str, Any]:
+    best = max(rows_out, key=lambda r: r["double_majority"])
+    ms_ev = {key: 1e3 * v / n for key, v in t.items()}
+    total = sum(ms_ev.values())
+    return {"scan": rows_out, "best": best, "ms_per_event": ms_ev, "ms_total": total,
+            "graph_and_clustering_fraction": (ms_ev["graph"] + ms_ev["clustering"]) / total}
+
+
+def _metric_row(ms: list[Any], scores: list[float]) -> dict[str, float]:
+    return {**{f: float(np.mean([getattr(m, f) for m in ms])) for f in
+               ("double_majority", "perfect", "lhc", "fake_double_majority", "fake_perfect",
+                "fake_lhc")},
+            "trackml_score": float(np.mean(scores))}
+
+
 def oc_batch(event: Any, gc_model: Any, oc_config: Any, *,
              volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: Any = None,
              n_threads: int = 0) -> tuple[Any, ...]:
@@ -195,7 +245,6 @@ def evaluate_oc(gc_model: Any, oc_model: Any, events: list[Any], *,
     clustering space over an (eps, min_samples) grid (one cached neighbour graph per event:
     :class:`~helixkit.graph.DbscanRescan`), the best point by DM, the TrackML score there and
     the inference time per event by stage."""
-    from .evaluation import trackml_score, tracking_metrics  # noqa: PLC0415
     from .graph import DbscanRescan  # noqa: PLC0415
     from .models.oc import embed_clusters, graph_inputs  # noqa: PLC0415
 
@@ -222,34 +271,119 @@ def evaluate_oc(gc_model: Any, oc_model: Any, events: list[Any], *,
         scan = DbscanRescan(x, max_eps=max(e for e, _ in grid), n_threads=n_threads)
         labs = {g: scan.labels(*g) for g in grid}
         t6 = time.perf_counter()
-        for key, dt in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4,
-                               (t6 - t5) / len(grid))):
-            t[key] += dt
-        # metrics over all hits of the selected volumes (hits removed as noise count unassigned)
-        _, all_rows = hit_features(ev, volumes=volumes)
-        pid = ev.hit_particle_id[all_rows]
-        pos = np.searchsorted(all_rows, rows)
-        w = ev.truth["weight"][all_rows]
-        for g, lab in labs.items():
-            full = np.full(len(all_rows), -1, np.int64)
-            full[pos] = lab
-            per[g].append(tracking_metrics(full, pid, ev.particles,
-                                           layer_key=_layer_key(ev, all_rows), pt_thld=thld))
-            scores[g].append(trackml_score(full, pid, w))
-    rows_out = []
-    for g in grid:
-        ms = per[g]
-        rows_out.append({"eps": g[0], "min_samples": g[1],
-                         **{f: float(np.mean([getattr(m, f) for m in ms])) for f in
-                            ("double_majority", "perfect", "lhc", "fake_double_majority",
-                             "fake_perfect", "fake_lhc")},
-                         "trackml_score": float(np.mean(scores[g]))})
-    best = max(rows_out, key=lambda r: r["double_majority"])
-    n = len(events)
-    ms_ev = {key: 1e3 * v / n for key, v in t.items()}
-    total = sum(ms_ev.values())
-    return {"scan": rows_out, "best": best, "ms_per_event": ms_ev, "ms_total": total,
-            "graph_and_clustering_fraction": (ms_ev["graph"] + ms_ev["clustering"]) / total}
+        _add_times(t, (t0, t1, t2, t3, t4, t5, t6), len(grid))
+        _score_grid(ev, volumes, rows, labs, thld, per, scores)
+    rows_out = [{"eps": g[0], "min_samples": g[1], **_metric_row(per[g], scores[g])}
+                for g in grid]
+    return _summary(rows_out, t, len(events))
+
+
+# --- edge classifier ------------------------------------------------------------------------
+
+
+def _filter_noise(feats: np.ndarray, rows: np.ndarray, extra: tuple[str, ...], noise_model: Any,
+                  n_threads: int) -> tuple[np.ndarray, np.ndarray]:
+    if noise_model is None:
+        return feats, rows
+    cols = feature_columns(extra, _extra(noise_model))
+    keep = noise_mask(feats[:, cols], noise_model, n_threads=n_threads)
+    return feats[keep], rows[keep]
+
+
+def edge_batch(event: Any, gc_model: Any, edge_config: Any, *,
+               volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: Any = None,
+               n_threads: int = 0) -> tuple[np.ndarray, ...]:
+    """Edge-classifier inputs of one event: ``(X, y, inner, outer, rows)``; ``y`` marks edges
+    between two hits of the same particle (not noise)."""
+    from .models.edge import edge_inputs  # noqa: PLC0415
+
+    extra = tuple(edge_config.extra_features)
+    feats, rows = hit_features(event, volumes=volumes, extra=extra)
+    feats, rows = _filter_noise(feats, rows, extra, noise_model, n_threads)
+    emb = gc_model.embed(feats[:, feature_columns(extra, _extra(gc_model))])
+    x, inner, outer = edge_inputs(feats, emb, edge_config, n_threads=n_threads)
+    pid = event.hit_particle_id[rows]
+    y = (pid[inner] == pid[outer]) & (pid[inner] > 0)
+    return x, y, inner, outer, rows
+
+
+def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_config: Any = None,
+               train_config: Any = None, out_dir: str | Path | None = None, *,
+               volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: Any = None) -> Any:
+    """Train the edge classifier on the (frozen) GC model's graph: class-weighted BCE over
+    the edges of all events, in shuffled mini-batches of ``train_config.batch_size``."""
+    import torch  # noqa: PLC0415
+
+    from .models.edge import EdgeClassifier, EdgeConfig  # noqa: PLC0415
+    from .training import TrainConfig, Trainer, seed_everything  # noqa: PLC0415
+
+    cfg = edge_config or EdgeConfig(emb_dim=gc_model.config.out_dim)
+    tcfg = train_config or TrainConfig(epochs=10, lr=2e-3, batch_size=8192, progress=False)
+    seed_everything(tcfg.seed)
+    model = EdgeClassifier(cfg)
+    gc_model.eval()
+
+    def stack(evs: list[Any]) -> tuple[Any, Any]:
+        parts = [edge_batch(ev, gc_model, cfg, volumes=volumes, noise_model=noise_model)
+                 for ev in evs]
+        x = np.concatenate([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts])
+        return torch.from_numpy(x), torch.from_numpy(y.astype(np.float32))
+
+    train, val = stack(events), stack(val_events)
+    frac = float(train[1].mean())
+    if not 0 < frac < 1:
+        msg = f"the training graph needs true and false edges, got a true fraction of {frac}"
+        raise ValueError(msg)
+    model.set_standardisation(train[0].numpy())
+    pos_weight = torch.tensor((1 - frac) / frac)
+
+    def loss_fn(m: Any, batch: tuple[Any, ...]) -> Any:
+        return torch.nn.functional.binary_cross_entropy_with_logits(m(batch[0]), batch[1],
+                                                                    pos_weight=pos_weight)
+
+    Trainer(model, loss_fn, tcfg, out_dir).fit(train, val)
+    return model
+
+
+def evaluate_edge(gc_model: Any, edge_model: Any, events: list[Any], *,
+                  thresholds: Any = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+                  volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: Any = None,
+                  n_threads: int = 0) -> dict[str, Any]:
+    """DM / perfect / LHC efficiencies and fake rates of the edge route over a threshold
+    scan, the best threshold by DM, the TrackML score there and the time per event by stage
+    (``graph``: kNN graph; ``edge_features``; ``gnn``: edge classifier; ``clustering``: track
+    building)."""
+    from .models.edge import build_tracks, edge_inputs, graph_edges  # noqa: PLC0415
+
+    cfg = edge_model.config
+    extra = tuple(cfg.extra_features)
+    thr = [float(x) for x in thresholds]
+    per: dict[float, list[Any]] = {x: [] for x in thr}
+    scores: dict[float, list[float]] = {x: [] for x in thr}
+    t = {"features": 0.0, "noise_filter": 0.0, "embedding": 0.0, "graph": 0.0,
+         "edge_features": 0.0, "gnn": 0.0, "clustering": 0.0}
+    pt_thld = cfg.pt_thld
+    for ev in events:
+        t0 = time.perf_counter()
+        feats, rows = hit_features(ev, volumes=volumes, extra=extra)
+        t1 = time.perf_counter()
+        feats, rows = _filter_noise(feats, rows, extra, noise_model, n_threads)
+        t2 = time.perf_counter()
+        emb = gc_model.embed(feats[:, feature_columns(extra, _extra(gc_model))])
+        t3 = time.perf_counter()
+        pairs = graph_edges(emb, cfg.k, max_radius=cfg.max_radius, n_threads=n_threads)
+        t4 = time.perf_counter()
+        x, inner, outer = edge_inputs(feats, emb, cfg, edges=pairs)
+        t5 = time.perf_counter()
+        p = edge_model.score(x)
+        t6 = time.perf_counter()
+        labs = {x_: build_tracks(p, inner, outer, len(rows), x_) for x_ in thr}
+        t7 = time.perf_counter()
+        _add_times(t, (t0, t1, t2, t3, t4, t5, t6, t7), len(thr))
+        _score_grid(ev, volumes, rows, labs, pt_thld, per, scores)
+    rows_out = [{"threshold": x_, **_metric_row(per[x_], scores[x_])} for x_ in thr]
+    return _summary(rows_out, t, len(events))
 
 
 # --- noise classifier ----------------------------------------------------------------------

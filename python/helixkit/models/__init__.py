@@ -31,7 +31,7 @@ def register_model(name: str, config_cls: type) -> Any:
 
 
 def _ensure_registered() -> None:
-    from . import gc, learned, noise, oc, trackformer  # noqa: F401, PLC0415
+    from . import edge, gc, learned, noise, oc, trackformer  # noqa: F401, PLC0415
 
 
 def available() -> list[str]:

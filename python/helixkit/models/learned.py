@@ -1,8 +1,14 @@
-"""The assembled learned tracking model: noise filter → GC embedding → kNN graph → OC GNN → DBSCAN.
+"""The assembled learned tracking model.
 
-One checkpoint holds the three networks, their configs and the clustering
-working point (eps, min_samples), so ``models.load(path)`` or
-``models.pretrained("learned_tracking")`` gives a ready track finder.
+Two routes after the noise filter and the GC embedding's kNN graph:
+
+* ``oc``: object-condensation GNN → DBSCAN (working point eps, min_samples);
+* ``edge``: edge classifier → mutual-best-edge track building (working point
+  ``edge.threshold``), see :mod:`helixkit.models.edge`.
+
+One checkpoint holds the networks, their configs and the working point, so
+``models.load(path)`` or ``models.pretrained("learned_tracking")`` gives a
+ready track finder.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from torch import nn
 
 from .._validation import require
 from . import config_from_dict, register_model
+from .edge import EdgeClassifier, EdgeConfig, build_tracks, edge_inputs, graph_edges
 from .gc import GCConfig, GraphConstructionNet
 from .noise import NoiseClassifier, NoiseConfig, noise_features
 from .oc import CondensationNet, OCConfig, embed_clusters, graph_inputs
@@ -24,19 +31,22 @@ from .oc import CondensationNet, OCConfig, embed_clusters, graph_inputs
 @dataclass
 class LearnedTrackingConfig:
     gc: dict[str, Any] = field(default_factory=dict)
-    oc: dict[str, Any] = field(default_factory=dict)
+    oc: dict[str, Any] | None = field(default_factory=dict)
     noise: dict[str, Any] | None = None
     eps: float = 0.1
     min_samples: int = 1
     volumes: list[int] | None = field(default_factory=lambda: [7, 8, 9])
+    edge: dict[str, Any] | None = None
 
     def validate(self) -> None:
         require(self.eps > 0, self, "eps", "must be > 0")
         require(self.min_samples >= 1, self, "min_samples", "must be >= 1")
-        for name in ("gc", "oc"):
-            require(isinstance(getattr(self, name), dict), self, name, "must be a dict")
-        require(self.noise is None or isinstance(self.noise, dict), self, "noise",
-                "must be a dict or None")
+        require(isinstance(self.gc, dict), self, "gc", "must be a dict")
+        for name in ("oc", "noise", "edge"):
+            require(getattr(self, name) is None or isinstance(getattr(self, name), dict), self,
+                    name, "must be a dict or None")
+        require((self.oc is None) != (self.edge is None), self, "oc",
+                "and edge: exactly one must be given (the route after the graph)")
 
 
 @register_model("learned_tracking", LearnedTrackingConfig)
@@ -49,16 +59,32 @@ class LearnedTracking(nn.Module):
         cfg.validate()
         self.config = cfg
         self.gc = GraphConstructionNet(config_from_dict(GCConfig, cfg.gc, where="config.gc"))
-        self.oc = CondensationNet(config_from_dict(OCConfig, cfg.oc, where="config.oc"))
+        self.oc = (CondensationNet(config_from_dict(OCConfig, cfg.oc, where="config.oc"))
+                   if cfg.oc is not None else None)
+        self.edge = (EdgeClassifier(config_from_dict(EdgeConfig, cfg.edge, where="config.edge"))
+                     if cfg.edge is not None else None)
         self.noise = (NoiseClassifier(config_from_dict(NoiseConfig, cfg.noise,
                                                        where="config.noise"))
                       if cfg.noise is not None else None)
+        _check_features(self.gc, self.edge, self.noise)
         self.last_timing: dict[str, float] = {}
 
+    @property
+    def method(self) -> str:
+        """``"edge"`` or ``"oc"``: the route after the graph."""
+        return "edge" if self.edge is not None else "oc"
+
+    @property
+    def extra_features(self) -> tuple[str, ...]:
+        """The hit-feature groups the pipeline computes (each stage takes its columns)."""
+        owner = self.edge if self.edge is not None else self.gc
+        return tuple(owner.config.extra_features)
+
     @classmethod
-    def from_parts(cls, gc: GraphConstructionNet, oc: CondensationNet,
-                   noise: NoiseClassifier | None = None, *, eps: float, min_samples: int,
-                   volumes: tuple[int, ...] | None = (7, 8, 9)) -> LearnedTracking:
+    def from_parts(cls, gc: GraphConstructionNet, oc: CondensationNet | None = None,
+                   noise: NoiseClassifier | None = None, *, eps: float = 0.1,
+                   min_samples: int = 1, volumes: tuple[int, ...] | None = (7, 8, 9),
+                   edge: EdgeClassifier | None = None) -> LearnedTracking:
         from dataclasses import asdict  # noqa: PLC0415
 
         vols = None if volumes is None else list(volumes)
@@ -66,49 +92,67 @@ class LearnedTracking(nn.Module):
             msg = (f"the noise classifier was trained on volumes {noise.config.volumes}, the "
                    f"pipeline uses {vols}: its per-event feature standardisation would differ")
             raise ValueError(msg)
-        if noise is not None and list(noise.config.extra_features) != list(
-                gc.config.extra_features):
-            msg = (f"the noise classifier was trained with extra_features "
-                   f"{noise.config.extra_features}, the GC model with "
-                   f"{gc.config.extra_features}: the pipeline computes the hit features once")
-            raise ValueError(msg)
-
-        cfg = LearnedTrackingConfig(gc=asdict(gc.config), oc=asdict(oc.config),
+        cfg = LearnedTrackingConfig(gc=asdict(gc.config),
+                                    oc=None if oc is None else asdict(oc.config),
                                     noise=None if noise is None else asdict(noise.config),
                                     eps=float(eps), min_samples=int(min_samples),
-                                    volumes=None if volumes is None else list(volumes))
+                                    volumes=None if volumes is None else list(volumes),
+                                    edge=None if edge is None else asdict(edge.config))
         model = cls(cfg)
-        model.gc.load_state_dict(gc.state_dict())
-        model.oc.load_state_dict(oc.state_dict())
-        if noise is not None:
-            model.noise.load_state_dict(noise.state_dict())
+        for mine, theirs in ((model.gc, gc), (model.oc, oc), (model.edge, edge),
+                             (model.noise, noise)):
+            if theirs is not None:
+                mine.load_state_dict(theirs.state_dict())
         model.eval()
         return model
 
     def find_tracks(self, event: Any, *, eps: float | None = None,
-                    min_samples: int | None = None, n_threads: int = 0) -> np.ndarray:
-        from ..features import hit_features  # noqa: PLC0415
+                    min_samples: int | None = None, threshold: float | None = None,
+                    n_threads: int = 0) -> np.ndarray:
+        """Track label per hit (−1 = none); ``eps``/``min_samples`` (oc route) or
+        ``threshold`` (edge route) override the stored working point."""
+        from ..features import feature_columns, hit_features  # noqa: PLC0415
         from ..graph import dbscan  # noqa: PLC0415
 
         vols = None if self.config.volumes is None else tuple(self.config.volumes)
+        extra = self.extra_features
         t = {}
         t0 = time.perf_counter()
-        feats, rows = hit_features(event, volumes=vols,
-                                   extra=tuple(self.gc.config.extra_features))
+        feats, rows = hit_features(event, volumes=vols, extra=extra)
         t["features"] = time.perf_counter() - t0
         if self.noise is not None and len(rows) > 16:
             t0 = time.perf_counter()
-            p = self.noise.noise_probability(noise_features(feats, n_threads=n_threads))
+            cols = feature_columns(extra, tuple(self.noise.config.extra_features))
+            p = self.noise.noise_probability(noise_features(feats[:, cols], n_threads=n_threads))
             keep = p < self.noise.config.threshold
             feats, rows = feats[keep], rows[keep]
             t["noise_filter"] = time.perf_counter() - t0
         labels = np.full(event.n_hits, -1, dtype=np.int64)
-        if len(rows) <= self.oc.config.k:
+        k = self.edge.config.k if self.edge is not None else self.oc.config.k
+        if len(rows) <= k:
             self.last_timing = t
             return labels
         t0 = time.perf_counter()
-        emb = self.gc.embed(feats)
+        emb = self.gc.embed(feats[:, feature_columns(extra, tuple(self.gc.config.extra_features))])
         t["embedding"] = time.perf_counter() - t0
+        if self.edge is not None:
+            cfg = self.edge.config
+            t0 = time.perf_counter()
+            pairs = graph_edges(emb, cfg.k, max_radius=cfg.max_radius, n_threads=n_threads)
+            t["graph"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            x, inner, outer = edge_inputs(feats, emb, cfg, edges=pairs)
+            t["edge_features"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            score = self.edge.score(x)
+            t["gnn"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            labels[rows] = build_tracks(score, inner, outer, len(rows),
+                                        self.edge.config.threshold if threshold is None
+                                        else threshold)
+            t["clustering"] = time.perf_counter() - t0
+            self.last_timing = t
+            return labels
         t0 = time.perf_counter()
         node, edge, ei = graph_inputs(feats, emb, self.oc.config, n_threads=n_threads)
         t["graph"] = time.perf_counter() - t0
@@ -122,6 +166,21 @@ class LearnedTracking(nn.Module):
         t["clustering"] = time.perf_counter() - t0
         self.last_timing = t
         return labels
+
+
+def _check_features(gc: GraphConstructionNet, edge: EdgeClassifier | None,
+                    noise: NoiseClassifier | None) -> None:
+    """Every stage's feature groups must be among the ones the pipeline computes."""
+    have = set(edge.config.extra_features if edge is not None else gc.config.extra_features)
+    for name, part in (("GC", gc), ("noise classifier", noise)):
+        if part is not None and not set(part.config.extra_features) <= have:
+            msg = (f"the {name} was trained with extra_features {part.config.extra_features}, "
+                   f"the pipeline computes {sorted(have)}")
+            raise ValueError(msg)
+    if edge is not None and edge.config.emb_dim != gc.config.out_dim:
+        msg = (f"the edge classifier takes a {edge.config.emb_dim}-D embedding, the GC gives "
+               f"{gc.config.out_dim}")
+        raise ValueError(msg)
 
 
 __all__ = ["LearnedTracking", "LearnedTrackingConfig"]

@@ -1,7 +1,7 @@
 """Train and evaluate the learned tracking pipeline (GC embedding, OC GNN, noise classifier).
 
-``helixkit train gc|oc|noise|learned_tracking --config cfg.json --out DIR`` and
-``helixkit evaluate gc|oc|noise|learned_tracking --checkpoint ...``. A config
+``helixkit train gc|oc|edge|noise|learned_tracking --config cfg.json --out DIR`` and
+``helixkit evaluate noise|learned_tracking --checkpoint ...``. A config
 file holds optional sections, each checked strictly (unknown keys are errors)::
 
     {"data":  {"n_train_events": 8, "n_val_events": 2, "mu": 200, "seed": 0,
@@ -15,7 +15,10 @@ file holds optional sections, each checked strictly (unknown keys are errors)::
 ``train learned_tracking`` trains noise classifier → GC → OC in turn, picks the
 DBSCAN working point (eps, min_samples) by double-majority efficiency on the
 validation events and writes one ``learned_tracking.pt`` that
-``models.load`` / ``models.pretrained("learned_tracking")`` restore.
+``models.load`` / ``models.pretrained("learned_tracking")`` restore. With
+``"method": "edge"`` the OC stage is replaced by the edge classifier
+(sections ``edge`` / ``edge_train``, see :mod:`helixkit.models.edge`), whose
+threshold is picked the same way.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from . import TrainConfig, load_json_config
 from .trackformer import DataConfig
 
 SECTIONS = ("data", "gc", "gc_train", "oc", "oc_train", "noise", "noise_train",
-            "use_noise_filter", "gc_checkpoint")
+            "use_noise_filter", "gc_checkpoint", "method", "edge", "edge_train")
+EDGE_TRAIN_DEFAULTS = {"lr": 2e-3, "batch_size": 8192, "epochs": 20}
 
 
 @dataclass
@@ -50,6 +54,7 @@ def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
     from ..models import config_from_dict  # noqa: PLC0415
     from ..models.gc import GCConfig  # noqa: PLC0415
     from ..features import n_features  # noqa: PLC0415
+    from ..models.edge import EdgeConfig  # noqa: PLC0415
     from ..models.noise import NEIGHBOUR_RANKS, NoiseConfig  # noqa: PLC0415
     from ..models.oc import OCConfig  # noqa: PLC0415
 
@@ -76,9 +81,17 @@ def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
     noise = {"in_dim": width + len(NEIGHBOUR_RANKS), "extra_features": list(extra),
              **config.get("noise", {})}
     out["noise"] = config_from_dict(NoiseConfig, noise, where="config.noise")
-    for name in ("gc_train", "oc_train", "noise_train"):
-        out[name] = config_from_dict(TrainConfig, {"progress": progress, **config.get(name, {})},
+    edge = {"emb_dim": out["gc"].out_dim, "pt_thld": out["gc"].pt_thld, **config.get("edge", {})}
+    out["edge"] = config_from_dict(EdgeConfig, edge, where="config.edge")
+    for name in ("gc_train", "oc_train", "noise_train", "edge_train"):
+        defaults = EDGE_TRAIN_DEFAULTS if name == "edge_train" else {}
+        out[name] = config_from_dict(TrainConfig, {"progress": progress, **defaults,
+                                                   **config.get(name, {})},
                                      where=f"config.{name}")
+    out["method"] = config.get("method", "oc")
+    if out["method"] not in ("oc", "edge"):
+        msg = f"config.method must be 'oc' or 'edge', got {out['method']!r}"
+        raise ValueError(msg)
     out["use_noise_filter"] = bool(config.get("use_noise_filter", False))
     out["gc_checkpoint"] = config.get("gc_checkpoint")
     return out
@@ -101,21 +114,22 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
     from ..models import load, save  # noqa: PLC0415
     from ..models.learned import LearnedTracking  # noqa: PLC0415
 
-    if model not in ("gc", "oc", "noise", "learned_tracking"):
-        msg = f"model must be gc, oc, noise or learned_tracking, got {model!r}"
+    if model not in ("gc", "oc", "edge", "noise", "learned_tracking"):
+        msg = f"model must be gc, oc, edge, noise or learned_tracking, got {model!r}"
         raise ValueError(msg)
     cfg = _parse(config, progress)
     data = cfg["data"]
     vols = None if data.volumes is None else tuple(data.volumes)
-    if model == "oc" and not cfg["gc_checkpoint"]:
-        msg = "config: 'gc_checkpoint' (a trained gc model) is required to train oc"
+    if model in ("oc", "edge") and not cfg["gc_checkpoint"]:
+        msg = f"config: 'gc_checkpoint' (a trained gc model) is required to train {model}"
         raise ValueError(msg)
+    method = model if model in ("oc", "edge") else cfg["method"]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     train, val = _events(data)
     log: dict[str, Any] = {"simulation_s": time.perf_counter() - t0}
-    noise_model = gc_model = oc_model = None
+    noise_model = gc_model = None
     if model in ("noise", "learned_tracking") and (model == "noise" or cfg["use_noise_filter"]):
         t0 = time.perf_counter()
         noise_model = pipeline.train_noise(train, val, cfg["noise"], cfg["noise_train"],
@@ -133,15 +147,25 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
     if gc_model is None:
         gc_model = load(cfg["gc_checkpoint"], expect="gc")
     t0 = time.perf_counter()
-    oc_model = pipeline.train_oc(train, val, gc_model, cfg["oc"], cfg["oc_train"], out / "oc",
+    if method == "edge":
+        part = pipeline.train_edge(train, val, gc_model, cfg["edge"], cfg["edge_train"],
+                                   out / "edge", volumes=vols, noise_model=noise_model)
+        log["edge_s"] = time.perf_counter() - t0
+        res = pipeline.evaluate_edge(gc_model, part, val, volumes=vols, noise_model=noise_model)
+        part.config.threshold = res["best"]["threshold"]
+    else:
+        part = pipeline.train_oc(train, val, gc_model, cfg["oc"], cfg["oc_train"], out / "oc",
                                  volumes=vols, noise_model=noise_model)
-    log["oc_s"] = time.perf_counter() - t0
-    res = pipeline.evaluate_oc(gc_model, oc_model, val, volumes=vols, noise_model=noise_model)
+        log["oc_s"] = time.perf_counter() - t0
+        res = pipeline.evaluate_oc(gc_model, part, val, volumes=vols, noise_model=noise_model)
     best = res["best"]
-    if model == "oc":
-        return oc_model
-    full = LearnedTracking.from_parts(gc_model, oc_model, noise_model, eps=best["eps"],
-                                      min_samples=best["min_samples"], volumes=vols)
+    if model in ("oc", "edge"):
+        return part
+    if method == "edge":
+        full = LearnedTracking.from_parts(gc_model, None, noise_model, edge=part, volumes=vols)
+    else:
+        full = LearnedTracking.from_parts(gc_model, part, noise_model, eps=best["eps"],
+                                          min_samples=best["min_samples"], volumes=vols)
     save(full, out / "learned_tracking.pt", metrics={"validation": best, "timing_s": log})
     (out / "run_config.json").write_text(json.dumps(
         {"config": config, "validation": res, "timing_s": log}, indent=1, default=float))
@@ -159,7 +183,7 @@ def evaluate_event(model: Any, event: Any, *, n_threads: int = 0,
     from ..features import hit_features  # noqa: PLC0415
 
     vols = None if model.config.volumes is None else tuple(model.config.volumes)
-    thld = model.oc.config.pt_thld
+    thld = model.gc.config.pt_thld
     t0 = time.perf_counter()
     labels = model.find_tracks(event, n_threads=n_threads)
     timing = {**model.last_timing, "total": time.perf_counter() - t0}
@@ -206,7 +230,9 @@ def evaluate_learned(model: Any, *, n_events: int = 3, mu: float = 200.0, seed: 
                                 ["stage", "ms/event"])
     res = {"metrics": mean, "ms_per_event": ms, "graph_and_clustering_fraction": frac,
            "n_events": n_events, "mu": mu, "table": text,
-           "eps": model.config.eps, "min_samples": model.config.min_samples}
+           "method": model.method, "working_point": (
+               {"threshold": model.edge.config.threshold} if model.edge is not None else
+               {"eps": model.config.eps, "min_samples": model.config.min_samples})}
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

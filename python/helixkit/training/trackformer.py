@@ -214,12 +214,13 @@ def _plot(seq: Any, pt_tf: np.ndarray, pt_kf: np.ndarray, common: np.ndarray,
 
 def register(sub: Any) -> None:
     """Add ``train trackformer`` / ``evaluate trackformer`` to the CLI."""
-    models = ["trackformer", "gc", "oc", "noise", "learned_tracking"]
+    models = ["trackformer", "gc", "oc", "edge", "noise", "learned_tracking"]
     p = sub.add_parser(
-        "train", help="train a model (trackformer, gc, oc, noise, learned_tracking)",
+        "train", help="train a model (trackformer, gc, oc, edge, noise, learned_tracking)",
         description="Train on the built-in simulation. trackformer: config sections "
-        "data/model/train; gc|oc|noise|learned_tracking: see helixkit.training.learned "
-        "(learned_tracking trains noise filter -> GC -> OC and writes OUT/learned_tracking.pt).")
+        "data/model/train; gc|oc|edge|noise|learned_tracking: see helixkit.training.learned "
+        "(learned_tracking trains noise filter -> GC -> OC, or -> edge classifier with "
+        "\"method\": \"edge\", and writes OUT/learned_tracking.pt).")
     p.add_argument("model", choices=models)
     p.add_argument("--config", help="JSON config file (sections checked strictly)")
     p.add_argument("--out", default=None, help="run directory (default: runs/MODEL)")

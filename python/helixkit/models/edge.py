@@ -1,0 +1,260 @@
+"""Edge classification and track building on the GC graph.
+
+The route after the GC embedding that the cluster-shape features pay off in
+(docs/learned_pipeline.md): every edge of the embedding's kNN graph, oriented
+from the hit nearer the origin to the farther one, is scored by a fully
+connected classifier, and tracks are built from the scores.
+
+Edge inputs (:func:`edge_inputs`): Δr, Δφ, Δz, Δη and the log length of the
+doublet, the distance of its hits in the embedding, both hits' features, and,
+when the hit features carry the ``"cluster"`` group, how well the doublet's
+direction agrees with the direction each hit's cluster measures (|cos| of the
+angle, the difference of polar angles, and the agreement of the two clusters)
+— the pairwise use of cluster shapes that a per-hit embedding cannot make.
+Inputs are standardised with the training set's mean and spread, which the
+model keeps as buffers.
+
+Track building (:func:`build_tracks`): for every hit, its best-scoring edge
+to an outer hit and its best-scoring edge from an inner hit; an edge is kept
+when it is both its inner hit's best outer edge and its outer hit's best
+inner edge and scores above ``threshold``; tracks are the connected components
+(union–find), and hits left alone get −1. Each hit thus keeps at most one
+neighbour on each side, so one wrong edge cannot merge two long tracks the way
+it does under plain connected components or single-linkage DBSCAN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numba
+import numpy as np
+import torch
+from torch import nn
+
+from .._validation import require
+from . import register_model
+from ._blocks import mlp
+
+N_DOUBLET = 6       # Δr, Δφ, Δz, Δη, log length, embedding distance
+N_CLUSTER = 5       # |cos| at both ends, polar-angle differences at both ends, cluster agreement
+
+
+@dataclass
+class EdgeConfig:
+    """Edge classifier settings. ``extra_features``: the hit-feature groups of its input
+    (:data:`helixkit.features.EXTRA_FEATURES`); ``k``: neighbours per hit in the embedding."""
+
+    extra_features: list[str] = field(default_factory=lambda: ["cluster"])
+    emb_dim: int = 8
+    k: int = 12
+    max_radius: float | None = None
+    hidden_dim: int = 128
+    n_hidden: int = 3
+    threshold: float = 0.3   # working point (set by training on the validation events)
+    pt_thld: float = 0.9
+
+    def validate(self) -> None:
+        from ..features import n_features  # noqa: PLC0415
+
+        try:
+            n_features(tuple(self.extra_features))
+        except ValueError as e:
+            raise ValueError(f"EdgeConfig.extra_features: {e}") from None
+        require(self.emb_dim >= 1, self, "emb_dim", "must be >= 1")
+        require(1 <= self.k <= 256, self, "k", "must be in [1, 256]")
+        require(self.max_radius is None or self.max_radius > 0, self, "max_radius",
+                "must be None or > 0")
+        require(self.hidden_dim >= 1, self, "hidden_dim", "must be >= 1")
+        require(self.n_hidden >= 1, self, "n_hidden", "must be >= 1")
+        require(0 <= self.threshold <= 1, self, "threshold", "must be in [0, 1]")
+
+    @property
+    def hit_dim(self) -> int:
+        from ..features import n_features  # noqa: PLC0415
+
+        return n_features(tuple(self.extra_features))
+
+    @property
+    def in_dim(self) -> int:
+        has_cluster = "cluster" in self.extra_features
+        return N_DOUBLET + (N_CLUSTER if has_cluster else 0) + 2 * self.hit_dim
+
+
+def _cluster_offset(extra: list[str]) -> int | None:
+    from ..features import EXTRA_FEATURES, FEATURE_NAMES  # noqa: PLC0415
+
+    if "cluster" not in extra:
+        return None
+    off = len(FEATURE_NAMES)
+    for g in extra:
+        if g == "cluster":
+            return off
+        off += len(EXTRA_FEATURES[g])
+    return None  # pragma: no cover
+
+
+def graph_edges(emb: np.ndarray, k: int, *, max_radius: float | None = None,
+                n_threads: int = 0) -> np.ndarray:
+    """Undirected edges (2, E) of the embedding's kNN graph, each pair once, i < j (C++ kNN)."""
+    from ..graph import knn_graph  # noqa: PLC0415
+
+    n = len(emb)
+    if n < 2:
+        return np.zeros((2, 0), np.int64)
+    ei = knn_graph(emb, min(k, n - 1), max_radius=max_radius, n_threads=n_threads)
+    a = np.minimum(ei[0], ei[1]).astype(np.int64)
+    b = np.maximum(ei[0], ei[1]).astype(np.int64)
+    key = np.sort(a * n + b)
+    key = key[np.r_[True, key[1:] != key[:-1]]]
+    return np.stack([key // n, key % n])
+
+
+def edge_inputs(features: np.ndarray, emb: np.ndarray, cfg: EdgeConfig, *,
+                edges: np.ndarray | None = None,
+                n_threads: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(X, inner, outer)``: the edge inputs (E, cfg.in_dim) of ``edges`` (default: the
+    embedding's kNN graph, :func:`graph_edges`) and each edge's inner and outer hit (rows
+    of ``features``)."""
+    n, width = features.shape if features.ndim == 2 else (0, -1)
+    if width != cfg.hit_dim:
+        msg = (f"features: the edge classifier takes (N, {cfg.hit_dim}) hit features "
+               f"(extra_features {cfg.extra_features}), got {features.shape}")
+        raise ValueError(msg)
+    if emb.shape != (n, cfg.emb_dim):
+        msg = f"emb: expected shape ({n}, {cfg.emb_dim}), got {emb.shape}"
+        raise ValueError(msg)
+    if edges is None:
+        edges = graph_edges(emb, cfg.k, max_radius=cfg.max_radius, n_threads=n_threads)
+    a, b = np.asarray(edges, np.int64)
+    f = features.astype(np.float64)
+    r, z = f[:, 0] * 1000.0, f[:, 3] * 1000.0
+    x, y = r * f[:, 1], r * f[:, 2]
+    dist0 = np.hypot(r, z)
+    swap = dist0[a] > dist0[b]
+    i, j = np.where(swap, b, a), np.where(swap, a, b)
+    d = np.stack([x[j] - x[i], y[j] - y[i], z[j] - z[i]], 1)
+    length = np.linalg.norm(d, axis=1)
+    d /= np.maximum(length, 1e-9)[:, None]
+    phi = np.arctan2(f[:, 2], f[:, 1])
+    dphi = (phi[j] - phi[i] + np.pi) % (2 * np.pi) - np.pi
+    cols = [(r[j] - r[i]) / 100.0, dphi * 10.0, (z[j] - z[i]) / 100.0, f[j, 4] - f[i, 4],
+            np.log(np.maximum(length, 1e-6)) - 3.0,
+            np.linalg.norm(emb[j].astype(np.float64) - emb[i], axis=1)]
+    off = _cluster_offset(cfg.extra_features)
+    if off is not None:
+        def direction(rows: np.ndarray) -> np.ndarray:
+            d_r, d_phi, d_z = f[rows, off + 2], f[rows, off + 3] / 10.0, f[rows, off + 4]
+            c, s = f[rows, 1], f[rows, 2]
+            v = np.stack([d_r * c - d_phi * s, d_r * s + d_phi * c, d_z], 1)
+            return v / np.maximum(np.linalg.norm(v, axis=1), 1e-9)[:, None]
+
+        ci, cj = direction(i), direction(j)
+        polar = np.arctan2(d[:, 2], np.hypot(d[:, 0], d[:, 1]))
+        cols += [np.abs((ci * d).sum(1)), np.abs((cj * d).sum(1)),
+                 polar - np.arctan2(ci[:, 2], np.hypot(ci[:, 0], ci[:, 1])),
+                 polar - np.arctan2(cj[:, 2], np.hypot(cj[:, 0], cj[:, 1])),
+                 (ci * cj).sum(1)]
+    X = np.concatenate([np.stack(cols, 1).astype(np.float32), features[i], features[j]], 1)
+    return X.astype(np.float32, copy=False), i, j
+
+
+@register_model("edge", EdgeConfig)
+class EdgeClassifier(nn.Module):
+    """Standardised edge inputs → MLP → one logit per edge (same particle, not noise)."""
+
+    def __init__(self, config: EdgeConfig | None = None) -> None:
+        super().__init__()
+        cfg = config or EdgeConfig()
+        cfg.validate()
+        self.config = cfg
+        self.register_buffer("x_mean", torch.zeros(cfg.in_dim))
+        self.register_buffer("x_std", torch.ones(cfg.in_dim))
+        self.net = mlp(cfg.in_dim, cfg.hidden_dim, 1, cfg.n_hidden)
+
+    def set_standardisation(self, x: np.ndarray) -> None:
+        """Fix the input standardisation to the mean and spread of ``x`` (training edges)."""
+        x64 = np.asarray(x, np.float64)
+        self.x_mean.copy_(torch.from_numpy(x64.mean(0)))
+        self.x_std.copy_(torch.from_numpy(np.maximum(x64.std(0), 1e-6)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.x_mean) / self.x_std).squeeze(1)
+
+    @torch.no_grad()
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """Edge probabilities for the inputs of :func:`edge_inputs`."""
+        self.eval()
+        if len(x) == 0:
+            return np.zeros(0, np.float32)
+        return torch.sigmoid(self(torch.from_numpy(np.ascontiguousarray(x, np.float32)))).numpy()
+
+
+@numba.njit(cache=True)
+def _union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    parent = np.arange(n)
+    for e in range(a.shape[0]):
+        ra = a[e]
+        while parent[ra] != ra:
+            parent[ra] = parent[parent[ra]]
+            ra = parent[ra]
+        rb = b[e]
+        while parent[rb] != rb:
+            parent[rb] = parent[parent[rb]]
+            rb = parent[rb]
+        if ra != rb:
+            if ra < rb:
+                parent[rb] = ra
+            else:
+                parent[ra] = rb
+    for v in range(n):
+        r = v
+        while parent[r] != r:
+            r = parent[r]
+        parent[v] = r
+    return parent
+
+
+@numba.njit(cache=True)
+def _best_per_node(score: np.ndarray, node: np.ndarray, n: int) -> np.ndarray:
+    """Mask of the edges that are the best-scoring one of their ``node`` (ties: lowest index)."""
+    best = np.full(n, -1, np.int64)
+    for e in range(score.shape[0]):
+        v = node[e]
+        if best[v] < 0 or score[e] > score[best[v]]:
+            best[v] = e
+    out = np.zeros(score.shape[0], np.bool_)
+    for v in range(n):
+        if best[v] >= 0:
+            out[best[v]] = True
+    return out
+
+
+def build_tracks(score: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int,
+                 threshold: float) -> np.ndarray:
+    """Track label per hit (−1 = alone) from edge scores: mutual best inner/outer edges
+    above ``threshold``, then connected components (see the module docstring)."""
+    score = np.asarray(score, np.float64)
+    inner = np.asarray(inner, np.int64)
+    outer = np.asarray(outer, np.int64)
+    if not (len(score) == len(inner) == len(outer)):
+        msg = (f"score, inner and outer must have the same length, got {len(score)}, "
+               f"{len(inner)}, {len(outer)}")
+        raise ValueError(msg)
+    if len(score) and (min(inner.min(), outer.min()) < 0 or max(inner.max(), outer.max()) >= n):
+        msg = f"inner/outer: hit indices must be in [0, {n})"
+        raise ValueError(msg)
+    if not np.isfinite(score).all():
+        msg = "score must be finite"
+        raise ValueError(msg)
+    keep = (_best_per_node(score, inner, int(n)) & _best_per_node(score, outer, int(n))
+            & (score > threshold))
+    root = _union_find(int(n), inner[keep], outer[keep])
+    _, labels, size = np.unique(root, return_inverse=True, return_counts=True)
+    labels = labels.astype(np.int64)
+    labels[size[labels] < 2] = -1
+    return labels
+
+
+__all__ = ["EdgeClassifier", "EdgeConfig", "build_tracks", "edge_inputs", "graph_edges"]

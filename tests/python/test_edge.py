@@ -1,0 +1,165 @@
+"""Edge classifier and mutual-best-edge track building (the "edge" route of the pipeline)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from helixkit import models  # noqa: E402
+from helixkit.cli import main  # noqa: E402
+from helixkit.data import simulate_event  # noqa: E402
+from helixkit.features import feature_columns, hit_features  # noqa: E402
+from helixkit.models.edge import (  # noqa: E402
+    EdgeClassifier,
+    EdgeConfig,
+    build_tracks,
+    edge_inputs,
+    graph_edges,
+)
+from helixkit.models.gc import GCConfig, GraphConstructionNet  # noqa: E402
+from helixkit.models.learned import LearnedTracking, LearnedTrackingConfig  # noqa: E402
+from helixkit.pipeline import evaluate_edge, train_edge  # noqa: E402
+from helixkit.training import TrainConfig  # noqa: E402
+
+
+def test_build_tracks_keeps_mutual_best_edges_only():
+    # chain 0-1-2-3; hit 1 also likes 4 (lower score); 5 -> 6 below threshold; 7 and 8 both
+    # want 9 from the inside: only the better one (8) is 9's best inner edge
+    inner = np.array([0, 1, 2, 1, 5, 7, 8])
+    outer = np.array([1, 2, 3, 4, 6, 9, 9])
+    score = np.array([0.9, 0.8, 0.95, 0.7, 0.2, 0.6, 0.65])
+    lab = build_tracks(score, inner, outer, 10, threshold=0.3)
+    assert lab[0] == lab[1] == lab[2] == lab[3] >= 0
+    assert lab[8] == lab[9] >= 0 and lab[8] != lab[0]
+    assert lab[4] == lab[5] == lab[6] == lab[7] == -1
+    # ties go to the lower edge index; the result does not depend on the edge order
+    perm = np.random.default_rng(0).permutation(len(score))
+    lab2 = build_tracks(score[perm], inner[perm], outer[perm], 10, threshold=0.3)
+    assert np.array_equal(lab2 >= 0, lab >= 0)
+    assert len({(a, b) for a, b in zip(lab, lab2)}) == len(set(lab))
+    assert (build_tracks(np.zeros(0), np.zeros(0, int), np.zeros(0, int), 3, 0.5) == -1).all()
+
+
+def test_build_tracks_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        build_tracks(np.ones(2), np.array([0]), np.array([1, 2]), 3, 0.5)
+    with pytest.raises(ValueError, match="hit indices"):
+        build_tracks(np.ones(1), np.array([0]), np.array([3]), 3, 0.5)
+    with pytest.raises(ValueError, match="finite"):
+        build_tracks(np.array([np.nan]), np.array([0]), np.array([1]), 3, 0.5)
+
+
+def test_graph_edges_are_the_undirected_knn_graph():
+    x = np.random.default_rng(1).normal(size=(300, 4)).astype(np.float32)
+    a, b = graph_edges(x, 5, n_threads=1)
+    assert (a < b).all() and len(set(zip(a, b))) == len(a)
+    d = ((x[:, None] - x[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    nn = np.argsort(d, axis=1)[:, :5]
+    brute = {(min(i, j), max(i, j)) for i in range(300) for j in nn[i]}
+    assert set(zip(a.tolist(), b.tolist())) == brute
+
+
+def test_edge_inputs_orientation_and_cluster_agreement():
+    ev = simulate_event(mu=5, seed=3)
+    f, rows = hit_features(ev, volumes=(7, 8, 9), extra=("cluster",))
+    cfg = EdgeConfig(emb_dim=3, k=4)
+    emb = np.random.default_rng(0).normal(size=(len(f), 3)).astype(np.float32)
+    x, i, j = edge_inputs(f, emb, cfg, n_threads=1)
+    assert x.shape == (len(i), cfg.in_dim) and x.dtype == np.float32 and np.isfinite(x).all()
+    dist0 = np.hypot(f[:, 0], f[:, 3])
+    assert (dist0[i] <= dist0[j]).all()                       # inner -> outer
+    assert np.array_equal(x[:, 11:11 + 12], f[i]) and np.array_equal(x[:, 23:], f[j])
+    # true doublets of one particle: the doublet points along both hits' clusters
+    pid = ev.hit_particle_id[rows]
+    true = (pid[i] == pid[j]) & (pid[i] > 0)
+    assert np.median(x[true, 6]) > 0.97 and np.median(x[~true, 6]) < np.median(x[true, 6])
+    # an edge along the x axis between two barrel hits whose clusters point radially
+    g = np.zeros((2, 12), np.float32)
+    g[:, 0] = [0.032, 0.072]
+    g[:, 1] = 1.0
+    g[:, 9] = 1.0           # cluster d_r = 1, d_phi = d_z = 0
+    x2, i2, j2 = edge_inputs(g, np.array([[0.0], [1.0]], np.float32),
+                             EdgeConfig(emb_dim=1, k=1), edges=np.array([[1], [0]]))
+    assert (i2[0], j2[0]) == (0, 1)
+    assert x2[0, :11] == pytest.approx([0.4, 0, 0, 0, math.log(40) - 3, 1, 1, 1, 0, 0, 1],
+                                       abs=1e-6)
+    with pytest.raises(ValueError, match=r"\(N, 12\) hit features"):
+        edge_inputs(f[:, :7], emb, cfg)
+    with pytest.raises(ValueError, match="emb"):
+        edge_inputs(f, emb[:, :2], cfg)
+    assert EdgeConfig(extra_features=[]).in_dim == 6 + 14
+    with pytest.raises(ValueError, match="unknown feature group"):
+        EdgeConfig(extra_features=["colour"]).validate()
+    assert list(feature_columns(("cells", "cluster"), ("cluster",))) == [*range(7), *range(11, 16)]
+    with pytest.raises(ValueError, match="not among"):
+        feature_columns((), ("cluster",))
+
+
+def test_short_edge_training_improves_tracking(tmp_path):
+    train = [simulate_event(mu=10, seed=s) for s in range(3)]
+    val = [simulate_event(mu=10, seed=70)]
+    torch.manual_seed(0)
+    gc = GraphConstructionNet(GCConfig(hidden_dim=16, depth=2))
+    cfg = EdgeConfig(emb_dim=gc.config.out_dim, k=8, hidden_dim=32)
+    untrained = EdgeClassifier(cfg)
+    before = evaluate_edge(gc, untrained, val, n_threads=1)["best"]
+    model = train_edge(train, val, gc, cfg,
+                       TrainConfig(epochs=6, lr=3e-3, batch_size=2048, progress=False,
+                                   num_threads=1), tmp_path)
+    res = evaluate_edge(gc, model, val, n_threads=1)
+    after = res["best"]
+    assert after["double_majority"] > before["double_majority"] + 0.1
+    assert set(res["ms_per_event"]) >= {"graph", "edge_features", "gnn", "clustering"}
+    hist = json.loads((tmp_path / "history.json").read_text())
+    assert hist[-1]["train_loss"] < hist[0]["train_loss"]
+    # assembled, saved and restored: same labels with 1 and 2 threads
+    model.config.threshold = after["threshold"]
+    full = LearnedTracking.from_parts(gc, None, edge=model)
+    assert full.method == "edge" and full.extra_features == ("cluster",)
+    models.save(full, tmp_path / "lt.pt")
+    back = models.load(tmp_path / "lt.pt", expect="learned_tracking")
+    a = full.find_tracks(val[0], n_threads=1)
+    assert np.array_equal(a, back.find_tracks(val[0], n_threads=2))
+    assert (a >= 0).any() and (a[~np.isin(val[0].hits["volume_id"], (7, 8, 9))] == -1).all()
+    assert set(back.last_timing) >= {"features", "embedding", "graph", "edge_features", "gnn",
+                                     "clustering"}
+
+
+def test_learned_tracking_config_routes():
+    with pytest.raises(ValueError, match="exactly one"):
+        LearnedTracking(LearnedTrackingConfig(oc=None, edge=None))
+    with pytest.raises(ValueError, match="exactly one"):
+        LearnedTracking(LearnedTrackingConfig(oc={}, edge={}))
+    gc = GraphConstructionNet(GCConfig(in_dim=12, extra_features=["cluster"], hidden_dim=8))
+    with pytest.raises(ValueError, match="the GC was trained with extra_features"):
+        LearnedTracking.from_parts(gc, None, edge=EdgeClassifier(EdgeConfig(extra_features=[])))
+    with pytest.raises(ValueError, match="embedding"):
+        LearnedTracking.from_parts(GraphConstructionNet(GCConfig(out_dim=4)), None,
+                                   edge=EdgeClassifier(EdgeConfig(emb_dim=8)))
+
+
+def test_cli_trains_the_edge_route(tmp_path, capsys):
+    cfg = tmp_path / "lt.json"
+    cfg.write_text(json.dumps({
+        "data": {"n_train_events": 1, "n_val_events": 1, "mu": 3, "seed": 0},
+        "method": "edge", "gc": {"hidden_dim": 16, "depth": 2},
+        "gc_train": {"epochs": 2, "num_threads": 1},
+        "edge": {"k": 6, "hidden_dim": 16}, "edge_train": {"epochs": 2, "num_threads": 1},
+        "use_noise_filter": True, "noise": {"hidden_dim": 8},
+        "noise_train": {"epochs": 1, "num_threads": 1}}))
+    out = tmp_path / "run"
+    assert main(["train", "learned_tracking", "--config", str(cfg), "--out", str(out),
+                 "--no-progress"]) == 0
+    back = models.load(out / "learned_tracking.pt", expect="learned_tracking")
+    assert back.method == "edge" and back.oc is None and back.noise is not None
+    assert main(["evaluate", "learned_tracking", "--checkpoint", str(out / "learned_tracking.pt"),
+                 "--events", "1", "--mu", "3"]) == 0
+    assert "DM eff" in capsys.readouterr().out
+    cfg.write_text(json.dumps({"method": "gnn"}))
+    assert main(["train", "learned_tracking", "--config", str(cfg), "--out", str(out)]) == 2
