@@ -310,6 +310,9 @@ def _stage_trackformer(events: list[Any], report: _Report, *, n_threads: int, se
 _STAGE_FUNCS["trackformer"] = _stage_trackformer
 
 
+_ROUTE = {"edge": "edge classifier (2 passes) -> track building", "oc": "OC GNN -> DBSCAN"}
+
+
 def _stage_learned(events: list[Any], report: _Report, *, n_threads: int, seed: int) -> None:
     from .models import pretrained  # noqa: PLC0415
     from .training.learned import evaluate_event  # noqa: PLC0415
@@ -326,7 +329,7 @@ def _stage_learned(events: list[Any], report: _Report, *, n_threads: int, seed: 
     stages = ", ".join(f"{k} {v:.0f}" for k, v in ms.items() if k != "total")
     report.table(
         "Learned tracking (shipped pretrained('learned_tracking'): noise filter -> GC embedding "
-        f"-> kNN graph -> OC GNN -> DBSCAN; pixel hits, particles pT > 0.9 GeV; "
+        f"-> kNN graph -> {_ROUTE[model.method]}; pixel hits, particles pT > 0.9 GeV; "
         f"{ms['total']:.0f} ms/event: {stages})",
         [[r[0], r[1], *(f"{v:.3f}" for v in r[2:])] for r in rows],
         ["event", "particles", "DM eff", "fake DM", "perfect eff", "LHC", "TrackML score "

@@ -311,7 +311,9 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
                train_config: Any = None, out_dir: str | Path | None = None, *,
                volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: Any = None) -> Any:
     """Train the edge classifier on the (frozen) GC model's graph: class-weighted BCE over
-    the edges of all events, in shuffled mini-batches of ``train_config.batch_size``."""
+    the edges of all events, in shuffled mini-batches of ``train_config.batch_size``; with
+    ``refine``, then the second pass on the first pass's scores (same settings; its
+    checkpoints under ``out_dir/refine``)."""
     import torch  # noqa: PLC0415
 
     from .models.edge import EdgeClassifier, EdgeConfig  # noqa: PLC0415
@@ -323,14 +325,13 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
     model = EdgeClassifier(cfg)
     gc_model.eval()
 
-    def stack(evs: list[Any]) -> tuple[Any, Any]:
-        parts = [edge_batch(ev, gc_model, cfg, volumes=volumes, noise_model=noise_model)
-                 for ev in evs]
-        x = np.concatenate([p[0] for p in parts])
-        y = np.concatenate([p[1] for p in parts])
-        return torch.from_numpy(x), torch.from_numpy(y.astype(np.float32))
+    def stack(parts: list[tuple[np.ndarray, ...]]) -> tuple[Any, Any]:
+        return (torch.from_numpy(np.concatenate([p[0] for p in parts])),
+                torch.from_numpy(np.concatenate([p[1] for p in parts]).astype(np.float32)))
 
-    train, val = stack(events), stack(val_events)
+    parts = {name: [edge_batch(ev, gc_model, cfg, volumes=volumes, noise_model=noise_model)
+                    for ev in evs] for name, evs in (("train", events), ("val", val_events))}
+    train, val = stack(parts["train"]), stack(parts["val"])
     frac = float(train[1].mean())
     if not 0 < frac < 1:
         msg = f"the training graph needs true and false edges, got a true fraction of {frac}"
@@ -343,6 +344,19 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
                                                                     pos_weight=pos_weight)
 
     Trainer(model, loss_fn, tcfg, out_dir).fit(train, val)
+    if cfg.refine:   # second pass on the first pass's scores (its weights stay fixed)
+        from .models.edge import triplet_inputs  # noqa: PLC0415
+
+        second = {name: [(triplet_inputs(x, model.score(x), i, j, cfg), y)
+                         for x, y, i, j, _ in ps] for name, ps in parts.items()}
+        train2, val2 = stack(second["train"]), stack(second["val"])
+        model.set_standardisation(train2[0].numpy(), stage=2)
+        model.stage = 2
+        try:
+            Trainer(model, loss_fn, tcfg,
+                    None if out_dir is None else Path(out_dir) / "refine").fit(train2, val2)
+        finally:
+            model.stage = 1
     return model
 
 
@@ -376,7 +390,7 @@ def evaluate_edge(gc_model: Any, edge_model: Any, events: list[Any], *,
         t4 = time.perf_counter()
         x, inner, outer = edge_inputs(feats, emb, cfg, edges=pairs)
         t5 = time.perf_counter()
-        p = edge_model.score(x)
+        p = edge_model.score(x, inner, outer)
         t6 = time.perf_counter()
         labs = {x_: build_tracks(p, inner, outer, len(rows), x_) for x_ in thr}
         t7 = time.perf_counter()

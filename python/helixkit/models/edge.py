@@ -14,13 +14,21 @@ angle, the difference of polar angles, and the agreement of the two clusters)
 Inputs are standardised with the training set's mean and spread, which the
 model keeps as buffers.
 
-Track building (:func:`build_tracks`): for every hit, its best-scoring edge
-to an outer hit and its best-scoring edge from an inner hit; an edge is kept
-when it is both its inner hit's best outer edge and its outer hit's best
-inner edge and scores above ``threshold``; tracks are the connected components
-(union–find), and hits left alone get −1. Each hit thus keeps at most one
-neighbour on each side, so one wrong edge cannot merge two long tracks the way
-it does under plain connected components or single-linkage DBSCAN.
+Scoring runs in two passes when ``refine`` (default): the second classifier
+sees, besides the pair inputs, the first pass's scores of each edge's
+best-scoring neighbours (h → i before it, j → l after it) and how the
+direction turns along h → i → j → l (:func:`triplet_inputs`) — the triplet
+consistency that separates a track's doublets from random ones, without a
+full message-passing network.
+
+Track building (:func:`build_tracks`): the edges above ``threshold`` are
+taken greedily by decreasing score, and an edge is kept only if its inner hit
+has no outer link yet and its outer hit no inner link yet (a greedy
+maximum-weight matching of outer to inner hits); tracks are the connected
+components (union–find), and hits left alone get −1. Each hit thus keeps at
+most one neighbour on each side, so one wrong edge cannot merge two long
+tracks the way it does under plain connected components or single-linkage
+DBSCAN.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from ._blocks import mlp
 
 N_DOUBLET = 6       # Δr, Δφ, Δz, Δη, log length, embedding distance
 N_CLUSTER = 5       # |cos| at both ends, polar-angle differences at both ends, cluster agreement
+N_TRIPLET = 11      # see triplet_inputs
 
 
 @dataclass
@@ -54,6 +63,7 @@ class EdgeConfig:
     n_hidden: int = 3
     threshold: float = 0.3   # working point (set by training on the validation events)
     pt_thld: float = 0.9
+    refine: bool = True      # second pass with triplet inputs from the first pass's scores
 
     def validate(self) -> None:
         from ..features import n_features  # noqa: PLC0415
@@ -78,8 +88,12 @@ class EdgeConfig:
 
     @property
     def in_dim(self) -> int:
-        has_cluster = "cluster" in self.extra_features
-        return N_DOUBLET + (N_CLUSTER if has_cluster else 0) + 2 * self.hit_dim
+        return self.pair_dim + 2 * self.hit_dim
+
+    @property
+    def pair_dim(self) -> int:
+        """Edge inputs that describe the pair (before the two hits' features)."""
+        return N_DOUBLET + (N_CLUSTER if "cluster" in self.extra_features else 0)
 
 
 def _cluster_offset(extra: list[str]) -> int | None:
@@ -160,6 +174,50 @@ def edge_inputs(features: np.ndarray, emb: np.ndarray, cfg: EdgeConfig, *,
     return X.astype(np.float32, copy=False), i, j
 
 
+def _best_edge(score: np.ndarray, node: np.ndarray, n: int) -> np.ndarray:
+    """Per node, the index of its best-scoring edge (−1 if none)."""
+    best = np.full(n, -1, np.int64)
+    mask = _best_per_node(score, node, n)
+    best[node[mask]] = np.flatnonzero(mask)
+    return best
+
+
+def triplet_inputs(x: np.ndarray, score: np.ndarray, inner: np.ndarray, outer: np.ndarray,
+                   cfg: EdgeConfig) -> np.ndarray:
+    """Second-pass inputs: the pair inputs of ``x`` plus, from the first pass's ``score``,
+    how each edge (i → j) continues the best edge into i (h → i) and out of j (j → l).
+
+    Per edge: its score, whether it is i's best outgoing and j's best incoming edge, the
+    scores of h → i and j → l, whether they exist, and the changes from h → i to i → j and
+    from i → j to j → l of the doublet's polar angle (×10) and of its Δφ per metre of path
+    (≈ −sin θ / 2R on a helix) — the straightness and curvature a track's triplets share
+    and random pairs do not.
+    """
+    n = int(max(inner.max(initial=-1), outer.max(initial=-1))) + 1
+    e = len(score)
+    s = np.asarray(score, np.float64)
+    # from the pair inputs (Δr /100 mm, Δφ ×10, Δz /100 mm, log length − 3): the doublet's
+    # polar angle, constant along a helix, and Δφ per metre of path, ≈ −sin θ / 2R
+    x64 = x.astype(np.float64)
+    polar = np.arctan2(x64[:, 2], x64[:, 0])
+    azim = x64[:, 1] / 10.0 / (np.exp(x64[:, 4] + 3.0) / 1000.0)
+    best_out = _best_edge(s, inner, n)
+    best_in = _best_edge(s, outer, n)
+    prev = best_in[inner]          # h -> i
+    nxt = best_out[outer]          # j -> l
+    has_prev, has_next = prev >= 0, nxt >= 0
+    pv, nx = np.maximum(prev, 0), np.maximum(nxt, 0)
+    cols = [s, (best_out[inner] == np.arange(e)).astype(np.float64),
+            (best_in[outer] == np.arange(e)).astype(np.float64),
+            np.where(has_prev, s[pv], 0.0), np.where(has_next, s[nx], 0.0),
+            has_prev.astype(np.float64), has_next.astype(np.float64),
+            np.where(has_prev, azim - azim[pv], 0.0),
+            np.where(has_prev, polar - polar[pv], 0.0) * 10.0,
+            np.where(has_next, azim[nx] - azim, 0.0),
+            np.where(has_next, polar[nx] - polar, 0.0) * 10.0]
+    return np.concatenate([x[:, :cfg.pair_dim], np.stack(cols, 1).astype(np.float32)], 1)
+
+
 @register_model("edge", EdgeConfig)
 class EdgeClassifier(nn.Module):
     """Standardised edge inputs → MLP → one logit per edge (same particle, not noise)."""
@@ -172,23 +230,44 @@ class EdgeClassifier(nn.Module):
         self.register_buffer("x_mean", torch.zeros(cfg.in_dim))
         self.register_buffer("x_std", torch.ones(cfg.in_dim))
         self.net = mlp(cfg.in_dim, cfg.hidden_dim, 1, cfg.n_hidden)
+        d2 = cfg.pair_dim + N_TRIPLET
+        self.register_buffer("x2_mean", torch.zeros(d2))
+        self.register_buffer("x2_std", torch.ones(d2))
+        self.net2 = mlp(d2, cfg.hidden_dim, 1, cfg.n_hidden) if cfg.refine else None
+        self.stage = 1      # which pass forward() runs (training switches to 2)
 
-    def set_standardisation(self, x: np.ndarray) -> None:
-        """Fix the input standardisation to the mean and spread of ``x`` (training edges)."""
+    def set_standardisation(self, x: np.ndarray, stage: int = 1) -> None:
+        """Fix a pass's input standardisation to the mean and spread of ``x`` (training)."""
         x64 = np.asarray(x, np.float64)
-        self.x_mean.copy_(torch.from_numpy(x64.mean(0)))
-        self.x_std.copy_(torch.from_numpy(np.maximum(x64.std(0), 1e-6)))
+        mean, std = (self.x_mean, self.x_std) if stage == 1 else (self.x2_mean, self.x2_std)
+        mean.copy_(torch.from_numpy(x64.mean(0)))
+        std.copy_(torch.from_numpy(np.maximum(x64.std(0), 1e-6)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stage == 2:
+            return self.net2((x - self.x2_mean) / self.x2_std).squeeze(1)
         return self.net((x - self.x_mean) / self.x_std).squeeze(1)
 
     @torch.no_grad()
-    def score(self, x: np.ndarray) -> np.ndarray:
-        """Edge probabilities for the inputs of :func:`edge_inputs`."""
+    def _run(self, x: np.ndarray, stage: int) -> np.ndarray:
         self.eval()
+        old, self.stage = self.stage, stage
+        try:
+            return torch.sigmoid(self(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
+                                 ).numpy()
+        finally:
+            self.stage = old
+
+    def score(self, x: np.ndarray, inner: np.ndarray | None = None,
+              outer: np.ndarray | None = None) -> np.ndarray:
+        """Edge probabilities for the inputs of :func:`edge_inputs`; with ``refine`` and the
+        edges' ``inner``/``outer`` hits, those of the second pass."""
         if len(x) == 0:
             return np.zeros(0, np.float32)
-        return torch.sigmoid(self(torch.from_numpy(np.ascontiguousarray(x, np.float32)))).numpy()
+        s1 = self._run(x, 1)
+        if self.net2 is None or inner is None or outer is None:
+            return s1
+        return self._run(triplet_inputs(x, s1, inner, outer, self.config), 2)
 
 
 @numba.njit(cache=True)
@@ -231,10 +310,27 @@ def _best_per_node(score: np.ndarray, node: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+@numba.njit(cache=True)
+def _greedy_links(order: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int,
+                  n_edges: int) -> np.ndarray:
+    has_out = np.zeros(n, np.bool_)
+    has_in = np.zeros(n, np.bool_)
+    keep = np.zeros(n_edges, np.bool_)
+    for e in order:
+        a = inner[e]
+        b = outer[e]
+        if not has_out[a] and not has_in[b]:
+            has_out[a] = True
+            has_in[b] = True
+            keep[e] = True
+    return keep
+
+
 def build_tracks(score: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int,
                  threshold: float) -> np.ndarray:
-    """Track label per hit (−1 = alone) from edge scores: mutual best inner/outer edges
-    above ``threshold``, then connected components (see the module docstring)."""
+    """Track label per hit (−1 = alone) from edge scores: edges above ``threshold`` taken
+    greedily by decreasing score, each hit linked to at most one outer and one inner hit,
+    then connected components (see the module docstring)."""
     score = np.asarray(score, np.float64)
     inner = np.asarray(inner, np.int64)
     outer = np.asarray(outer, np.int64)
@@ -248,8 +344,9 @@ def build_tracks(score: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int
     if not np.isfinite(score).all():
         msg = "score must be finite"
         raise ValueError(msg)
-    keep = (_best_per_node(score, inner, int(n)) & _best_per_node(score, outer, int(n))
-            & (score > threshold))
+    order = np.flatnonzero(score > threshold)
+    order = order[np.argsort(-score[order], kind="stable")]   # ties: the lower edge index first
+    keep = _greedy_links(order, inner, outer, int(n), len(score))
     root = _union_find(int(n), inner[keep], outer[keep])
     _, labels, size = np.unique(root, return_inverse=True, return_counts=True)
     labels = labels.astype(np.int64)
@@ -257,4 +354,5 @@ def build_tracks(score: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int
     return labels
 
 
-__all__ = ["EdgeClassifier", "EdgeConfig", "build_tracks", "edge_inputs", "graph_edges"]
+__all__ = ["EdgeClassifier", "EdgeConfig", "build_tracks", "edge_inputs", "graph_edges",
+           "triplet_inputs"]

@@ -144,7 +144,7 @@ class LearnedTracking(nn.Module):
             x, inner, outer = edge_inputs(feats, emb, cfg, edges=pairs)
             t["edge_features"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            score = self.edge.score(x)
+            score = self.edge.score(x, inner, outer)
             t["gnn"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             labels[rows] = build_tracks(score, inner, outer, len(rows),
