@@ -211,6 +211,9 @@ def evaluate_learned(model: Any, *, n_events: int = 3, mu: float = 200.0, seed: 
     from ..data import generate_events  # noqa: PLC0415
 
     events = list(generate_events(n_events, mu=mu, seed=seed, first_event_id=20_000))
+    # warm-up on a small event: numba kernels compile or load their cache on the first call,
+    # which is not per-event inference time
+    model.find_tracks(next(generate_events(1, mu=5, seed=seed + 1)), n_threads=n_threads)
     per_event = [evaluate_event(model, ev, n_threads=n_threads, binned=True) for ev in events]
     rows = [e["metrics"] for e in per_event]
     timing = [e["timing"] for e in per_event]
