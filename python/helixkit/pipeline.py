@@ -141,13 +141,12 @@ def _layer_key(event: Any, rows: np.ndarray) -> np.ndarray:
     return event.hits["volume_id"][rows].astype(np.int64) * 1000 + event.hits["layer_id"][rows]
 
 
-def _score_labels(event: Any, volumes: tuple[int, ...] | None, rows: np.ndarray,
-                  labels: np.ndarray, pt_thld: float) -> tuple[Any, float]:
-    """Tracking metrics and TrackML score of ``labels`` (for ``rows``) over all hits of the
-    selected volumes: hits not in ``rows`` (removed as noise) count as unassigned."""
+def _score_labels(event: Any, all_rows: np.ndarray, rows: np.ndarray, labels: np.ndarray,
+                  pt_thld: float) -> tuple[Any, float]:
+    """Tracking metrics and TrackML score of ``labels`` (for ``rows``) over ``all_rows``, all
+    hits of the selected volumes: hits not in ``rows`` (removed as noise) count as unassigned."""
     from .evaluation import trackml_score, tracking_metrics  # noqa: PLC0415
 
-    _, all_rows = hit_features(event, volumes=volumes)
     pid = event.hit_particle_id[all_rows]
     full = np.full(len(all_rows), -1, np.int64)
     full[np.searchsorted(all_rows, rows)] = labels
@@ -168,8 +167,9 @@ def _add_times(t: dict[str, float], stamps: tuple[float, ...], n_grid: int) -> N
 def _score_grid(event: Any, volumes: tuple[int, ...] | None, rows: np.ndarray,
                 labels: dict[Any, np.ndarray], pt_thld: float, per: dict[Any, list[Any]],
                 scores: dict[Any, list[float]]) -> None:
+    _, all_rows = hit_features(event, volumes=volumes)   # the selection, once per event
     for key, lab in labels.items():
-        m, sc = _score_labels(event, volumes, rows, lab, pt_thld)
+        m, sc = _score_labels(event, all_rows, rows, lab, pt_thld)
         per[key].append(m)
         scores[key].append(sc)
 

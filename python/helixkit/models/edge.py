@@ -96,19 +96,6 @@ class EdgeConfig:
         return N_DOUBLET + (N_CLUSTER if "cluster" in self.extra_features else 0)
 
 
-def _cluster_offset(extra: list[str]) -> int | None:
-    from ..features import EXTRA_FEATURES, FEATURE_NAMES  # noqa: PLC0415
-
-    if "cluster" not in extra:
-        return None
-    off = len(FEATURE_NAMES)
-    for g in extra:
-        if g == "cluster":
-            return off
-        off += len(EXTRA_FEATURES[g])
-    return None  # pragma: no cover
-
-
 def graph_edges(emb: np.ndarray, k: int, *, max_radius: float | None = None,
                 n_threads: int = 0) -> np.ndarray:
     """Undirected edges (2, E) of the embedding's kNN graph, each pair once, i < j (C++ kNN)."""
@@ -156,8 +143,10 @@ def edge_inputs(features: np.ndarray, emb: np.ndarray, cfg: EdgeConfig, *,
     cols = [(r[j] - r[i]) / 100.0, dphi * 10.0, (z[j] - z[i]) / 100.0, f[j, 4] - f[i, 4],
             np.log(np.maximum(length, 1e-6)) - 3.0,
             np.linalg.norm(emb[j].astype(np.float64) - emb[i], axis=1)]
-    off = _cluster_offset(cfg.extra_features)
-    if off is not None:
+    if "cluster" in cfg.extra_features:
+        from ..features import FEATURE_NAMES, feature_columns  # noqa: PLC0415
+
+        off = int(feature_columns(cfg.extra_features, ("cluster",))[len(FEATURE_NAMES)])
         def direction(rows: np.ndarray) -> np.ndarray:
             d_r, d_phi, d_z = f[rows, off + 2], f[rows, off + 3] / 10.0, f[rows, off + 4]
             c, s = f[rows, 1], f[rows, 2]
