@@ -339,21 +339,34 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
     model.set_standardisation(train[0].numpy())
     pos_weight = torch.tensor((1 - frac) / frac)
 
-    def loss_fn(m: Any, batch: tuple[Any, ...]) -> Any:
-        return torch.nn.functional.binary_cross_entropy_with_logits(m(batch[0]), batch[1],
-                                                                    pos_weight=pos_weight)
+    def weighted_bce(pos_weight: Any) -> Any:
+        def loss_fn(m: Any, batch: tuple[Any, ...]) -> Any:
+            return torch.nn.functional.binary_cross_entropy_with_logits(
+                m(batch[0]), batch[1], pos_weight=pos_weight)
+        return loss_fn
 
-    Trainer(model, loss_fn, tcfg, out_dir).fit(train, val)
+    Trainer(model, weighted_bce(pos_weight), tcfg, out_dir).fit(train, val)
     if cfg.refine:   # second pass on the first pass's scores (its weights stay fixed)
         from .models.edge import triplet_inputs  # noqa: PLC0415
 
-        second = {name: [(triplet_inputs(x, model.score(x), i, j, cfg), y)
-                         for x, y, i, j, _ in ps] for name, ps in parts.items()}
+        def second_pass(x: np.ndarray, y: np.ndarray, i: np.ndarray,
+                        j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            s1 = model.score(x)
+            keep = s1 > cfg.prune    # what the second pass sees at inference
+            return triplet_inputs(x, s1, i, j, cfg)[keep], y[keep]
+
+        second = {name: [second_pass(x, y, i, j) for x, y, i, j, _ in ps]
+                  for name, ps in parts.items()}
         train2, val2 = stack(second["train"]), stack(second["val"])
+        frac2 = float(train2[1].mean())
+        if not 0 < frac2 < 1:
+            msg = (f"the second pass needs true and false edges after pruning at "
+                   f"{cfg.prune}, got a true fraction of {frac2}")
+            raise ValueError(msg)
         model.set_standardisation(train2[0].numpy(), stage=2)
         model.stage = 2
         try:
-            Trainer(model, loss_fn, tcfg,
+            Trainer(model, weighted_bce(torch.tensor((1 - frac2) / frac2)), tcfg,
                     None if out_dir is None else Path(out_dir) / "refine").fit(train2, val2)
         finally:
             model.stage = 1
@@ -361,7 +374,7 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
 
 
 def evaluate_edge(gc_model: Any, edge_model: Any, events: list[Any], *,
-                  thresholds: Any = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+                  thresholds: Any = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
                   volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: Any = None,
                   n_threads: int = 0) -> dict[str, Any]:
     """DM / perfect / LHC efficiencies and fake rates of the edge route over a threshold

@@ -20,6 +20,7 @@ from helixkit.models.edge import (  # noqa: E402
     build_tracks,
     edge_inputs,
     graph_edges,
+    triplet_inputs,
 )
 from helixkit.models.gc import GCConfig, GraphConstructionNet  # noqa: E402
 from helixkit.models.learned import LearnedTracking, LearnedTrackingConfig  # noqa: E402
@@ -101,6 +102,63 @@ def test_edge_inputs_orientation_and_cluster_agreement():
         feature_columns((), ("cluster",))
 
 
+def test_triplet_inputs_by_hand():
+    # edges: e0 0->1 (.9), e1 1->2 (.8), e2 1->3 (.6), e3 4->1 (.5), e4 2->5 (.7); all 1 m
+    # long (log length − 3 = log 1000 − 3), so Δφ per metre = Δφ; polar = atan2(Δz, Δr)
+    inner, outer = np.array([0, 1, 1, 4, 2]), np.array([1, 2, 3, 1, 5])
+    score = np.array([0.9, 0.8, 0.6, 0.5, 0.7])
+    dphi = np.array([0.01, 0.02, 0.05, 0.04, 0.03])
+    x = np.zeros((5, 6), np.float32)
+    x[:, 0], x[:, 1], x[:, 2] = 1.0, 10 * dphi, [0.0, 0.0, 1.0, 0.0, 0.0]
+    x[:, 4] = math.log(1000.0) - 3.0
+    one = triplet_inputs(x, score, inner, outer, EdgeConfig(extra_features=[]))
+    cfg = EdgeConfig(extra_features=[], triplet_context=2)
+    two = triplet_inputs(x, score, inner, outer, cfg)
+    assert one.shape == (5, 6 + 11) and two.shape == (5, cfg.triplet_dim) == (5, 6 + 21)
+    np.testing.assert_array_equal(two[:, :17], one)
+    t = one[:, 6:].astype(np.float64)
+    # e1: best out of 1 and best into 2; h->i = e0 (.9), j->l = e4 (.7)
+    np.testing.assert_allclose(t[1], [0.8, 1, 1, 0.9, 0.7, 1, 1, 0.02 - 0.01, 0.0,
+                                      0.03 - 0.02, 0.0], atol=1e-6)
+    # e2 (1->3): not 1's best out edge, nothing leaves 3; turns by 45° after e0
+    np.testing.assert_allclose(t[2], [0.6, 0, 1, 0.9, 0, 1, 0, 0.04, 10 * math.pi / 4, 0, 0],
+                               atol=1e-6)
+    c = two[:, 17:].astype(np.float64)
+    # margins over the rival for the same slot; runner-up into 1 is e3, none out of 2
+    np.testing.assert_allclose(c[1], [0.8 - 0.6, 0.8, 0.5, 1, 0.02 - 0.04, 0.0, 0, 0, 0, 0],
+                               atol=1e-6)
+    np.testing.assert_allclose(c[2, :2], [0.6 - 0.8, 0.6], atol=1e-6)
+    # e0: alone out of 0, e3 its rival into 1; nothing enters 0
+    np.testing.assert_allclose(c[0, :6], [0.9, 0.9 - 0.5, 0, 0, 0, 0], atol=1e-6)
+    # the runner-up out of 1 (e2) seen from e0 = 0->1
+    np.testing.assert_allclose(c[0, 6:], [0.6, 1, 0.05 - 0.01, 10 * math.pi / 4], atol=1e-6)
+    with pytest.raises(ValueError, match="triplet_context"):
+        EdgeConfig(triplet_context=3).validate()
+
+
+def test_prune_settles_low_first_pass_scores():
+    rng = np.random.default_rng(3)
+    cfg = EdgeConfig(extra_features=[], hidden_dim=8, triplet_context=2)
+    torch.manual_seed(0)
+    full = EdgeClassifier(cfg)
+    e = 400
+    x = rng.normal(size=(e, cfg.in_dim)).astype(np.float32)
+    inner, outer = rng.integers(0, 60, e), rng.integers(60, 120, e)
+    s1 = full.score(x)
+    ref = full.score(x, inner, outer)
+    cut = float(np.median(s1))
+    cfg_p = EdgeConfig(**{**cfg.__dict__, "prune": cut})
+    pruned = EdgeClassifier(cfg_p)
+    pruned.load_state_dict(full.state_dict())
+    got = pruned.score(x, inner, outer)
+    low = s1 <= cut
+    assert 0 < low.sum() < e
+    np.testing.assert_array_equal(got[low], s1[low])
+    np.testing.assert_allclose(got[~low], ref[~low], rtol=1e-6)
+    with pytest.raises(ValueError, match="prune"):
+        EdgeConfig(prune=1.0).validate()
+
+
 def test_short_edge_training_improves_tracking(tmp_path):
     train = [simulate_event(mu=10, seed=s) for s in range(3)]
     val = [simulate_event(mu=10, seed=70)]
@@ -150,7 +208,8 @@ def test_cli_trains_the_edge_route(tmp_path, capsys):
         "data": {"n_train_events": 1, "n_val_events": 1, "mu": 3, "seed": 0},
         "method": "edge", "gc": {"hidden_dim": 16, "depth": 2},
         "gc_train": {"epochs": 2, "num_threads": 1},
-        "edge": {"k": 6, "hidden_dim": 16}, "edge_train": {"epochs": 2, "num_threads": 1},
+        "edge": {"k": 6, "hidden_dim": 16, "triplet_context": 2, "prune": 0.001},
+        "edge_train": {"epochs": 2, "num_threads": 1},
         "use_noise_filter": True, "noise": {"hidden_dim": 8},
         "noise_train": {"epochs": 1, "num_threads": 1}}))
     out = tmp_path / "run"
@@ -161,5 +220,25 @@ def test_cli_trains_the_edge_route(tmp_path, capsys):
     assert main(["evaluate", "learned_tracking", "--checkpoint", str(out / "learned_tracking.pt"),
                  "--events", "1", "--mu", "3"]) == 0
     assert "DM eff" in capsys.readouterr().out
+    # the trained GC and noise filter reused: only the edge stage trains, and they come
+    # back unchanged in the new model
+    conf = json.loads(cfg.read_text())
+    conf.update(gc_checkpoint=str(out / "gc" / "best.pt"),
+                noise_checkpoint=str(out / "noise" / "best.pt"))
+    cfg.write_text(json.dumps(conf))
+    out2 = tmp_path / "run2"
+    assert main(["train", "learned_tracking", "--config", str(cfg), "--out", str(out2),
+                 "--no-progress"]) == 0
+    assert not (out2 / "gc").exists() and not (out2 / "noise").exists()
+    again = models.load(out2 / "learned_tracking.pt", expect="learned_tracking")
+    for name in ("gc", "noise"):
+        for (k, a), b in zip(getattr(back, name).state_dict().items(),
+                             getattr(again, name).state_dict().values()):
+            assert torch.equal(a, b), (name, k)
+    assert again.noise.config.threshold == back.noise.config.threshold
+    conf["use_noise_filter"] = False
+    cfg.write_text(json.dumps(conf))
+    assert main(["train", "learned_tracking", "--config", str(cfg), "--out", str(out2)]) == 2
+    assert "noise_checkpoint" in capsys.readouterr().err
     cfg.write_text(json.dumps({"method": "gnn"}))
     assert main(["train", "learned_tracking", "--config", str(cfg), "--out", str(out)]) == 2

@@ -19,7 +19,9 @@ sees, besides the pair inputs, the first pass's scores of each edge's
 best-scoring neighbours (h → i before it, j → l after it) and how the
 direction turns along h → i → j → l (:func:`triplet_inputs`) — the triplet
 consistency that separates a track's doublets from random ones, without a
-full message-passing network.
+full message-passing network. With ``prune`` > 0, edges the first pass scores
+at or below it keep that score and skip the second pass, which then trains and
+runs on the hard ~third of the edges only.
 
 Track building (:func:`build_tracks`): the edges above ``threshold`` are
 taken greedily by decreasing score, and an edge is kept only if its inner hit
@@ -47,7 +49,8 @@ from ._blocks import mlp
 
 N_DOUBLET = 6       # Δr, Δφ, Δz, Δη, log length, embedding distance
 N_CLUSTER = 5       # |cos| at both ends, polar-angle differences at both ends, cluster agreement
-N_TRIPLET = 11      # see triplet_inputs
+N_TRIPLET = 11      # see triplet_inputs (with triplet_context 1)
+N_CONTEXT2 = 10     # added by triplet_context 2
 
 
 @dataclass
@@ -64,6 +67,12 @@ class EdgeConfig:
     threshold: float = 0.3   # working point (set by training on the validation events)
     pt_thld: float = 0.9
     refine: bool = True      # second pass with triplet inputs from the first pass's scores
+    # neighbouring edges per side the second pass sees (1: the best-scoring one; 2: also the
+    # runner-up, and each edge's score margin over its rivals for the same slot)
+    triplet_context: int = 1
+    # edges the first pass scores at or below this are settled there: the second pass (and
+    # its training) sees only the rest (0: every edge)
+    prune: float = 0.0
 
     def validate(self) -> None:
         from ..features import n_features  # noqa: PLC0415
@@ -79,6 +88,8 @@ class EdgeConfig:
         require(self.hidden_dim >= 1, self, "hidden_dim", "must be >= 1")
         require(self.n_hidden >= 1, self, "n_hidden", "must be >= 1")
         require(0 <= self.threshold <= 1, self, "threshold", "must be in [0, 1]")
+        require(self.triplet_context in (1, 2), self, "triplet_context", "must be 1 or 2")
+        require(0 <= self.prune < 1, self, "prune", "must be in [0, 1)")
 
     @property
     def hit_dim(self) -> int:
@@ -89,6 +100,11 @@ class EdgeConfig:
     @property
     def in_dim(self) -> int:
         return self.pair_dim + 2 * self.hit_dim
+
+    @property
+    def triplet_dim(self) -> int:
+        """Second-pass inputs: the pair inputs plus those of :func:`triplet_inputs`."""
+        return self.pair_dim + N_TRIPLET + (N_CONTEXT2 if self.triplet_context == 2 else 0)
 
     @property
     def pair_dim(self) -> int:
@@ -163,12 +179,6 @@ def edge_inputs(features: np.ndarray, emb: np.ndarray, cfg: EdgeConfig, *,
     return X.astype(np.float32, copy=False), i, j
 
 
-def _best_edge(score: np.ndarray, node: np.ndarray, n: int) -> np.ndarray:
-    """Per node, the index of its best-scoring edge (−1 if none)."""
-    best = np.full(n, -1, np.int64)
-    mask = _best_per_node(score, node, n)
-    best[node[mask]] = np.flatnonzero(mask)
-    return best
 
 
 def triplet_inputs(x: np.ndarray, score: np.ndarray, inner: np.ndarray, outer: np.ndarray,
@@ -180,7 +190,11 @@ def triplet_inputs(x: np.ndarray, score: np.ndarray, inner: np.ndarray, outer: n
     scores of h → i and j → l, whether they exist, and the changes from h → i to i → j and
     from i → j to j → l of the doublet's polar angle (×10) and of its Δφ per metre of path
     (≈ −sin θ / 2R on a helix) — the straightness and curvature a track's triplets share
-    and random pairs do not.
+    and random pairs do not. With ``cfg.triplet_context == 2`` also: the edge's score
+    margin over the best other edge out of i and into j (the rivals the track building
+    weighs it against), and the same four neighbour columns for the runner-up edges into i
+    and out of j — which continue the track when the best-scoring neighbour is another
+    particle's.
     """
     n = int(max(inner.max(initial=-1), outer.max(initial=-1))) + 1
     e = len(score)
@@ -190,20 +204,28 @@ def triplet_inputs(x: np.ndarray, score: np.ndarray, inner: np.ndarray, outer: n
     x64 = x.astype(np.float64)
     polar = np.arctan2(x64[:, 2], x64[:, 0])
     azim = x64[:, 1] / 10.0 / (np.exp(x64[:, 4] + 3.0) / 1000.0)
-    best_out = _best_edge(s, inner, n)
-    best_in = _best_edge(s, outer, n)
-    prev = best_in[inner]          # h -> i
-    nxt = best_out[outer]          # j -> l
-    has_prev, has_next = prev >= 0, nxt >= 0
-    pv, nx = np.maximum(prev, 0), np.maximum(nxt, 0)
-    cols = [s, (best_out[inner] == np.arange(e)).astype(np.float64),
-            (best_in[outer] == np.arange(e)).astype(np.float64),
-            np.where(has_prev, s[pv], 0.0), np.where(has_next, s[nx], 0.0),
-            has_prev.astype(np.float64), has_next.astype(np.float64),
-            np.where(has_prev, azim - azim[pv], 0.0),
-            np.where(has_prev, polar - polar[pv], 0.0) * 10.0,
-            np.where(has_next, azim[nx] - azim, 0.0),
-            np.where(has_next, polar[nx] - polar, 0.0) * 10.0]
+    out1, out2 = _top2_per_node(s, inner, n)     # best and runner-up edge out of each hit
+    in1, in2 = _top2_per_node(s, outer, n)       # ... and into each hit
+    idx = np.arange(e)
+
+    def neighbour(nb: np.ndarray, after: bool) -> list[np.ndarray]:
+        ok = nb >= 0
+        k = np.maximum(nb, 0)
+        d_azim = azim[k] - azim if after else azim - azim[k]
+        d_polar = polar[k] - polar if after else polar - polar[k]
+        return [np.where(ok, s[k], 0.0), ok.astype(np.float64), np.where(ok, d_azim, 0.0),
+                np.where(ok, d_polar, 0.0) * 10.0]
+
+    prev, nxt = neighbour(in1[inner], False), neighbour(out1[outer], True)   # h->i, j->l
+    cols = [s, (out1[inner] == idx).astype(np.float64), (in1[outer] == idx).astype(np.float64),
+            prev[0], nxt[0], prev[1], nxt[1], prev[2], prev[3], nxt[2], nxt[3]]
+    if cfg.triplet_context == 2:
+        def margin(top1: np.ndarray, top2: np.ndarray, node: np.ndarray) -> np.ndarray:
+            rival = np.where(top1[node] == idx, top2[node], top1[node])
+            return s - np.where(rival >= 0, s[np.maximum(rival, 0)], 0.0)
+
+        cols += [margin(out1, out2, inner), margin(in1, in2, outer),
+                 *neighbour(in2[inner], False), *neighbour(out2[outer], True)]
     return np.concatenate([x[:, :cfg.pair_dim], np.stack(cols, 1).astype(np.float32)], 1)
 
 
@@ -219,7 +241,7 @@ class EdgeClassifier(nn.Module):
         self.register_buffer("x_mean", torch.zeros(cfg.in_dim))
         self.register_buffer("x_std", torch.ones(cfg.in_dim))
         self.net = mlp(cfg.in_dim, cfg.hidden_dim, 1, cfg.n_hidden)
-        d2 = cfg.pair_dim + N_TRIPLET
+        d2 = cfg.triplet_dim
         self.register_buffer("x2_mean", torch.zeros(d2))
         self.register_buffer("x2_std", torch.ones(d2))
         self.net2 = mlp(d2, cfg.hidden_dim, 1, cfg.n_hidden) if cfg.refine else None
@@ -256,7 +278,13 @@ class EdgeClassifier(nn.Module):
         s1 = self._run(x, 1)
         if self.net2 is None or inner is None or outer is None:
             return s1
-        return self._run(triplet_inputs(x, s1, inner, outer, self.config), 2)
+        x2 = triplet_inputs(x, s1, inner, outer, self.config)
+        if self.config.prune <= 0:
+            return self._run(x2, 2)
+        keep = s1 > self.config.prune      # the rest keep their (low) first-pass score
+        out = s1.copy()
+        out[keep] = self._run(x2[keep], 2)
+        return out
 
 
 @numba.njit(cache=True)
@@ -285,18 +313,19 @@ def _union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _best_per_node(score: np.ndarray, node: np.ndarray, n: int) -> np.ndarray:
-    """Mask of the edges that are the best-scoring one of their ``node`` (ties: lowest index)."""
+def _top2_per_node(score: np.ndarray, node: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per node, its best- and second-best-scoring edge among those with that ``node``
+    (−1 if none; ties: the lower edge index ranks first)."""
     best = np.full(n, -1, np.int64)
+    second = np.full(n, -1, np.int64)
     for e in range(score.shape[0]):
         v = node[e]
         if best[v] < 0 or score[e] > score[best[v]]:
+            second[v] = best[v]
             best[v] = e
-    out = np.zeros(score.shape[0], np.bool_)
-    for v in range(n):
-        if best[v] >= 0:
-            out[best[v]] = True
-    return out
+        elif second[v] < 0 or score[e] > score[second[v]]:
+            second[v] = e
+    return best, second
 
 
 @numba.njit(cache=True)

@@ -10,7 +10,7 @@ file holds optional sections, each checked strictly (unknown keys are errors)::
                "extra_features": ["cluster"]},        "gc_train":    {"epochs": 20},
      "oc":    {"hidden_dim": 64},                     "oc_train":    {"epochs": 20},
      "noise": {"hidden_dim": 64},                     "noise_train": {"epochs": 20},
-     "use_noise_filter": false, "gc_checkpoint": null}
+     "use_noise_filter": false, "gc_checkpoint": null, "noise_checkpoint": null}
 
 ``train learned_tracking`` trains noise classifier → GC → OC in turn, picks the
 DBSCAN working point (eps, min_samples) by double-majority efficiency on the
@@ -19,6 +19,11 @@ validation events and writes one ``learned_tracking.pt`` that
 ``"method": "edge"`` the OC stage is replaced by the edge classifier
 (sections ``edge`` / ``edge_train``, see :mod:`helixkit.models.edge`), whose
 threshold is picked the same way.
+
+``gc_checkpoint`` / ``noise_checkpoint`` reuse trained stages instead of
+training them (``train oc|edge`` needs the GC; with both, ``train
+learned_tracking`` trains only the route after the graph), so the last stage
+can be studied without paying for the first ones again.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from . import TrainConfig, load_json_config
 from .trackformer import DataConfig
 
 SECTIONS = ("data", "gc", "gc_train", "oc", "oc_train", "noise", "noise_train",
-            "use_noise_filter", "gc_checkpoint", "method", "edge", "edge_train")
+            "use_noise_filter", "gc_checkpoint", "noise_checkpoint", "method", "edge",
+            "edge_train")
 EDGE_TRAIN_DEFAULTS = {"lr": 2e-3, "batch_size": 8192, "epochs": 20}
 
 
@@ -93,7 +99,14 @@ def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
         msg = f"config.method must be 'oc' or 'edge', got {out['method']!r}"
         raise ValueError(msg)
     out["use_noise_filter"] = bool(config.get("use_noise_filter", False))
-    out["gc_checkpoint"] = config.get("gc_checkpoint")
+    for name in ("gc_checkpoint", "noise_checkpoint"):
+        out[name] = config.get(name)
+        if out[name] is not None and not isinstance(out[name], str):
+            msg = f"config.{name} must be a file path or null, got {out[name]!r}"
+            raise ValueError(msg)
+    if out["noise_checkpoint"] and not out["use_noise_filter"]:
+        msg = "config.noise_checkpoint is given but use_noise_filter is false"
+        raise ValueError(msg)
     return out
 
 
@@ -130,14 +143,16 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
     train, val = _events(data)
     log: dict[str, Any] = {"simulation_s": time.perf_counter() - t0}
     noise_model = gc_model = None
-    if model in ("noise", "learned_tracking") and (model == "noise" or cfg["use_noise_filter"]):
+    if model != "noise" and cfg["noise_checkpoint"]:
+        noise_model = load(cfg["noise_checkpoint"], expect="noise")
+    elif model in ("noise", "learned_tracking") and (model == "noise" or cfg["use_noise_filter"]):
         t0 = time.perf_counter()
         noise_model = pipeline.train_noise(train, val, cfg["noise"], cfg["noise_train"],
                                            out / "noise", volumes=vols)
         log["noise_s"] = time.perf_counter() - t0
         if model == "noise":
             return noise_model
-    if model in ("gc", "learned_tracking"):
+    if model == "gc" or (model == "learned_tracking" and not cfg["gc_checkpoint"]):
         t0 = time.perf_counter()
         gc_model = pipeline.train_gc(train, val, cfg["gc"], cfg["gc_train"], out / "gc",
                                      volumes=vols)
