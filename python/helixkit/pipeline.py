@@ -86,13 +86,18 @@ def find_tracks(event: Any, model: Any = None, *, eps: float | None = None,
 
 
 def evaluate_gc(model: Any, events: list[Any], *, k: int = 10, max_radius: float | None = None,
-                eps_grid: Any = (0.005, 0.01, 0.02, 0.05, 0.1), min_samples: int = 1,
+                eps_grid: Any = None, min_samples: int = 1,
                 volumes: tuple[int, ...] | None = (7, 8, 9), n_threads: int = 0) -> dict[str, Any]:
     """GC figures of merit (kNN graph of the embedding) and tracking metrics of DBSCAN clusters,
-    with a DM-guided eps scan on one cached neighbour graph per event; timing breakdown."""
+    with a DM-guided eps scan on one cached neighbour graph per event; timing breakdown.
+
+    ``eps_grid`` defaults to the scale the loss trains the embedding to: 0.05–0.8 × the
+    model's ``r_emb`` (the hinge loss pushes other particles' hits beyond r_emb)."""
     from .evaluation import tracking_metrics  # noqa: PLC0415
     from .graph import DbscanRescan, graph_metrics, hits_of_interest, knn_graph  # noqa: PLC0415
 
+    if eps_grid is None:
+        eps_grid = tuple(f * model.config.r_emb for f in (0.05, 0.1, 0.2, 0.3, 0.5, 0.8))
     gc_rows: list[dict[str, float]] = []
     per_eps: dict[float, list[Any]] = {float(e): [] for e in eps_grid}
     t = {"features": 0.0, "embedding": 0.0, "graph": 0.0, "clustering": 0.0}

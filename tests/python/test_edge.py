@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,6 +66,41 @@ def test_graph_edges_are_the_undirected_knn_graph():
     nn = np.argsort(d, axis=1)[:, :5]
     brute = {(min(i, j), max(i, j)) for i in range(300) for j in nn[i]}
     assert set(zip(a.tolist(), b.tolist())) == brute
+
+
+def _numpy_peers():
+    """The whole-array numpy forms of the edge inputs (benchmarks/bench_edge_inputs.py)."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_edge_inputs.py"
+    spec = importlib.util.spec_from_file_location("bench_edge_inputs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_edge_inputs_match_numpy():
+    ev = simulate_event(mu=20, seed=5)
+    f, _ = hit_features(ev, volumes=(7, 8, 9), extra=("cluster",))
+    emb = np.random.default_rng(1).normal(size=(len(f), 8)).astype(np.float32)
+    cfg = EdgeConfig(k=10)
+    edges = graph_edges(emb, 10, n_threads=1)
+    x, i, j = edge_inputs(f, emb, cfg, edges=edges)
+    peers = _numpy_peers()
+    x_ref, i_ref, j_ref = peers.numpy_pair_inputs(f, emb, *edges)
+    assert np.array_equal(i, i_ref) and np.array_equal(j, j_ref)
+    np.testing.assert_allclose(x, x_ref, rtol=1e-6, atol=1e-6)
+    score = np.random.default_rng(2).random(len(i)).astype(np.float32)
+    score[::3] = score[1]                                   # ties
+    for context in (1, 2):
+        c = EdgeConfig(k=10, triplet_context=context)
+        assert np.array_equal(triplet_inputs(x, score, i, j, c),
+                              peers.numpy_triplet_inputs(x, score, i, j, c))
+    # an empty edge list gives empty inputs, not an error
+    x0, i0, _ = edge_inputs(f, emb, cfg, edges=np.zeros((2, 0), np.int64))
+    assert x0.shape == (0, cfg.in_dim) and len(i0) == 0
+    with pytest.raises(ValueError, match=r"edges: hit indices must lie in \[0, "):
+        edge_inputs(f, emb, cfg, edges=np.array([[0], [len(f)]]))
+    with pytest.raises(ValueError, match="edges: expected an integer"):
+        edge_inputs(f, emb, cfg, edges=np.zeros((3, 1), np.int64))
 
 
 def test_edge_inputs_orientation_and_cluster_agreement():

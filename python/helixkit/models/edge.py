@@ -35,6 +35,7 @@ DBSCAN.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,41 +145,25 @@ def edge_inputs(features: np.ndarray, emb: np.ndarray, cfg: EdgeConfig, *,
         raise ValueError(msg)
     if edges is None:
         edges = graph_edges(emb, cfg.k, max_radius=cfg.max_radius, n_threads=n_threads)
-    a, b = np.asarray(edges, np.int64)
-    f = features.astype(np.float64)
-    r, z = f[:, 0] * 1000.0, f[:, 3] * 1000.0
-    x, y = r * f[:, 1], r * f[:, 2]
-    dist0 = np.hypot(r, z)
-    swap = dist0[a] > dist0[b]
-    i, j = np.where(swap, b, a), np.where(swap, a, b)
-    d = np.stack([x[j] - x[i], y[j] - y[i], z[j] - z[i]], 1)
-    length = np.linalg.norm(d, axis=1)
-    d /= np.maximum(length, 1e-9)[:, None]
-    phi = np.arctan2(f[:, 2], f[:, 1])
-    dphi = (phi[j] - phi[i] + np.pi) % (2 * np.pi) - np.pi
-    cols = [(r[j] - r[i]) / 100.0, dphi * 10.0, (z[j] - z[i]) / 100.0, f[j, 4] - f[i, 4],
-            np.log(np.maximum(length, 1e-6)) - 3.0,
-            np.linalg.norm(emb[j].astype(np.float64) - emb[i], axis=1)]
+    edges = np.asarray(edges)
+    if edges.ndim != 2 or edges.shape[0] != 2 or not np.issubdtype(edges.dtype, np.integer):
+        msg = f"edges: expected an integer (2, E) array, got {edges.dtype} {edges.shape}"
+        raise ValueError(msg)
+    if edges.size and (edges.min() < 0 or edges.max() >= n):
+        msg = f"edges: hit indices must lie in [0, {n}), got [{edges.min()}, {edges.max()}]"
+        raise ValueError(msg)
+    a, b = edges.astype(np.int64)
+    off = -1
     if "cluster" in cfg.extra_features:
         from ..features import FEATURE_NAMES, feature_columns  # noqa: PLC0415
 
         off = int(feature_columns(cfg.extra_features, ("cluster",))[len(FEATURE_NAMES)])
-        def direction(rows: np.ndarray) -> np.ndarray:
-            d_r, d_phi, d_z = f[rows, off + 2], f[rows, off + 3] / 10.0, f[rows, off + 4]
-            c, s = f[rows, 1], f[rows, 2]
-            v = np.stack([d_r * c - d_phi * s, d_r * s + d_phi * c, d_z], 1)
-            return v / np.maximum(np.linalg.norm(v, axis=1), 1e-9)[:, None]
-
-        ci, cj = direction(i), direction(j)
-        polar = np.arctan2(d[:, 2], np.hypot(d[:, 0], d[:, 1]))
-        cols += [np.abs((ci * d).sum(1)), np.abs((cj * d).sum(1)),
-                 polar - np.arctan2(ci[:, 2], np.hypot(ci[:, 0], ci[:, 1])),
-                 polar - np.arctan2(cj[:, 2], np.hypot(cj[:, 0], cj[:, 1])),
-                 (ci * cj).sum(1)]
-    X = np.concatenate([np.stack(cols, 1).astype(np.float32), features[i], features[j]], 1)
-    return X.astype(np.float32, copy=False), i, j
-
-
+    X = np.empty((len(a), cfg.in_dim), np.float32)
+    i = np.empty(len(a), np.int64)
+    j = np.empty(len(a), np.int64)
+    _pair_inputs(np.ascontiguousarray(features, np.float64), np.ascontiguousarray(emb, np.float32),
+                 np.ascontiguousarray(a), np.ascontiguousarray(b), off, cfg.pair_dim, X, i, j)
+    return X, i, j
 
 
 def triplet_inputs(x: np.ndarray, score: np.ndarray, inner: np.ndarray, outer: np.ndarray,
@@ -196,37 +181,121 @@ def triplet_inputs(x: np.ndarray, score: np.ndarray, inner: np.ndarray, outer: n
     and out of j — which continue the track when the best-scoring neighbour is another
     particle's.
     """
+    inner = np.ascontiguousarray(inner, np.int64)
+    outer = np.ascontiguousarray(outer, np.int64)
     n = int(max(inner.max(initial=-1), outer.max(initial=-1))) + 1
-    e = len(score)
-    s = np.asarray(score, np.float64)
-    # from the pair inputs (Δr /100 mm, Δφ ×10, Δz /100 mm, log length − 3): the doublet's
-    # polar angle, constant along a helix, and Δφ per metre of path, ≈ −sin θ / 2R
-    x64 = x.astype(np.float64)
-    polar = np.arctan2(x64[:, 2], x64[:, 0])
-    azim = x64[:, 1] / 10.0 / (np.exp(x64[:, 4] + 3.0) / 1000.0)
+    s = np.ascontiguousarray(score, np.float64)
     out1, out2 = _top2_per_node(s, inner, n)     # best and runner-up edge out of each hit
     in1, in2 = _top2_per_node(s, outer, n)       # ... and into each hit
-    idx = np.arange(e)
+    out = np.empty((len(s), cfg.triplet_dim), np.float32)
+    out[:, :cfg.pair_dim] = x[:, :cfg.pair_dim]
+    _triplet_columns(np.ascontiguousarray(x[:, :5], np.float64), s, inner, outer,
+                     out1, out2, in1, in2, cfg.triplet_context, out[:, cfg.pair_dim:])
+    return out
 
-    def neighbour(nb: np.ndarray, after: bool) -> list[np.ndarray]:
-        ok = nb >= 0
-        k = np.maximum(nb, 0)
-        d_azim = azim[k] - azim if after else azim - azim[k]
-        d_polar = polar[k] - polar if after else polar - polar[k]
-        return [np.where(ok, s[k], 0.0), ok.astype(np.float64), np.where(ok, d_azim, 0.0),
-                np.where(ok, d_polar, 0.0) * 10.0]
 
-    prev, nxt = neighbour(in1[inner], False), neighbour(out1[outer], True)   # h->i, j->l
-    cols = [s, (out1[inner] == idx).astype(np.float64), (in1[outer] == idx).astype(np.float64),
-            prev[0], nxt[0], prev[1], nxt[1], prev[2], prev[3], nxt[2], nxt[3]]
-    if cfg.triplet_context == 2:
-        def margin(top1: np.ndarray, top2: np.ndarray, node: np.ndarray) -> np.ndarray:
-            rival = np.where(top1[node] == idx, top2[node], top1[node])
-            return s - np.where(rival >= 0, s[np.maximum(rival, 0)], 0.0)
+@numba.njit(cache=True)
+def _hit_geometry(f: np.ndarray, off: int) -> np.ndarray:
+    """Per hit (mm, rad): distance from the origin, x, y, z, φ, and with the cluster
+    columns (``off`` ≥ 0: first one; d_r, 10·d_φ, d_z at off+2..off+4, in the hit's local
+    frame) the unit direction the cluster measures and its polar angle."""
+    g = np.zeros((f.shape[0], 9))
+    for h in range(f.shape[0]):
+        r, z, c, s = f[h, 0] * 1000.0, f[h, 3] * 1000.0, f[h, 1], f[h, 2]
+        g[h, 0], g[h, 1], g[h, 2], g[h, 3] = math.hypot(r, z), r * c, r * s, z
+        g[h, 4] = math.atan2(s, c)
+        if off >= 0:
+            d_r, d_phi, d_z = f[h, off + 2], f[h, off + 3] / 10.0, f[h, off + 4]
+            vx, vy = d_r * c - d_phi * s, d_r * s + d_phi * c
+            norm = max(math.sqrt(vx * vx + vy * vy + d_z * d_z), 1e-9)
+            g[h, 5], g[h, 6], g[h, 7] = vx / norm, vy / norm, d_z / norm
+            g[h, 8] = math.atan2(g[h, 7], math.hypot(g[h, 5], g[h, 6]))
+    return g
 
-        cols += [margin(out1, out2, inner), margin(in1, in2, outer),
-                 *neighbour(in2[inner], False), *neighbour(out2[outer], True)]
-    return np.concatenate([x[:, :cfg.pair_dim], np.stack(cols, 1).astype(np.float32)], 1)
+
+@numba.njit(cache=True)
+def _pair_inputs(f: np.ndarray, emb: np.ndarray, a: np.ndarray, b: np.ndarray, off: int,
+                 n_pair: int, out: np.ndarray, inner: np.ndarray, outer: np.ndarray) -> None:
+    """Fill ``out`` (E, n_pair + 2·W) with the pair inputs and both hits' features of each
+    edge (a, b), oriented from the hit nearer the origin (i) to the farther one (j).
+
+    Features (float64; metres): r, cos φ, sin φ, z, η, ...; ``off`` ≥ 0: first cluster
+    column."""
+    width = f.shape[1]
+    g = _hit_geometry(f, off)
+    for e in range(len(a)):
+        i, j = (b[e], a[e]) if g[a[e], 0] > g[b[e], 0] else (a[e], b[e])
+        inner[e], outer[e] = i, j
+        dx, dy, dz = g[j, 1] - g[i, 1], g[j, 2] - g[i, 2], g[j, 3] - g[i, 3]
+        length = math.sqrt(dx * dx + dy * dy + dz * dz)
+        out[e, 0] = (f[j, 0] * 1000.0 - f[i, 0] * 1000.0) / 100.0
+        dphi = g[j, 4] - g[i, 4]
+        out[e, 1] = ((dphi + math.pi) % (2 * math.pi) - math.pi) * 10.0
+        out[e, 2] = dz / 100.0
+        out[e, 3] = f[j, 4] - f[i, 4]
+        out[e, 4] = math.log(max(length, 1e-6)) - 3.0
+        de = 0.0
+        for c in range(emb.shape[1]):
+            t = float(emb[j, c]) - float(emb[i, c])
+            de += t * t
+        out[e, 5] = math.sqrt(de)
+        if off >= 0:
+            scale = max(length, 1e-9)
+            dx, dy, dz = dx / scale, dy / scale, dz / scale
+            polar = math.atan2(dz, math.hypot(dx, dy))
+            out[e, 6] = abs(g[i, 5] * dx + g[i, 6] * dy + g[i, 7] * dz)
+            out[e, 7] = abs(g[j, 5] * dx + g[j, 6] * dy + g[j, 7] * dz)
+            out[e, 8] = polar - g[i, 8]
+            out[e, 9] = polar - g[j, 8]
+            out[e, 10] = g[i, 5] * g[j, 5] + g[i, 6] * g[j, 6] + g[i, 7] * g[j, 7]
+        for c in range(width):
+            out[e, n_pair + c] = f[i, c]
+            out[e, n_pair + width + c] = f[j, c]
+
+
+@numba.njit(cache=True)
+def _neighbour_columns(out: np.ndarray, e: int, c_score: int, c_ok: int, c_geo: int, k: int,
+                       after: bool, s: np.ndarray, polar: np.ndarray, azim: np.ndarray) -> None:
+    """Score, existence, Δ(Δφ per metre) and 10·Δpolar (at c_geo, c_geo + 1) of neighbour
+    edge ``k`` of edge ``e`` (k < 0: none, zeros), from e to k when ``after`` (k follows
+    e), else from k to e."""
+    if k < 0:
+        out[e, c_score] = out[e, c_ok] = out[e, c_geo] = out[e, c_geo + 1] = 0.0
+        return
+    sign = 1.0 if after else -1.0
+    out[e, c_score] = s[k]
+    out[e, c_ok] = 1.0
+    out[e, c_geo] = sign * (azim[k] - azim[e])
+    out[e, c_geo + 1] = sign * (polar[k] - polar[e]) * 10.0
+
+
+@numba.njit(cache=True)
+def _triplet_columns(x: np.ndarray, s: np.ndarray, inner: np.ndarray, outer: np.ndarray,
+                     out1: np.ndarray, out2: np.ndarray, in1: np.ndarray, in2: np.ndarray,
+                     context: int, out: np.ndarray) -> None:
+    """The triplet columns of :func:`triplet_inputs` (``x``: the first 5 pair inputs)."""
+    n_edges = s.shape[0]
+    # from the pair inputs (Δr /100 mm, Δφ ×10, Δz /100 mm, log length − 3): the doublet's
+    # polar angle, constant along a helix, and Δφ per metre of path, ≈ −sin θ / 2R
+    polar = np.empty(n_edges)
+    azim = np.empty(n_edges)
+    for e in range(n_edges):
+        polar[e] = math.atan2(x[e, 2], x[e, 0])
+        azim[e] = x[e, 1] / 10.0 / (math.exp(x[e, 4] + 3.0) / 1000.0)
+    for e in range(n_edges):
+        i, j = inner[e], outer[e]
+        out[e, 0] = s[e]
+        out[e, 1] = 1.0 if out1[i] == e else 0.0
+        out[e, 2] = 1.0 if in1[j] == e else 0.0
+        _neighbour_columns(out, e, 3, 5, 7, in1[i], False, s, polar, azim)     # h -> i
+        _neighbour_columns(out, e, 4, 6, 9, out1[j], True, s, polar, azim)     # j -> l
+        if context == 2:
+            rival = out2[i] if out1[i] == e else out1[i]
+            out[e, 11] = s[e] - (s[rival] if rival >= 0 else 0.0)
+            rival = in2[j] if in1[j] == e else in1[j]
+            out[e, 12] = s[e] - (s[rival] if rival >= 0 else 0.0)
+            _neighbour_columns(out, e, 13, 14, 15, in2[i], False, s, polar, azim)
+            _neighbour_columns(out, e, 17, 18, 19, out2[j], True, s, polar, azim)
 
 
 @register_model("edge", EdgeConfig)
