@@ -273,7 +273,16 @@ def plot_history(history: list[dict[str, float]], path: str | os.PathLike[str]) 
     return save_figure(fig, path)
 
 
+def __getattr__(name: str) -> Any:
+    if name == "HitDataset":       # imports torch, so only when asked for
+        from .dataset import HitDataset  # noqa: PLC0415
+
+        return HitDataset
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
 __all__ = [
-    "TrainConfig", "Trainer", "load_json_config", "lr_factor", "plot_history", "seed_everything",
+    "HitDataset", "TrainConfig", "Trainer", "load_json_config", "lr_factor", "plot_history", "seed_everything",
     "select_device",
 ]
