@@ -196,6 +196,26 @@ def test_prune_settles_low_first_pass_scores():
         EdgeConfig(prune=1.0).validate()
 
 
+def test_chunked_scoring_equals_one_batch():
+    rng = np.random.default_rng(4)
+    cfg = EdgeConfig(extra_features=[], hidden_dim=8, triplet_context=2)
+    torch.manual_seed(1)
+    model = EdgeClassifier(cfg)
+    x = rng.normal(size=(300, cfg.in_dim)).astype(np.float32)
+    inner, outer = rng.integers(0, 50, 300), rng.integers(50, 100, 300)
+    model.CHUNK = 1000
+    whole = model.score(x, inner, outer)
+    model.CHUNK = 7                                  # 300 = 42 chunks of 7 and one of 6
+    chunked = model.score(x, inner, outer)
+    # rows are computed independently; BLAS may round a tiny chunk's product differently
+    np.testing.assert_allclose(chunked, whole, rtol=1e-6)
+    assert np.array_equal(model.score(x, inner, outer), chunked)          # deterministic
+    with torch.no_grad():
+        model.eval()
+        ref = torch.sigmoid(model(torch.from_numpy(x))).numpy()
+    np.testing.assert_allclose(model.score(x), ref, rtol=1e-6)
+
+
 def test_short_edge_training_improves_tracking(tmp_path):
     train = [simulate_event(mu=10, seed=s) for s in range(3)]
     val = [simulate_event(mu=10, seed=70)]

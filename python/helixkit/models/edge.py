@@ -302,6 +302,8 @@ def _triplet_columns(x: np.ndarray, s: np.ndarray, inner: np.ndarray, outer: np.
 class EdgeClassifier(nn.Module):
     """Standardised edge inputs → MLP → one logit per edge (same particle, not noise)."""
 
+    CHUNK = 8192        # edges per forward pass at inference
+
     def __init__(self, config: EdgeConfig | None = None) -> None:
         super().__init__()
         cfg = config or EdgeConfig()
@@ -332,11 +334,17 @@ class EdgeClassifier(nn.Module):
     def _run(self, x: np.ndarray, stage: int) -> np.ndarray:
         self.eval()
         old, self.stage = self.stage, stage
+        xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))
+        out = np.empty(len(x), np.float32)
         try:
-            return torch.sigmoid(self(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
-                                 ).numpy()
+            # in chunks: the hidden activations of ~10^4 edges stay in cache (2-3x faster on
+            # 1.4M edges than one batch; each row is computed on its own, so the scores are
+            # those of one batch up to BLAS rounding — identical labels on a mu=200 event)
+            for i in range(0, len(x), self.CHUNK):
+                out[i:i + self.CHUNK] = torch.sigmoid(self(xt[i:i + self.CHUNK])).numpy()
         finally:
             self.stage = old
+        return out
 
     def score(self, x: np.ndarray, inner: np.ndarray | None = None,
               outer: np.ndarray | None = None) -> np.ndarray:
