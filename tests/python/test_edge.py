@@ -16,6 +16,7 @@ from helixkit import models  # noqa: E402
 from helixkit.cli import main  # noqa: E402
 from helixkit.data import simulate_event  # noqa: E402
 from helixkit.features import feature_columns, hit_features  # noqa: E402
+from helixkit.models import edge as edge_module  # noqa: E402
 from helixkit.models.edge import (  # noqa: E402
     EdgeClassifier,
     EdgeConfig,
@@ -57,7 +58,7 @@ def test_build_tracks_bad_input():
         build_tracks(np.array([np.nan]), np.array([0]), np.array([1]), 3, 0.5)
 
 
-def test_graph_edges_are_the_undirected_knn_graph():
+def test_graph_edges_are_the_undirected_knn_graph(monkeypatch):
     x = np.random.default_rng(1).normal(size=(300, 4)).astype(np.float32)
     a, b = graph_edges(x, 5, n_threads=1)
     assert (a < b).all() and len(set(zip(a, b))) == len(a)
@@ -66,6 +67,9 @@ def test_graph_edges_are_the_undirected_knn_graph():
     nn = np.argsort(d, axis=1)[:, :5]
     brute = {(min(i, j), max(i, j)) for i in range(300) for j in nn[i]}
     assert set(zip(a.tolist(), b.tolist())) == brute
+    # the 64-bit key path (events of > 65,536 hits) gives the same edges
+    monkeypatch.setattr(edge_module, "_KEY32_LIMIT", 0)
+    assert np.array_equal(graph_edges(x, 5, n_threads=1), np.stack([a, b]))
 
 
 def _numpy_peers():
