@@ -337,6 +337,11 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
     parts = {name: [edge_batch(ev, gc_model, cfg, volumes=volumes, noise_model=noise_model)
                     for ev in evs] for name, evs in (("train", events), ("val", val_events))}
     train, val = stack(parts["train"]), stack(parts["val"])
+    for name, full in (("train", train), ("val", val)):   # events become views of the stack:
+        start = 0                                          # the per-event copies are freed
+        for k, p in enumerate(parts[name]):
+            parts[name][k] = (full[0].numpy()[start:start + len(p[0])], *p[1:])
+            start += len(p[0])
     frac = float(train[1].mean())
     if not 0 < frac < 1:
         msg = f"the training graph needs true and false edges, got a true fraction of {frac}"

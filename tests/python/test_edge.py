@@ -200,6 +200,23 @@ def test_prune_settles_low_first_pass_scores():
         EdgeConfig(prune=1.0).validate()
 
 
+def test_standardisation_matches_numpy_float64():
+    rng = np.random.default_rng(5)
+    x = (rng.normal(size=(5001, 6)) * [1e-3, 1, 10, 100, 1e4, 0]
+         + [0, 5, -3, 1e3, 0, 2]).astype(np.float32)
+    model = EdgeClassifier(EdgeConfig(extra_features=[], hidden_dim=8))
+    cols = slice(0, 6)
+    xx = np.concatenate([x, rng.normal(size=(5001, model.config.in_dim - 6)).astype(np.float32)],
+                        1)
+    model.set_standardisation(xx)
+    x64 = xx.astype(np.float64)
+    mean, std = edge_module._column_mean_std(xx)
+    assert np.array_equal(mean, x64.mean(0)) and np.array_equal(std, x64.std(0))  # bit for bit
+    assert np.array_equal(model.x_mean.numpy(), x64.mean(0).astype(np.float32))
+    assert np.array_equal(model.x_std.numpy(), np.maximum(x64.std(0), 1e-6).astype(np.float32))
+    assert model.x_std.numpy()[cols][5] == np.float32(1e-6)               # constant column
+
+
 def test_chunked_scoring_equals_one_batch():
     rng = np.random.default_rng(4)
     cfg = EdgeConfig(extra_features=[], hidden_dim=8, triplet_context=2)
