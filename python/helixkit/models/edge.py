@@ -164,7 +164,7 @@ def edge_inputs(features: np.ndarray, emb: np.ndarray, cfg: EdgeConfig, *,
     i = np.empty(len(a), np.int64)
     j = np.empty(len(a), np.int64)
     _pair_inputs(np.ascontiguousarray(features, np.float64), np.ascontiguousarray(emb, np.float32),
-                 np.ascontiguousarray(a), np.ascontiguousarray(b), off, cfg.pair_dim, X, i, j)
+                 a, b, off, cfg.pair_dim, X, i, j)
     return X, i, j
 
 
@@ -191,7 +191,7 @@ def triplet_inputs(x: np.ndarray, score: np.ndarray, inner: np.ndarray, outer: n
     in1, in2 = _top2_per_node(s, outer, n)       # ... and into each hit
     out = np.empty((len(s), cfg.triplet_dim), np.float32)
     out[:, :cfg.pair_dim] = x[:, :cfg.pair_dim]
-    _triplet_columns(np.ascontiguousarray(x[:, :5], np.float64), s, inner, outer,
+    _triplet_columns(np.ascontiguousarray(x), s, inner, outer,
                      out1, out2, in1, in2, cfg.triplet_context, out[:, cfg.pair_dim:])
     return out
 
@@ -275,15 +275,16 @@ def _neighbour_columns(out: np.ndarray, e: int, c_score: int, c_ok: int, c_geo: 
 def _triplet_columns(x: np.ndarray, s: np.ndarray, inner: np.ndarray, outer: np.ndarray,
                      out1: np.ndarray, out2: np.ndarray, in1: np.ndarray, in2: np.ndarray,
                      context: int, out: np.ndarray) -> None:
-    """The triplet columns of :func:`triplet_inputs` (``x``: the first 5 pair inputs)."""
+    """The triplet columns of :func:`triplet_inputs` (``x``: the pair inputs, read in place;
+    columns 0–4 are used, in float64)."""
     n_edges = s.shape[0]
     # from the pair inputs (Δr /100 mm, Δφ ×10, Δz /100 mm, log length − 3): the doublet's
     # polar angle, constant along a helix, and Δφ per metre of path, ≈ −sin θ / 2R
     polar = np.empty(n_edges)
     azim = np.empty(n_edges)
     for e in range(n_edges):
-        polar[e] = math.atan2(x[e, 2], x[e, 0])
-        azim[e] = x[e, 1] / 10.0 / (math.exp(x[e, 4] + 3.0) / 1000.0)
+        polar[e] = math.atan2(np.float64(x[e, 2]), np.float64(x[e, 0]))
+        azim[e] = np.float64(x[e, 1]) / 10.0 / (math.exp(np.float64(x[e, 4]) + 3.0) / 1000.0)
     for e in range(n_edges):
         i, j = inner[e], outer[e]
         out[e, 0] = s[e]

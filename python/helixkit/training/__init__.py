@@ -283,6 +283,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "HitDataset", "TrainConfig", "Trainer", "load_json_config", "lr_factor", "plot_history", "seed_everything",
-    "select_device",
+    "HitDataset", "TrainConfig", "Trainer", "load_json_config", "lr_factor", "plot_history",
+    "seed_everything", "select_device",
 ]

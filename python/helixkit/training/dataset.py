@@ -20,6 +20,7 @@ the dataset's length or the order items are asked in.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -151,11 +152,11 @@ class HitDataset(Dataset):
     def item(self, event: Any) -> dict[str, Any]:
         """The item of one event (what ``dataset[k]`` returns for its k-th event)."""
         from ..graph import hits_of_interest  # noqa: PLC0415
+        from ..pipeline import _layer_key  # noqa: PLC0415
 
         x, rows = hit_features(event, volumes=self.volumes, extra=self.extra,
                                normalize=self.normalize)
-        hits = event.hits
-        key = hits["volume_id"][rows].astype(np.int64) * 1000 + hits["layer_id"][rows]
+        key = _layer_key(event, rows)
         out: dict[str, Any] = {
             "x": torch.from_numpy(x), "rows": torch.from_numpy(rows.astype(np.int64)),
             "layer_key": torch.from_numpy(key), "event_id": int(event.event_id),
@@ -172,13 +173,15 @@ class HitDataset(Dataset):
 
 
 def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    allowed = {"volumes": (7, 8, 9), "extra": (), "normalize": False, "pt_thld": 0.9,
-               "cache": False}
-    unknown = sorted(set(kwargs) - set(allowed))
+    """``kwargs`` over the defaults of :class:`HitDataset`'s keyword options (unknown → error)."""
+    defaults = {name: p.default for name, p in
+                inspect.signature(HitDataset.__init__).parameters.items()
+                if p.kind is p.KEYWORD_ONLY}
+    unknown = sorted(set(kwargs) - set(defaults))
     if unknown:
-        msg = f"unknown option(s) {unknown}; valid: {sorted(allowed)}"
+        msg = f"unknown option(s) {unknown}; valid: {sorted(defaults)}"
         raise ValueError(msg)
-    return {**allowed, **kwargs}
+    return {**defaults, **kwargs}
 
 
 __all__ = ["HitDataset"]
