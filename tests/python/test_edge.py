@@ -31,22 +31,86 @@ from helixkit.pipeline import evaluate_edge, train_edge  # noqa: E402
 from helixkit.training import TrainConfig  # noqa: E402
 
 
-def test_build_tracks_keeps_mutual_best_edges_only():
+@pytest.mark.parametrize("linking", ["matching", "greedy"])
+def test_build_tracks_keeps_one_link_per_side(linking):
     # chain 0-1-2-3; hit 1 also likes 4 (lower score); 5 -> 6 below threshold; 7 and 8 both
     # want 9 from the inside: only the better one (8) is 9's best inner edge
     inner = np.array([0, 1, 2, 1, 5, 7, 8])
     outer = np.array([1, 2, 3, 4, 6, 9, 9])
     score = np.array([0.9, 0.8, 0.95, 0.7, 0.2, 0.6, 0.65])
-    lab = build_tracks(score, inner, outer, 10, threshold=0.3)
+    lab = build_tracks(score, inner, outer, 10, threshold=0.3, linking=linking)
     assert lab[0] == lab[1] == lab[2] == lab[3] >= 0
     assert lab[8] == lab[9] >= 0 and lab[8] != lab[0]
     assert lab[4] == lab[5] == lab[6] == lab[7] == -1
     # ties go to the lower edge index; the result does not depend on the edge order
     perm = np.random.default_rng(0).permutation(len(score))
-    lab2 = build_tracks(score[perm], inner[perm], outer[perm], 10, threshold=0.3)
+    lab2 = build_tracks(score[perm], inner[perm], outer[perm], 10, threshold=0.3, linking=linking)
     assert np.array_equal(lab2 >= 0, lab >= 0)
     assert len({(a, b) for a, b in zip(lab, lab2)}) == len(set(lab))
-    assert (build_tracks(np.zeros(0), np.zeros(0, int), np.zeros(0, int), 3, 0.5) == -1).all()
+    assert (build_tracks(np.zeros(0), np.zeros(0, int), np.zeros(0, int), 3, 0.5,
+                         linking=linking) == -1).all()
+
+
+def test_matching_links_what_greedy_misses():
+    # hit 0 prefers 2 (0.9) over 3 (0.85); hit 1 can only go to 2 (0.85). Greedy gives 0 -> 2
+    # and leaves 1 and 3 alone; the matching gives 0 -> 3 and 1 -> 2 (two links beat one)
+    inner, outer = np.array([0, 0, 1]), np.array([2, 3, 2])
+    score = np.array([0.9, 0.85, 0.85])
+    g = build_tracks(score, inner, outer, 4, 0.5, linking="greedy")
+    m = build_tracks(score, inner, outer, 4, 0.5)
+    assert g[0] == g[2] >= 0 and g[1] == g[3] == -1
+    assert m[0] == m[3] >= 0 and m[1] == m[2] >= 0 and m[0] != m[1]
+    # with weak second options the single strong link wins: logit(0.999) > 2 logit(0.55)
+    score = np.array([0.999, 0.55, 0.55])
+    m = build_tracks(score, inner, outer, 4, 0.5)
+    assert m[0] == m[2] >= 0 and m[1] == m[3] == -1
+
+
+def _best_matching_weight(w, inner, outer, n):
+    """The optimum by scipy's dense assignment: rows = inner hits, columns = outer hits and
+    one 'unmatched' column per row (worth 0)."""
+    from scipy.optimize import linear_sum_assignment  # noqa: PLC0415
+
+    big = 1e9
+    cost = np.full((n, 2 * n), big)
+    cost[np.arange(n), n + np.arange(n)] = 0.0
+    for e in np.flatnonzero(w > 0):
+        cost[inner[e], outer[e]] = min(cost[inner[e], outer[e]], -w[e])
+    r, c = linear_sum_assignment(cost)
+    return -cost[r, c].sum()
+
+
+def test_auction_matches_exact_assignment():
+    pytest.importorskip("scipy.optimize")
+    rng = np.random.default_rng(1)
+    for trial in range(40):
+        n = int(rng.integers(2, 40))
+        m = int(rng.integers(1, 4 * n))
+        inner = rng.integers(0, n, m)
+        outer = rng.integers(0, n, m)
+        ok = inner != outer
+        inner, outer = inner[ok], outer[ok]
+        # real-valued weights, and a few runs with many ties (the auction's hard case)
+        w = rng.normal(0.5, 2.0, len(inner)) if trial % 4 else rng.integers(-1, 3, len(inner))
+        w = w.astype(np.float64)
+        keep, done, _ = edge_module._auction_links(w, inner, outer, n, 10**9)
+        assert done
+        assert (w[keep] > 0).all()
+        assert len(set(inner[keep])) == keep.sum() == len(set(outer[keep]))
+        opt = _best_matching_weight(w, inner, outer, n)
+        assert w[keep].sum() >= opt - keep.sum() * edge_module.AUCTION_EPS - 1e-9
+        assert w[keep].sum() <= opt + 1e-9
+
+
+def test_auction_bid_cap_falls_back_to_greedy():
+    rng = np.random.default_rng(2)
+    n, m = 200, 3000
+    inner, outer = rng.integers(0, n, m), rng.integers(0, n, m)
+    score = np.full(m, 0.7)          # all equal: the auction's worst case
+    greedy = build_tracks(score, inner, outer, n, 0.5, linking="greedy")
+    assert np.array_equal(build_tracks(score, inner, outer, n, 0.5, max_work=0), greedy)
+    a = build_tracks(score, inner, outer, n, 0.5)
+    assert np.array_equal(a, build_tracks(score, inner, outer, n, 0.5))     # deterministic
 
 
 def test_build_tracks_bad_input():
@@ -56,6 +120,12 @@ def test_build_tracks_bad_input():
         build_tracks(np.ones(1), np.array([0]), np.array([3]), 3, 0.5)
     with pytest.raises(ValueError, match="finite"):
         build_tracks(np.array([np.nan]), np.array([0]), np.array([1]), 3, 0.5)
+    with pytest.raises(ValueError, match="linking"):
+        build_tracks(np.ones(1), np.array([0]), np.array([1]), 3, 0.5, linking="dbscan")
+    with pytest.raises(ValueError, match="max_work"):
+        build_tracks(np.ones(1), np.array([0]), np.array([1]), 3, 0.5, max_work=-1)
+    with pytest.raises(ValueError, match="linking"):
+        EdgeConfig(linking="mst").validate()
 
 
 def test_graph_edges_are_the_undirected_knn_graph(monkeypatch):
@@ -298,6 +368,17 @@ def test_cli_trains_the_edge_route(tmp_path, capsys):
     assert main(["evaluate", "learned_tracking", "--checkpoint", str(out / "learned_tracking.pt"),
                  "--events", "1", "--mu", "3"]) == 0
     assert "DM eff" in capsys.readouterr().out
+    ev_out = tmp_path / "ev"
+    assert main(["evaluate", "learned_tracking", "--checkpoint", str(out / "learned_tracking.pt"),
+                 "--events", "1", "--mu", "3", "--linking", "greedy", "--threshold", "0.4",
+                 "--out", str(ev_out)]) == 0
+    assert json.loads((ev_out / "learned_tracking_eval.json").read_text())[
+        "working_point"] == {"threshold": 0.4, "linking": "greedy"}
+    assert main(["evaluate", "learned_tracking", "--checkpoint", str(out / "learned_tracking.pt"),
+                 "--threshold", "1.5"]) == 2
+    assert main(["evaluate", "noise", "--checkpoint", str(out / "noise" / "best.pt"),
+                 "--linking", "greedy"]) == 2
+    assert "threshold" in capsys.readouterr().err
     # the trained GC and noise filter reused: only the edge stage trains, and they come
     # back unchanged in the new model
     conf = json.loads(cfg.read_text())
@@ -320,3 +401,17 @@ def test_cli_trains_the_edge_route(tmp_path, capsys):
     assert "noise_checkpoint" in capsys.readouterr().err
     cfg.write_text(json.dumps({"method": "gnn"}))
     assert main(["train", "learned_tracking", "--config", str(cfg), "--out", str(out)]) == 2
+
+
+def test_working_point_rule_prefers_fewer_fakes_on_a_dm_tie():
+    from helixkit.pipeline import _summary  # noqa: PLC0415
+
+    rows = [{"threshold": 0.02, "double_majority": 0.9300, "fake_double_majority": 0.08},
+            {"threshold": 0.05, "double_majority": 0.9295, "fake_double_majority": 0.06},
+            {"threshold": 0.5, "double_majority": 0.9100, "fake_double_majority": 0.02}]
+    t = {"graph": 1.0, "clustering": 1.0, "gnn": 8.0}
+    assert _summary(rows, t, 1)["best"]["threshold"] == 0.05
+    rows[1]["double_majority"] = 0.9285          # more than 0.1 point below: DM decides
+    res = _summary(rows, t, 1)
+    assert res["best"]["threshold"] == 0.02
+    assert res["graph_and_clustering_fraction"] == pytest.approx(0.2)

@@ -149,7 +149,7 @@ class LearnedTracking(nn.Module):
             t0 = time.perf_counter()
             labels[rows] = build_tracks(score, inner, outer, len(rows),
                                         self.edge.config.threshold if threshold is None
-                                        else threshold)
+                                        else threshold, linking=cfg.linking)
             t["clustering"] = time.perf_counter() - t0
             self.last_timing = t
             return labels

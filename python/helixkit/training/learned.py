@@ -249,7 +249,8 @@ def evaluate_learned(model: Any, *, n_events: int = 3, mu: float = 200.0, seed: 
     res = {"metrics": mean, "ms_per_event": ms, "graph_and_clustering_fraction": frac,
            "n_events": n_events, "mu": mu, "table": text,
            "method": model.method, "working_point": (
-               {"threshold": model.edge.config.threshold} if model.edge is not None else
+               {"threshold": model.edge.config.threshold,
+                "linking": model.edge.config.linking} if model.edge is not None else
                {"eps": model.config.eps, "min_samples": model.config.min_samples})}
     if out_dir is not None:
         out = Path(out_dir)
@@ -305,6 +306,16 @@ def evaluate_command(args: Any) -> int:
         raise ValueError(msg)
     model = load(args.checkpoint, expect="learned_tracking") if args.checkpoint else \
         pretrained("learned_tracking")
+    if args.threshold is not None or args.linking is not None:
+        if model.edge is None:
+            msg = "--threshold / --linking: only for the edge route (this model uses OC + DBSCAN)"
+            raise ValueError(msg)
+        cfg = model.edge.config
+        if args.threshold is not None:
+            cfg.threshold = float(args.threshold)
+        if args.linking is not None:
+            cfg.linking = args.linking
+        cfg.validate()
     res = evaluate_learned(model, n_events=args.events, mu=args.mu, seed=args.seed,
                            out_dir=args.out)
     print(res["table"])

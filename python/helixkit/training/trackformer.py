@@ -237,6 +237,11 @@ def register(sub: Any) -> None:
                    help="pile-up of the test events (default: 50 trackformer, 200 otherwise)")
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--out", default=None, help="write JSON + plots here")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="learned_tracking, edge route: edge-score threshold (default: the "
+                        "model's working point)")
+    p.add_argument("--linking", choices=["matching", "greedy"], default=None,
+                   help="learned_tracking, edge route: track building (default: the model's)")
     p.set_defaults(func=_evaluate_cmd)
 
 
@@ -255,6 +260,10 @@ def _train_cmd(args: Any) -> int:
 def _evaluate_cmd(args: Any) -> int:
     from ..models import load, pretrained  # noqa: PLC0415
 
+    if args.model != "learned_tracking" and (args.threshold is not None
+                                             or args.linking is not None):
+        msg = f"--threshold / --linking: only for 'evaluate learned_tracking', not {args.model}"
+        raise ValueError(msg)
     if args.model != "trackformer":
         from .learned import evaluate_command  # noqa: PLC0415
 
