@@ -120,6 +120,8 @@ def test_build_tracks_bad_input():
         build_tracks(np.ones(1), np.array([0]), np.array([3]), 3, 0.5)
     with pytest.raises(ValueError, match="finite"):
         build_tracks(np.array([np.nan]), np.array([0]), np.array([1]), 3, 0.5)
+    with pytest.raises(ValueError, match="threshold"):
+        build_tracks(np.ones(1), np.array([0]), np.array([1]), 3, float("nan"))
     with pytest.raises(ValueError, match="linking"):
         build_tracks(np.ones(1), np.array([0]), np.array([1]), 3, 0.5, linking="dbscan")
     with pytest.raises(ValueError, match="max_work"):

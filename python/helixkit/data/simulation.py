@@ -217,7 +217,7 @@ def _add_secondaries(rng: np.random.Generator, p: dict[str, np.ndarray], cfg: Si
 
 
 # --------------------------------------------------------------------------- propagation
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, nogil=True, fastmath=False)
 def _propagate(  # noqa: PLR0912, PLR0915
     x0, y0, z0, px0, py0, pz0, q, mass, bz,
     kind, pos, ext_lo, ext_hi, x0_thick, eff,

@@ -205,7 +205,7 @@ def triplet_inputs(x: np.ndarray, score: np.ndarray, inner: np.ndarray, outer: n
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _hit_geometry(f: np.ndarray, off: int) -> np.ndarray:
     """Per hit (mm, rad): distance from the origin, x, y, z, φ, and with the cluster
     columns (``off`` ≥ 0: first one; d_r, 10·d_φ, d_z at off+2..off+4, in the hit's local
@@ -224,7 +224,7 @@ def _hit_geometry(f: np.ndarray, off: int) -> np.ndarray:
     return g
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _pair_inputs(f: np.ndarray, emb: np.ndarray, a: np.ndarray, b: np.ndarray, off: int,
                  n_pair: int, out: np.ndarray, inner: np.ndarray, outer: np.ndarray) -> None:
     """Fill ``out`` (E, n_pair + 2·W) with the pair inputs and both hits' features of each
@@ -264,7 +264,7 @@ def _pair_inputs(f: np.ndarray, emb: np.ndarray, a: np.ndarray, b: np.ndarray, o
             out[e, n_pair + width + c] = f[j, c]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _neighbour_columns(out: np.ndarray, e: int, c_score: int, c_ok: int, c_geo: int, k: int,
                        after: bool, s: np.ndarray, polar: np.ndarray, azim: np.ndarray) -> None:
     """Score, existence, Δ(Δφ per metre) and 10·Δpolar (at c_geo, c_geo + 1) of neighbour
@@ -280,7 +280,7 @@ def _neighbour_columns(out: np.ndarray, e: int, c_score: int, c_ok: int, c_geo: 
     out[e, c_geo + 1] = sign * (polar[k] - polar[e]) * 10.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _triplet_columns(x: np.ndarray, s: np.ndarray, inner: np.ndarray, outer: np.ndarray,
                      out1: np.ndarray, out2: np.ndarray, in1: np.ndarray, in2: np.ndarray,
                      context: int, out: np.ndarray) -> None:
@@ -376,7 +376,7 @@ class EdgeClassifier(nn.Module):
         return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _column_mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-column mean and (population) standard deviation in float64, summed row by row as
     numpy's ``x.astype(float64).mean(0)`` / ``.std(0)`` do — the same numbers, without the
@@ -395,7 +395,7 @@ def _column_mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(sq / n)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     parent = np.arange(n)
     for e in range(a.shape[0]):
@@ -420,7 +420,7 @@ def _union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return parent
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _top2_per_node(score: np.ndarray, node: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per node, its best- and second-best-scoring edge among those with that ``node``
     (−1 if none; ties: the lower edge index ranks first)."""
@@ -436,7 +436,7 @@ def _top2_per_node(score: np.ndarray, node: np.ndarray, n: int) -> tuple[np.ndar
     return best, second
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _greedy_links(order: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int,
                   n_edges: int) -> np.ndarray:
     has_out = np.zeros(n, np.bool_)
@@ -452,7 +452,7 @@ def _greedy_links(order: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: in
     return keep
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _auction_links(w: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int,
                    max_work: int) -> tuple[np.ndarray, bool, int]:
     """Maximum-weight matching of inner to outer hits over the edges with ``w > 0`` (an
@@ -547,6 +547,9 @@ def build_tracks(score: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int
         raise ValueError(msg)
     if not np.isfinite(score).all():
         msg = "score must be finite"
+        raise ValueError(msg)
+    if not 0 <= threshold <= 1:
+        msg = f"threshold: must be in [0, 1], got {threshold}"
         raise ValueError(msg)
     if linking not in LINKINGS:
         msg = f"linking: must be one of {LINKINGS}, got {linking!r}"

@@ -195,6 +195,7 @@ def evaluate_event(model: Any, event: Any, *, n_threads: int = 0,
     ``trackml_score`` on those hits), ``timing`` (seconds by stage and ``total``) and, with
     ``binned``, ``binned_pt`` / ``binned_eta`` efficiencies."""
     from ..evaluation import trackml_score, tracking_metrics, tracking_metrics_binned  # noqa: PLC0415
+    from .. import pipeline  # noqa: PLC0415
     from ..features import hit_features  # noqa: PLC0415
 
     vols = None if model.config.volumes is None else tuple(model.config.volumes)
@@ -204,7 +205,7 @@ def evaluate_event(model: Any, event: Any, *, n_threads: int = 0,
     timing = {**model.last_timing, "total": time.perf_counter() - t0}
     _, sel = hit_features(event, volumes=vols)
     pid = event.hit_particle_id[sel]
-    key = event.hits["volume_id"][sel].astype(np.int64) * 1000 + event.hits["layer_id"][sel]
+    key = pipeline._layer_key(event, sel)
     m = tracking_metrics(labels[sel], pid, event.particles, layer_key=key, pt_thld=thld)
     out: dict[str, Any] = {
         "metrics": {**m.as_dict(),
