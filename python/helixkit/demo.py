@@ -329,7 +329,8 @@ def _stage_learned(events: list[Any], report: _Report, *, n_threads: int, seed: 
     stages = ", ".join(f"{k} {v:.0f}" for k, v in ms.items() if k != "total")
     report.table(
         "Learned tracking (shipped pretrained('learned_tracking'): noise filter -> GC embedding "
-        f"-> kNN graph -> {_ROUTE[model.method]}; pixel hits, particles pT > 0.9 GeV; "
+        f"-> kNN graph -> {_ROUTE[model.method]}"
+        f"{' -> track filter' if getattr(model, 'track_filter', None) is not None else ''}; pixel hits, particles pT > 0.9 GeV; "
         f"{ms['total']:.0f} ms/event: {stages})",
         [[r[0], r[1], *(f"{v:.3f}" for v in r[2:])] for r in rows],
         ["event", "particles", "DM eff", "fake DM", "perfect eff", "LHC", "TrackML score "

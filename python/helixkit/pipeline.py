@@ -5,9 +5,10 @@ or noise filter → embedding → graph → edge classifier → track building (
 the shipped ``pretrained("learned_tracking")`` model. Graph building and
 clustering run in helixkit's C++ kernels. Training: :func:`train_gc` (hinge or
 InfoNCE embedding), :func:`train_oc` (object-condensation GNN on the GC graph),
-:func:`train_edge` (edge classifier), :func:`train_noise` (noise-hit classifier);
-evaluation: :func:`evaluate_gc`, :func:`evaluate_oc`, :func:`evaluate_edge`,
-:func:`evaluate_noise`.
+:func:`train_edge` (edge classifier), :func:`train_track_filter` (track-candidate filter
+of the edge route), :func:`train_noise` (noise-hit classifier); evaluation:
+:func:`evaluate_gc`, :func:`evaluate_oc`, :func:`evaluate_edge`,
+:func:`evaluate_track_filter`, :func:`evaluate_noise`.
 """
 
 from __future__ import annotations
@@ -425,6 +426,134 @@ def evaluate_edge(gc_model: Any, edge_model: Any, events: list[Any], *,
         _score_grid(ev, volumes, rows, labs, pt_thld, per, scores)
     rows_out = [{"threshold": x_, **_metric_row(per[x_], scores[x_])} for x_ in thr]
     return _summary(rows_out, t, len(events))
+
+
+# --- track-candidate filter (edge route) --------------------------------------------------
+
+TRACK_FILTER_CUTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def track_filter_batch(model: Any, event: Any) -> dict[str, Any] | None:
+    """The unfiltered track candidates of one event under ``model`` (a
+    :class:`~helixkit.models.learned.LearnedTracking`, edge route): their features, truth
+    (1 = double-majority match), ids and the candidate labels per model hit; None for an
+    event too small for the graph."""
+    from .models.track_filter import candidate_truth  # noqa: PLC0415
+
+    cand = model.edge_candidates(event)
+    if cand is None:
+        return None
+    f, ids = model.candidate_features(event, cand)
+    vols = None if model.config.volumes is None else tuple(model.config.volumes)
+    _, sel = hit_features(event, volumes=vols)
+    pid_u, n_hits = np.unique(event.hit_particle_id[sel], return_counts=True)
+    y = candidate_truth(cand["labels"], ids, event.hit_particle_id[cand["rows"]],
+                        lambda p: n_hits[np.searchsorted(pid_u, p)])
+    return {**cand, "features": f, "truth": y, "ids": ids, "all_rows": sel}
+
+
+def evaluate_track_filter(model: Any, track_filter: Any, batches: list[dict[str, Any]], *,
+                          cuts: Any = TRACK_FILTER_CUTS, events: list[Any]) -> dict[str, Any]:
+    """Tracking metrics over a scan of the filter's cut on precomputed
+    :func:`track_filter_batch` outputs of ``events``; ``best``: the highest DM efficiency
+    among the cuts whose DM fake rate is <= ``track_filter.config.max_fake`` (none: the
+    lowest fake rate among the cuts within 1 point of the best DM)."""
+    from .models.track_filter import apply_filter  # noqa: PLC0415
+
+    pt_thld = model.gc.config.pt_thld
+    per: dict[float, list[Any]] = {float(c): [] for c in cuts}
+    scores: dict[float, list[float]] = {float(c): [] for c in cuts}
+    for ev, b in zip(events, batches):
+        if b is None:
+            continue
+        p = track_filter.probability(b["features"])
+        for c in per:
+            m, sc = _score_labels(ev, b["all_rows"], b["rows"],
+                                  apply_filter(b["labels"], b["ids"], p, c), pt_thld)
+            per[c].append(m)
+            scores[c].append(sc)
+    scan = [{"cut": c, **_metric_row(per[c], scores[c])} for c in per if per[c]]
+    if not scan:
+        msg = "events: no event large enough for the graph"
+        raise ValueError(msg)
+    ok = [r for r in scan if r["fake_double_majority"] <= track_filter.config.max_fake]
+    if ok:
+        best = max(ok, key=lambda r: (r["double_majority"], -r["fake_double_majority"]))
+    else:
+        top = max(r["double_majority"] for r in scan)
+        best = min((r for r in scan if r["double_majority"] >= top - 1e-2),
+                   key=lambda r: r["fake_double_majority"])
+    return {"scan": scan, "best": best}
+
+
+def train_track_filter(model: Any, events: list[Any], val_events: list[Any],
+                       config: Any = None, *, epochs: int = 60, lr: float = 3e-3,
+                       batch_size: int = 1024, seed: int = 0,
+                       progress: bool = True) -> tuple[Any, dict[str, Any]]:
+    """Train a :class:`~helixkit.models.track_filter.TrackFilter` for ``model`` (edge route)
+    on the candidates it builds on ``events`` — events its edge classifier was not trained
+    on, or the candidates look better than they will at inference — and pick its cut on
+    ``val_events``. Returns ``(filter, validation scan)``; attach it with
+    ``model.set_track_filter(filter)``."""
+    import torch  # noqa: PLC0415
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    from .models import config_from_dict  # noqa: PLC0415
+    from .models.track_filter import TrackFilter, TrackFilterConfig  # noqa: PLC0415
+
+    if getattr(model, "edge", None) is None:
+        msg = "model: the track filter needs a learned_tracking model of the edge route"
+        raise ValueError(msg)
+    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+        if int(v) < 1:
+            msg = f"{name}: must be >= 1, got {v}"
+            raise ValueError(msg)
+    if not lr > 0:
+        msg = f"lr: must be > 0, got {lr}"
+        raise ValueError(msg)
+    if not events or not val_events:
+        msg = "events and val_events: need at least one event each"
+        raise ValueError(msg)
+    cfg = config if isinstance(config, TrackFilterConfig) else config_from_dict(
+        TrackFilterConfig, dict(config or {}), where="config.track_filter")
+    batches = [track_filter_batch(model, ev) for ev in
+               tqdm(events, desc="track candidates", disable=not progress)]
+    batches = [b for b in batches if b is not None and len(b["ids"])]
+    if not batches:
+        msg = "events: no track candidates (events too small)"
+        raise ValueError(msg)
+    x = np.concatenate([b["features"] for b in batches]).astype(np.float32)
+    y = np.concatenate([b["truth"] for b in batches]).astype(np.float32)
+    torch.manual_seed(seed)
+    tf = TrackFilter(cfg)
+    tf.set_standardisation(x)
+    opt = torch.optim.Adam(tf.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+        opt, T_max=epochs * ((len(x) + batch_size - 1) // batch_size))
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(seed)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    tf.train()
+    bar = tqdm(range(epochs), desc="training track filter", disable=not progress)
+    for _ in bar:
+        perm = torch.randperm(len(xt), generator=gen)
+        total = 0.0
+        for i in range(0, len(xt), batch_size):
+            idx = perm[i:i + batch_size]
+            opt.zero_grad()
+            loss = loss_fn(tf(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+        bar.set_postfix(loss=round(total / len(xt), 4))
+    tf.eval()
+    val = [track_filter_batch(model, ev) for ev in val_events]
+    res = evaluate_track_filter(model, tf, val, events=val_events)
+    tf.config.cut = float(res["best"]["cut"])
+    res["n_train_candidates"] = len(x)
+    res["train_bad_fraction"] = float(1 - y.mean())
+    return tf, res
 
 
 # --- noise classifier ----------------------------------------------------------------------

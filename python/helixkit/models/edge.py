@@ -525,7 +525,7 @@ def _auction_links(w: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int,
 
 def build_tracks(score: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int,
                  threshold: float, *, linking: str = "matching",
-                 max_work: int | None = None) -> np.ndarray:
+                 max_work: int | None = None, return_links: bool = False) -> Any:
     """Track label per hit (−1 = alone) from edge scores: among the edges above
     ``threshold`` each hit keeps at most one outer and one inner link, chosen as a
     maximum-weight matching with weight logit(s) − logit(threshold) (``linking=
@@ -534,7 +534,8 @@ def build_tracks(score: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int
     has scanned ``max_work`` candidate edges (default: 10 per candidate edge plus 10⁵; real
     and random scores need 1–6) and then uses the greedy links, so a degenerate score map
     (a price war over many exactly equal scores) cannot stall it; both paths are
-    deterministic."""
+    deterministic. With ``return_links``: ``(labels, links)``, the indices of the kept
+    edges (ascending)."""
     score = np.asarray(score, np.float64)
     inner = np.asarray(inner, np.int64)
     outer = np.asarray(outer, np.int64)
@@ -576,6 +577,8 @@ def build_tracks(score: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int
     _, labels, size = np.unique(root, return_inverse=True, return_counts=True)
     labels = labels.astype(np.int64)
     labels[size[labels] < 2] = -1
+    if return_links:
+        return labels, np.flatnonzero(keep)
     return labels
 
 

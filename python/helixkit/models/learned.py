@@ -26,6 +26,7 @@ from .edge import EdgeClassifier, EdgeConfig, build_tracks, edge_inputs, graph_e
 from .gc import GCConfig, GraphConstructionNet
 from .noise import NoiseClassifier, NoiseConfig, noise_features
 from .oc import CondensationNet, OCConfig, embed_clusters, graph_inputs
+from .track_filter import TrackFilter, TrackFilterConfig, apply_filter, candidate_features
 
 
 @dataclass
@@ -37,16 +38,19 @@ class LearnedTrackingConfig:
     min_samples: int = 1
     volumes: list[int] | None = field(default_factory=lambda: [7, 8, 9])
     edge: dict[str, Any] | None = None
+    track_filter: dict[str, Any] | None = None   # edge route only
 
     def validate(self) -> None:
         require(self.eps > 0, self, "eps", "must be > 0")
         require(self.min_samples >= 1, self, "min_samples", "must be >= 1")
         require(isinstance(self.gc, dict), self, "gc", "must be a dict")
-        for name in ("oc", "noise", "edge"):
+        for name in ("oc", "noise", "edge", "track_filter"):
             require(getattr(self, name) is None or isinstance(getattr(self, name), dict), self,
                     name, "must be a dict or None")
         require((self.oc is None) != (self.edge is None), self, "oc",
                 "and edge: exactly one must be given (the route after the graph)")
+        require(self.track_filter is None or self.edge is not None, self, "track_filter",
+                "needs the edge route")
 
 
 @register_model("learned_tracking", LearnedTrackingConfig)
@@ -66,6 +70,9 @@ class LearnedTracking(nn.Module):
         self.noise = (NoiseClassifier(config_from_dict(NoiseConfig, cfg.noise,
                                                        where="config.noise"))
                       if cfg.noise is not None else None)
+        self.track_filter = (TrackFilter(config_from_dict(TrackFilterConfig, cfg.track_filter,
+                                                          where="config.track_filter"))
+                             if cfg.track_filter is not None else None)
         _check_features(self.gc, self.edge, self.noise)
         self.last_timing: dict[str, float] = {}
 
@@ -84,7 +91,8 @@ class LearnedTracking(nn.Module):
     def from_parts(cls, gc: GraphConstructionNet, oc: CondensationNet | None = None,
                    noise: NoiseClassifier | None = None, *, eps: float = 0.1,
                    min_samples: int = 1, volumes: tuple[int, ...] | None = (7, 8, 9),
-                   edge: EdgeClassifier | None = None) -> LearnedTracking:
+                   edge: EdgeClassifier | None = None,
+                   track_filter: TrackFilter | None = None) -> LearnedTracking:
         from dataclasses import asdict  # noqa: PLC0415
 
         vols = None if volumes is None else list(volumes)
@@ -97,20 +105,64 @@ class LearnedTracking(nn.Module):
                                     noise=None if noise is None else asdict(noise.config),
                                     eps=float(eps), min_samples=int(min_samples),
                                     volumes=None if volumes is None else list(volumes),
-                                    edge=None if edge is None else asdict(edge.config))
+                                    edge=None if edge is None else asdict(edge.config),
+                                    track_filter=None if track_filter is None
+                                    else asdict(track_filter.config))
         model = cls(cfg)
         for mine, theirs in ((model.gc, gc), (model.oc, oc), (model.edge, edge),
-                             (model.noise, noise)):
+                             (model.noise, noise), (model.track_filter, track_filter)):
             if theirs is not None:
                 mine.load_state_dict(theirs.state_dict())
         model.eval()
         return model
 
+    def set_track_filter(self, track_filter: TrackFilter | None) -> None:
+        """Attach (or with None remove) a trained track-candidate filter (edge route)."""
+        from dataclasses import asdict  # noqa: PLC0415
+
+        if track_filter is not None and self.edge is None:
+            msg = "track_filter: needs the edge route"
+            raise ValueError(msg)
+        self.track_filter = track_filter
+        self.config.track_filter = None if track_filter is None else asdict(track_filter.config)
+
     def find_tracks(self, event: Any, *, eps: float | None = None,
                     min_samples: int | None = None, threshold: float | None = None,
-                    n_threads: int = 0) -> np.ndarray:
+                    n_threads: int = 0, use_track_filter: bool = True) -> np.ndarray:
         """Track label per hit (−1 = none); ``eps``/``min_samples`` (oc route) or
-        ``threshold`` (edge route) override the stored working point."""
+        ``threshold`` (edge route) override the stored working point;
+        ``use_track_filter=False`` skips the track-candidate filter (edge route)."""
+        out = self._find(event, eps=eps, min_samples=min_samples, threshold=threshold,
+                         n_threads=n_threads, use_track_filter=use_track_filter)
+        return out if isinstance(out, np.ndarray) else out["labels"]
+
+    def edge_candidates(self, event: Any, *, threshold: float | None = None,
+                        n_threads: int = 0) -> dict[str, Any] | None:
+        """The edge route up to track building, unfiltered: ``rows`` (event hit indices),
+        ``labels`` (per row), ``links``, ``score``, ``inner``, ``outer``, ``threshold``;
+        None for an event too small for the graph."""
+        if self.edge is None:
+            msg = "edge_candidates: needs the edge route"
+            raise ValueError(msg)
+        out = self._find(event, threshold=threshold, n_threads=n_threads,
+                         use_track_filter=False, keep_candidates=True)
+        return None if isinstance(out, np.ndarray) else out
+
+    def candidate_features(self, event: Any, cand: dict[str, Any]) -> tuple[np.ndarray, ...]:
+        """:func:`~helixkit.models.track_filter.candidate_features` of
+        :meth:`edge_candidates`' output."""
+        from ..pipeline import _layer_key  # noqa: PLC0415
+
+        rows = cand["rows"]
+        hits = event.hits
+        return candidate_features(cand["labels"], cand["links"], cand["score"], cand["inner"],
+                                  cand["outer"], cand["threshold"],
+                                  np.asarray(hits["x"])[rows], np.asarray(hits["y"])[rows],
+                                  np.asarray(hits["z"])[rows], _layer_key(event, rows))
+
+    def _find(self, event: Any, *, eps: float | None = None, min_samples: int | None = None,
+              threshold: float | None = None, n_threads: int = 0, use_track_filter: bool = True,
+              keep_candidates: bool = False) -> Any:
         from ..features import feature_columns, hit_features  # noqa: PLC0415
         from ..graph import dbscan  # noqa: PLC0415
 
@@ -147,11 +199,22 @@ class LearnedTracking(nn.Module):
             score = self.edge.score(x, inner, outer)
             t["gnn"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            labels[rows] = build_tracks(score, inner, outer, len(rows),
-                                        self.edge.config.threshold if threshold is None
-                                        else threshold, linking=cfg.linking)
+            thr = cfg.threshold if threshold is None else threshold
+            lab, links = build_tracks(score, inner, outer, len(rows), thr, linking=cfg.linking,
+                                      return_links=True)
             t["clustering"] = time.perf_counter() - t0
             self.last_timing = t
+            cand = {"rows": rows, "labels": lab, "links": links, "score": score,
+                    "inner": inner, "outer": outer, "threshold": thr}
+            if keep_candidates:
+                return cand
+            if self.track_filter is not None and use_track_filter:
+                t0 = time.perf_counter()
+                f, ids = self.candidate_features(event, cand)
+                lab = apply_filter(lab, ids, self.track_filter.probability(f),
+                                   self.track_filter.config.cut)
+                t["track_filter"] = time.perf_counter() - t0
+            labels[rows] = lab
             return labels
         t0 = time.perf_counter()
         node, edge, ei = graph_inputs(feats, emb, self.oc.config, n_threads=n_threads)

@@ -1,6 +1,6 @@
 """Train and evaluate the learned tracking pipeline (GC embedding, OC GNN, noise classifier).
 
-``helixkit train gc|oc|edge|noise|learned_tracking --config cfg.json --out DIR`` and
+``helixkit train gc|oc|edge|noise|learned_tracking|track_filter --config cfg.json --out DIR`` and
 ``helixkit evaluate noise|learned_tracking --checkpoint ...``. A config
 file holds optional sections, each checked strictly (unknown keys are errors)::
 
@@ -19,6 +19,13 @@ validation events and writes one ``learned_tracking.pt`` that
 ``"method": "edge"`` the OC stage is replaced by the edge classifier
 (sections ``edge`` / ``edge_train``, see :mod:`helixkit.models.edge`), whose
 threshold is picked the same way.
+
+With a ``track_filter`` section (``{}`` for the defaults, see
+:mod:`helixkit.models.track_filter`) the edge route ends with a track-candidate filter,
+trained on its own events (``track_filter_train``: ``n_train_events`` 6, ``n_val_events``
+2, ``epochs``, ``lr``, ``batch_size``, ``seed``) with its cut picked for ``max_fake``;
+``train track_filter`` adds one to the edge-route model in ``model_checkpoint`` (default:
+the shipped model).
 
 ``gc_checkpoint`` / ``noise_checkpoint`` reuse trained stages instead of
 training them (``train oc|edge`` needs the GC; with both, ``train
@@ -41,7 +48,7 @@ from .trackformer import DataConfig
 
 SECTIONS = ("data", "gc", "gc_train", "oc", "oc_train", "noise", "noise_train",
             "use_noise_filter", "gc_checkpoint", "noise_checkpoint", "method", "edge",
-            "edge_train")
+            "edge_train", "track_filter", "track_filter_train", "model_checkpoint")
 EDGE_TRAIN_DEFAULTS = {"lr": 2e-3, "batch_size": 8192, "epochs": 20}
 
 
@@ -56,6 +63,26 @@ class LearnedDataConfig(DataConfig):
     volumes: list[int] | None = field(default_factory=lambda: [7, 8, 9])
 
 
+@dataclass
+class TrackFilterTrainConfig:
+    """Training of the track-candidate filter: its own simulated events (seeds ``data.seed``
+    + 2 and + 3, never the edge classifier's), then a short full-batch-style MLP fit."""
+
+    n_train_events: int = 6
+    n_val_events: int = 2
+    epochs: int = 60
+    lr: float = 3e-3
+    batch_size: int = 1024
+    seed: int = 0
+
+    def validate(self) -> None:
+        from .._validation import require  # noqa: PLC0415
+
+        for name in ("n_train_events", "n_val_events", "epochs", "batch_size"):
+            require(getattr(self, name) >= 1, self, name, "must be >= 1")
+        require(self.lr > 0, self, "lr", "must be > 0")
+
+
 def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
     from ..models import config_from_dict  # noqa: PLC0415
     from ..models.gc import GCConfig  # noqa: PLC0415
@@ -63,6 +90,7 @@ def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
     from ..models.edge import EdgeConfig  # noqa: PLC0415
     from ..models.noise import NEIGHBOUR_RANKS, NoiseConfig  # noqa: PLC0415
     from ..models.oc import OCConfig  # noqa: PLC0415
+    from ..models.track_filter import TrackFilterConfig  # noqa: PLC0415
 
     unknown = sorted(set(config) - set(SECTIONS))
     if unknown:
@@ -99,7 +127,13 @@ def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
         msg = f"config.method must be 'oc' or 'edge', got {out['method']!r}"
         raise ValueError(msg)
     out["use_noise_filter"] = bool(config.get("use_noise_filter", False))
-    for name in ("gc_checkpoint", "noise_checkpoint"):
+    out["track_filter"] = (None if config.get("track_filter") is None else
+                           config_from_dict(TrackFilterConfig, config["track_filter"],
+                                            where="config.track_filter"))
+    out["track_filter_train"] = config_from_dict(
+        TrackFilterTrainConfig, config.get("track_filter_train", {}),
+        where="config.track_filter_train")
+    for name in ("gc_checkpoint", "noise_checkpoint", "model_checkpoint"):
         out[name] = config.get(name)
         if out[name] is not None and not isinstance(out[name], str):
             msg = f"config.{name} must be a file path or null, got {out[name]!r}"
@@ -120,18 +154,58 @@ def _events(data: LearnedDataConfig) -> tuple[list[Any], list[Any]]:
     return train, val
 
 
+def _add_track_filter(full: Any, cfg: dict[str, Any], progress: bool,
+                      ) -> tuple[dict[str, Any], float]:
+    """Train the track-candidate filter for ``full`` on its own events and attach it."""
+    from .. import pipeline  # noqa: PLC0415
+    from ..data import generate_events  # noqa: PLC0415
+    from ..models.track_filter import TrackFilterConfig  # noqa: PLC0415
+
+    data, tcfg = cfg["data"], cfg["track_filter_train"]
+    first = data.n_train_events + data.n_val_events
+    train = list(generate_events(tcfg.n_train_events, mu=data.mu, seed=data.seed + 2,
+                                 first_event_id=first))
+    val = list(generate_events(tcfg.n_val_events, mu=data.mu, seed=data.seed + 3,
+                               first_event_id=first + tcfg.n_train_events))
+    t0 = time.perf_counter()
+    tf, res = pipeline.train_track_filter(
+        full, train, val, cfg["track_filter"] or TrackFilterConfig(), epochs=tcfg.epochs,
+        lr=tcfg.lr, batch_size=tcfg.batch_size, seed=tcfg.seed, progress=progress)
+    full.set_track_filter(tf)
+    return res, time.perf_counter() - t0
+
+
 def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
                   progress: bool = True) -> Any:
-    """Train one stage (``gc``, ``oc``, ``noise``) or the whole pipeline (``learned_tracking``)."""
+    """Train one stage (``gc``, ``oc``, ``noise``), the whole pipeline
+    (``learned_tracking``; with a ``track_filter`` section and the edge route, its
+    track-candidate filter last) or only the track filter of a trained edge-route model
+    (``track_filter``: ``model_checkpoint``, default the shipped model)."""
     from .. import pipeline  # noqa: PLC0415
-    from ..models import load, save  # noqa: PLC0415
+    from ..models import load, pretrained, save  # noqa: PLC0415
     from ..models.learned import LearnedTracking  # noqa: PLC0415
 
-    if model not in ("gc", "oc", "edge", "noise", "learned_tracking"):
-        msg = f"model must be gc, oc, edge, noise or learned_tracking, got {model!r}"
+    if model not in ("gc", "oc", "edge", "noise", "learned_tracking", "track_filter"):
+        msg = ("model must be gc, oc, edge, noise, learned_tracking or track_filter, got "
+               f"{model!r}")
         raise ValueError(msg)
     cfg = _parse(config, progress)
     data = cfg["data"]
+    if model == "track_filter":
+        full = (load(cfg["model_checkpoint"], expect="learned_tracking")
+                if cfg["model_checkpoint"] else pretrained("learned_tracking"))
+        if full.edge is None:
+            msg = "config.model_checkpoint: the track filter needs an edge-route model"
+            raise ValueError(msg)
+        full.set_track_filter(None)
+        res, dt = _add_track_filter(full, cfg, progress)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        save(full, out / "learned_tracking.pt",
+             metrics={"validation": res["best"], "timing_s": {"track_filter_s": dt}})
+        (out / "run_config.json").write_text(json.dumps(
+            {"config": config, "track_filter_validation": res}, indent=1, default=float))
+        return full
     vols = None if data.volumes is None else tuple(data.volumes)
     if model in ("oc", "edge") and not cfg["gc_checkpoint"]:
         msg = f"config: 'gc_checkpoint' (a trained gc model) is required to train {model}"
@@ -178,6 +252,10 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
         return part
     if method == "edge":
         full = LearnedTracking.from_parts(gc_model, None, noise_model, edge=part, volumes=vols)
+        if cfg["track_filter"] is not None:
+            tres, log["track_filter_s"] = _add_track_filter(full, cfg, progress)
+            res = {**res, "track_filter": tres}
+            best = {**tres["best"], "threshold": best["threshold"], "unfiltered": best}
     else:
         full = LearnedTracking.from_parts(gc_model, part, noise_model, eps=best["eps"],
                                           min_samples=best["min_samples"], volumes=vols)
@@ -317,6 +395,12 @@ def evaluate_command(args: Any) -> int:
         if args.linking is not None:
             cfg.linking = args.linking
         cfg.validate()
+    if args.filter_cut is not None:
+        if model.track_filter is None:
+            msg = "--filter-cut: this model has no track filter"
+            raise ValueError(msg)
+        model.track_filter.config.cut = float(args.filter_cut)
+        model.track_filter.config.validate()
     res = evaluate_learned(model, n_events=args.events, mu=args.mu, seed=args.seed,
                            out_dir=args.out)
     print(res["table"])
@@ -341,5 +425,5 @@ def _evaluate_noise(args: Any) -> int:
     return 0
 
 
-__all__ = ["LearnedDataConfig", "evaluate_event", "evaluate_learned", "train_learned"]
+__all__ = ["LearnedDataConfig", "TrackFilterTrainConfig", "evaluate_event", "evaluate_learned", "train_learned"]
 

@@ -214,13 +214,16 @@ def _plot(seq: Any, pt_tf: np.ndarray, pt_kf: np.ndarray, common: np.ndarray,
 
 def register(sub: Any) -> None:
     """Add ``train trackformer`` / ``evaluate trackformer`` to the CLI."""
-    models = ["trackformer", "gc", "oc", "edge", "noise", "learned_tracking"]
+    models = ["trackformer", "gc", "oc", "edge", "noise", "learned_tracking", "track_filter"]
     p = sub.add_parser(
-        "train", help="train a model (trackformer, gc, oc, edge, noise, learned_tracking)",
+        "train", help="train a model (trackformer, gc, oc, edge, noise, learned_tracking, "
+        "track_filter)",
         description="Train on the built-in simulation. trackformer: config sections "
-        "data/model/train; gc|oc|edge|noise|learned_tracking: see helixkit.training.learned "
-        "(learned_tracking trains noise filter -> GC -> OC, or -> edge classifier with "
-        "\"method\": \"edge\", and writes OUT/learned_tracking.pt).")
+        "data/model/train; gc|oc|edge|noise|learned_tracking|track_filter: see "
+        "helixkit.training.learned (learned_tracking trains noise filter -> GC -> OC, or -> "
+        "edge classifier with \"method\": \"edge\" [-> track filter with a \"track_filter\" "
+        "section], and writes OUT/learned_tracking.pt; track_filter adds a track-candidate "
+        "filter to the edge-route model in \"model_checkpoint\" (default: the shipped one)).")
     p.add_argument("model", choices=models)
     p.add_argument("--config", help="JSON config file (sections checked strictly)")
     p.add_argument("--out", default=None, help="run directory (default: runs/MODEL)")
@@ -242,6 +245,9 @@ def register(sub: Any) -> None:
                         "model's working point)")
     p.add_argument("--linking", choices=["matching", "greedy"], default=None,
                    help="learned_tracking, edge route: track building (default: the model's)")
+    p.add_argument("--filter-cut", type=float, default=None,
+                   help="learned_tracking with a track filter: dissolve candidates with "
+                        "p(good) below this (default: the model's; 0 = no filtering)")
     p.set_defaults(func=_evaluate_cmd)
 
 
@@ -261,8 +267,10 @@ def _evaluate_cmd(args: Any) -> int:
     from ..models import load, pretrained  # noqa: PLC0415
 
     if args.model != "learned_tracking" and (args.threshold is not None
-                                             or args.linking is not None):
-        msg = f"--threshold / --linking: only for 'evaluate learned_tracking', not {args.model}"
+                                             or args.linking is not None
+                                             or args.filter_cut is not None):
+        msg = (f"--threshold / --linking / --filter-cut: only for 'evaluate learned_tracking', "
+               f"not {args.model}")
         raise ValueError(msg)
     if args.model != "trackformer":
         from .learned import evaluate_command  # noqa: PLC0415

@@ -1,0 +1,270 @@
+"""Track-candidate filter for the edge route (a learned ambiguity cut).
+
+The edge route's track building (:func:`helixkit.models.edge.build_tracks`) keeps every
+connected chain of links. Most of its fake candidates are of two kinds: *mixed* ones, two
+particles' half-tracks joined where their paths cross (typical of the 4-layer barrel),
+and *fragments*, a particle split into two halves of which neither holds more than half
+of its hits. Both look wrong as a whole track — a kink in the transverse circle or the
+longitudinal line, a weak link, strong edges to another candidate — which the edge
+classifier, seeing at most four hits, cannot judge.
+
+:func:`candidate_features` describes each candidate of ≥ 3 hits by :data:`FEATURES`:
+its size, layers, the logits of its own links and of the strongest candidate edge to
+another candidate, and the residuals of a circle through the beam line (x² + y² = 2ax +
+2by, least squares) and of a straight line z(s) along that circle's arc length. A small
+MLP (:class:`TrackFilter`, inputs standardised with the training set's mean and spread)
+gives the probability that a candidate is a double-majority match; candidates below
+``cut`` are dissolved (their hits get label −1). Training (:func:`helixkit.pipeline.
+train_track_filter`) runs the finished pipeline on events the edge classifier has not
+seen and picks ``cut`` on validation events: the highest double-majority efficiency
+among the cuts whose fake rate is at most ``max_fake``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._validation import require
+
+FEATURES = ("n_hits", "n_layers", "n_shared_layers", "min_link_logit", "mean_link_logit",
+            "second_min_link_logit", "max_external_logit", "n_hits_with_external",
+            "log10_max_xy_residual", "log10_max_z_residual", "log10_radius", "abs_eta",
+            "r_min", "r_max")
+MIN_HITS = 3            # candidates below this size are not counted as tracks; kept as they are
+_RES_FLOOR = 1e-4       # mm, before the log10 of a residual
+
+
+@dataclass
+class TrackFilterConfig:
+    hidden_dim: int = 64
+    depth: int = 2
+    cut: float = 0.0                 # candidates with p(good) < cut are dissolved (set by training)
+    max_fake: float = 0.01           # target fake rate the cut is chosen for
+    mean: list[float] | None = None  # input standardisation (set by training)
+    std: list[float] | None = None
+
+    def validate(self) -> None:
+        require(self.hidden_dim >= 1, self, "hidden_dim", "must be >= 1")
+        require(self.depth >= 1, self, "depth", "must be >= 1")
+        require(0 <= self.cut <= 1, self, "cut", "must be in [0, 1]")
+        require(0 < self.max_fake < 1, self, "max_fake", "must be in (0, 1)")
+        for name in ("mean", "std"):
+            v = getattr(self, name)
+            require(v is None or (len(v) == len(FEATURES) and all(np.isfinite(v))), self, name,
+                    f"must be None or {len(FEATURES)} finite numbers")
+        require(self.std is None or min(self.std) > 0, self, "std", "must be > 0")
+
+
+class TrackFilter(nn.Module):
+    """MLP on :func:`candidate_features` → logit of p(candidate is a double-majority match)."""
+
+    def __init__(self, config: TrackFilterConfig | None = None) -> None:
+        super().__init__()
+        cfg = config or TrackFilterConfig()
+        cfg.validate()
+        self.config = cfg
+        layers: list[nn.Module] = []
+        width = len(FEATURES)
+        for _ in range(cfg.depth):
+            layers += [nn.Linear(width, cfg.hidden_dim), nn.ReLU()]
+            width = cfg.hidden_dim
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+        self.register_buffer("mean", torch.tensor(cfg.mean or [0.0] * len(FEATURES)))
+        self.register_buffer("std", torch.tensor(cfg.std or [1.0] * len(FEATURES)))
+
+    def set_standardisation(self, features: np.ndarray) -> None:
+        mean = features.mean(axis=0)
+        std = np.maximum(features.std(axis=0), 1e-6)
+        self.mean.copy_(torch.from_numpy(mean).float())
+        self.std.copy_(torch.from_numpy(std).float())
+        self.config.mean = [float(v) for v in mean]
+        self.config.std = [float(v) for v in std]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std).squeeze(-1)
+
+    @torch.no_grad()
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """p(good) per candidate row of :func:`candidate_features`."""
+        f = np.asarray(features, np.float32)
+        if f.ndim != 2 or f.shape[1] != len(FEATURES):
+            msg = f"features: must have shape (n, {len(FEATURES)}), got {f.shape}"
+            raise ValueError(msg)
+        if len(f) == 0:
+            return np.zeros(0, np.float64)
+        was = self.training
+        self.eval()
+        p = torch.sigmoid(self(torch.from_numpy(f))).double().numpy()
+        self.train(was)
+        return p
+
+
+def _logit(s: np.ndarray) -> np.ndarray:
+    from .edge import _SCORE_CLIP  # noqa: PLC0415
+
+    s = np.clip(np.asarray(s, np.float64), _SCORE_CLIP, 1 - _SCORE_CLIP)
+    return np.log(s / (1 - s))
+
+
+def candidate_features(labels: np.ndarray, links: np.ndarray, score: np.ndarray,
+                       inner: np.ndarray, outer: np.ndarray, threshold: float, x: np.ndarray,
+                       y: np.ndarray, z: np.ndarray, layer: np.ndarray,
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Features (rows in :data:`FEATURES` order) of the track candidates of ≥ ``MIN_HITS``
+    hits.
+
+    ``labels``: candidate per hit (−1 = none) and ``links``: the kept edge indices, both
+    from ``build_tracks(..., return_links=True)``; ``score``/``inner``/``outer``: all
+    scored edges; ``x``, ``y``, ``z`` (mm) and ``layer`` (a distinct id per layer) per hit.
+    Returns ``(features, candidate_labels)``."""
+    lab = np.asarray(labels, np.int64)
+    n = len(lab)
+    for name, v in (("x", x), ("y", y), ("z", z), ("layer", layer)):
+        if np.shape(v) != (n,):
+            msg = f"{name}: must have one entry per hit ({n}), got shape {np.shape(v)}"
+            raise ValueError(msg)
+    x, y, z = (np.asarray(v, np.float64) for v in (x, y, z))
+    if not (np.isfinite(x).all() and np.isfinite(y).all() and np.isfinite(z).all()):
+        msg = "x, y, z: must be finite"
+        raise ValueError(msg)
+    if len(lab) == 0 or lab.max() < 0:
+        return np.zeros((0, len(FEATURES))), np.zeros(0, np.int64)
+    size = np.bincount(lab[lab >= 0])
+    cands = np.flatnonzero(size >= MIN_HITS)
+    if len(cands) == 0:
+        return np.zeros((0, len(FEATURES))), np.zeros(0, np.int64)
+    # candidate row per hit (-1: not in a counted candidate)
+    row_of = np.full(len(size), -1, np.int64)
+    row_of[cands] = np.arange(len(cands))
+    hit_row = np.where(lab >= 0, row_of[np.maximum(lab, 0)], -1)
+    h = np.flatnonzero(hit_row >= 0)
+    c = hit_row[h]
+    k = len(cands)
+    f = np.zeros((k, len(FEATURES)))
+    f[:, 0] = size[cands]
+    # distinct layers per candidate
+    _, lay = np.unique(np.asarray(layer, np.int64)[h], return_inverse=True)
+    pair = np.unique(c * (int(lay.max()) + 1) + lay)
+    f[:, 1] = np.bincount(pair // (int(lay.max()) + 1), minlength=k)
+    f[:, 2] = f[:, 0] - f[:, 1]
+    # own links
+    links = np.asarray(links, np.int64)
+    lk = _logit(np.asarray(score)[links])
+    lc = hit_row[np.asarray(inner)[links]]
+    ok = lc >= 0
+    lk, lc = lk[ok], lc[ok]
+    order = np.lexsort((lk, lc))
+    lk, lc = lk[order], lc[order]
+    start = np.searchsorted(lc, np.arange(k))
+    n_links = np.bincount(lc, minlength=k)      # >= 2 for a chain of >= 3 hits
+    f[:, 3] = lk[start]
+    f[:, 4] = np.bincount(lc, weights=lk, minlength=k) / n_links
+    f[:, 5] = lk[np.minimum(start + 1, start + n_links - 1)]
+    # strongest candidate edge (score above threshold, not kept) to another candidate
+    score = np.asarray(score, np.float64)
+    inner = np.asarray(inner, np.int64)
+    outer = np.asarray(outer, np.int64)
+    kept = np.zeros(len(score), bool)
+    kept[links] = True
+    ext = np.flatnonzero(score > threshold)
+    ext = ext[~kept[ext]]
+    ei, eo = inner[ext], outer[ext]
+    other = lab[ei] != lab[eo]
+    ei, eo, le = ei[other], eo[other], _logit(score[ext[other]])
+    best = np.full(n, -np.inf)
+    np.maximum.at(best, ei, le)
+    np.maximum.at(best, eo, le)
+    has = np.isfinite(best[h])
+    f[:, 6] = _logit(np.array([threshold]))[0]  # no external edge: as weak as the threshold
+    np.maximum.at(f[:, 6], c[has], best[h][has])
+    f[:, 7] = np.bincount(c, weights=(best[h] > 0).astype(np.float64), minlength=k)
+    # circle through the beam line: x² + y² = 2 a x + 2 b y (least squares per candidate)
+    xs, ys, zs = x[h], y[h], z[h]
+    q = xs * xs + ys * ys
+    sxx = np.bincount(c, xs * xs, k)
+    sxy = np.bincount(c, xs * ys, k)
+    syy = np.bincount(c, ys * ys, k)
+    sxq = np.bincount(c, xs * q, k)
+    syq = np.bincount(c, ys * q, k)
+    det = sxx * syy - sxy * sxy
+    det = np.where(np.abs(det) > 1e-12 * (sxx * syy + 1e-300), det, np.nan)
+    a = 0.5 * (syy * sxq - sxy * syq) / det
+    b = 0.5 * (sxx * syq - sxy * sxq) / det
+    rad = np.hypot(a, b)
+    bad = ~np.isfinite(rad)
+    rad = np.where(bad, 1e9, rad)      # collinear with the beam line: a straight track
+    a = np.where(bad, 0.0, a)
+    b = np.where(bad, 0.0, b)
+    res_xy = np.where(bad[c], 0.0, np.abs(np.hypot(xs - a[c], ys - b[c]) - rad[c]))
+    r = np.hypot(xs, ys)
+    arc = 2 * rad[c] * np.arcsin(np.clip(r / (2 * rad[c]), -1.0, 1.0))
+    # straight line z = z0 + t·arc per candidate
+    s1 = np.bincount(c, arc, k)
+    s2 = np.bincount(c, arc * arc, k)
+    sz = np.bincount(c, zs, k)
+    saz = np.bincount(c, arc * zs, k)
+    cnt = f[:, 0]
+    dz = cnt * s2 - s1 * s1
+    dz_ok = np.abs(dz) > 1e-9 * (cnt * s2 + 1e-300)
+    t = np.where(dz_ok, (cnt * saz - s1 * sz) / np.where(dz_ok, dz, 1.0), 0.0)
+    z0 = (sz - t * s1) / cnt
+    res_z = np.abs(zs - z0[c] - t[c] * arc)
+    mx = np.zeros(k)
+    np.maximum.at(mx, c, res_xy)
+    f[:, 8] = np.log10(mx + _RES_FLOOR)
+    mx = np.zeros(k)
+    np.maximum.at(mx, c, res_z)
+    f[:, 9] = np.log10(mx + _RES_FLOOR)
+    f[:, 10] = np.log10(np.minimum(rad, 1e9))
+    mean_r = np.bincount(c, r, k) / cnt
+    f[:, 11] = np.abs(np.arcsinh((sz / cnt) / np.maximum(mean_r, 1e-9)))
+    rmin = np.full(k, np.inf)
+    np.minimum.at(rmin, c, r)
+    rmax = np.zeros(k)
+    np.maximum.at(rmax, c, r)
+    f[:, 12] = rmin
+    f[:, 13] = rmax
+    return f, cands
+
+
+def apply_filter(labels: np.ndarray, candidates: np.ndarray, p_good: np.ndarray,
+                 cut: float) -> np.ndarray:
+    """Labels with the candidates whose ``p_good < cut`` dissolved (−1)."""
+    out = np.array(labels, np.int64, copy=True)
+    drop = np.asarray(candidates)[np.asarray(p_good) < cut]
+    if len(drop):
+        out[np.isin(out, drop)] = -1
+    return out
+
+
+def candidate_truth(labels: np.ndarray, candidates: np.ndarray, particle_id: np.ndarray,
+                    particle_hits: Any) -> np.ndarray:
+    """1 where a candidate is a double-majority match (its majority particle, not noise,
+    holds > 50 % of its hits and it holds > 50 % of that particle's hits), else 0.
+    ``particle_hits(pid_array)`` → the particles' hit counts."""
+    lab = np.asarray(labels, np.int64)
+    pid = np.asarray(particle_id, np.int64)
+    sel = np.isin(lab, candidates)
+    key = np.stack([lab[sel], pid[sel]])
+    pairs, counts = np.unique(key, axis=1, return_counts=True)
+    # majority particle per candidate: largest count (ties: smallest particle id)
+    order = np.lexsort((pairs[1], -counts, pairs[0]))
+    pairs, counts = pairs[:, order], counts[order]
+    first = np.r_[True, pairs[0, 1:] != pairs[0, :-1]]
+    cand, maj_pid, maj_n = pairs[0, first], pairs[1, first], counts[first]
+    size = np.bincount(lab[sel])[cand]
+    total = np.asarray(particle_hits(maj_pid), np.float64)
+    good = (maj_pid > 0) & (maj_n / size > 0.5) & (maj_n / np.maximum(total, 1) > 0.5)
+    out = np.zeros(len(candidates), np.float32)
+    out[np.searchsorted(cand, candidates)] = good
+    return out
+
+
+__all__ = ["FEATURES", "TrackFilter", "TrackFilterConfig", "apply_filter", "candidate_features",
+           "candidate_truth"]
