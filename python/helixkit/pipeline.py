@@ -449,16 +449,18 @@ def track_filter_batch(model: Any, event: Any) -> dict[str, Any] | None:
     pid_u, n_hits = np.unique(event.hit_particle_id[sel], return_counts=True)
     y = candidate_truth(cand["labels"], ids, event.hit_particle_id[cand["rows"]],
                         lambda p: n_hits[np.searchsorted(pid_u, p)])
-    return {**cand, "features": f, "truth": y, "ids": ids, "all_rows": sel}
+    return {**cand, "features": f, "truth": y, "ids": ids, "all_rows": sel,
+            "geometry": model.hit_geometry(event, cand["rows"])}
 
 
 def evaluate_track_filter(model: Any, track_filter: Any, batches: list[dict[str, Any]], *,
                           cuts: Any = TRACK_FILTER_CUTS, events: list[Any]) -> dict[str, Any]:
-    """Tracking metrics over a scan of the filter's cut on precomputed
+    """Tracking metrics over a scan of the filter's cut (with its repair rounds, see
+    :func:`~helixkit.models.track_filter.refine_tracks`) on precomputed
     :func:`track_filter_batch` outputs of ``events``; ``best``: the highest DM efficiency
     among the cuts whose DM fake rate is <= ``track_filter.config.max_fake`` (none: the
     lowest fake rate among the cuts within 1 point of the best DM)."""
-    from .models.track_filter import apply_filter  # noqa: PLC0415
+    from .models.track_filter import refine_tracks  # noqa: PLC0415
 
     pt_thld = model.gc.config.pt_thld
     per: dict[float, list[Any]] = {float(c): [] for c in cuts}
@@ -466,10 +468,12 @@ def evaluate_track_filter(model: Any, track_filter: Any, batches: list[dict[str,
     for ev, b in zip(events, batches):
         if b is None:
             continue
-        p = track_filter.probability(b["features"])
+        first = (b["features"], b["ids"], track_filter.probability(b["features"]))
         for c in per:
-            m, sc = _score_labels(ev, b["all_rows"], b["rows"],
-                                  apply_filter(b["labels"], b["ids"], p, c), pt_thld)
+            lab = refine_tracks(track_filter, b["labels"], b["links"], b["score"], b["inner"],
+                                b["outer"], b["threshold"], *b["geometry"], cut=c,
+                                linking=model.edge.config.linking, first=first)
+            m, sc = _score_labels(ev, b["all_rows"], b["rows"], lab, pt_thld)
             per[c].append(m)
             scores[c].append(sc)
     scan = [{"cut": c, **_metric_row(per[c], scores[c])} for c in per if per[c]]

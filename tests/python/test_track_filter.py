@@ -204,9 +204,19 @@ def test_filter_round_trips_and_can_be_skipped(shipped_with_filter, tmp_path):
         filtered = model.find_tracks(ev)
         assert "track_filter" in model.last_timing
         np.testing.assert_array_equal(model.find_tracks(ev, use_track_filter=False), plain)
-        # the filter only dissolves candidates: every kept hit keeps its label
-        kept = filtered >= 0
-        np.testing.assert_array_equal(filtered[kept], plain[kept])
+        # most candidates pass untouched; the rest are dissolved or re-linked
+        def groups(lab):
+            return {frozenset(np.flatnonzero(lab == c).tolist()) for c in np.unique(lab[lab >= 0])}
+
+        same = groups(plain) & groups(filtered)
+        assert 0.9 * len(groups(filtered)) <= len(same) < len(groups(plain))
+        tf.config.repair_rounds = 0          # the plain filter only dissolves
+        try:
+            only = model.find_tracks(ev)
+        finally:
+            tf.config.repair_rounds = 2
+        kept = only >= 0
+        np.testing.assert_array_equal(only[kept], plain[kept])
         assert kept.sum() < (plain >= 0).sum()
         path = models.save(model, tmp_path / "lt.pt")
         back = models.load(path, expect="learned_tracking")
@@ -241,3 +251,43 @@ def test_cli_trains_a_track_filter(tmp_path, capsys):
     assert "cutoff" in capsys.readouterr().err
     cfg.write_text(json.dumps({"track_filter_train": {"epochs": 0}}))
     assert main(["train", "track_filter", "--config", str(cfg), "--out", str(out)]) == 2
+
+
+class _GeometricFilter:
+    """Stand-in filter: a candidate is good when all its hits lie within 0.1 mm of its
+    circle through the beam line (feature log10_max_xy_residual < -1)."""
+
+    def __init__(self, rounds):
+        self.config = TrackFilterConfig(cut=0.5, repair_rounds=rounds)
+
+    def probability(self, f):
+        return (f[:, FEATURES.index("log10_max_xy_residual")] < -1).astype(np.float64)
+
+
+def test_repair_relinks_two_crossed_tracks():
+    # two straight tracks from the beam line on 4 layers; the matching prefers the two
+    # crossing links (0.9) over the true middle links (0.8): two mixed candidates
+    radii = np.array([30.0, 60, 90, 120])
+    phis = (0.2, 0.5)
+    x = np.concatenate([radii * np.cos(p) for p in phis])
+    y = np.concatenate([radii * np.sin(p) for p in phis])
+    z = np.concatenate([radii * 0.5, radii * -0.3])
+    layer = np.tile(np.arange(4), 2)
+    a, b = np.arange(4), np.arange(4, 8)
+    edges = [(a[0], a[1], 0.95), (a[2], a[3], 0.95), (b[0], b[1], 0.95), (b[2], b[3], 0.95),
+             (a[1], a[2], 0.8), (b[1], b[2], 0.8), (a[1], b[2], 0.9), (b[1], a[2], 0.9)]
+    inner, outer, score = (np.array(v) for v in zip(*edges))
+    labels, links = build_tracks(score, inner, outer, 8, 0.5, return_links=True)
+    assert labels[a[0]] == labels[b[2]] and labels[b[0]] == labels[a[2]]   # crossed
+    geo = (x, y, z, layer)
+    from helixkit.models.track_filter import refine_tracks  # noqa: PLC0415
+
+    plain = refine_tracks(_GeometricFilter(0), labels, links, score, inner, outer, 0.5, *geo)
+    assert (plain == -1).all()                       # both mixed candidates dissolved
+    fixed = refine_tracks(_GeometricFilter(2), labels, links, score, inner, outer, 0.5, *geo)
+    assert len(set(fixed[a])) == 1 and len(set(fixed[b])) == 1 and fixed[0] != fixed[4]
+    assert (fixed >= 0).all()
+    # a filter that accepts everything changes nothing
+    keep_all = refine_tracks(_GeometricFilter(2), labels, links, score, inner, outer, 0.5, *geo,
+                             cut=0.0)
+    np.testing.assert_array_equal(keep_all, labels)

@@ -26,7 +26,7 @@ from .edge import EdgeClassifier, EdgeConfig, build_tracks, edge_inputs, graph_e
 from .gc import GCConfig, GraphConstructionNet
 from .noise import NoiseClassifier, NoiseConfig, noise_features
 from .oc import CondensationNet, OCConfig, embed_clusters, graph_inputs
-from .track_filter import TrackFilter, TrackFilterConfig, apply_filter, candidate_features
+from .track_filter import TrackFilter, TrackFilterConfig, candidate_features, refine_tracks
 
 
 @dataclass
@@ -148,17 +148,21 @@ class LearnedTracking(nn.Module):
                          use_track_filter=False, keep_candidates=True)
         return None if isinstance(out, np.ndarray) else out
 
+    @staticmethod
+    def hit_geometry(event: Any, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        """x, y, z (mm) and a layer id of the hits ``rows`` — the track filter's inputs."""
+        from ..pipeline import _layer_key  # noqa: PLC0415
+
+        hits = event.hits
+        return (*(np.asarray(hits[c], np.float64)[rows] for c in ("x", "y", "z")),
+                _layer_key(event, rows))
+
     def candidate_features(self, event: Any, cand: dict[str, Any]) -> tuple[np.ndarray, ...]:
         """:func:`~helixkit.models.track_filter.candidate_features` of
         :meth:`edge_candidates`' output."""
-        from ..pipeline import _layer_key  # noqa: PLC0415
-
-        rows = cand["rows"]
-        hits = event.hits
         return candidate_features(cand["labels"], cand["links"], cand["score"], cand["inner"],
                                   cand["outer"], cand["threshold"],
-                                  np.asarray(hits["x"])[rows], np.asarray(hits["y"])[rows],
-                                  np.asarray(hits["z"])[rows], _layer_key(event, rows))
+                                  *self.hit_geometry(event, cand["rows"]))
 
     def _find(self, event: Any, *, eps: float | None = None, min_samples: int | None = None,
               threshold: float | None = None, n_threads: int = 0, use_track_filter: bool = True,
@@ -210,9 +214,8 @@ class LearnedTracking(nn.Module):
                 return cand
             if self.track_filter is not None and use_track_filter:
                 t0 = time.perf_counter()
-                f, ids = self.candidate_features(event, cand)
-                lab = apply_filter(lab, ids, self.track_filter.probability(f),
-                                   self.track_filter.config.cut)
+                lab = refine_tracks(self.track_filter, lab, links, score, inner, outer, thr,
+                                    *self.hit_geometry(event, rows), linking=cfg.linking)
                 t["track_filter"] = time.perf_counter() - t0
             labels[rows] = lab
             return labels

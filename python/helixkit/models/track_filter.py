@@ -14,7 +14,10 @@ another candidate, and the residuals of a circle through the beam line (x² + y�
 2by, least squares) and of a straight line z(s) along that circle's arc length. A small
 MLP (:class:`TrackFilter`, inputs standardised with the training set's mean and spread)
 gives the probability that a candidate is a double-majority match; candidates below
-``cut`` are dissolved (their hits get label −1). Training (:func:`helixkit.pipeline.
+``cut`` are rejected. :func:`refine_tracks` then repairs them (``repair_rounds``): the
+weakest link of each rejected candidate is forbidden, their hits, the 2-hit pieces and the
+unassigned hits are linked again, and the new candidates are judged by the same filter;
+what is still rejected at the end is dissolved (label −1). Training (:func:`helixkit.pipeline.
 train_track_filter`) runs the finished pipeline on events the edge classifier has not
 seen and picks ``cut`` on validation events: the highest double-majority efficiency
 among the cuts whose fake rate is at most ``max_fake``.
@@ -45,6 +48,7 @@ class TrackFilterConfig:
     depth: int = 2
     cut: float = 0.0                 # candidates with p(good) < cut are dissolved (set by training)
     max_fake: float = 0.01           # target fake rate the cut is chosen for
+    repair_rounds: int = 2           # rounds of re-linking the rejected candidates' hits
     mean: list[float] | None = None  # input standardisation (set by training)
     std: list[float] | None = None
 
@@ -53,6 +57,7 @@ class TrackFilterConfig:
         require(self.depth >= 1, self, "depth", "must be >= 1")
         require(0 <= self.cut <= 1, self, "cut", "must be in [0, 1]")
         require(0 < self.max_fake < 1, self, "max_fake", "must be in (0, 1)")
+        require(0 <= self.repair_rounds <= 10, self, "repair_rounds", "must be in [0, 10]")
         for name in ("mean", "std"):
             v = getattr(self, name)
             require(v is None or (len(v) == len(FEATURES) and all(np.isfinite(v))), self, name,
@@ -243,6 +248,68 @@ def apply_filter(labels: np.ndarray, candidates: np.ndarray, p_good: np.ndarray,
     return out
 
 
+def refine_tracks(track_filter: TrackFilter, labels: np.ndarray, links: np.ndarray,
+                  score: np.ndarray, inner: np.ndarray, outer: np.ndarray, threshold: float,
+                  x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarray, *,
+                  cut: float | None = None, rounds: int | None = None,
+                  linking: str = "matching",
+                  first: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                  ) -> np.ndarray:
+    """Judge the candidates of ``build_tracks(..., return_links=True)`` with the filter and
+    repair the rejected ones: each round forbids the weakest link of every rejected
+    candidate, re-links the hits of the rejected candidates, the 2-hit pieces and the
+    unassigned hits among themselves (same threshold and linking, the other edges as
+    before) and judges the new candidates of ≥ 3 hits in the context of all others; what
+    is still rejected after ``rounds`` (default ``config.repair_rounds``) is dissolved.
+    ``first``: ``(features, ids, p_good)`` of the initial candidates, if already computed.
+    Returns the labels per hit."""
+    from .edge import build_tracks  # noqa: PLC0415
+
+    cut = track_filter.config.cut if cut is None else float(cut)
+    rounds = track_filter.config.repair_rounds if rounds is None else int(rounds)
+    geo = (x, y, z, layer)
+    # only the edges above the threshold matter (links are among them): work on those
+    score = np.asarray(score)
+    above = np.flatnonzero(score > threshold)
+    score, inner, outer = score[above], np.asarray(inner)[above], np.asarray(outer)[above]
+    links = np.searchsorted(above, np.asarray(links, np.int64))
+    if first is None:
+        f, ids = candidate_features(labels, links, score, inner, outer, threshold, *geo)
+        first = (f, ids, track_filter.probability(f))
+    _, ids, p = first
+    lab = np.asarray(labels, np.int64)
+    bad = ids[p < cut]
+    if rounds == 0 or len(bad) == 0:
+        return apply_filter(lab, ids, p, cut)
+    inner = inner.astype(np.int64, copy=False)
+    outer = outer.astype(np.int64, copy=False)
+    forbidden = np.zeros(len(score), bool)
+    for _ in range(rounds):
+        size = np.bincount(lab[lab >= 0])
+        in_pool = (lab < 0) | np.isin(lab, bad) | ((lab >= 0) & (size[np.maximum(lab, 0)] == 2))
+        # the weakest link of each rejected candidate is not offered again
+        lk = links[np.isin(lab[inner[links]], bad)]
+        lk = lk[np.lexsort((score[lk], lab[inner[lk]]))]
+        head = np.r_[True, lab[inner[lk]][1:] != lab[inner[lk]][:-1]] if len(lk) else lk
+        forbidden[lk[head.astype(bool)]] = True
+        sub = np.flatnonzero(in_pool[inner] & in_pool[outer] & ~forbidden)
+        new, new_links = build_tracks(score[sub], inner[sub], outer[sub], len(lab), threshold,
+                                      linking=linking, return_links=True)
+        base = int(lab.max()) + 1
+        lab = lab.copy()
+        lab[in_pool] = np.where(new[in_pool] >= 0, new[in_pool] + base, -1)
+        links = np.sort(np.concatenate([links[~in_pool[inner[links]]], sub[new_links]]))
+        f, ids = candidate_features(lab, links, score, inner, outer, threshold, *geo)
+        fresh = ids >= base
+        p_new = track_filter.probability(f[fresh])
+        bad = ids[fresh][p_new < cut]
+        if len(bad) == 0:
+            break
+    out = lab.copy()
+    out[np.isin(out, bad)] = -1
+    return out
+
+
 def candidate_truth(labels: np.ndarray, candidates: np.ndarray, particle_id: np.ndarray,
                     particle_hits: Any) -> np.ndarray:
     """1 where a candidate is a double-majority match (its majority particle, not noise,
@@ -267,4 +334,4 @@ def candidate_truth(labels: np.ndarray, candidates: np.ndarray, particle_id: np.
 
 
 __all__ = ["FEATURES", "TrackFilter", "TrackFilterConfig", "apply_filter", "candidate_features",
-           "candidate_truth"]
+           "candidate_truth", "refine_tracks"]
