@@ -291,3 +291,31 @@ def test_repair_relinks_two_crossed_tracks():
     keep_all = refine_tracks(_GeometricFilter(2), labels, links, score, inner, outer, 0.5, *geo,
                              cut=0.0)
     np.testing.assert_array_equal(keep_all, labels)
+
+
+def test_learned_tracking_training_ends_with_the_filter(tmp_path):
+    from helixkit.training.learned import train_learned  # noqa: PLC0415
+
+    shipped = models.pretrained("learned_tracking")
+    gc_path = models.save(shipped.gc, tmp_path / "gc.pt")
+    noise_path = models.save(shipped.noise, tmp_path / "noise.pt")
+    cfg = {"data": {"n_train_events": 1, "n_val_events": 1, "mu": 20, "seed": 0},
+           "method": "edge", "gc": {"hidden_dim": 128, "depth": 4, "out_dim": 8},
+           "edge": {"k": 10, "hidden_dim": 16, "extra_features": ["cluster"]},
+           "edge_train": {"epochs": 1, "num_threads": 1, "progress": False},
+           "use_noise_filter": True, "gc_checkpoint": str(gc_path),
+           "noise_checkpoint": str(noise_path),
+           "track_filter": {"hidden_dim": 8, "depth": 1},
+           "track_filter_train": {"n_train_events": 1, "n_val_events": 1, "epochs": 2}}
+    model = train_learned("learned_tracking", cfg, tmp_path / "run", progress=False)
+    assert model.track_filter is not None
+    ck = torch.load(tmp_path / "run" / "learned_tracking.pt", weights_only=False)
+    val = ck["metrics"]["validation"]
+    assert val["cut"] == model.track_filter.config.cut and "unfiltered" in val
+    assert ck["config"]["track_filter"]["hidden_dim"] == 8
+    run = json.loads((tmp_path / "run" / "run_config.json").read_text())
+    assert len(run["validation"]["track_filter"]["scan"]) > 1
+    # the OC route cannot take one
+    with pytest.raises(ValueError, match="track_filter"):
+        train_learned("learned_tracking", {**cfg, "method": "oc"}, tmp_path / "oc",
+                      progress=False)

@@ -211,6 +211,9 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
         msg = f"config: 'gc_checkpoint' (a trained gc model) is required to train {model}"
         raise ValueError(msg)
     method = model if model in ("oc", "edge") else cfg["method"]
+    if model == "learned_tracking" and cfg["track_filter"] is not None and method != "edge":
+        msg = "config.track_filter: needs \"method\": \"edge\" (it judges the edge route's tracks)"
+        raise ValueError(msg)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
