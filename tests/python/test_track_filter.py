@@ -150,6 +150,15 @@ def test_bad_input_is_refused():
     bad[0] = np.nan
     with pytest.raises(ValueError, match="finite"):
         candidate_features(labels, links, score, inner, outer, 0.2, bad, y, z, lay)
+    with pytest.raises(ValueError, match="inner/outer"):
+        candidate_features(labels, links, score, inner + len(x), outer, 0.2, x, y, z, lay)
+    with pytest.raises(ValueError, match="links"):
+        candidate_features(labels, links + len(score), score, inner, outer, 0.2, x, y, z, lay)
+    with pytest.raises(ValueError, match="equal length"):
+        candidate_features(labels, links, score[:-1], inner, outer, 0.2, x, y, z, lay)
+    from helixkit.models import track_filter as tf_module  # noqa: PLC0415
+
+    assert tf_module._SCORE_CLIP_NB == _SCORE_CLIP     # the kernel's logit = the matching's
     none = np.full(len(x), -1)
     f, ids = candidate_features(none, links[:0], score, inner, outer, 0.2, x, y, z, lay)
     assert f.shape == (0, len(FEATURES)) and len(ids) == 0

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 import torch
 from torch import nn
@@ -40,6 +41,7 @@ FEATURES = ("n_hits", "n_layers", "n_shared_layers", "min_link_logit", "mean_lin
             "r_min", "r_max")
 MIN_HITS = 3            # candidates below this size are not counted as tracks; kept as they are
 _RES_FLOOR = 1e-4       # mm, before the log10 of a residual
+_SCORE_CLIP_NB = 1e-6   # = models.edge._SCORE_CLIP (asserted in the tests)
 
 
 @dataclass
@@ -140,102 +142,170 @@ def candidate_features(labels: np.ndarray, links: np.ndarray, score: np.ndarray,
         raise ValueError(msg)
     if len(lab) == 0 or lab.max() < 0:
         return np.zeros((0, len(FEATURES))), np.zeros(0, np.int64)
-    size = np.bincount(lab[lab >= 0])
-    cands = np.flatnonzero(size >= MIN_HITS)
-    if len(cands) == 0:
-        return np.zeros((0, len(FEATURES))), np.zeros(0, np.int64)
-    # candidate row per hit (-1: not in a counted candidate)
-    row_of = np.full(len(size), -1, np.int64)
-    row_of[cands] = np.arange(len(cands))
-    hit_row = np.where(lab >= 0, row_of[np.maximum(lab, 0)], -1)
-    h = np.flatnonzero(hit_row >= 0)
-    c = hit_row[h]
-    k = len(cands)
-    f = np.zeros((k, len(FEATURES)))
-    f[:, 0] = size[cands]
-    # distinct layers per candidate
-    _, lay = np.unique(np.asarray(layer, np.int64)[h], return_inverse=True)
-    pair = np.unique(c * (int(lay.max()) + 1) + lay)
-    f[:, 1] = np.bincount(pair // (int(lay.max()) + 1), minlength=k)
-    f[:, 2] = f[:, 0] - f[:, 1]
-    # own links
-    links = np.asarray(links, np.int64)
-    lk = _logit(np.asarray(score)[links])
-    lc = hit_row[np.asarray(inner)[links]]
-    ok = lc >= 0
-    lk, lc = lk[ok], lc[ok]
-    order = np.lexsort((lk, lc))
-    lk, lc = lk[order], lc[order]
-    start = np.searchsorted(lc, np.arange(k))
-    n_links = np.bincount(lc, minlength=k)      # >= 2 for a chain of >= 3 hits
-    f[:, 3] = lk[start]
-    f[:, 4] = np.bincount(lc, weights=lk, minlength=k) / n_links
-    f[:, 5] = lk[np.minimum(start + 1, start + n_links - 1)]
-    # strongest candidate edge (score above threshold, not kept) to another candidate
-    score = np.asarray(score, np.float64)
-    inner = np.asarray(inner, np.int64)
-    outer = np.asarray(outer, np.int64)
-    kept = np.zeros(len(score), bool)
-    kept[links] = True
-    ext = np.flatnonzero(score > threshold)
-    ext = ext[~kept[ext]]
-    ei, eo = inner[ext], outer[ext]
-    other = lab[ei] != lab[eo]
-    ei, eo, le = ei[other], eo[other], _logit(score[ext[other]])
+    score = np.ascontiguousarray(score, np.float64)
+    inner = np.ascontiguousarray(inner, np.int64)
+    outer = np.ascontiguousarray(outer, np.int64)
+    links = np.ascontiguousarray(links, np.int64)
+    if not (score.shape == inner.shape == outer.shape) or score.ndim != 1:
+        msg = (f"score, inner and outer must be 1-D of equal length, got {score.shape}, "
+               f"{inner.shape}, {outer.shape}")
+        raise ValueError(msg)
+    if len(score) and (min(inner.min(), outer.min()) < 0 or max(inner.max(), outer.max()) >= n):
+        msg = f"inner/outer: hit indices must be in [0, {n})"
+        raise ValueError(msg)
+    if len(links) and (links.min() < 0 or links.max() >= len(score)):
+        msg = f"links: edge indices must be in [0, {len(score)})"
+        raise ValueError(msg)
+    return _features_kernel(lab, links, score, inner, outer, float(threshold), x, y, z,
+                            np.ascontiguousarray(layer, np.int64))
+
+
+@numba.njit(cache=True, nogil=True)
+def _features_kernel(lab: np.ndarray, links: np.ndarray, score: np.ndarray, inner: np.ndarray,
+                     outer: np.ndarray, threshold: float, x: np.ndarray, y: np.ndarray,
+                     z: np.ndarray, lay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = lab.shape[0]
+    n_lab = 0
+    for i in range(n):
+        n_lab = max(n_lab, lab[i] + 1)
+    size = np.zeros(n_lab, np.int64)
+    for i in range(n):
+        if lab[i] >= 0:
+            size[lab[i]] += 1
+    row_of = np.full(n_lab, -1, np.int64)
+    k = 0
+    for c in range(n_lab):
+        if size[c] >= MIN_HITS:
+            row_of[c] = k
+            k += 1
+    cands = np.empty(k, np.int64)
+    for c in range(n_lab):
+        if row_of[c] >= 0:
+            cands[row_of[c]] = c
+    f = np.zeros((k, 14))
+    if k == 0:
+        return f, cands
+    # hits grouped by candidate row (counting sort)
+    start = np.zeros(k + 1, np.int64)
+    for i in range(n):
+        if lab[i] >= 0 and row_of[lab[i]] >= 0:
+            start[row_of[lab[i]] + 1] += 1
+    for j in range(k):
+        start[j + 1] += start[j]
+    fill = start[:-1].copy()
+    hits = np.empty(start[k], np.int64)
+    for i in range(n):
+        if lab[i] >= 0 and row_of[lab[i]] >= 0:
+            j = row_of[lab[i]]
+            hits[fill[j]] = i
+            fill[j] += 1
+    # own links: min, second min, mean of the logits
+    lo1 = np.full(k, np.inf)
+    lo2 = np.full(k, np.inf)
+    lsum = np.zeros(k)
+    lcnt = np.zeros(k)
+    kept = np.zeros(score.shape[0], np.bool_)
+    for e in links:
+        kept[e] = True
+        c = lab[inner[e]]
+        if c < 0 or row_of[c] < 0:
+            continue
+        j = row_of[c]
+        v = _logit1(score[e])
+        lsum[j] += v
+        lcnt[j] += 1
+        if v < lo1[j]:
+            lo2[j] = lo1[j]
+            lo1[j] = v
+        elif v < lo2[j]:
+            lo2[j] = v
+    # strongest candidate edge (above threshold, not kept) to another candidate, per hit
     best = np.full(n, -np.inf)
-    np.maximum.at(best, ei, le)
-    np.maximum.at(best, eo, le)
-    has = np.isfinite(best[h])
-    f[:, 6] = _logit(np.array([threshold]))[0]  # no external edge: as weak as the threshold
-    np.maximum.at(f[:, 6], c[has], best[h][has])
-    f[:, 7] = np.bincount(c, weights=(best[h] > 0).astype(np.float64), minlength=k)
-    # circle through the beam line: x² + y² = 2 a x + 2 b y (least squares per candidate)
-    xs, ys, zs = x[h], y[h], z[h]
-    q = xs * xs + ys * ys
-    sxx = np.bincount(c, xs * xs, k)
-    sxy = np.bincount(c, xs * ys, k)
-    syy = np.bincount(c, ys * ys, k)
-    sxq = np.bincount(c, xs * q, k)
-    syq = np.bincount(c, ys * q, k)
-    det = sxx * syy - sxy * sxy
-    det = np.where(np.abs(det) > 1e-12 * (sxx * syy + 1e-300), det, np.nan)
-    a = 0.5 * (syy * sxq - sxy * syq) / det
-    b = 0.5 * (sxx * syq - sxy * sxq) / det
-    rad = np.hypot(a, b)
-    bad = ~np.isfinite(rad)
-    rad = np.where(bad, 1e9, rad)      # collinear with the beam line: a straight track
-    a = np.where(bad, 0.0, a)
-    b = np.where(bad, 0.0, b)
-    res_xy = np.where(bad[c], 0.0, np.abs(np.hypot(xs - a[c], ys - b[c]) - rad[c]))
-    r = np.hypot(xs, ys)
-    arc = 2 * rad[c] * np.arcsin(np.clip(r / (2 * rad[c]), -1.0, 1.0))
-    # straight line z = z0 + t·arc per candidate
-    s1 = np.bincount(c, arc, k)
-    s2 = np.bincount(c, arc * arc, k)
-    sz = np.bincount(c, zs, k)
-    saz = np.bincount(c, arc * zs, k)
-    cnt = f[:, 0]
-    dz = cnt * s2 - s1 * s1
-    dz_ok = np.abs(dz) > 1e-9 * (cnt * s2 + 1e-300)
-    t = np.where(dz_ok, (cnt * saz - s1 * sz) / np.where(dz_ok, dz, 1.0), 0.0)
-    z0 = (sz - t * s1) / cnt
-    res_z = np.abs(zs - z0[c] - t[c] * arc)
-    mx = np.zeros(k)
-    np.maximum.at(mx, c, res_xy)
-    f[:, 8] = np.log10(mx + _RES_FLOOR)
-    mx = np.zeros(k)
-    np.maximum.at(mx, c, res_z)
-    f[:, 9] = np.log10(mx + _RES_FLOOR)
-    f[:, 10] = np.log10(np.minimum(rad, 1e9))
-    mean_r = np.bincount(c, r, k) / cnt
-    f[:, 11] = np.abs(np.arcsinh((sz / cnt) / np.maximum(mean_r, 1e-9)))
-    rmin = np.full(k, np.inf)
-    np.minimum.at(rmin, c, r)
-    rmax = np.zeros(k)
-    np.maximum.at(rmax, c, r)
-    f[:, 12] = rmin
-    f[:, 13] = rmax
+    for e in range(score.shape[0]):
+        if score[e] > threshold and not kept[e] and lab[inner[e]] != lab[outer[e]]:
+            v = _logit1(score[e])
+            best[inner[e]] = max(best[inner[e]], v)
+            best[outer[e]] = max(best[outer[e]], v)
+    base = _logit1(threshold)
+    for j in range(k):
+        h = hits[start[j]:start[j + 1]]
+        m = h.shape[0]
+        f[j, 0] = m
+        ls = np.sort(lay[h])
+        nl = 1
+        for q in range(1, m):
+            if ls[q] != ls[q - 1]:
+                nl += 1
+        f[j, 1] = nl
+        f[j, 2] = m - nl
+        f[j, 3] = lo1[j]
+        f[j, 4] = lsum[j] / lcnt[j]
+        f[j, 5] = lo2[j] if lcnt[j] > 1 else lo1[j]
+        ext = base
+        n_ext = 0
+        for i in h:
+            ext = max(ext, best[i])
+            if best[i] > 0:
+                n_ext += 1
+        f[j, 6] = ext
+        f[j, 7] = n_ext
+        # circle through the beam line: x² + y² = 2 a x + 2 b y
+        sxx = sxy = syy = sxq = syq = 0.0
+        for i in h:
+            q = x[i] * x[i] + y[i] * y[i]
+            sxx += x[i] * x[i]
+            sxy += x[i] * y[i]
+            syy += y[i] * y[i]
+            sxq += x[i] * q
+            syq += y[i] * q
+        det = sxx * syy - sxy * sxy
+        if abs(det) > 1e-12 * (sxx * syy + 1e-300):
+            a = 0.5 * (syy * sxq - sxy * syq) / det
+            b = 0.5 * (sxx * syq - sxy * sxq) / det
+            rad = np.hypot(a, b)
+            straight = False
+        else:                      # collinear with the beam line: a straight track
+            a = b = 0.0
+            rad = 1e9
+            straight = True
+        s1 = s2 = sz = saz = 0.0
+        res_xy = 0.0
+        rmin = np.inf
+        rmax = 0.0
+        rsum = 0.0
+        for i in h:
+            r = np.hypot(x[i], y[i])
+            if not straight:
+                res_xy = max(res_xy, abs(np.hypot(x[i] - a, y[i] - b) - rad))
+            arc = 2 * rad * np.arcsin(min(max(r / (2 * rad), -1.0), 1.0))
+            s1 += arc
+            s2 += arc * arc
+            sz += z[i]
+            saz += arc * z[i]
+            rmin = min(rmin, r)
+            rmax = max(rmax, r)
+            rsum += r
+        dz = m * s2 - s1 * s1
+        t = (m * saz - s1 * sz) / dz if abs(dz) > 1e-9 * (m * s2 + 1e-300) else 0.0
+        z0 = (sz - t * s1) / m
+        res_z = 0.0
+        for i in h:
+            r = np.hypot(x[i], y[i])
+            arc = 2 * rad * np.arcsin(min(max(r / (2 * rad), -1.0), 1.0))
+            res_z = max(res_z, abs(z[i] - z0 - t * arc))
+        f[j, 8] = np.log10(res_xy + _RES_FLOOR)
+        f[j, 9] = np.log10(res_z + _RES_FLOOR)
+        f[j, 10] = np.log10(min(rad, 1e9))
+        f[j, 11] = abs(np.arcsinh((sz / m) / max(rsum / m, 1e-9)))
+        f[j, 12] = rmin
+        f[j, 13] = rmax
     return f, cands
+
+
+@numba.njit(cache=True, nogil=True)
+def _logit1(s: float) -> float:
+    s = min(max(s, _SCORE_CLIP_NB), 1 - _SCORE_CLIP_NB)
+    return np.log(s / (1 - s))
 
 
 def apply_filter(labels: np.ndarray, candidates: np.ndarray, p_good: np.ndarray,
