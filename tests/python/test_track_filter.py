@@ -154,7 +154,7 @@ def test_bad_input_is_refused():
         candidate_features(labels, links, score, inner + len(x), outer, 0.2, x, y, z, lay)
     with pytest.raises(ValueError, match="links"):
         candidate_features(labels, links + len(score), score, inner, outer, 0.2, x, y, z, lay)
-    with pytest.raises(ValueError, match="equal length"):
+    with pytest.raises(ValueError, match="same length"):
         candidate_features(labels, links, score[:-1], inner, outer, 0.2, x, y, z, lay)
     from helixkit.models import track_filter as tf_module  # noqa: PLC0415
 

@@ -523,6 +523,23 @@ def _auction_links(w: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int,
     return keep, True, work
 
 
+def check_scored_edges(score: Any, inner: Any, outer: Any, n: int,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``score`` (float64), ``inner``, ``outer`` (int64) as contiguous arrays of one length,
+    with hit indices in [0, n); else a ValueError naming the rule."""
+    score = np.ascontiguousarray(score, np.float64)
+    inner = np.ascontiguousarray(inner, np.int64)
+    outer = np.ascontiguousarray(outer, np.int64)
+    if not (score.shape == inner.shape == outer.shape) or score.ndim != 1:
+        msg = (f"score, inner and outer must be 1-D of the same length, got {score.shape}, "
+               f"{inner.shape}, {outer.shape}")
+        raise ValueError(msg)
+    if len(score) and (min(inner.min(), outer.min()) < 0 or max(inner.max(), outer.max()) >= n):
+        msg = f"inner/outer: hit indices must be in [0, {n})"
+        raise ValueError(msg)
+    return score, inner, outer
+
+
 def build_tracks(score: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int,
                  threshold: float, *, linking: str = "matching",
                  max_work: int | None = None, return_links: bool = False) -> Any:
@@ -536,16 +553,7 @@ def build_tracks(score: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int
     (a price war over many exactly equal scores) cannot stall it; both paths are
     deterministic. With ``return_links``: ``(labels, links)``, the indices of the kept
     edges (ascending)."""
-    score = np.asarray(score, np.float64)
-    inner = np.asarray(inner, np.int64)
-    outer = np.asarray(outer, np.int64)
-    if not (len(score) == len(inner) == len(outer)):
-        msg = (f"score, inner and outer must have the same length, got {len(score)}, "
-               f"{len(inner)}, {len(outer)}")
-        raise ValueError(msg)
-    if len(score) and (min(inner.min(), outer.min()) < 0 or max(inner.max(), outer.max()) >= n):
-        msg = f"inner/outer: hit indices must be in [0, {n})"
-        raise ValueError(msg)
+    score, inner, outer = check_scored_edges(score, inner, outer, n)
     if not np.isfinite(score).all():
         msg = "score must be finite"
         raise ValueError(msg)

@@ -142,17 +142,10 @@ def candidate_features(labels: np.ndarray, links: np.ndarray, score: np.ndarray,
         raise ValueError(msg)
     if len(lab) == 0 or lab.max() < 0:
         return np.zeros((0, len(FEATURES))), np.zeros(0, np.int64)
-    score = np.ascontiguousarray(score, np.float64)
-    inner = np.ascontiguousarray(inner, np.int64)
-    outer = np.ascontiguousarray(outer, np.int64)
+    from .edge import check_scored_edges  # noqa: PLC0415
+
+    score, inner, outer = check_scored_edges(score, inner, outer, n)
     links = np.ascontiguousarray(links, np.int64)
-    if not (score.shape == inner.shape == outer.shape) or score.ndim != 1:
-        msg = (f"score, inner and outer must be 1-D of equal length, got {score.shape}, "
-               f"{inner.shape}, {outer.shape}")
-        raise ValueError(msg)
-    if len(score) and (min(inner.min(), outer.min()) < 0 or max(inner.max(), outer.max()) >= n):
-        msg = f"inner/outer: hit indices must be in [0, {n})"
-        raise ValueError(msg)
     if len(links) and (links.min() < 0 or links.max() >= len(score)):
         msg = f"links: edge indices must be in [0, {len(score)})"
         raise ValueError(msg)
