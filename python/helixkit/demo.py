@@ -327,10 +327,11 @@ def _stage_learned(events: list[Any], report: _Report, *, n_threads: int, seed: 
                      m["perfect"], m["lhc"], m["trackml_score"]])
     ms = {k: 1e3 * float(np.mean([t.get(k, 0.0) for t in timing])) for k in timing[0]}
     stages = ", ".join(f"{k} {v:.0f}" for k, v in ms.items() if k != "total")
+    route = _ROUTE[model.method] + (" -> track filter" if getattr(model, "track_filter", None)
+                                     is not None else "")
     report.table(
         "Learned tracking (shipped pretrained('learned_tracking'): noise filter -> GC embedding "
-        f"-> kNN graph -> {_ROUTE[model.method]}"
-        f"{' -> track filter' if getattr(model, 'track_filter', None) is not None else ''}; pixel hits, particles pT > 0.9 GeV; "
+        f"-> kNN graph -> {route}; pixel hits, particles pT > 0.9 GeV; "
         f"{ms['total']:.0f} ms/event: {stages})",
         [[r[0], r[1], *(f"{v:.3f}" for v in r[2:])] for r in rows],
         ["event", "particles", "DM eff", "fake DM", "perfect eff", "LHC", "TrackML score "

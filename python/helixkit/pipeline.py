@@ -438,19 +438,21 @@ def track_filter_batch(model: Any, event: Any) -> dict[str, Any] | None:
     :class:`~helixkit.models.learned.LearnedTracking`, edge route): their features, truth
     (1 = double-majority match), ids and the candidate labels per model hit; None for an
     event too small for the graph."""
-    from .models.track_filter import candidate_truth  # noqa: PLC0415
+    from .models.track_filter import candidate_features, candidate_truth  # noqa: PLC0415
 
     cand = model.edge_candidates(event)
     if cand is None:
         return None
-    f, ids = model.candidate_features(event, cand)
+    geometry = model.hit_geometry(event, cand["rows"])
+    f, ids = candidate_features(cand["labels"], cand["links"], cand["score"], cand["inner"],
+                                cand["outer"], cand["threshold"], *geometry)
     vols = None if model.config.volumes is None else tuple(model.config.volumes)
     _, sel = hit_features(event, volumes=vols)
     pid_u, n_hits = np.unique(event.hit_particle_id[sel], return_counts=True)
     y = candidate_truth(cand["labels"], ids, event.hit_particle_id[cand["rows"]],
                         lambda p: n_hits[np.searchsorted(pid_u, p)])
     return {**cand, "features": f, "truth": y, "ids": ids, "all_rows": sel,
-            "geometry": model.hit_geometry(event, cand["rows"])}
+            "geometry": geometry}
 
 
 def evaluate_track_filter(model: Any, track_filter: Any, batches: list[dict[str, Any]], *,

@@ -26,7 +26,7 @@ from .edge import EdgeClassifier, EdgeConfig, build_tracks, edge_inputs, graph_e
 from .gc import GCConfig, GraphConstructionNet
 from .noise import NoiseClassifier, NoiseConfig, noise_features
 from .oc import CondensationNet, OCConfig, embed_clusters, graph_inputs
-from .track_filter import TrackFilter, TrackFilterConfig, candidate_features, refine_tracks
+from .track_filter import TrackFilter, TrackFilterConfig, refine_tracks
 
 
 @dataclass
@@ -157,13 +157,6 @@ class LearnedTracking(nn.Module):
         return (*(np.asarray(hits[c], np.float64)[rows] for c in ("x", "y", "z")),
                 _layer_key(event, rows))
 
-    def candidate_features(self, event: Any, cand: dict[str, Any]) -> tuple[np.ndarray, ...]:
-        """:func:`~helixkit.models.track_filter.candidate_features` of
-        :meth:`edge_candidates`' output."""
-        return candidate_features(cand["labels"], cand["links"], cand["score"], cand["inner"],
-                                  cand["outer"], cand["threshold"],
-                                  *self.hit_geometry(event, cand["rows"]))
-
     def _find(self, event: Any, *, eps: float | None = None, min_samples: int | None = None,
               threshold: float | None = None, n_threads: int = 0, use_track_filter: bool = True,
               keep_candidates: bool = False) -> Any:
@@ -208,10 +201,9 @@ class LearnedTracking(nn.Module):
                                       return_links=True)
             t["clustering"] = time.perf_counter() - t0
             self.last_timing = t
-            cand = {"rows": rows, "labels": lab, "links": links, "score": score,
-                    "inner": inner, "outer": outer, "threshold": thr}
             if keep_candidates:
-                return cand
+                return {"rows": rows, "labels": lab, "links": links, "score": score,
+                        "inner": inner, "outer": outer, "threshold": thr}
             if self.track_filter is not None and use_track_filter:
                 t0 = time.perf_counter()
                 lab = refine_tracks(self.track_filter, lab, links, score, inner, outer, thr,

@@ -334,7 +334,9 @@ def refine_tracks(track_filter: TrackFilter, labels: np.ndarray, links: np.ndarr
     # only the edges above the threshold matter (links are among them): work on those
     score = np.asarray(score)
     above = np.flatnonzero(score > threshold)
-    score, inner, outer = score[above], np.asarray(inner)[above], np.asarray(outer)[above]
+    score = score[above]
+    inner = np.asarray(inner, np.int64)[above]
+    outer = np.asarray(outer, np.int64)[above]
     links = np.searchsorted(above, np.asarray(links, np.int64))
     if first is None:
         f, ids = candidate_features(labels, links, score, inner, outer, threshold, *geo)
@@ -344,17 +346,14 @@ def refine_tracks(track_filter: TrackFilter, labels: np.ndarray, links: np.ndarr
     bad = ids[p < cut]
     if rounds == 0 or len(bad) == 0:
         return apply_filter(lab, ids, p, cut)
-    inner = inner.astype(np.int64, copy=False)
-    outer = outer.astype(np.int64, copy=False)
     forbidden = np.zeros(len(score), bool)
     for _ in range(rounds):
         size = np.bincount(lab[lab >= 0])
         in_pool = (lab < 0) | np.isin(lab, bad) | ((lab >= 0) & (size[np.maximum(lab, 0)] == 2))
         # the weakest link of each rejected candidate is not offered again
         lk = links[np.isin(lab[inner[links]], bad)]
-        lk = lk[np.lexsort((score[lk], lab[inner[lk]]))]
-        head = np.r_[True, lab[inner[lk]][1:] != lab[inner[lk]][:-1]] if len(lk) else lk
-        forbidden[lk[head.astype(bool)]] = True
+        lk = lk[np.lexsort((score[lk], lab[inner[lk]]))]      # by candidate, weakest first
+        forbidden[lk[np.unique(lab[inner[lk]], return_index=True)[1]]] = True
         sub = np.flatnonzero(in_pool[inner] & in_pool[outer] & ~forbidden)
         new, new_links = build_tracks(score[sub], inner[sub], outer[sub], len(lab), threshold,
                                       linking=linking, return_links=True)
@@ -368,9 +367,8 @@ def refine_tracks(track_filter: TrackFilter, labels: np.ndarray, links: np.ndarr
         bad = ids[fresh][p_new < cut]
         if len(bad) == 0:
             break
-    out = lab.copy()
-    out[np.isin(out, bad)] = -1
-    return out
+    lab[np.isin(lab, bad)] = -1            # lab is this function's own copy by now
+    return lab
 
 
 def candidate_truth(labels: np.ndarray, candidates: np.ndarray, particle_id: np.ndarray,
