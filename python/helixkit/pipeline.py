@@ -147,6 +147,13 @@ def _layer_key(event: Any, rows: np.ndarray) -> np.ndarray:
     return event.hits["volume_id"][rows].astype(np.int64) * 1000 + event.hits["layer_id"][rows]
 
 
+def _hit_geometry(event: Any, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """x, y, z (mm) and layer id of the hits ``rows`` (geometric doublets, track filter)."""
+    hits = event.hits
+    return (*(np.asarray(hits[c], np.float64)[rows] for c in ("x", "y", "z")),
+            _layer_key(event, rows))
+
+
 def _score_labels(event: Any, all_rows: np.ndarray, rows: np.ndarray, labels: np.ndarray,
                   pt_thld: float) -> tuple[Any, float]:
     """Tracking metrics and TrackML score of ``labels`` (for ``rows``) over ``all_rows``, all
@@ -304,13 +311,14 @@ def edge_batch(event: Any, gc_model: Any, edge_config: Any, *,
                n_threads: int = 0) -> tuple[np.ndarray, ...]:
     """Edge-classifier inputs of one event: ``(X, y, inner, outer, rows)``; ``y`` marks edges
     between two hits of the same particle (not noise)."""
-    from .models.edge import edge_inputs  # noqa: PLC0415
+    from .models.edge import edge_graph, edge_inputs  # noqa: PLC0415
 
     extra = tuple(edge_config.extra_features)
     feats, rows = hit_features(event, volumes=volumes, extra=extra)
     feats, rows = _filter_noise(feats, rows, extra, noise_model, n_threads)
     emb = gc_model.embed(feats[:, feature_columns(extra, _extra(gc_model))])
-    x, inner, outer = edge_inputs(feats, emb, edge_config, n_threads=n_threads)
+    pairs = edge_graph(emb, edge_config, _hit_geometry(event, rows), n_threads=n_threads)
+    x, inner, outer = edge_inputs(feats, emb, edge_config, edges=pairs)
     pid = event.hit_particle_id[rows]
     y = (pid[inner] == pid[outer]) & (pid[inner] > 0)
     return x, y, inner, outer, rows
@@ -318,11 +326,14 @@ def edge_batch(event: Any, gc_model: Any, edge_config: Any, *,
 
 def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_config: Any = None,
                train_config: Any = None, out_dir: str | Path | None = None, *,
-               volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: Any = None) -> Any:
+               volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: Any = None,
+               init: Any = None) -> Any:
     """Train the edge classifier on the (frozen) GC model's graph: class-weighted BCE over
     the edges of all events, in shuffled mini-batches of ``train_config.batch_size``; with
     ``refine``, then the second pass on the first pass's scores (same settings; its
-    checkpoints under ``out_dir/refine``)."""
+    checkpoints under ``out_dir/refine``). ``init``: a trained classifier of the same
+    architecture to fine-tune (its weights and input standardisation are the start; e.g. on
+    a graph that ``edge_config.doublets`` widens)."""
     import torch  # noqa: PLC0415
 
     from .models.edge import EdgeClassifier, EdgeConfig  # noqa: PLC0415
@@ -332,6 +343,13 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
     tcfg = train_config or TrainConfig(epochs=10, lr=2e-3, batch_size=8192, progress=False)
     seed_everything(tcfg.seed)
     model = EdgeClassifier(cfg)
+    if init is not None:
+        try:
+            model.load_state_dict(init.state_dict())
+        except RuntimeError as exc:
+            msg = (f"init: the classifier to fine-tune does not match edge_config "
+                   f"(in_dim, hidden_dim, n_hidden, refine, triplet_context): {exc}")
+            raise ValueError(msg) from exc
     gc_model.eval()
 
     def stack(parts: list[tuple[np.ndarray, ...]]) -> tuple[Any, Any]:
@@ -350,7 +368,8 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
     if not 0 < frac < 1:
         msg = f"the training graph needs true and false edges, got a true fraction of {frac}"
         raise ValueError(msg)
-    model.set_standardisation(train[0].numpy())
+    if init is None:
+        model.set_standardisation(train[0].numpy())
     pos_weight = torch.tensor((1 - frac) / frac)
 
     def weighted_bce(pos_weight: Any) -> Any:
@@ -377,7 +396,8 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
             msg = (f"the second pass needs true and false edges after pruning at "
                    f"{cfg.prune}, got a true fraction of {frac2}")
             raise ValueError(msg)
-        model.set_standardisation(train2[0].numpy(), stage=2)
+        if init is None:
+            model.set_standardisation(train2[0].numpy(), stage=2)
         model.stage = 2
         try:
             Trainer(model, weighted_bce(torch.tensor((1 - frac2) / frac2)), tcfg,
@@ -395,7 +415,7 @@ def evaluate_edge(gc_model: Any, edge_model: Any, events: list[Any], *,
     scan, the best threshold by DM, the TrackML score there and the time per event by stage
     (``graph``: kNN graph; ``edge_features``; ``gnn``: edge classifier; ``clustering``: track
     building)."""
-    from .models.edge import build_tracks, edge_inputs, graph_edges  # noqa: PLC0415
+    from .models.edge import build_tracks, edge_graph, edge_inputs  # noqa: PLC0415
 
     cfg = edge_model.config
     extra = tuple(cfg.extra_features)
@@ -413,7 +433,7 @@ def evaluate_edge(gc_model: Any, edge_model: Any, events: list[Any], *,
         t2 = time.perf_counter()
         emb = gc_model.embed(feats[:, feature_columns(extra, _extra(gc_model))])
         t3 = time.perf_counter()
-        pairs = graph_edges(emb, cfg.k, max_radius=cfg.max_radius, n_threads=n_threads)
+        pairs = edge_graph(emb, cfg, _hit_geometry(ev, rows), n_threads=n_threads)
         t4 = time.perf_counter()
         x, inner, outer = edge_inputs(feats, emb, cfg, edges=pairs)
         t5 = time.perf_counter()

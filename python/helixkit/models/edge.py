@@ -83,6 +83,16 @@ class EdgeConfig:
     prune: float = 0.0
     # track building: "matching" (maximum-weight, by auction) or "greedy" (by decreasing score)
     linking: str = "matching"
+    # geometric doublets added to the embedding's kNN graph (:func:`doublet_edges`): pairs
+    # of hits on different layers that a particle of pT >= doublet_pt_min (GeV) from the
+    # luminous region (|z0| <= doublet_z_max mm) can join, at most doublet_dr_max mm apart
+    # in r, with doublet_dphi_margin rad of slack in azimuth (scattering, d0)
+    doublets: bool = False
+    doublet_pt_min: float = 0.9
+    doublet_b_field: float = 2.0
+    doublet_z_max: float = 200.0
+    doublet_dr_max: float = 200.0
+    doublet_dphi_margin: float = 0.01
 
     def validate(self) -> None:
         from ..features import n_features  # noqa: PLC0415
@@ -101,6 +111,11 @@ class EdgeConfig:
         require(self.triplet_context in (1, 2), self, "triplet_context", "must be 1 or 2")
         require(0 <= self.prune < 1, self, "prune", "must be in [0, 1)")
         require(self.linking in LINKINGS, self, "linking", f"must be one of {LINKINGS}")
+        for name in ("doublet_pt_min", "doublet_b_field", "doublet_z_max", "doublet_dr_max"):
+            value = getattr(self, name)
+            require(math.isfinite(value) and value > 0, self, name, "must be finite and > 0")
+        require(math.isfinite(self.doublet_dphi_margin) and self.doublet_dphi_margin >= 0, self,
+                "doublet_dphi_margin", "must be finite and >= 0")
 
     @property
     def hit_dim(self) -> int:
@@ -138,6 +153,109 @@ def graph_edges(emb: np.ndarray, k: int, *, max_radius: float | None = None,
     key.sort()
     key = key[np.r_[True, key[1:] != key[:-1]]]
     return np.stack([key // kt(n), key % kt(n)]).astype(np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _doublet_kernel(phi: np.ndarray, r: np.ndarray, z: np.ndarray, layer: np.ndarray,
+                    order: np.ndarray, two_r: float, z_max: float, dr_max: float,
+                    margin: float) -> tuple[np.ndarray, np.ndarray]:
+    n = phi.shape[0]
+    sphi = phi[order]
+    bend = np.empty(n)          # asin(r / 2R): the azimuth a track of the lowest pT has
+    for i in range(n):          # turned by at radius r
+        bend[i] = math.asin(min(1.0, r[i] / two_r))
+    window = math.asin(min(1.0, (r.max() if n else 0.0) / two_r)) + margin
+    cap = max(16, 8 * n)
+    a_out = np.empty(cap, np.int64)
+    b_out = np.empty(cap, np.int64)
+    m = 0
+    for p in range(n):
+        i = order[p]
+        for step in range(1, n):
+            q = p + step
+            d = sphi[q % n] - sphi[p] + (2 * math.pi if q >= n else 0.0)
+            if d > window:
+                break
+            j = order[q % n]
+            if layer[i] == layer[j]:
+                continue
+            lo, hi = (i, j) if r[i] < r[j] else (j, i)
+            dr = r[hi] - r[lo]
+            if dr <= 1.0 or dr > dr_max or d > bend[hi] - bend[lo] + margin:
+                continue
+            z0 = z[lo] - r[lo] * (z[hi] - z[lo]) / dr
+            if abs(z0) > z_max:
+                continue
+            if m == cap:
+                cap *= 2
+                a_new = np.empty(cap, np.int64)
+                b_new = np.empty(cap, np.int64)
+                a_new[:m] = a_out[:m]
+                b_new[:m] = b_out[:m]
+                a_out, b_out = a_new, b_new
+            a_out[m] = min(i, j)
+            b_out[m] = max(i, j)
+            m += 1
+    return a_out[:m], b_out[:m]
+
+
+def doublet_edges(x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarray,
+                  cfg: EdgeConfig) -> np.ndarray:
+    """Undirected geometric doublets (2, E), i < j, sorted: hit pairs on different layers,
+    1 mm < Δr <= ``cfg.doublet_dr_max``, whose azimuth difference a particle of
+    pT >= ``doublet_pt_min`` in ``doublet_b_field`` can bend through (asin(r/2R) at the outer
+    hit minus that at the inner one, R = pT / (0.3 B), plus ``doublet_dphi_margin``) and
+    whose straight line in r–z meets the beam line within ``doublet_z_max`` mm of the
+    origin. One pass over the hits sorted by azimuth (numba; same pairs on any thread
+    count). ``x``, ``y``, ``z`` in mm; ``layer``: any integer id per layer."""
+    arrays = {}
+    for name, a in (("x", x), ("y", y), ("z", z), ("layer", layer)):
+        a = np.asarray(a)
+        if a.ndim != 1 or (len(arrays) and len(a) != len(arrays["x"])):
+            msg = f"{name}: expected a 1-D array as long as x, got shape {a.shape}"
+            raise ValueError(msg)
+        if name != "layer" and not np.isfinite(a).all():
+            msg = f"{name}: must be finite"
+            raise ValueError(msg)
+        arrays[name] = a
+    if not np.issubdtype(arrays["layer"].dtype, np.integer):
+        msg = f"layer: expected integer layer ids, got dtype {arrays['layer'].dtype}"
+        raise ValueError(msg)
+    xs, ys = (np.asarray(arrays[c], np.float64) for c in ("x", "y"))
+    phi = np.arctan2(ys, xs)
+    order = np.argsort(phi, kind="stable")
+    two_r = 2 * cfg.doublet_pt_min / (0.299792458e-3 * cfg.doublet_b_field)  # mm
+    a, b = _doublet_kernel(phi, np.hypot(xs, ys), np.asarray(arrays["z"], np.float64),
+                           arrays["layer"].astype(np.int64), order, two_r, cfg.doublet_z_max,
+                           cfg.doublet_dr_max, cfg.doublet_dphi_margin)
+    n = len(xs)
+    # np.unique: with a window over pi (very low pT_min) a pair is met from both sides
+    key = np.unique(a * n + b)
+    return np.stack([key // n, key % n]) if n else np.zeros((2, 0), np.int64)
+
+
+def union_edges(first: np.ndarray, second: np.ndarray, n: int) -> np.ndarray:
+    """Union (2, E), i < j, sorted and without repeats, of two undirected edge lists of
+    ``n`` hits given with i < j."""
+    key = np.unique(np.r_[first[0] * n + first[1], second[0] * n + second[1]])
+    return np.stack([key // n, key % n]).astype(np.int64)
+
+
+def edge_graph(emb: np.ndarray, cfg: EdgeConfig, geometry: tuple[np.ndarray, ...] | None = None,
+               *, n_threads: int = 0) -> np.ndarray:
+    """The graph the classifier scores (2, E), i < j: the embedding's kNN graph, with
+    ``cfg.doublets`` united with the geometric doublets of ``geometry`` = (x, y, z, layer)
+    of the same hits."""
+    pairs = graph_edges(emb, cfg.k, max_radius=cfg.max_radius, n_threads=n_threads)
+    if not cfg.doublets:
+        return pairs
+    if geometry is None:
+        msg = "geometry: the edge config adds geometric doublets and needs (x, y, z, layer)"
+        raise ValueError(msg)
+    if len(geometry[0]) != len(emb):
+        msg = f"geometry: {len(geometry[0])} hits, the embedding has {len(emb)}"
+        raise ValueError(msg)
+    return union_edges(pairs, doublet_edges(*geometry, cfg), len(emb))
 
 
 def edge_inputs(features: np.ndarray, emb: np.ndarray, cfg: EdgeConfig, *,
@@ -590,5 +708,5 @@ def build_tracks(score: np.ndarray, inner: np.ndarray, outer: np.ndarray, n: int
     return labels
 
 
-__all__ = ["EdgeClassifier", "EdgeConfig", "build_tracks", "edge_inputs", "graph_edges",
-           "triplet_inputs"]
+__all__ = ["EdgeClassifier", "EdgeConfig", "build_tracks", "doublet_edges", "edge_graph",
+           "edge_inputs", "graph_edges", "triplet_inputs", "union_edges"]

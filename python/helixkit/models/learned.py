@@ -22,7 +22,7 @@ from torch import nn
 
 from .._validation import require
 from . import config_from_dict, register_model
-from .edge import EdgeClassifier, EdgeConfig, build_tracks, edge_inputs, graph_edges
+from .edge import EdgeClassifier, EdgeConfig, build_tracks, edge_graph, edge_inputs
 from .gc import GCConfig, GraphConstructionNet
 from .noise import NoiseClassifier, NoiseConfig, noise_features
 from .oc import CondensationNet, OCConfig, embed_clusters, graph_inputs
@@ -151,11 +151,9 @@ class LearnedTracking(nn.Module):
     @staticmethod
     def hit_geometry(event: Any, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         """x, y, z (mm) and a layer id of the hits ``rows`` — the track filter's inputs."""
-        from ..pipeline import _layer_key  # noqa: PLC0415
+        from ..pipeline import _hit_geometry  # noqa: PLC0415
 
-        hits = event.hits
-        return (*(np.asarray(hits[c], np.float64)[rows] for c in ("x", "y", "z")),
-                _layer_key(event, rows))
+        return _hit_geometry(event, rows)
 
     def _find(self, event: Any, *, eps: float | None = None, min_samples: int | None = None,
               threshold: float | None = None, n_threads: int = 0, use_track_filter: bool = True,
@@ -187,7 +185,8 @@ class LearnedTracking(nn.Module):
         if self.edge is not None:
             cfg = self.edge.config
             t0 = time.perf_counter()
-            pairs = graph_edges(emb, cfg.k, max_radius=cfg.max_radius, n_threads=n_threads)
+            geometry = self.hit_geometry(event, rows)
+            pairs = edge_graph(emb, cfg, geometry, n_threads=n_threads)
             t["graph"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             x, inner, outer = edge_inputs(feats, emb, cfg, edges=pairs)
@@ -207,7 +206,7 @@ class LearnedTracking(nn.Module):
             if self.track_filter is not None and use_track_filter:
                 t0 = time.perf_counter()
                 lab = refine_tracks(self.track_filter, lab, links, score, inner, outer, thr,
-                                    *self.hit_geometry(event, rows), linking=cfg.linking)
+                                    *geometry, linking=cfg.linking)
                 t["track_filter"] = time.perf_counter() - t0
             labels[rows] = lab
             return labels

@@ -30,7 +30,11 @@ the shipped model).
 ``gc_checkpoint`` / ``noise_checkpoint`` reuse trained stages instead of
 training them (``train oc|edge`` needs the GC; with both, ``train
 learned_tracking`` trains only the route after the graph), so the last stage
-can be studied without paying for the first ones again.
+can be studied without paying for the first ones again. ``edge_checkpoint``
+starts the edge classifier from trained weights of the same architecture
+(fine-tuning, e.g. on the wider graph of ``"doublets": true``). Each of the
+three takes a checkpoint of that stage or a ``learned_tracking`` one (the
+shipped bundle included), whose part is used.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ from .trackformer import DataConfig
 
 SECTIONS = ("data", "gc", "gc_train", "oc", "oc_train", "noise", "noise_train",
             "use_noise_filter", "gc_checkpoint", "noise_checkpoint", "method", "edge",
-            "edge_train", "track_filter", "track_filter_train", "model_checkpoint")
+            "edge_train", "track_filter", "track_filter_train", "model_checkpoint",
+            "edge_checkpoint")
 EDGE_TRAIN_DEFAULTS = {"lr": 2e-3, "batch_size": 8192, "epochs": 20}
 
 
@@ -133,11 +138,14 @@ def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
     out["track_filter_train"] = config_from_dict(
         TrackFilterTrainConfig, config.get("track_filter_train", {}),
         where="config.track_filter_train")
-    for name in ("gc_checkpoint", "noise_checkpoint", "model_checkpoint"):
+    for name in ("gc_checkpoint", "noise_checkpoint", "model_checkpoint", "edge_checkpoint"):
         out[name] = config.get(name)
         if out[name] is not None and not isinstance(out[name], str):
             msg = f"config.{name} must be a file path or null, got {out[name]!r}"
             raise ValueError(msg)
+    if out["edge_checkpoint"] and out["method"] != "edge":
+        msg = "config.edge_checkpoint: needs \"method\": \"edge\" (it starts the edge classifier)"
+        raise ValueError(msg)
     if out["noise_checkpoint"] and not out["use_noise_filter"]:
         msg = "config.noise_checkpoint is given but use_noise_filter is false"
         raise ValueError(msg)
@@ -173,6 +181,20 @@ def _add_track_filter(full: Any, cfg: dict[str, Any], progress: bool,
         lr=tcfg.lr, batch_size=tcfg.batch_size, seed=tcfg.seed, progress=progress)
     full.set_track_filter(tf)
     return res, time.perf_counter() - t0
+
+
+def _checkpoint_part(path: str, name: str, field: str) -> Any:
+    """The ``name`` model (gc, noise, edge) of checkpoint ``path``: a checkpoint of that
+    model or the part of a ``learned_tracking`` one (e.g. the shipped bundle)."""
+    from ..models import load  # noqa: PLC0415
+
+    part = load(path)
+    if getattr(part, "model_name", None) == "learned_tracking":
+        part = getattr(part, name, None)
+    if getattr(part, "model_name", None) != name:
+        msg = f"config.{field}: {path} holds no {name} model"
+        raise ValueError(msg)
+    return part
 
 
 def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
@@ -221,7 +243,7 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
     log: dict[str, Any] = {"simulation_s": time.perf_counter() - t0}
     noise_model = gc_model = None
     if model != "noise" and cfg["noise_checkpoint"]:
-        noise_model = load(cfg["noise_checkpoint"], expect="noise")
+        noise_model = _checkpoint_part(cfg["noise_checkpoint"], "noise", "noise_checkpoint")
     elif model in ("noise", "learned_tracking") and (model == "noise" or cfg["use_noise_filter"]):
         t0 = time.perf_counter()
         noise_model = pipeline.train_noise(train, val, cfg["noise"], cfg["noise_train"],
@@ -237,11 +259,14 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
         if model == "gc":
             return gc_model
     if gc_model is None:
-        gc_model = load(cfg["gc_checkpoint"], expect="gc")
+        gc_model = _checkpoint_part(cfg["gc_checkpoint"], "gc", "gc_checkpoint")
     t0 = time.perf_counter()
     if method == "edge":
+        init = (_checkpoint_part(cfg["edge_checkpoint"], "edge", "edge_checkpoint")
+                if cfg["edge_checkpoint"] else None)
         part = pipeline.train_edge(train, val, gc_model, cfg["edge"], cfg["edge_train"],
-                                   out / "edge", volumes=vols, noise_model=noise_model)
+                                   out / "edge", volumes=vols, noise_model=noise_model,
+                                   init=init)
         log["edge_s"] = time.perf_counter() - t0
         res = pipeline.evaluate_edge(gc_model, part, val, volumes=vols, noise_model=noise_model)
         part.config.threshold = res["best"]["threshold"]
