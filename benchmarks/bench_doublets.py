@@ -41,12 +41,12 @@ def scipy_doublets(x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarra
     lo, hi = np.where(swap, j, i), np.where(swap, i, j)
     dr = r[hi] - r[lo]
     phi = np.arctan2(y, x)
-    dphi = np.abs((phi[hi] - phi[lo] + np.pi) % (2 * np.pi) - np.pi)
+    dphi = np.abs(phi[hi] - phi[lo])
+    dphi = np.minimum(dphi, 2 * np.pi - dphi)
     bend = np.arcsin(np.minimum(1.0, r / two_r))
-    z0 = z[lo] - r[lo] * (z[hi] - z[lo]) / np.where(dr > 0, dr, 1.0)
     keep = ((layer[i] != layer[j]) & (dr > 1.0) & (dr <= cfg.doublet_dr_max)
             & (dphi <= bend[hi] - bend[lo] + cfg.doublet_dphi_margin)
-            & (np.abs(z0) <= cfg.doublet_z_max))
+            & (np.abs(z[lo] * dr - r[lo] * (z[hi] - z[lo])) <= cfg.doublet_z_max * dr))
     a, b = np.minimum(i, j)[keep], np.maximum(i, j)[keep]
     key = np.sort(a * len(x) + b)
     return np.stack([key // len(x), key % len(x)])

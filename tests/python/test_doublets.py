@@ -10,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from helixkit.data import simulate_event  # noqa: E402
+from helixkit.models import edge as edge_module  # noqa: E402
 from helixkit.models.edge import (  # noqa: E402
     EdgeClassifier,
     EdgeConfig,
@@ -38,12 +39,14 @@ def _brute_doublets(x, y, z, layer, cfg):
             dr = r[hi] - r[lo]
             if dr <= 1.0 or dr > cfg.doublet_dr_max:
                 continue
-            dphi = abs((phi[j] - phi[i] + math.pi) % (2 * math.pi) - math.pi)
+            dphi = abs(phi[j] - phi[i])
+            dphi = min(dphi, 2 * math.pi - dphi)
             bend = (math.asin(min(1.0, r[hi] / two_r)) - math.asin(min(1.0, r[lo] / two_r))
                     + cfg.doublet_dphi_margin)
             if dphi > bend:
                 continue
-            if abs(z[lo] - r[lo] * (z[hi] - z[lo]) / dr) > cfg.doublet_z_max:
+            # |z0| <= z_max with z0 = z_lo - r_lo dz / dr, multiplied out by dr > 0
+            if abs(z[lo] * dr - r[lo] * (z[hi] - z[lo])) > cfg.doublet_z_max * dr:
                 continue
             out.add((i, j))
     return out
@@ -76,6 +79,16 @@ def test_doublets_match_brute_force(pt_min, margin):
     # pairs across phi = +-pi are found
     phi = np.arctan2(y, x)
     assert any(np.sign(phi[i]) != np.sign(phi[j]) and abs(phi[i]) > 3 for i, j in got)
+
+
+@pytest.mark.parametrize("width", [0.5, 7.0, 1e5])
+def test_doublets_do_not_depend_on_the_r_bands(monkeypatch, width):
+    x, y, z, layer = _random_hits(400, 8)
+    cfg = EdgeConfig(doublet_z_max=300, doublet_dr_max=150)
+    ref = doublet_edges(x, y, z, layer, cfg)
+    monkeypatch.setattr(edge_module, "_BAND_WIDTH", width)
+    assert np.array_equal(doublet_edges(x, y, z, layer, cfg), ref)
+    assert set(zip(*ref.tolist())) == _brute_doublets(x, y, z, layer, cfg)
 
 
 def test_very_low_pt_window_gives_no_repeats():
@@ -140,6 +153,17 @@ def test_union_and_edge_graph():
     first = np.array([[0, 1, 2], [3, 2, 4]])
     second = np.array([[0, 0, 2], [1, 3, 4]])
     assert union_edges(first, second, 5).tolist() == [[0, 0, 1, 2], [1, 3, 2, 4]]
+    # sorted inputs take the merge; the same union as sorting everything
+    rng = np.random.default_rng(4)
+    for size in (0, 1, 50, 400):
+        a = np.unique(rng.integers(0, 900, size))     # keys i * 30 + j
+        b = np.unique(rng.integers(0, 900, 2 * size))
+        ea = np.stack([a // 30, a % 30])
+        eb = np.stack([b // 30, b % 30])
+        want = np.union1d(a, b)
+        for got in (union_edges(ea, eb, 30), union_edges(eb, ea, 30),
+                    union_edges(ea[:, ::-1], eb, 30)):
+            assert np.array_equal(got, np.stack([want // 30, want % 30]))
     x, y, z, layer = _random_hits(300, 2)
     emb = np.random.default_rng(0).normal(size=(300, 4)).astype(np.float32)
     plain = EdgeConfig(k=5)
