@@ -329,9 +329,11 @@ def _stage_learned(events: list[Any], report: _Report, *, n_threads: int, seed: 
     stages = ", ".join(f"{k} {v:.0f}" for k, v in ms.items() if k != "total")
     route = _ROUTE[model.method] + (" -> track filter" if getattr(model, "track_filter", None)
                                      is not None else "")
+    graph = ("kNN graph + geometric doublets" if model.edge is not None
+             and model.edge.config.doublets else "kNN graph")
     report.table(
         "Learned tracking (shipped pretrained('learned_tracking'): noise filter -> GC embedding "
-        f"-> kNN graph -> {route}; pixel hits, particles pT > 0.9 GeV; "
+        f"-> {graph} -> {route}; pixel hits, particles pT > 0.9 GeV; "
         f"{ms['total']:.0f} ms/event: {stages})",
         [[r[0], r[1], *(f"{v:.3f}" for v in r[2:])] for r in rows],
         ["event", "particles", "DM eff", "fake DM", "perfect eff", "LHC", "TrackML score "

@@ -228,3 +228,17 @@ def test_edge_checkpoint_config(tmp_path):
         assert all(torch.equal(ref[k], v) for k, v in part.state_dict().items())
     with pytest.raises(ValueError, match="holds no oc model"):
         _checkpoint_part(str(tmp_path / "lt.pt"), "oc", "x")
+
+
+def test_shipped_recipe_configs_parse():
+    import json  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parents[2] / "configs"
+    for name in ("learned_tracking_doublets.json", "learned_tracking_doublets2.json"):
+        cfg = _parse(json.loads((root / name).read_text()), progress=False)
+        assert cfg["edge"].doublets and cfg["method"] == "edge" and cfg["edge_checkpoint"]
+    # the shipped model is the recipe's last step: it scores the doublet graph
+    from helixkit import models  # noqa: PLC0415
+
+    assert models.pretrained("learned_tracking").edge.config.doublets
