@@ -327,13 +327,14 @@ def edge_batch(event: Any, gc_model: Any, edge_config: Any, *,
 def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_config: Any = None,
                train_config: Any = None, out_dir: str | Path | None = None, *,
                volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: Any = None,
-               init: Any = None) -> Any:
+               init: Any = None, stages: tuple[int, ...] = (1, 2)) -> Any:
     """Train the edge classifier on the (frozen) GC model's graph: class-weighted BCE over
     the edges of all events, in shuffled mini-batches of ``train_config.batch_size``; with
     ``refine``, then the second pass on the first pass's scores (same settings; its
     checkpoints under ``out_dir/refine``). ``init``: a trained classifier of the same
     architecture to fine-tune (its weights and input standardisation are the start; e.g. on
-    a graph that ``edge_config.doublets`` widens)."""
+    a graph that ``edge_config.doublets`` widens). ``stages``: the passes to train; ``(2,)``
+    keeps ``init``'s first pass as it is and trains only the second (on its scores)."""
     import torch  # noqa: PLC0415
 
     from .models.edge import EdgeClassifier, EdgeConfig  # noqa: PLC0415
@@ -341,6 +342,16 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
 
     cfg = edge_config or EdgeConfig(emb_dim=gc_model.config.out_dim)
     tcfg = train_config or TrainConfig(epochs=10, lr=2e-3, batch_size=8192, progress=False)
+    stages = tuple(stages)
+    if not stages or not set(stages) <= {1, 2} or len(set(stages)) != len(stages):
+        msg = f"stages: a non-empty selection of 1 and 2 without repeats, got {stages}"
+        raise ValueError(msg)
+    if 1 not in stages and init is None:
+        msg = "stages: leaving out the first pass needs init (a trained classifier)"
+        raise ValueError(msg)
+    if 2 in stages and not cfg.refine:
+        msg = "stages: the second pass needs edge_config.refine"
+        raise ValueError(msg)
     seed_everything(tcfg.seed)
     model = EdgeClassifier(cfg)
     if init is not None:
@@ -378,8 +389,9 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
                 m(batch[0]), batch[1], pos_weight=pos_weight)
         return loss_fn
 
-    Trainer(model, weighted_bce(pos_weight), tcfg, out_dir).fit(train, val)
-    if cfg.refine:   # second pass on the first pass's scores (its weights stay fixed)
+    if 1 in stages:
+        Trainer(model, weighted_bce(pos_weight), tcfg, out_dir).fit(train, val)
+    if cfg.refine and 2 in stages:   # second pass on the first pass's scores (its weights stay fixed)
         from .models.edge import triplet_inputs  # noqa: PLC0415
 
         def second_pass(x: np.ndarray, y: np.ndarray, i: np.ndarray,

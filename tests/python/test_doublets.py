@@ -203,11 +203,35 @@ def test_fine_tune_on_the_doublet_graph(tmp_path):
     other = EdgeConfig(emb_dim=gc.config.out_dim, k=6, hidden_dim=24)
     with pytest.raises(ValueError, match="init: the classifier to fine-tune does not match"):
         train_edge(train, val, gc, other, tcfg, tmp_path / "c", init=start)
+    # only the second pass: the first stays as init had it
+    refined = EdgeConfig(emb_dim=gc.config.out_dim, k=6, hidden_dim=16, refine=True)
+    two = train_edge(train, val, gc, refined, tcfg, tmp_path / "d")
+    second = train_edge(train, val, gc, refined, tcfg, tmp_path / "e", init=two, stages=(2,))
+    s0, s1 = two.state_dict(), second.state_dict()
+    assert all(torch.equal(s0[k], s1[k]) for k in s0 if not k.startswith("net2."))
+    assert any(not torch.equal(s0[k], s1[k]) for k in s0 if k.startswith("net2."))
+    assert not (tmp_path / "e" / "history.json").exists()
+    for stages, match in (((), "non-empty"), ((3,), "non-empty"), ((2, 2), "non-empty")):
+        with pytest.raises(ValueError, match=match):
+            train_edge(train, val, gc, refined, tcfg, init=two, stages=stages)
+    with pytest.raises(ValueError, match="needs init"):
+        train_edge(train, val, gc, refined, tcfg, stages=(2,))
+    with pytest.raises(ValueError, match="needs edge_config.refine"):
+        train_edge(train, val, gc, EdgeConfig(emb_dim=gc.config.out_dim, refine=False), tcfg,
+                   init=start, stages=(2,))
 
 
 def test_edge_checkpoint_config(tmp_path):
     with pytest.raises(ValueError, match="edge_checkpoint"):
         _parse({"method": "oc", "edge_checkpoint": "x.pt"}, progress=False)
+    for bad in ([], [3], [1, 1], 2, [True]):
+        with pytest.raises(ValueError, match="config.edge_stages must be"):
+            _parse({"method": "edge", "edge_checkpoint": "x.pt", "edge_stages": bad},
+                   progress=False)
+    with pytest.raises(ValueError, match="needs edge_checkpoint"):
+        _parse({"method": "edge", "edge_stages": [2]}, progress=False)
+    assert _parse({"method": "edge", "edge_checkpoint": "x.pt", "edge_stages": [2]},
+                  progress=False)["edge_stages"] == (2,)
     with pytest.raises(ValueError, match="edge_checkpoint must be a file path"):
         _parse({"method": "edge", "edge_checkpoint": 3}, progress=False)
     from helixkit import models  # noqa: PLC0415
@@ -235,7 +259,8 @@ def test_shipped_recipe_configs_parse():
     from pathlib import Path  # noqa: PLC0415
 
     root = Path(__file__).resolve().parents[2] / "configs"
-    for name in ("learned_tracking_doublets.json", "learned_tracking_doublets2.json"):
+    for name in ("learned_tracking_doublets.json", "learned_tracking_doublets2.json",
+                 "learned_tracking_doublets3.json"):
         cfg = _parse(json.loads((root / name).read_text()), progress=False)
         assert cfg["edge"].doublets and cfg["method"] == "edge" and cfg["edge_checkpoint"]
     # the shipped model is the recipe's last step: it scores the doublet graph

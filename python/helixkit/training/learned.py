@@ -32,7 +32,8 @@ training them (``train oc|edge`` needs the GC; with both, ``train
 learned_tracking`` trains only the route after the graph), so the last stage
 can be studied without paying for the first ones again. ``edge_checkpoint``
 starts the edge classifier from trained weights of the same architecture
-(fine-tuning, e.g. on the wider graph of ``"doublets": true``). Each of the
+(fine-tuning, e.g. on the wider graph of ``"doublets": true``); ``"edge_stages": [2]``
+then trains only its second pass. Each of the
 three takes a checkpoint of that stage or a ``learned_tracking`` one (the
 shipped bundle included), whose part is used.
 """
@@ -53,7 +54,7 @@ from .trackformer import DataConfig
 SECTIONS = ("data", "gc", "gc_train", "oc", "oc_train", "noise", "noise_train",
             "use_noise_filter", "gc_checkpoint", "noise_checkpoint", "method", "edge",
             "edge_train", "track_filter", "track_filter_train", "model_checkpoint",
-            "edge_checkpoint")
+            "edge_checkpoint", "edge_stages")
 EDGE_TRAIN_DEFAULTS = {"lr": 2e-3, "batch_size": 8192, "epochs": 20}
 
 
@@ -143,6 +144,15 @@ def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
         if out[name] is not None and not isinstance(out[name], str):
             msg = f"config.{name} must be a file path or null, got {out[name]!r}"
             raise ValueError(msg)
+    stages = config.get("edge_stages", [1, 2])
+    if (not isinstance(stages, list) or not stages or len(set(stages)) != len(stages)
+            or not set(stages) <= {1, 2} or any(isinstance(v, bool) for v in stages)):
+        msg = f"config.edge_stages must be a non-empty list of 1 and/or 2, got {stages!r}"
+        raise ValueError(msg)
+    if 1 not in stages and not out["edge_checkpoint"]:
+        msg = "config.edge_stages: leaving out pass 1 needs edge_checkpoint (a trained pass 1)"
+        raise ValueError(msg)
+    out["edge_stages"] = tuple(stages)
     if out["edge_checkpoint"] and out["method"] != "edge":
         msg = "config.edge_checkpoint: needs \"method\": \"edge\" (it starts the edge classifier)"
         raise ValueError(msg)
@@ -266,7 +276,7 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
                 if cfg["edge_checkpoint"] else None)
         part = pipeline.train_edge(train, val, gc_model, cfg["edge"], cfg["edge_train"],
                                    out / "edge", volumes=vols, noise_model=noise_model,
-                                   init=init)
+                                   init=init, stages=cfg["edge_stages"])
         log["edge_s"] = time.perf_counter() - t0
         res = pipeline.evaluate_edge(gc_model, part, val, volumes=vols, noise_model=noise_model)
         part.config.threshold = res["best"]["threshold"]
