@@ -349,8 +349,8 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
     if 1 not in stages and init is None:
         msg = "stages: leaving out the first pass needs init (a trained classifier)"
         raise ValueError(msg)
-    if 2 in stages and not cfg.refine:
-        msg = "stages: the second pass needs edge_config.refine"
+    if 1 not in stages and not cfg.refine:
+        msg = "stages: training only the second pass needs edge_config.refine"
         raise ValueError(msg)
     seed_everything(tcfg.seed)
     model = EdgeClassifier(cfg)
@@ -391,7 +391,7 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
 
     if 1 in stages:
         Trainer(model, weighted_bce(pos_weight), tcfg, out_dir).fit(train, val)
-    if cfg.refine and 2 in stages:   # second pass on the first pass's scores (its weights stay fixed)
+    if cfg.refine and 2 in stages:   # second pass on the first pass's scores (pass 1 fixed)
         from .models.edge import triplet_inputs  # noqa: PLC0415
 
         def second_pass(x: np.ndarray, y: np.ndarray, i: np.ndarray,
