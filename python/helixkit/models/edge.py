@@ -334,8 +334,7 @@ def union_edges(first: np.ndarray, second: np.ndarray, n: int) -> np.ndarray:
     """Union (2, E), i < j, sorted and without repeats, of two undirected edge lists of
     ``n`` hits given with i < j (sorted lists, as the graph functions here give, are
     merged in one pass; others sorted first)."""
-    keys = [np.asarray(e, np.int64)[0] * n + np.asarray(e, np.int64)[1]
-            for e in (first, second)]
+    keys = [e[0] * n + e[1] for e in (np.asarray(first, np.int64), np.asarray(second, np.int64))]
     if all(len(k) < 2 or (k[1:] > k[:-1]).all() for k in keys):
         key = _merge_sorted(*keys)
         return np.stack([key // n, key % n])
