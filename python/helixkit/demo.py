@@ -310,14 +310,18 @@ def _stage_trackformer(events: list[Any], report: _Report, *, n_threads: int, se
 _STAGE_FUNCS["trackformer"] = _stage_trackformer
 
 
-_ROUTE = {"edge": "edge classifier (2 passes) -> track building", "oc": "OC GNN -> DBSCAN"}
+_ROUTE = {"edge": "edge classifier ({passes} passes) -> track building", "oc": "OC GNN -> DBSCAN"}
 
 
 def _stage_learned(events: list[Any], report: _Report, *, n_threads: int, seed: int) -> None:
+    from .data import generate_events  # noqa: PLC0415
     from .models import pretrained  # noqa: PLC0415
     from .training.learned import evaluate_event  # noqa: PLC0415
 
     model = pretrained("learned_tracking")
+    # warm-up on a small event: the numba kernels compile (fresh install) or load their cache
+    # on the first call, which is not per-event inference time
+    model.find_tracks(next(generate_events(1, mu=5, seed=seed + 1)), n_threads=n_threads)
     rows, timing = [], []
     for ev in events:
         res = evaluate_event(model, ev, n_threads=n_threads)
@@ -327,7 +331,8 @@ def _stage_learned(events: list[Any], report: _Report, *, n_threads: int, seed: 
                      m["perfect"], m["lhc"], m["trackml_score"]])
     ms = {k: 1e3 * float(np.mean([t.get(k, 0.0) for t in timing])) for k in timing[0]}
     stages = ", ".join(f"{k} {v:.0f}" for k, v in ms.items() if k != "total")
-    route = _ROUTE[model.method] + (" -> track filter" if getattr(model, "track_filter", None)
+    route = _ROUTE[model.method].format(
+        passes=model.edge.config.n_passes if model.edge is not None else 0) + (" -> track filter" if getattr(model, "track_filter", None)
                                      is not None else "")
     graph = ("kNN graph + geometric doublets" if model.edge is not None
              and model.edge.config.doublets else "kNN graph")

@@ -327,14 +327,17 @@ def edge_batch(event: Any, gc_model: Any, edge_config: Any, *,
 def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_config: Any = None,
                train_config: Any = None, out_dir: str | Path | None = None, *,
                volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: Any = None,
-               init: Any = None, stages: tuple[int, ...] = (1, 2)) -> Any:
+               init: Any = None, stages: tuple[int, ...] | None = None) -> Any:
     """Train the edge classifier on the (frozen) GC model's graph: class-weighted BCE over
     the edges of all events, in shuffled mini-batches of ``train_config.batch_size``; with
-    ``refine``, then the second pass on the first pass's scores (same settings; its
-    checkpoints under ``out_dir/refine``). ``init``: a trained classifier of the same
-    architecture to fine-tune (its weights and input standardisation are the start; e.g. on
-    a graph that ``edge_config.doublets`` widens). ``stages``: the passes to train; ``(2,)``
-    keeps ``init``'s first pass as it is and trains only the second (on its scores)."""
+    ``refine``, then each refinement pass in turn on the scores of the passes before it
+    (same settings; pass p's checkpoints under ``out_dir/refine`` for p = 2, else
+    ``out_dir/refine{p}``). ``init``: a trained classifier to fine-tune — its weights and
+    input standardisation are the start (e.g. on a graph that ``edge_config.doublets``
+    widens); where ``edge_config`` has more refinement passes than ``init``, each added
+    pass starts as a copy of the one before it (same inputs, better scores). ``stages``:
+    the passes to train (default: all); the others are kept as ``init`` has them, e.g.
+    ``(3,)`` adds a third pass to a trained two-pass classifier."""
     import torch  # noqa: PLC0415
 
     from .models.edge import EdgeClassifier, EdgeConfig  # noqa: PLC0415
@@ -342,81 +345,118 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
 
     cfg = edge_config or EdgeConfig(emb_dim=gc_model.config.out_dim)
     tcfg = train_config or TrainConfig(epochs=10, lr=2e-3, batch_size=8192, progress=False)
-    stages = tuple(stages)
-    if not stages or not set(stages) <= {1, 2} or len(set(stages)) != len(stages):
-        msg = f"stages: a non-empty selection of 1 and 2 without repeats, got {stages}"
+    n_passes = cfg.n_passes
+    stages = tuple(range(1, n_passes + 1)) if stages is None else tuple(stages)
+    if (not stages or len(set(stages)) != len(stages)
+            or not all(isinstance(p, int) and 1 <= p <= n_passes for p in stages)):
+        msg = (f"stages: a non-empty selection of the passes 1..{n_passes} of edge_config "
+               f"(refine, refine_passes) without repeats, got {stages}")
         raise ValueError(msg)
-    if 1 not in stages and init is None:
-        msg = "stages: leaving out the first pass needs init (a trained classifier)"
-        raise ValueError(msg)
-    if 1 not in stages and not cfg.refine:
-        msg = "stages: training only the second pass needs edge_config.refine"
+    n_init = 0 if init is None else init.config.n_passes
+    kept = [p for p in range(1, n_passes + 1) if p not in stages and p > n_init]
+    if kept:
+        msg = (f"stages: leaving out passes {kept} needs init (a trained classifier with "
+               f"them; init has {n_init})")
         raise ValueError(msg)
     seed_everything(tcfg.seed)
     model = EdgeClassifier(cfg)
     if init is not None:
-        try:
-            model.load_state_dict(init.state_dict())
-        except RuntimeError as exc:
-            msg = (f"init: the classifier to fine-tune does not match edge_config "
-                   f"(in_dim, hidden_dim, n_hidden, refine, triplet_context): {exc}")
-            raise ValueError(msg) from exc
+        _load_edge_init(model, init)
     gc_model.eval()
 
     def stack(parts: list[tuple[np.ndarray, ...]]) -> tuple[Any, Any]:
         return (torch.from_numpy(np.concatenate([p[0] for p in parts])),
                 torch.from_numpy(np.concatenate([p[1] for p in parts]).astype(np.float32)))
 
-    parts = {name: [edge_batch(ev, gc_model, cfg, volumes=volumes, noise_model=noise_model)
-                    for ev in evs] for name, evs in (("train", events), ("val", val_events))}
-    train, val = stack(parts["train"]), stack(parts["val"])
-    for name, full in (("train", train), ("val", val)):   # events become views of the stack:
-        start = 0                                          # the per-event copies are freed
-        for k, p in enumerate(parts[name]):
-            parts[name][k] = (full[0].numpy()[start:start + len(p[0])], *p[1:])
-            start += len(p[0])
-    frac = float(train[1].mean())
-    if not 0 < frac < 1:
-        msg = f"the training graph needs true and false edges, got a true fraction of {frac}"
-        raise ValueError(msg)
-    if init is None:
-        model.set_standardisation(train[0].numpy())
-    pos_weight = torch.tensor((1 - frac) / frac)
+    def pass_data(p: int, batch: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+        x, y, i, j = batch[:4]
+        if p == 1:
+            return x, y
+        xp, keep = model.pass_inputs(x, i, j, p)
+        return xp, y[keep]
 
-    def weighted_bce(pos_weight: Any) -> Any:
-        def loss_fn(m: Any, batch: tuple[Any, ...]) -> Any:
+    # each event is reduced to the first trained pass's inputs as it is built; its pair
+    # inputs are kept only while a later pass still needs them
+    order = sorted(stages)
+    raw: dict[str, list[Any]] = {"train": [], "val": []}
+    data: dict[str, list[Any]] = {"train": [], "val": []}
+    for name, evs in (("train", events), ("val", val_events)):
+        for ev in evs:
+            batch = edge_batch(ev, gc_model, cfg, volumes=volumes, noise_model=noise_model)
+            data[name].append(pass_data(order[0], batch))
+            if len(order) > 1:
+                raw[name].append(batch[:4])
+    for p in order:
+        if p != order[0]:
+            data = {name: [pass_data(p, b) for b in bs] for name, bs in raw.items()}
+        full = {name: stack(data[name]) for name in data}
+        if p == 1 and len(order) > 1:   # the events become views of the stack: the
+            for name, bs in raw.items():  # per-event copies are freed
+                start = 0
+                for k, b in enumerate(bs):
+                    bs[k] = (full[name][0].numpy()[start:start + len(b[0])], *b[1:])
+                    start += len(b[0])
+        data = {}
+        frac = float(full["train"][1].mean())
+        if not 0 < frac < 1:
+            where = "" if p == 1 else f" of pass {p} (after pruning at {cfg.prune})"
+            msg = (f"the training graph{where} needs true and false edges, got a true "
+                   f"fraction of {frac}")
+            raise ValueError(msg)
+        if init is not None and p > max(n_init, 2):
+            _copy_pass(model, p - 1, p)        # start from the (trained) pass before it
+        elif p > n_init:
+            model.set_standardisation(full["train"][0].numpy(), stage=p)
+        pos_weight = torch.tensor((1 - frac) / frac)
+
+        def loss_fn(m: Any, batch: tuple[Any, ...], pos_weight: Any = pos_weight) -> Any:
             return torch.nn.functional.binary_cross_entropy_with_logits(
                 m(batch[0]), batch[1], pos_weight=pos_weight)
-        return loss_fn
 
-    if 1 in stages:
-        Trainer(model, weighted_bce(pos_weight), tcfg, out_dir).fit(train, val)
-    if cfg.refine and 2 in stages:   # second pass on the first pass's scores (pass 1 fixed)
-        from .models.edge import triplet_inputs  # noqa: PLC0415
-
-        def second_pass(x: np.ndarray, y: np.ndarray, i: np.ndarray,
-                        j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            s1 = model.score(x)
-            keep = s1 > cfg.prune    # what the second pass sees at inference
-            return triplet_inputs(x, s1, i, j, cfg)[keep], y[keep]
-
-        second = {name: [second_pass(x, y, i, j) for x, y, i, j, _ in ps]
-                  for name, ps in parts.items()}
-        train2, val2 = stack(second["train"]), stack(second["val"])
-        frac2 = float(train2[1].mean())
-        if not 0 < frac2 < 1:
-            msg = (f"the second pass needs true and false edges after pruning at "
-                   f"{cfg.prune}, got a true fraction of {frac2}")
-            raise ValueError(msg)
-        if init is None:
-            model.set_standardisation(train2[0].numpy(), stage=2)
-        model.stage = 2
+        sub = None if out_dir is None else (
+            Path(out_dir) if p == 1 else Path(out_dir) / ("refine" if p == 2 else f"refine{p}"))
+        model.stage = p
         try:
-            Trainer(model, weighted_bce(torch.tensor((1 - frac2) / frac2)), tcfg,
-                    None if out_dir is None else Path(out_dir) / "refine").fit(train2, val2)
+            Trainer(model, loss_fn, tcfg, sub).fit(full["train"], full["val"])
         finally:
             model.stage = 1
+        del full
     return model
+
+
+def _copy_pass(model: Any, src: int, dst: int) -> None:
+    """Pass ``dst`` of an edge classifier becomes a copy of pass ``src`` (same shapes)."""
+    import torch  # noqa: PLC0415
+
+    with torch.no_grad():
+        a, b = model.pass_modules(src), model.pass_modules(dst)
+        for t, f in zip(b[0].parameters(), a[0].parameters()):
+            t.copy_(f)
+        b[1].copy_(a[1])
+        b[2].copy_(a[2])
+
+
+def _load_edge_init(model: Any, init: Any) -> None:
+    """Start ``model`` from ``init``'s weights; the refinement passes ``init`` lacks keep
+    their own initialisation (``train_edge`` starts them when it trains them)."""
+    n_init, n = init.config.n_passes, model.config.n_passes
+    err = ""
+    if n_init > n:
+        err = f"init has {n_init} scoring passes, edge_config {n}"
+    else:
+        try:
+            missing, _ = model.load_state_dict(init.state_dict(), strict=False)
+        except RuntimeError as exc:
+            err = str(exc)
+        else:
+            added = {k for p in range(n_init + 1, n + 1) for k in model.state_dict()
+                     if k.startswith((f"net{p}.", f"x{p}_"))}
+            if set(missing) - added:
+                err = f"missing {sorted(set(missing) - added)}"
+    if err:
+        msg = (f"init: the classifier to fine-tune does not match edge_config (in_dim, "
+               f"hidden_dim, n_hidden, refine, refine_passes, triplet_context): {err}")
+        raise ValueError(msg)
 
 
 def evaluate_edge(gc_model: Any, edge_model: Any, events: list[Any], *,

@@ -33,7 +33,8 @@ learned_tracking`` trains only the route after the graph), so the last stage
 can be studied without paying for the first ones again. ``edge_checkpoint``
 starts the edge classifier from trained weights of the same architecture
 (fine-tuning, e.g. on the wider graph of ``"doublets": true``); ``"edge_stages": [2]``
-then trains only its second pass. Each of the
+then trains only its second pass, and with ``"refine_passes": 2`` in ``edge``,
+``"edge_stages": [3]`` adds a third pass to a trained two-pass classifier. Each of the
 three takes a checkpoint of that stage or a ``learned_tracking`` one (the
 shipped bundle included), whose part is used.
 """
@@ -144,10 +145,13 @@ def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
         if out[name] is not None and not isinstance(out[name], str):
             msg = f"config.{name} must be a file path or null, got {out[name]!r}"
             raise ValueError(msg)
-    stages = config.get("edge_stages", [1, 2])
+    n_passes = out["edge"].n_passes
+    stages = config.get("edge_stages", list(range(1, n_passes + 1)))
     if (not isinstance(stages, list) or not stages or len(set(stages)) != len(stages)
-            or not set(stages) <= {1, 2} or any(isinstance(v, bool) for v in stages)):
-        msg = f"config.edge_stages must be a non-empty list of 1 and/or 2, got {stages!r}"
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in stages)
+            or not set(stages) <= set(range(1, n_passes + 1))):
+        msg = (f"config.edge_stages must be a non-empty list of the edge classifier's passes "
+               f"(1..{n_passes} with its refine / refine_passes), got {stages!r}")
         raise ValueError(msg)
     if 1 not in stages and not out["edge_checkpoint"]:
         msg = "config.edge_stages: leaving out pass 1 needs edge_checkpoint (a trained pass 1)"

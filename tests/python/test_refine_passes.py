@@ -1,0 +1,131 @@
+"""Edge classifier with more than one refinement pass (EdgeConfig.refine_passes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from helixkit import models  # noqa: E402
+from helixkit.data import simulate_event  # noqa: E402
+from helixkit.models.edge import EdgeClassifier, EdgeConfig, triplet_inputs  # noqa: E402
+from helixkit.models.gc import GCConfig, GraphConstructionNet  # noqa: E402
+from helixkit.pipeline import edge_batch, train_edge  # noqa: E402
+from helixkit.training import TrainConfig  # noqa: E402
+from helixkit.training.learned import _parse  # noqa: E402
+
+# the state-dict keys of a two-pass classifier before refine_passes existed
+LEGACY_KEYS = {"x_mean", "x_std", "x2_mean", "x2_std"} | {
+    f"{net}.{layer}.{w}" for net in ("net", "net2") for layer in (0, 2, 4, 6)
+    for w in ("weight", "bias")}
+
+
+@pytest.fixture(scope="module")
+def setting():
+    train = [simulate_event(mu=4, seed=s) for s in range(2)]
+    val = [simulate_event(mu=4, seed=50)]
+    torch.manual_seed(0)
+    gc = GraphConstructionNet(GCConfig(hidden_dim=16, depth=2))
+    tcfg = TrainConfig(epochs=1, lr=1e-3, batch_size=2048, progress=False, num_threads=1)
+    return train, val, gc, tcfg
+
+
+def _cfg(gc, **kw):
+    return EdgeConfig(emb_dim=gc.config.out_dim, k=6, hidden_dim=16, prune=0.05, **kw)
+
+
+def test_config_rule():
+    for bad in (0, 5, True, 1.5, "2"):
+        with pytest.raises(ValueError, match="refine_passes"):
+            EdgeConfig(refine_passes=bad).validate()
+    assert EdgeConfig().n_passes == 2
+    assert EdgeConfig(refine=False, refine_passes=3).n_passes == 1
+    assert EdgeConfig(refine_passes=3).n_passes == 4
+    # the default classifier keeps the state-dict layout of older checkpoints
+    assert set(EdgeClassifier(EdgeConfig(n_hidden=3)).state_dict()) == LEGACY_KEYS
+    with pytest.raises(ValueError, match="stage: must be in"):
+        EdgeClassifier(EdgeConfig()).pass_modules(3)
+
+
+def test_scores_chain_the_passes(setting):
+    """score() = pass 3 on the triplet inputs of pass 2's scores, which come from pass 1's;
+    edges pruned after pass 1 keep that score."""
+    train, _, gc, _ = setting
+    torch.manual_seed(1)
+    model = EdgeClassifier(_cfg(gc, refine_passes=2))
+    x, _, i, j, _ = edge_batch(train[0], gc, model.config)
+    s1 = model._run(x, 1)
+    model.config.prune = float(np.median(s1))    # untrained: prune half the edges
+    keep = s1 > model.config.prune
+    assert 0 < keep.sum() < len(keep)
+    s2 = s1.copy()
+    s2[keep] = model._run(triplet_inputs(x, s1, i, j, model.config)[keep], 2)
+    s3 = s1.copy()
+    s3[keep] = model._run(triplet_inputs(x, s2, i, j, model.config)[keep], 3)
+    assert np.array_equal(model.score(x, i, j), s3)
+    assert not np.array_equal(s3, s2)
+    x3, k3 = model.pass_inputs(x, i, j, 3)
+    assert np.array_equal(k3, keep)
+    assert np.array_equal(x3, triplet_inputs(x, s2, i, j, model.config)[keep])
+    with pytest.raises(ValueError, match="refinement pass"):
+        model.pass_inputs(x, i, j, 1)
+    # without the hits of each edge only the first pass runs
+    assert np.array_equal(model.score(x), s1)
+
+
+def test_add_a_third_pass(setting, tmp_path):
+    train, val, gc, tcfg = setting
+    two = train_edge(train, val, gc, _cfg(gc), tcfg, tmp_path / "two")
+    three = train_edge(train, val, gc, _cfg(gc, refine_passes=2), tcfg, tmp_path / "three",
+                       init=two, stages=(3,))
+    s0, s1 = two.state_dict(), three.state_dict()
+    assert all(torch.equal(s0[k], s1[k]) for k in s0)      # passes 1 and 2 as init had them
+    assert torch.equal(s1["x3_mean"], s1["x2_mean"])        # pass 3 started as a copy of 2 ...
+    assert any(not torch.equal(s1[f"net3.{k}"], s1[f"net2.{k}"])   # ... and was trained
+               for k in ("0.weight", "6.bias"))
+    assert (tmp_path / "three" / "refine3" / "history.json").exists()
+    assert not (tmp_path / "three" / "history.json").exists()
+    # the checkpoint restores all three passes
+    path = models.save(three, tmp_path / "three.pt")
+    back = models.load(path)
+    x, _, i, j, _ = edge_batch(val[0], gc, three.config)
+    assert back.config.refine_passes == 2
+    assert np.array_equal(back.score(x, i, j), three.score(x, i, j))
+    # all passes from scratch: each gets its own standardisation
+    fresh = train_edge(train, val, gc, _cfg(gc, refine_passes=2), tcfg)
+    assert not torch.equal(fresh.state_dict()["x3_mean"], torch.zeros_like(s1["x3_mean"]))
+    assert not torch.equal(fresh.state_dict()["x3_mean"], fresh.state_dict()["x2_mean"])
+
+
+def test_stage_rules(setting):
+    train, val, gc, tcfg = setting
+    one = train_edge(train, val, gc, _cfg(gc, refine=False), tcfg)
+    three_cfg = _cfg(gc, refine_passes=2)
+    # pass 2 left out but init has only pass 1
+    with pytest.raises(ValueError, match=r"leaving out passes \[2\] needs init"):
+        train_edge(train, val, gc, three_cfg, tcfg, init=one, stages=(1, 3))
+    with pytest.raises(ValueError, match=r"passes 1\.\.3"):
+        train_edge(train, val, gc, three_cfg, tcfg, init=one, stages=(4,))
+    # a classifier with more passes than the config cannot be the start
+    three = train_edge(train, val, gc, three_cfg, tcfg)
+    with pytest.raises(ValueError, match="init: the classifier to fine-tune does not match"):
+        train_edge(train, val, gc, _cfg(gc), tcfg, init=three, stages=(2,))
+    # a one-pass start: pass 2 is new (own standardisation), pass 3 a copy of the trained 2
+    grown = train_edge(train, val, gc, three_cfg, tcfg, init=one, stages=(2, 3))
+    sd = grown.state_dict()
+    assert torch.equal(sd["x3_mean"], sd["x2_mean"])
+    assert not torch.equal(sd["x2_mean"], torch.zeros_like(sd["x2_mean"]))
+
+
+def test_config_stages():
+    base = {"method": "edge", "edge_checkpoint": "x.pt"}
+    three = {**base, "edge": {"refine_passes": 2}}
+    assert _parse(three, progress=False)["edge_stages"] == (1, 2, 3)
+    assert _parse({**three, "edge_stages": [3]}, progress=False)["edge_stages"] == (3,)
+    assert _parse(base, progress=False)["edge_stages"] == (1, 2)
+    for bad in ([3], [0], [1.0]):
+        with pytest.raises(ValueError, match=r"config.edge_stages must be .*1\.\.2"):
+            _parse({**base, "edge_stages": bad}, progress=False)
+    with pytest.raises(ValueError, match=r"config.edge: .*refine_passes|refine_passes"):
+        _parse({**base, "edge": {"refine_passes": 9}}, progress=False)
