@@ -129,3 +129,44 @@ def test_config_stages():
             _parse({**base, "edge_stages": bad}, progress=False)
     with pytest.raises(ValueError, match=r"config.edge: .*refine_passes|refine_passes"):
         _parse({**base, "edge": {"refine_passes": 9}}, progress=False)
+
+
+def test_fewer_passes_of_a_trained_model(setting, tmp_path):
+    """truncated(n) scores like the first n passes of the full chain; with_edge_passes keeps
+    the rest of the pipeline and round-trips through a checkpoint."""
+    train, _, gc, _ = setting
+    torch.manual_seed(2)
+    four = EdgeClassifier(_cfg(gc, refine_passes=3))
+    four.config.prune = 0.0
+    x, _, i, j, _ = edge_batch(train[0], gc, four.config)
+    for n in (1, 2, 3, 4):
+        part = four.truncated(n)
+        assert part.config.n_passes == n
+        assert np.array_equal(part.score(x, i, j), four._scores(x, i, j, n)[0])
+    assert four.truncated(1).net2 is None
+    for bad in (0, 5, 2.0, True):
+        with pytest.raises(ValueError, match="n_passes"):
+            four.truncated(bad)
+    shipped = models.pretrained("learned_tracking")
+    n = shipped.edge.config.n_passes
+    ev = simulate_event(mu=20, seed=7)
+    fewer = shipped.with_edge_passes(n - 1)
+    assert fewer.edge.config.n_passes == n - 1 and fewer.track_filter is not None
+    labels = fewer.find_tracks(ev)
+    back = models.load(models.save(fewer, tmp_path / "fewer.pt"), expect="learned_tracking")
+    assert np.array_equal(back.find_tracks(ev), labels)
+    with pytest.raises(ValueError, match="n_passes"):
+        shipped.with_edge_passes(n + 1)
+
+
+def test_cli_evaluates_fewer_passes(tmp_path, capsys):
+    from helixkit.cli import main  # noqa: PLC0415
+
+    n = models.pretrained("learned_tracking").edge.config.n_passes
+    assert main(["evaluate", "learned_tracking", "--events", "1", "--mu", "5",
+                 "--edge-passes", str(n - 1), "--out", str(tmp_path)]) == 0
+    assert "DM eff" in capsys.readouterr().out
+    assert main(["evaluate", "learned_tracking", "--events", "1", "--mu", "5",
+                 "--edge-passes", str(n + 1)]) == 2
+    assert "n_passes" in capsys.readouterr().err
+    assert main(["evaluate", "noise", "--edge-passes", "2"]) == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 
@@ -14,7 +13,7 @@ torch = pytest.importorskip("torch")
 from helixkit import models, pipeline  # noqa: E402
 from helixkit.cli import main  # noqa: E402
 from helixkit.data import generate_events  # noqa: E402
-from helixkit.models.edge import _SCORE_CLIP, EdgeClassifier, build_tracks  # noqa: E402
+from helixkit.models.edge import _SCORE_CLIP, build_tracks  # noqa: E402
 from helixkit.models.learned import LearnedTracking  # noqa: E402
 from helixkit.models.track_filter import (  # noqa: E402
     FEATURES,
@@ -179,14 +178,10 @@ def test_bad_input_is_refused():
 
 @pytest.fixture(scope="module")
 def shipped_with_filter():
-    shipped = models.pretrained("learned_tracking")
-    # its first two scoring passes only: at <mu> = 60 the candidates of all three passes hold
-    # too few fakes (~0.2 %) to show what a filter does; those of two hold > 1 %
-    two = EdgeClassifier(dataclasses.replace(shipped.edge.config, refine_passes=1))
-    two.load_state_dict({k: v for k, v in shipped.edge.state_dict().items()
-                         if not k.startswith(("net3.", "x3_"))})
-    model = LearnedTracking.from_parts(shipped.gc, None, shipped.noise, edge=two,
-                                       volumes=shipped.config.volumes)
+    # the shipped model's first two scoring passes only: at <mu> = 60 the candidates of all
+    # its passes hold too few fakes (~0.2 %) to show what a filter does; those of two > 1 %
+    model = models.pretrained("learned_tracking").with_edge_passes(2)
+    model.set_track_filter(None)
     train = list(generate_events(2, mu=60, seed=91))
     val = list(generate_events(2, mu=60, seed=92))
     tf, res = pipeline.train_track_filter(model, train, val, epochs=40, batch_size=512,

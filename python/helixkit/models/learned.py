@@ -116,6 +116,18 @@ class LearnedTracking(nn.Module):
         model.eval()
         return model
 
+    def with_edge_passes(self, n_passes: int) -> LearnedTracking:
+        """This pipeline with only the first ``n_passes`` scoring passes of its edge classifier
+        (:meth:`EdgeClassifier.truncated`; same threshold and track filter) — the speed /
+        efficiency trade-off without retraining."""
+        if self.edge is None:
+            msg = "n_passes: only for the edge route (this model uses OC + DBSCAN)"
+            raise ValueError(msg)
+        vols = None if self.config.volumes is None else tuple(self.config.volumes)
+        return LearnedTracking.from_parts(self.gc, None, self.noise, volumes=vols,
+                                          edge=self.edge.truncated(n_passes),
+                                          track_filter=self.track_filter)
+
     def set_track_filter(self, track_filter: TrackFilter | None) -> None:
         """Attach (or with None remove) a trained track-candidate filter (edge route)."""
         from dataclasses import asdict  # noqa: PLC0415

@@ -427,6 +427,8 @@ def evaluate_command(args: Any) -> int:
         raise ValueError(msg)
     model = load(args.checkpoint, expect="learned_tracking") if args.checkpoint else \
         pretrained("learned_tracking")
+    if args.edge_passes is not None:
+        model = model.with_edge_passes(args.edge_passes)
     if args.threshold is not None or args.linking is not None:
         if model.edge is None:
             msg = "--threshold / --linking: only for the edge route (this model uses OC + DBSCAN)"

@@ -248,6 +248,9 @@ def register(sub: Any) -> None:
     p.add_argument("--filter-cut", type=float, default=None,
                    help="learned_tracking with a track filter: dissolve candidates with "
                         "p(good) below this (default: the model's; 0 = no filtering)")
+    p.add_argument("--edge-passes", type=int, default=None,
+                   help="learned_tracking, edge route: score with only the first N passes of "
+                        "the edge classifier (faster; default: all)")
     p.set_defaults(func=_evaluate_cmd)
 
 
@@ -268,9 +271,10 @@ def _evaluate_cmd(args: Any) -> int:
 
     if args.model != "learned_tracking" and (args.threshold is not None
                                              or args.linking is not None
-                                             or args.filter_cut is not None):
-        msg = (f"--threshold / --linking / --filter-cut: only for 'evaluate learned_tracking', "
-               f"not {args.model}")
+                                             or args.filter_cut is not None
+                                             or args.edge_passes is not None):
+        msg = ("--threshold / --linking / --filter-cut / --edge-passes: only for 'evaluate "
+               f"learned_tracking', not {args.model}")
         raise ValueError(msg)
     if args.model != "trackformer":
         from .learned import evaluate_command  # noqa: PLC0415
