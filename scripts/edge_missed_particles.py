@@ -4,6 +4,8 @@ one class — split (no candidate holds > 50 % of its hits), merged (one does, b
 > 50 % this particle's), none (no hit assigned) — and tagged with what went wrong along its
 path: a hit lost to the noise filter, a consecutive hit pair (by r) missing from the graph,
 or such a pair in the graph but not linked (below the threshold or lost in the matching).
+Two hits of a particle on one layer (module overlaps) count as a consecutive pair too, so
+"pair not in graph" is an upper bound.
 
     python scripts/edge_missed_particles.py                     # the shipped model, ~1 min
     python scripts/edge_missed_particles.py --checkpoint runs/lt_p3/learned_tracking.pt --events 6 --seed 777
@@ -48,10 +50,13 @@ def main() -> None:
         raise SystemExit("the edge route only (this model is an OC one)")
     torch.set_num_threads(2)
     vols = None if model.config.volumes is None else tuple(model.config.volumes)
+    pt_min = model.gc.config.pt_thld
     classes: Counter[str] = Counter()
     n_interest = 0
     for ev in generate_events(args.events, mu=args.mu, seed=args.seed, first_event_id=20_000):
-        c = model._find(ev, keep_candidates=True)
+        c = model.edge_candidates(ev)
+        if c is None:           # too few hits for the graph
+            continue
         rows, score, inner, outer = c["rows"], c["score"], c["inner"], c["outer"]
         geo = model.hit_geometry(ev, rows)
         lab = c["labels"]
@@ -76,7 +81,7 @@ def main() -> None:
         eta = np.arcsinh(np.asarray(parts["pz"]) / np.maximum(pt, 1e-12))
         for p, pt_p, eta_p in zip(np.asarray(parts["particle_id"]), pt, eta):
             mask = pid == p
-            if pt_p < 0.9 or abs(eta_p) >= 4 or len(np.unique(layer[mask])) < 3:
+            if pt_p < pt_min or abs(eta_p) >= 4 or len(np.unique(layer[mask])) < 3:
                 continue
             n_interest += 1
             kind = classify(labels, mask, pid, p)

@@ -331,9 +331,10 @@ def _stage_learned(events: list[Any], report: _Report, *, n_threads: int, seed: 
                      m["perfect"], m["lhc"], m["trackml_score"]])
     ms = {k: 1e3 * float(np.mean([t.get(k, 0.0) for t in timing])) for k in timing[0]}
     stages = ", ".join(f"{k} {v:.0f}" for k, v in ms.items() if k != "total")
-    route = _ROUTE[model.method].format(
-        passes=model.edge.config.n_passes if model.edge is not None else 0) + (" -> track filter" if getattr(model, "track_filter", None)
-                                     is not None else "")
+    passes = model.edge.config.n_passes if model.edge is not None else 0
+    route = _ROUTE[model.method].format(passes=passes)
+    if getattr(model, "track_filter", None) is not None:
+        route += " -> track filter"
     graph = ("kNN graph + geometric doublets" if model.edge is not None
              and model.edge.config.doublets else "kNN graph")
     report.table(

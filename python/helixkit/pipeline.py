@@ -14,6 +14,7 @@ of the edge route), :func:`train_noise` (noise-hit classifier); evaluation:
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -331,12 +332,14 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
     """Train the edge classifier on the (frozen) GC model's graph: class-weighted BCE over
     the edges of all events, in shuffled mini-batches of ``train_config.batch_size``; with
     ``refine``, then each refinement pass in turn on the scores of the passes before it
-    (same settings; pass p's checkpoints under ``out_dir/refine`` for p = 2, else
-    ``out_dir/refine{p}``). ``init``: a trained classifier to fine-tune — its weights and
-    input standardisation are the start (e.g. on a graph that ``edge_config.doublets``
-    widens); where ``edge_config`` has more refinement passes than ``init``, each added
-    pass starts as a copy of the one before it (same inputs, better scores). ``stages``:
-    the passes to train (default: all); the others are kept as ``init`` has them, e.g.
+    (same settings; checkpoints of pass 1 in ``out_dir``, of pass 2 in ``out_dir/refine``,
+    of pass p > 2 in ``out_dir/refine{p}``). ``init``: a trained classifier to fine-tune, with
+    at most ``edge_config``'s passes — its weights and input standardisation are the start
+    (e.g. on a graph that ``edge_config.doublets`` widens); a pass p > 2 that ``init`` lacks
+    starts as a copy of the (trained) pass before it (same inputs, better scores), a second
+    pass that ``init`` lacks and every pass without ``init`` start fresh, standardised on
+    their training inputs. ``stages``: the passes to train (default: all, see
+    :func:`check_edge_stages`); the others are kept as ``init`` has them — e.g.
     ``(3,)`` adds a third pass to a trained two-pass classifier."""
     import torch  # noqa: PLC0415
 
@@ -345,19 +348,8 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
 
     cfg = edge_config or EdgeConfig(emb_dim=gc_model.config.out_dim)
     tcfg = train_config or TrainConfig(epochs=10, lr=2e-3, batch_size=8192, progress=False)
-    n_passes = cfg.n_passes
-    stages = tuple(range(1, n_passes + 1)) if stages is None else tuple(stages)
-    if (not stages or len(set(stages)) != len(stages)
-            or not all(isinstance(p, int) and 1 <= p <= n_passes for p in stages)):
-        msg = (f"stages: a non-empty selection of the passes 1..{n_passes} of edge_config "
-               f"(refine, refine_passes) without repeats, got {stages}")
-        raise ValueError(msg)
     n_init = 0 if init is None else init.config.n_passes
-    kept = [p for p in range(1, n_passes + 1) if p not in stages and p > n_init]
-    if kept:
-        msg = (f"stages: leaving out passes {kept} needs init (a trained classifier with "
-               f"them; init has {n_init})")
-        raise ValueError(msg)
+    stages = check_edge_stages(cfg, n_init, stages)
     seed_everything(tcfg.seed)
     model = EdgeClassifier(cfg)
     if init is not None:
@@ -376,7 +368,8 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
         return xp, y[keep]
 
     # each event is reduced to the first trained pass's inputs as it is built; its pair
-    # inputs are kept only while a later pass still needs them
+    # inputs are kept only while a later pass still needs them (views of the pass-1 stack
+    # when pass 1 trains)
     order = sorted(stages)
     raw: dict[str, list[Any]] = {"train": [], "val": []}
     data: dict[str, list[Any]] = {"train": [], "val": []}
@@ -397,6 +390,8 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
                     bs[k] = (full[name][0].numpy()[start:start + len(b[0])], *b[1:])
                     start += len(b[0])
         data = {}
+        if p == order[-1]:
+            raw = {}        # no later pass: the pair inputs (and the pass-1 stack) can go
         frac = float(full["train"][1].mean())
         if not 0 < frac < 1:
             where = "" if p == 1 else f" of pass {p} (after pruning at {cfg.prune})"
@@ -424,6 +419,40 @@ def train_edge(events: list[Any], val_events: list[Any], gc_model: Any, edge_con
     return model
 
 
+def check_edge_stages(cfg: Any, n_init: int | None, stages: Any = None, *,
+                      where: str = "stages", init_name: str = "init") -> tuple[int, ...]:
+    """The passes ``train_edge`` trains (default: all of ``cfg``'s), checked: a non-empty
+    selection of the passes 1..n of ``cfg`` without repeats, and — given the passes
+    ``n_init`` of the classifier to start from (0: none; None: not known yet) — every pass
+    left out must come trained from it, and it may not have more passes than ``cfg``.
+    ``where`` / ``init_name`` name the two in the errors (config keys for a config file)."""
+    n_passes = cfg.n_passes
+    stages = tuple(range(1, n_passes + 1)) if stages is None else tuple(stages)
+    if (not stages or len(set(stages)) != len(stages)
+            or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool)
+                       and 1 <= p <= n_passes for p in stages)):
+        msg = (f"{where} must be a non-empty selection of the passes 1..{n_passes} of the "
+               f"edge classifier (refine, refine_passes) without repeats, got {list(stages)}")
+        raise ValueError(msg)
+    stages = tuple(int(p) for p in stages)
+    if n_init is None:
+        return stages
+    if n_init > n_passes:
+        msg = (f"{init_name}: the classifier to fine-tune has {n_init} scoring passes, the "
+               f"edge config {n_passes} (set refine_passes to at least {n_init - 1})")
+        raise ValueError(msg)
+    kept = [p for p in range(1, n_passes + 1) if p not in stages and p > n_init]
+    if kept:
+        msg = (f"{where}: leaving out passes {kept} needs {init_name} (a trained classifier "
+               f"with them; it has {n_init})")
+        raise ValueError(msg)
+    stale = [p for p in range(min(stages) + 1, n_init + 1) if p not in stages]
+    if stale:
+        warnings.warn(f"{where}: passes {stale} are kept from {init_name}, but they were "
+                      "trained on the scores of passes this run retrains", stacklevel=3)
+    return stages
+
+
 def _copy_pass(model: Any, src: int, dst: int) -> None:
     """Pass ``dst`` of an edge classifier becomes a copy of pass ``src`` (same shapes)."""
     import torch  # noqa: PLC0415
@@ -437,22 +466,23 @@ def _copy_pass(model: Any, src: int, dst: int) -> None:
 
 
 def _load_edge_init(model: Any, init: Any) -> None:
-    """Start ``model`` from ``init``'s weights; the refinement passes ``init`` lacks keep
-    their own initialisation (``train_edge`` starts them when it trains them)."""
-    n_init, n = init.config.n_passes, model.config.n_passes
+    """Start ``model`` from ``init``'s weights (``init`` has at most ``model``'s passes, see
+    :func:`check_edge_stages`); the refinement passes ``init`` lacks keep their own
+    initialisation (``train_edge`` starts them when it trains them)."""
+    n_init = init.config.n_passes
+    theirs = init.state_dict()
+    if not init.config.refine:      # its unused second-pass standardisation is not a pass
+        theirs = {k: v for k, v in theirs.items() if not k.startswith("x2_")}
     err = ""
-    if n_init > n:
-        err = f"init has {n_init} scoring passes, edge_config {n}"
+    try:
+        missing, unexpected = model.load_state_dict(theirs, strict=False)
+    except RuntimeError as exc:
+        err = str(exc)
     else:
-        try:
-            missing, _ = model.load_state_dict(init.state_dict(), strict=False)
-        except RuntimeError as exc:
-            err = str(exc)
-        else:
-            added = {k for p in range(n_init + 1, n + 1) for k in model.state_dict()
-                     if k.startswith((f"net{p}.", f"x{p}_"))}
-            if set(missing) - added:
-                err = f"missing {sorted(set(missing) - added)}"
+        added = {k for p in range(n_init + 1, model.config.n_passes + 1)
+                 for k in model.state_dict() if k.startswith((f"net{p}.", f"x{p}_"))}
+        if set(missing) - added or unexpected:
+            err = f"missing {sorted(set(missing) - added)}, unexpected {sorted(unexpected)}"
     if err:
         msg = (f"init: the classifier to fine-tune does not match edge_config (in_dim, "
                f"hidden_dim, n_hidden, refine, refine_passes, triplet_context): {err}")

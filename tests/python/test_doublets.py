@@ -230,7 +230,7 @@ def test_edge_checkpoint_config(tmp_path):
         with pytest.raises(ValueError, match="config.edge_stages must be"):
             _parse({"method": "edge", "edge_checkpoint": "x.pt", "edge_stages": bad},
                    progress=False)
-    with pytest.raises(ValueError, match="needs edge_checkpoint"):
+    with pytest.raises(ValueError, match="needs config.edge_checkpoint"):
         _parse({"method": "edge", "edge_stages": [2]}, progress=False)
     assert _parse({"method": "edge", "edge_checkpoint": "x.pt", "edge_stages": [2]},
                   progress=False)["edge_stages"] == (2,)

@@ -375,7 +375,7 @@ def test_cli_trains_the_edge_route(tmp_path, capsys):
                  "--events", "1", "--mu", "3", "--linking", "greedy", "--threshold", "0.4",
                  "--out", str(ev_out)]) == 0
     assert json.loads((ev_out / "learned_tracking_eval.json").read_text())[
-        "working_point"] == {"threshold": 0.4, "linking": "greedy"}
+        "working_point"] == {"threshold": 0.4, "linking": "greedy", "edge_passes": 2}
     assert main(["evaluate", "learned_tracking", "--checkpoint", str(out / "learned_tracking.pt"),
                  "--threshold", "1.5"]) == 2
     assert main(["evaluate", "noise", "--checkpoint", str(out / "noise" / "best.pt"),

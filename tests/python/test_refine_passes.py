@@ -109,7 +109,7 @@ def test_stage_rules(setting):
         train_edge(train, val, gc, three_cfg, tcfg, init=one, stages=(4,))
     # a classifier with more passes than the config cannot be the start
     three = train_edge(train, val, gc, three_cfg, tcfg)
-    with pytest.raises(ValueError, match="init: the classifier to fine-tune does not match"):
+    with pytest.raises(ValueError, match="init: the classifier to fine-tune has 3 scoring passes"):
         train_edge(train, val, gc, _cfg(gc), tcfg, init=three, stages=(2,))
     # a one-pass start: pass 2 is new (own standardisation), pass 3 a copy of the trained 2
     grown = train_edge(train, val, gc, three_cfg, tcfg, init=one, stages=(2, 3))
@@ -127,8 +127,13 @@ def test_config_stages():
     for bad in ([3], [0], [1.0]):
         with pytest.raises(ValueError, match=r"config.edge_stages must be .*1\.\.2"):
             _parse({**base, "edge_stages": bad}, progress=False)
-    with pytest.raises(ValueError, match=r"config.edge: .*refine_passes|refine_passes"):
+    with pytest.raises(ValueError, match=r"refine_passes \(=9\) must be an integer in \[1, 4\]"):
         _parse({**base, "edge": {"refine_passes": 9}}, progress=False)
+    with pytest.raises(ValueError, match=r"leaving out passes \[1, 2\] needs config.edge_checkpoint"):
+        _parse({"method": "edge", "edge": {"refine_passes": 2}, "edge_stages": [3]},
+               progress=False)
+    with pytest.raises(ValueError, match="must be a list of pass numbers"):
+        _parse({**base, "edge_stages": 3}, progress=False)
 
 
 def test_fewer_passes_of_a_trained_model(setting, tmp_path):
@@ -137,8 +142,8 @@ def test_fewer_passes_of_a_trained_model(setting, tmp_path):
     train, _, gc, _ = setting
     torch.manual_seed(2)
     four = EdgeClassifier(_cfg(gc, refine_passes=3))
-    four.config.prune = 0.0
     x, _, i, j, _ = edge_batch(train[0], gc, four.config)
+    four.config.prune = float(np.median(four._run(x, 1)))   # untrained: prune half the edges
     for n in (1, 2, 3, 4):
         part = four.truncated(n)
         assert part.config.n_passes == n
@@ -157,6 +162,7 @@ def test_fewer_passes_of_a_trained_model(setting, tmp_path):
     assert np.array_equal(back.find_tracks(ev), labels)
     with pytest.raises(ValueError, match="n_passes"):
         shipped.with_edge_passes(n + 1)
+    assert np.array_equal(shipped.with_edge_passes(n).find_tracks(ev), shipped.find_tracks(ev))
 
 
 def test_cli_evaluates_fewer_passes(tmp_path, capsys):
@@ -170,3 +176,48 @@ def test_cli_evaluates_fewer_passes(tmp_path, capsys):
                  "--edge-passes", str(n + 1)]) == 2
     assert "n_passes" in capsys.readouterr().err
     assert main(["evaluate", "noise", "--edge-passes", "2"]) == 2
+
+
+def test_checkpoint_without_refine_passes_loads_as_two_passes(setting, tmp_path):
+    """Checkpoints written before refine_passes existed have no such key: they load as the
+    two-pass classifier they are, with the same scores."""
+    train, _, gc, _ = setting
+    torch.manual_seed(3)
+    model = EdgeClassifier(_cfg(gc))
+    path = models.save(model, tmp_path / "edge.pt")
+    payload = torch.load(path, weights_only=True)
+    del payload["config"]["refine_passes"]
+    torch.save(payload, tmp_path / "old.pt")
+    old = models.load(tmp_path / "old.pt", expect="edge")
+    assert old.config.n_passes == 2 and set(old.state_dict()) == set(model.state_dict())
+    x, _, i, j, _ = edge_batch(train[0], gc, model.config)
+    assert np.array_equal(old.score(x, i, j), model.score(x, i, j))
+
+
+def test_grow_a_one_pass_classifier_and_stale_passes(setting):
+    train, val, gc, tcfg = setting
+    one = train_edge(train, val, gc, _cfg(gc, refine=False), tcfg)   # triplet_context 1
+    wide = _cfg(gc, triplet_context=2, refine_passes=2)          # other second-pass inputs
+    grown = train_edge(train, val, gc, wide, tcfg, init=one, stages=(2, 3))
+    assert torch.equal(grown.state_dict()["net.0.weight"], one.state_dict()["net.0.weight"])
+    # retraining pass 2 under a trained pass 3: pass 3 is kept, with a warning
+    with pytest.warns(UserWarning, match=r"passes \[3\] are kept from init"):
+        train_edge(train, val, gc, wide, tcfg, init=grown, stages=(2,))
+
+
+def test_train_command_checks_the_checkpoint_passes_first(setting, tmp_path, monkeypatch):
+    """A stage selection the edge checkpoint cannot serve fails before any event is made."""
+    from helixkit.training import learned  # noqa: PLC0415
+
+    _, _, gc, _ = setting
+    gc_path = models.save(gc, tmp_path / "gc.pt")
+    edge_path = models.save(EdgeClassifier(_cfg(gc, refine=False)), tmp_path / "edge.pt")
+
+    def no_events(*args, **kwargs):
+        raise AssertionError("events were simulated before the check")
+
+    monkeypatch.setattr(learned, "_events", no_events)
+    cfg = {"method": "edge", "gc_checkpoint": str(gc_path), "edge_checkpoint": str(edge_path),
+           "edge": {"refine_passes": 2, "k": 6, "hidden_dim": 16}, "edge_stages": [3]}
+    with pytest.raises(ValueError, match=r"config.edge_stages: leaving out passes \[2\]"):
+        learned.train_learned("edge", cfg, tmp_path / "out", progress=False)

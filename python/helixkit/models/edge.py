@@ -14,13 +14,13 @@ angle, the difference of polar angles, and the agreement of the two clusters)
 Inputs are standardised with the training set's mean and spread, which the
 model keeps as buffers.
 
-Scoring runs in two passes when ``refine`` (default): the second classifier
+Scoring runs in (at least) two passes when ``refine`` (default): the second classifier
 sees, besides the pair inputs, the first pass's scores of each edge's
 best-scoring neighbours (h → i before it, j → l after it) and how the
 direction turns along h → i → j → l (:func:`triplet_inputs`) — the triplet
 consistency that separates a track's doublets from random ones, without a
 full message-passing network. With ``prune`` > 0, edges the first pass scores
-at or below it keep that score and skip the second pass, which then trains and
+at or below it keep that score and skip every later pass, which then trains and
 runs on the hard ~third of the edges only. ``refine_passes`` > 1 repeats the
 refinement: pass p, a classifier of its own, sees the triplet inputs built from
 pass p − 1's scores — the neighbours it weighs are now scored with their own
@@ -84,11 +84,11 @@ class EdgeConfig:
     # refinement passes with refine (1: the second pass only); pass p > 2 is a classifier of
     # its own on the triplet inputs of pass p − 1's scores
     refine_passes: int = 1
-    # neighbouring edges per side the second pass sees (1: the best-scoring one; 2: also the
+    # neighbouring edges per side each refinement pass sees (1: the best-scoring one; 2: also the
     # runner-up, and each edge's score margin over its rivals for the same slot)
     triplet_context: int = 1
-    # edges the first pass scores at or below this are settled there: the second pass (and
-    # its training) sees only the rest (0: every edge)
+    # edges the first pass scores at or below this are settled there: the refinement passes
+    # (and their training) see only the rest (0: every edge)
     prune: float = 0.0
     # track building: "matching" (maximum-weight, by auction) or "greedy" (by decreasing score)
     linking: str = "matching"

@@ -31,8 +31,8 @@ the shipped model).
 training them (``train oc|edge`` needs the GC; with both, ``train
 learned_tracking`` trains only the route after the graph), so the last stage
 can be studied without paying for the first ones again. ``edge_checkpoint``
-starts the edge classifier from trained weights of the same architecture
-(fine-tuning, e.g. on the wider graph of ``"doublets": true``); ``"edge_stages": [2]``
+starts the edge classifier from trained weights of the same architecture, with at most
+its scoring passes (fine-tuning, e.g. on the wider graph of ``"doublets": true``); ``"edge_stages": [2]``
 then trains only its second pass, and with ``"refine_passes": 2`` in ``edge``,
 ``"edge_stages": [3]`` adds a third pass to a trained two-pass classifier. Each of the
 three takes a checkpoint of that stage or a ``learned_tracking`` one (the
@@ -98,6 +98,7 @@ def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
     from ..models.noise import NEIGHBOUR_RANKS, NoiseConfig  # noqa: PLC0415
     from ..models.oc import OCConfig  # noqa: PLC0415
     from ..models.track_filter import TrackFilterConfig  # noqa: PLC0415
+    from ..pipeline import check_edge_stages  # noqa: PLC0415
 
     unknown = sorted(set(config) - set(SECTIONS))
     if unknown:
@@ -145,17 +146,13 @@ def _parse(config: dict[str, Any], progress: bool) -> dict[str, Any]:
         if out[name] is not None and not isinstance(out[name], str):
             msg = f"config.{name} must be a file path or null, got {out[name]!r}"
             raise ValueError(msg)
-    n_passes = out["edge"].n_passes
-    stages = config.get("edge_stages", list(range(1, n_passes + 1)))
-    if (not isinstance(stages, list) or not stages or len(set(stages)) != len(stages)
-            or any(isinstance(v, bool) or not isinstance(v, int) for v in stages)
-            or not set(stages) <= set(range(1, n_passes + 1))):
-        msg = (f"config.edge_stages must be a non-empty list of the edge classifier's passes "
-               f"(1..{n_passes} with its refine / refine_passes), got {stages!r}")
+    stages = config.get("edge_stages")
+    if stages is not None and not isinstance(stages, list):
+        msg = f"config.edge_stages must be a list of pass numbers, got {stages!r}"
         raise ValueError(msg)
-    if 1 not in stages and not out["edge_checkpoint"]:
-        msg = "config.edge_stages: leaving out pass 1 needs edge_checkpoint (a trained pass 1)"
-        raise ValueError(msg)
+    # with edge_checkpoint, train_learned checks the passes it has before any event is made
+    stages = check_edge_stages(out["edge"], None if out["edge_checkpoint"] else 0, stages,
+                               where="config.edge_stages", init_name="config.edge_checkpoint")
     out["edge_stages"] = tuple(stages)
     if out["edge_checkpoint"] and out["method"] != "edge":
         msg = "config.edge_checkpoint: needs \"method\": \"edge\" (it starts the edge classifier)"
@@ -250,6 +247,12 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
     if model == "learned_tracking" and cfg["track_filter"] is not None and method != "edge":
         msg = "config.track_filter: needs \"method\": \"edge\" (it judges the edge route's tracks)"
         raise ValueError(msg)
+    init = None
+    if method == "edge" and cfg["edge_checkpoint"]:     # checked before any event is made
+        init = _checkpoint_part(cfg["edge_checkpoint"], "edge", "edge_checkpoint")
+        pipeline.check_edge_stages(cfg["edge"], init.config.n_passes, cfg["edge_stages"],
+                                   where="config.edge_stages",
+                                   init_name="config.edge_checkpoint")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -276,8 +279,6 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
         gc_model = _checkpoint_part(cfg["gc_checkpoint"], "gc", "gc_checkpoint")
     t0 = time.perf_counter()
     if method == "edge":
-        init = (_checkpoint_part(cfg["edge_checkpoint"], "edge", "edge_checkpoint")
-                if cfg["edge_checkpoint"] else None)
         part = pipeline.train_edge(train, val, gc_model, cfg["edge"], cfg["edge_train"],
                                    out / "edge", volumes=vols, noise_model=noise_model,
                                    init=init, stages=cfg["edge_stages"])
@@ -371,7 +372,8 @@ def evaluate_learned(model: Any, *, n_events: int = 3, mu: float = 200.0, seed: 
            "n_events": n_events, "mu": mu, "table": text,
            "method": model.method, "working_point": (
                {"threshold": model.edge.config.threshold,
-                "linking": model.edge.config.linking} if model.edge is not None else
+                "linking": model.edge.config.linking,
+                "edge_passes": model.edge.config.n_passes} if model.edge is not None else
                {"eps": model.config.eps, "min_samples": model.config.min_samples})}
     if out_dir is not None:
         out = Path(out_dir)
@@ -428,7 +430,10 @@ def evaluate_command(args: Any) -> int:
     model = load(args.checkpoint, expect="learned_tracking") if args.checkpoint else \
         pretrained("learned_tracking")
     if args.edge_passes is not None:
-        model = model.with_edge_passes(args.edge_passes)
+        try:
+            model = model.with_edge_passes(args.edge_passes)
+        except ValueError as exc:
+            raise ValueError(f"--edge-passes: {exc}") from None
     if args.threshold is not None or args.linking is not None:
         if model.edge is None:
             msg = "--threshold / --linking: only for the edge route (this model uses OC + DBSCAN)"
