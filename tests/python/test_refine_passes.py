@@ -221,3 +221,11 @@ def test_train_command_checks_the_checkpoint_passes_first(setting, tmp_path, mon
            "edge": {"refine_passes": 2, "k": 6, "hidden_dim": 16}, "edge_stages": [3]}
     with pytest.raises(ValueError, match=r"config.edge_stages: leaving out passes \[2\]"):
         learned.train_learned("edge", cfg, tmp_path / "out", progress=False)
+
+
+def test_saved_bundle_keeps_a_moved_working_point(tmp_path):
+    model = models.pretrained("learned_tracking")
+    model.edge.config.threshold = 0.3
+    model.track_filter.config.cut = 0.2
+    back = models.load(models.save(model, tmp_path / "lt.pt"), expect="learned_tracking")
+    assert back.edge.config.threshold == 0.3 and back.track_filter.config.cut == 0.2

@@ -61,6 +61,9 @@ def save(model: Any, path: str | os.PathLike[str], *, metrics: dict[str, Any] | 
     if name not in _REGISTRY:
         msg = f"{type(model).__name__} is not a registered helixkit model"
         raise ValueError(msg)
+    sync = getattr(model, "sync_config", None)
+    if callable(sync):      # a bundle whose parts' configs may have moved since it was made
+        sync()
     payload = {
         "format": _FORMAT,
         "model": name,

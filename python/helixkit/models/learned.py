@@ -128,6 +128,17 @@ class LearnedTracking(nn.Module):
                                           edge=self.edge.truncated(n_passes),
                                           track_filter=self.track_filter)
 
+    def sync_config(self) -> None:
+        """Take the parts' configs as they are now into the bundle's config — what
+        :func:`helixkit.models.save` writes, so a working point moved after loading (e.g.
+        ``model.edge.config.threshold``) is saved with the model."""
+        from dataclasses import asdict  # noqa: PLC0415
+
+        self.config.gc = asdict(self.gc.config)
+        for name in ("oc", "noise", "edge", "track_filter"):
+            part = getattr(self, name)
+            setattr(self.config, name, None if part is None else asdict(part.config))
+
     def set_track_filter(self, track_filter: TrackFilter | None) -> None:
         """Attach (or with None remove) a trained track-candidate filter (edge route)."""
         from dataclasses import asdict  # noqa: PLC0415
