@@ -64,6 +64,9 @@ def test_scores_chain_the_passes(setting):
     s3 = s1.copy()
     s3[keep] = model._run(triplet_inputs(x, s2, i, j, model.config)[keep], 3)
     assert np.array_equal(model.score(x, i, j), s3)
+    rows = np.flatnonzero(keep)[::-1]      # any subset, any order: the same rows as all-then-index
+    assert np.array_equal(triplet_inputs(x, s2, i, j, model.config, rows=rows),
+                          triplet_inputs(x, s2, i, j, model.config)[rows])
     assert not np.array_equal(s3, s2)
     x3, k3 = model.pass_inputs(x, i, j, 3)
     assert np.array_equal(k3, keep)

@@ -423,7 +423,7 @@ def edge_inputs(features: np.ndarray, emb: np.ndarray, cfg: EdgeConfig, *,
 
 
 def triplet_inputs(x: np.ndarray, score: np.ndarray, inner: np.ndarray, outer: np.ndarray,
-                   cfg: EdgeConfig) -> np.ndarray:
+                   cfg: EdgeConfig, *, rows: np.ndarray | None = None) -> np.ndarray:
     """Second-pass inputs: the pair inputs of ``x`` plus, from the first pass's ``score``,
     how each edge (i → j) continues the best edge into i (h → i) and out of j (j → l).
 
@@ -435,7 +435,9 @@ def triplet_inputs(x: np.ndarray, score: np.ndarray, inner: np.ndarray, outer: n
     margin over the best other edge out of i and into j (the rivals the track building
     weighs it against), and the same four neighbour columns for the runner-up edges into i
     and out of j — which continue the track when the best-scoring neighbour is another
-    particle's.
+    particle's. ``rows``: the edges to give inputs for, in that order (default: all); every
+    edge is still a neighbour — ``triplet_inputs(..., rows=r) == triplet_inputs(...)[r]``
+    without computing and copying the rest.
     """
     inner = np.ascontiguousarray(inner, np.int64)
     outer = np.ascontiguousarray(outer, np.int64)
@@ -443,10 +445,12 @@ def triplet_inputs(x: np.ndarray, score: np.ndarray, inner: np.ndarray, outer: n
     s = np.ascontiguousarray(score, np.float64)
     out1, out2 = _top2_per_node(s, inner, n)     # best and runner-up edge out of each hit
     in1, in2 = _top2_per_node(s, outer, n)       # ... and into each hit
-    out = np.empty((len(s), cfg.triplet_dim), np.float32)
-    out[:, :cfg.pair_dim] = x[:, :cfg.pair_dim]
-    _triplet_columns(np.ascontiguousarray(x), s, inner, outer,
-                     out1, out2, in1, in2, cfg.triplet_context, out[:, cfg.pair_dim:])
+    rows = (np.arange(len(s)) if rows is None
+            else np.ascontiguousarray(rows, np.int64))
+    out = np.empty((len(rows), cfg.triplet_dim), np.float32)
+    out[:, :cfg.pair_dim] = x[rows, :cfg.pair_dim]
+    _triplet_columns(np.ascontiguousarray(x), s, inner, outer, out1, out2, in1, in2,
+                     cfg.triplet_context, rows, out[:, cfg.pair_dim:])
     return out
 
 
@@ -510,27 +514,28 @@ def _pair_inputs(f: np.ndarray, emb: np.ndarray, a: np.ndarray, b: np.ndarray, o
 
 
 @numba.njit(cache=True, nogil=True)
-def _neighbour_columns(out: np.ndarray, e: int, c_score: int, c_ok: int, c_geo: int, k: int,
-                       after: bool, s: np.ndarray, polar: np.ndarray, azim: np.ndarray) -> None:
+def _neighbour_columns(out: np.ndarray, r: int, e: int, c_score: int, c_ok: int, c_geo: int,
+                       k: int, after: bool, s: np.ndarray, polar: np.ndarray,
+                       azim: np.ndarray) -> None:
     """Score, existence, Δ(Δφ per metre) and 10·Δpolar (at c_geo, c_geo + 1) of neighbour
     edge ``k`` of edge ``e`` (k < 0: none, zeros), from e to k when ``after`` (k follows
-    e), else from k to e."""
+    e), else from k to e; written to row ``r`` of ``out``."""
     if k < 0:
-        out[e, c_score] = out[e, c_ok] = out[e, c_geo] = out[e, c_geo + 1] = 0.0
+        out[r, c_score] = out[r, c_ok] = out[r, c_geo] = out[r, c_geo + 1] = 0.0
         return
     sign = 1.0 if after else -1.0
-    out[e, c_score] = s[k]
-    out[e, c_ok] = 1.0
-    out[e, c_geo] = sign * (azim[k] - azim[e])
-    out[e, c_geo + 1] = sign * (polar[k] - polar[e]) * 10.0
+    out[r, c_score] = s[k]
+    out[r, c_ok] = 1.0
+    out[r, c_geo] = sign * (azim[k] - azim[e])
+    out[r, c_geo + 1] = sign * (polar[k] - polar[e]) * 10.0
 
 
 @numba.njit(cache=True, nogil=True)
 def _triplet_columns(x: np.ndarray, s: np.ndarray, inner: np.ndarray, outer: np.ndarray,
                      out1: np.ndarray, out2: np.ndarray, in1: np.ndarray, in2: np.ndarray,
-                     context: int, out: np.ndarray) -> None:
-    """The triplet columns of :func:`triplet_inputs` (``x``: the pair inputs, read in place;
-    columns 0–4 are used, in float64)."""
+                     context: int, rows: np.ndarray, out: np.ndarray) -> None:
+    """The triplet columns of :func:`triplet_inputs` for the edges ``rows`` (``x``: the pair
+    inputs, read in place; columns 0–4 are used, in float64)."""
     n_edges = s.shape[0]
     # from the pair inputs (Δr /100 mm, Δφ ×10, Δz /100 mm, log length − 3): the doublet's
     # polar angle, constant along a helix, and Δφ per metre of path, ≈ −sin θ / 2R
@@ -539,20 +544,21 @@ def _triplet_columns(x: np.ndarray, s: np.ndarray, inner: np.ndarray, outer: np.
     for e in range(n_edges):
         polar[e] = math.atan2(np.float64(x[e, 2]), np.float64(x[e, 0]))
         azim[e] = np.float64(x[e, 1]) / 10.0 / (math.exp(np.float64(x[e, 4]) + 3.0) / 1000.0)
-    for e in range(n_edges):
+    for r in range(rows.shape[0]):
+        e = rows[r]
         i, j = inner[e], outer[e]
-        out[e, 0] = s[e]
-        out[e, 1] = 1.0 if out1[i] == e else 0.0
-        out[e, 2] = 1.0 if in1[j] == e else 0.0
-        _neighbour_columns(out, e, 3, 5, 7, in1[i], False, s, polar, azim)     # h -> i
-        _neighbour_columns(out, e, 4, 6, 9, out1[j], True, s, polar, azim)     # j -> l
+        out[r, 0] = s[e]
+        out[r, 1] = 1.0 if out1[i] == e else 0.0
+        out[r, 2] = 1.0 if in1[j] == e else 0.0
+        _neighbour_columns(out, r, e, 3, 5, 7, in1[i], False, s, polar, azim)     # h -> i
+        _neighbour_columns(out, r, e, 4, 6, 9, out1[j], True, s, polar, azim)     # j -> l
         if context == 2:
             rival = out2[i] if out1[i] == e else out1[i]
-            out[e, 11] = s[e] - (s[rival] if rival >= 0 else 0.0)
+            out[r, 11] = s[e] - (s[rival] if rival >= 0 else 0.0)
             rival = in2[j] if in1[j] == e else in1[j]
-            out[e, 12] = s[e] - (s[rival] if rival >= 0 else 0.0)
-            _neighbour_columns(out, e, 13, 14, 15, in2[i], False, s, polar, azim)
-            _neighbour_columns(out, e, 17, 18, 19, out2[j], True, s, polar, azim)
+            out[r, 12] = s[e] - (s[rival] if rival >= 0 else 0.0)
+            _neighbour_columns(out, r, e, 13, 14, 15, in2[i], False, s, polar, azim)
+            _neighbour_columns(out, r, e, 17, 18, 19, out2[j], True, s, polar, azim)
 
 
 @register_model("edge", EdgeConfig)
@@ -598,7 +604,8 @@ class EdgeClassifier(nn.Module):
 
         n = self.config.n_passes
         if isinstance(n_passes, bool) or not isinstance(n_passes, int) or not 1 <= n_passes <= n:
-            msg = f"n_passes: must be an integer in [1, {n}] (this classifier's passes), got {n_passes!r}"
+            msg = (f"n_passes: must be an integer in [1, {n}] (this classifier's passes), "
+                   f"got {n_passes!r}")
             raise ValueError(msg)
         cfg = dataclasses.replace(self.config, refine=n_passes > 1,
                                   refine_passes=max(n_passes - 1, 1))
@@ -644,7 +651,8 @@ class EdgeClassifier(nn.Module):
             raise ValueError(msg)
         s, s1 = self._scores(x, inner, outer, stage - 1)
         keep = s1 > self.config.prune if self.config.prune > 0 else np.ones(len(s1), bool)
-        return triplet_inputs(x, s, inner, outer, self.config)[keep], keep
+        rows = np.flatnonzero(keep) if self.config.prune > 0 else None
+        return triplet_inputs(x, s, inner, outer, self.config, rows=rows), keep
 
     def _scores(self, x: np.ndarray, inner: np.ndarray, outer: np.ndarray,
                 last: int) -> tuple[np.ndarray, np.ndarray]:
@@ -652,14 +660,14 @@ class EdgeClassifier(nn.Module):
         ``prune`` after the first pass keep that score in every later pass."""
         s1 = self._run(x, 1)
         s = s1
-        keep = s1 > self.config.prune if self.config.prune > 0 else None
+        rows = np.flatnonzero(s1 > self.config.prune) if self.config.prune > 0 else None
         for p in range(2, last + 1):
-            x2 = triplet_inputs(x, s, inner, outer, self.config)
-            if keep is None:
+            x2 = triplet_inputs(x, s, inner, outer, self.config, rows=rows)
+            if rows is None:
                 s = self._run(x2, p)
             else:
                 s = s1.copy()
-                s[keep] = self._run(x2[keep], p)
+                s[rows] = self._run(x2, p)
             del x2
         return s, s1
 
