@@ -1,4 +1,4 @@
-"""Geometric doublets (``helixkit.models.edge.doublet_edges``, numba, one pass over the hits
+"""Geometric doublets (``helixkit.learned.edge.doublet_edges``, numba, one pass over the hits
 sorted by azimuth) vs what one writes with scipy: a ``cKDTree`` of the hits' directions on
 the unit circle, ``query_pairs`` within the widest azimuth window, then the doublet rule on
 the candidate pairs as whole-array numpy.
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from helixkit.data import simulate_event
-from helixkit.models.edge import EdgeConfig, doublet_edges
-from helixkit.pipeline import _hit_geometry
+from helixkit.learned.edge import EdgeConfig, doublet_edges
+from helixkit.learned.batches import hit_geometry as _hit_geometry
 
 FULL = os.environ.get("HELIXKIT_BENCH_FULL") == "1"
 MU = 200 if FULL else 10

@@ -1,4 +1,4 @@
-"""Edge-route inputs (``helixkit.models.edge.edge_inputs`` and ``triplet_inputs``, numba)
+"""Edge-route inputs (``helixkit.learned.edge.edge_inputs`` and ``triplet_inputs``, numba)
 vs the same columns written as whole-array numpy, the form they had before.
 
 Data: a simulated ⟨μ⟩ = 200 event (smoke mode: ⟨μ⟩ = 10), pixel volumes with the cluster
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from helixkit.data import simulate_event
-from helixkit.features import hit_features
-from helixkit.models.edge import EdgeConfig, edge_inputs, graph_edges, triplet_inputs
+from helixkit.nn.features import hit_features
+from helixkit.learned.edge import EdgeConfig, edge_inputs, graph_edges, triplet_inputs
 
 FULL = os.environ.get("HELIXKIT_BENCH_FULL") == "1"
 MU = 200 if FULL else 10

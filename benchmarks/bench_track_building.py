@@ -1,4 +1,4 @@
-"""Edge-route track building (``helixkit.models.edge.build_tracks``) vs scipy equivalents.
+"""Edge-route track building (``helixkit.learned.edge.build_tracks``) vs scipy equivalents.
 
 Data: the kNN graph (k = 20) of a clustered 8-D "embedding" (N/10 particles of ~10 hits, as
 in bench_graph), edges oriented by index, scores = 0.9 for same-cluster pairs and U(0, 0.8)
@@ -24,8 +24,8 @@ import os
 import numpy as np
 import pytest
 
-from helixkit.models import edge as edge_module
-from helixkit.models.edge import build_tracks, graph_edges
+from helixkit.learned import edge as edge_module
+from helixkit.learned.edge import build_tracks, graph_edges
 
 FULL = os.environ.get("HELIXKIT_BENCH_FULL") == "1"
 N = 100_000 if FULL else 2_000

@@ -1,5 +1,5 @@
 """Track-candidate features of the edge route's track filter
-(``helixkit.models.track_filter.candidate_features``) vs a per-candidate numpy loop.
+(``helixkit.learned.track_filter.candidate_features``) vs a per-candidate numpy loop.
 
 Data: the unfiltered track candidates of the shipped model's edge route on a simulated
 event (``LearnedTracking.edge_candidates``: kNN graph, scored edges, matching links). The
@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from helixkit.data import simulate_event
-from helixkit.models.edge import _SCORE_CLIP
-from helixkit.models.track_filter import FEATURES, candidate_features
+from helixkit.data import layer_key, simulate_event
+from helixkit.learned.edge import _SCORE_CLIP
+from helixkit.learned.track_filter import FEATURES, candidate_features
 
 FULL = os.environ.get("HELIXKIT_BENCH_FULL") == "1"
 MU = 200 if FULL else 20
@@ -31,8 +31,7 @@ MU = 200 if FULL else 20
 
 @pytest.fixture(scope="module")
 def candidates() -> tuple[Any, ...]:
-    from helixkit import pipeline  # noqa: PLC0415
-    from helixkit.models import pretrained  # noqa: PLC0415
+    from helixkit.nn import pretrained  # noqa: PLC0415
 
     model = pretrained("learned_tracking")
     ev = simulate_event(mu=MU, seed=3)
@@ -40,7 +39,7 @@ def candidates() -> tuple[Any, ...]:
     rows = cand["rows"]
     x, y, z = (np.asarray(ev.hits[c], np.float64)[rows] for c in ("x", "y", "z"))
     return (cand["labels"], cand["links"], cand["score"], cand["inner"], cand["outer"],
-            cand["threshold"], x, y, z, pipeline._layer_key(ev, rows))
+            cand["threshold"], x, y, z, layer_key(ev, rows))
 
 
 def _logit(s: np.ndarray) -> np.ndarray:

@@ -15,15 +15,15 @@ import pytest
 import torch
 from _timing import best_time
 
-from helixkit import data, models
-from helixkit.models.trackformer import build_sequences
+from helixkit import data, nn
+from helixkit.trackformer.model import build_sequences
 
 FULL = os.environ.get("HELIXKIT_BENCH_FULL") == "1"
 N_EVENTS = 5 if FULL else 1
 
 
 def _setup():
-    model = models.pretrained("trackformer")
+    model = nn.pretrained("trackformer")
     events = list(data.generate_events(N_EVENTS, mu=200, seed=7))
     return model, build_sequences(events, model.config, strict_length=False)
 

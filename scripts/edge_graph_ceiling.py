@@ -6,15 +6,16 @@ building; DM / perfect efficiency and fake rate over the model's hits, 3 events 
 """
 import dataclasses
 import numpy as np, torch
-from helixkit import models
+from helixkit import nn
 from helixkit.data import generate_events
-from helixkit.features import hit_features, feature_columns
-from helixkit.models.edge import edge_graph, build_tracks, edge_inputs
-from helixkit.models.noise import noise_features
+from helixkit.nn.features import hit_features, feature_columns
+from helixkit.learned.edge import edge_graph, build_tracks, edge_inputs
+from helixkit.learned.noise import noise_features
 from helixkit.evaluation import tracking_metrics
-from helixkit import pipeline
+from helixkit.data import layer_key
+from helixkit.learned.batches import hit_geometry
 torch.set_num_threads(1)
-M = models.pretrained("learned_tracking")
+M = nn.pretrained("learned_tracking")
 evs = list(generate_events(3, mu=200, seed=12345, first_event_id=20_000))
 for doublets in (False, True):
     cfg = dataclasses.replace(M.edge.config, doublets=doublets)
@@ -27,7 +28,7 @@ for doublets in (False, True):
         keep = p < M.noise.config.threshold
         feats, rows = feats[keep], rows[keep]
         emb = M.gc.embed(feats[:, feature_columns(extra, tuple(M.gc.config.extra_features))])
-        pairs = edge_graph(emb, cfg, pipeline._hit_geometry(ev, rows), n_threads=1)
+        pairs = edge_graph(emb, cfg, hit_geometry(ev, rows), n_threads=1)
         _, inner, outer = edge_inputs(feats, emb, cfg, edges=pairs)
         pid = ev.hit_particle_id[rows]
         score = ((pid[inner] == pid[outer]) & (pid[inner] > 0)).astype(np.float32)
@@ -35,7 +36,7 @@ for doublets in (False, True):
         labels = np.full(ev.n_hits, -1); labels[rows] = lab
         _, sel = hit_features(ev, volumes=(7, 8, 9))
         m = tracking_metrics(labels[sel], ev.hit_particle_id[sel], ev.particles,
-                             layer_key=pipeline._layer_key(ev, sel), pt_thld=0.9)
+                             layer_key=layer_key(ev, sel), pt_thld=0.9)
         res.append((m.double_majority, m.perfect, m.fake_double_majority, pairs.shape[1]))
     dm, perfect, fake, n_edges = np.mean(res, 0)
     print(f"{'kNN + doublets' if doublets else 'kNN only':15s} DM {100 * dm:.1f} %  "

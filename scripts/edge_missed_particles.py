@@ -16,10 +16,11 @@ from collections import Counter
 import numpy as np
 import torch
 
-from helixkit import models, pipeline
+from helixkit import nn
+from helixkit.data import layer_key
 from helixkit.data import generate_events
-from helixkit.features import hit_features
-from helixkit.models.track_filter import refine_tracks
+from helixkit.nn.features import hit_features
+from helixkit.learned.track_filter import refine_tracks
 
 
 def classify(labels: np.ndarray, mask: np.ndarray, pid: np.ndarray, p: int) -> str:
@@ -44,8 +45,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=12345)
     ap.add_argument("--mu", type=float, default=200.0)
     args = ap.parse_args()
-    model = (models.load(args.checkpoint, expect="learned_tracking") if args.checkpoint
-             else models.pretrained("learned_tracking"))
+    model = (nn.load(args.checkpoint, expect="learned_tracking") if args.checkpoint
+             else nn.pretrained("learned_tracking"))
     if model.edge is None:
         raise SystemExit("the edge route only (this model is an OC one)")
     torch.set_num_threads(2)
@@ -66,7 +67,7 @@ def main() -> None:
         _, sel = hit_features(ev, volumes=vols)
         sel = np.asarray(sel)
         pid = ev.hit_particle_id[sel]
-        layer = pipeline._layer_key(ev, sel)
+        layer = layer_key(ev, sel)
         labels = np.full(ev.n_hits, -1)
         labels[rows] = lab
         labels = labels[sel]

@@ -16,7 +16,8 @@ the same fresh events:
 Printed per set: the GC figures of merit (kNN graph of the embedding, k = 8
 and 16) and the best double-majority efficiency of DBSCAN run directly on the
 embedding (min_samples 1, ε scanned). The oracle row wraps
-``helixkit.pipeline.hit_features``; the package is not changed.
+``hit_features`` of ``helixkit.learned.batches`` and ``helixkit.learned.evaluate``; the
+package is not changed.
 
     PYTHONPATH=python python scripts/gc_direction_oracle.py      # ~6 min per training, 1 thread
     PYTHONPATH=python python scripts/gc_direction_oracle.py --sets geometry+cluster
@@ -67,10 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "python"))
     import torch  # noqa: PLC0415
 
-    from helixkit import pipeline  # noqa: PLC0415
     from helixkit.data import generate_events  # noqa: PLC0415
-    from helixkit.features import n_features  # noqa: PLC0415
-    from helixkit.training.learned import _events, _parse  # noqa: PLC0415
+    from helixkit.learned import batches, evaluate, train_gc  # noqa: PLC0415
+    from helixkit.learned.config import parse_config as _parse  # noqa: PLC0415
+    from helixkit.learned.train import _events  # noqa: PLC0415
+    from helixkit.nn.features import n_features  # noqa: PLC0415
 
     torch.set_num_threads(1)
     config = json.loads((ROOT / "configs" / "learned_tracking.json").read_text())
@@ -83,26 +85,27 @@ def main(argv: list[str] | None = None) -> int:
     train, val = _events(cfg["data"])
     test = list(generate_events(args.test_events, mu=cfg["data"].mu, seed=4242,
                                 first_event_id=30_000))
-    base = pipeline.hit_features
+    base = batches.hit_features     # what train_gc's batches and evaluate_gc call
     results = {}
     for name in args.sets:
         extra = ["cluster"] if name == "geometry+cluster" else []
         oracle = name == "geometry+truth_direction"
-        pipeline.hit_features = _with_direction(base) if oracle else base
+        batches.hit_features = evaluate.hit_features = (_with_direction(base) if oracle
+                                                        else base)
         try:
             cfg["gc"].extra_features = extra
             cfg["gc"].in_dim = n_features(tuple(extra)) + (3 if oracle else 0)
             t0 = time.perf_counter()
-            model = pipeline.train_gc(train, val, cfg["gc"], cfg["gc_train"],
-                                      Path(args.out) / name, volumes=vols)
+            model = train_gc(train, val, cfg["gc"], cfg["gc_train"],
+                             Path(args.out) / name, volumes=vols)
             results[name] = {"train_s": time.perf_counter() - t0}
             for k in (8, 16):
-                res = pipeline.evaluate_gc(model, test, k=k, volumes=vols, n_threads=1,
+                res = evaluate.evaluate_gc(model, test, k=k, volumes=vols, n_threads=1,
                                            eps_grid=EPS_GRID)
                 results[name][f"k{k}"] = res["gc"]
             results[name]["dbscan_best"] = res["best"]
         finally:
-            pipeline.hit_features = base
+            batches.hit_features = evaluate.hit_features = base
         print(name, json.dumps(results[name], default=float), flush=True)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "summary.json").write_text(json.dumps(results, indent=1, default=float))

@@ -66,7 +66,7 @@ def make_config(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def train_one(name: str, out: Path) -> int:
     """Worker: train one configuration from OUT/<name>/config.json."""
-    from helixkit.training.trackformer import train_trackformer  # noqa: PLC0415
+    from helixkit.trackformer import train_trackformer  # noqa: PLC0415
 
     run = out / name
     cfg = json.loads((run / "config.json").read_text())
@@ -121,8 +121,8 @@ def train_all(names: list[str], args: argparse.Namespace) -> None:
 def evaluate_all(names: list[str], args: argparse.Namespace) -> dict[str, Any]:
     import torch  # noqa: PLC0415
 
-    from helixkit.models import load  # noqa: PLC0415
-    from helixkit.training.trackformer import evaluate_trackformer  # noqa: PLC0415
+    from helixkit.nn import load  # noqa: PLC0415
+    from helixkit.trackformer import evaluate_trackformer  # noqa: PLC0415
 
     torch.set_num_threads(args.eval_threads)
     out = Path(args.out)

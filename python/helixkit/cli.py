@@ -1,10 +1,28 @@
-"""The ``helixkit`` command line interface."""
+"""The ``helixkit`` command line interface.
+
+Top of the layer picture (docs/architecture.md): the kernels' commands (``info``, ``demo``,
+``simulate``, ``study``) are defined here or by their package, and every ML system adds its
+models to ``train`` / ``evaluate`` through its ``cli.COMMANDS``
+(:class:`helixkit._commands.SystemCommands`). Nothing here imports torch: ``helixkit
+--help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+
+import numpy as np
+
+from . import __version__, hardware_threads
+from ._commands import SystemCommands
+from .learned import cli as learned_cli
+from .seeding import hashing_study
+from .trackformer import cli as trackformer_cli
+
+#: The ML systems, in the order their models are listed.
+SYSTEMS: tuple[SystemCommands, ...] = (trackformer_cli.COMMANDS, learned_cli.COMMANDS)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -15,18 +33,154 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    from . import _commands  # noqa: PLC0415
+    p = sub.add_parser("info", help="print build information (threads, versions)")
+    p.set_defaults(func=_info)
 
-    _commands.register(sub)
+    p = sub.add_parser(
+        "demo",
+        help="simulate -> seed -> fit -> cluster -> report, on the built-in simulation",
+        description="Run the main helixkit chain on simulated events and write a report with plots.",
+    )
+    p.add_argument("--out", default="demo-output", help="output directory (default: %(default)s)")
+    p.add_argument("--events", type=int, default=3, help="number of events (default: %(default)s)")
+    p.add_argument("--mu", type=float, default=50.0, help="mean pile-up <mu> (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=0, help="worker threads, 0 = all cores")
+    p.add_argument(
+        "--stages",
+        default=None,
+        help="comma-separated subset of stages to run after the simulation (default: all)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser(
+        "simulate",
+        help="simulate events with the built-in detector and write TrackML CSV",
+        description="Simulate pile-up events in the built-in TrackML-like detector (2 T) "
+        "and write them as TrackML CSV files (event<9 digits>-{hits,particles,truth}.csv).",
+    )
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--events", type=int, default=10, help="number of events (default: %(default)s)")
+    p.add_argument("--mu", type=float, default=200.0, help="mean pile-up <mu> (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument("--first-event", type=int, default=0, help="first event id (default: 0)")
+    p.add_argument("--gzip", action="store_true", help="write .csv.gz")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_simulate)
+
+    st = sub.add_parser("study", help="performance studies (hashing seeding scan)")
+    hashing_study.register(st.add_subparsers(dest="study", metavar="STUDY"))
+
+    _add_train_evaluate(sub)
+    for system in SYSTEMS:
+        if system.register is not None:
+            system.register(sub)
     return parser
+
+
+def _add_train_evaluate(sub: argparse._SubParsersAction) -> None:
+    """``train`` / ``evaluate``: one positional MODEL over every system's models."""
+    train_models = [m for s in SYSTEMS for m in s.train_models]
+    p = sub.add_parser(
+        "train", help=f"train a model ({', '.join(train_models)})",
+        description="Train on the built-in simulation. "
+        + "; ".join(s.train_help for s in SYSTEMS if s.train_models) + ".")
+    p.add_argument("model", choices=train_models)
+    p.add_argument("--config", help="JSON config file (sections checked strictly)")
+    p.add_argument("--out", default=None, help="run directory (default: runs/MODEL)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_train)
+
+    eval_models = [m for s in SYSTEMS for m in s.evaluate_models]
+    mu_defaults = "; ".join(f"{s.evaluate_mu:g} {', '.join(s.evaluate_models)}"
+                            for s in SYSTEMS if s.evaluate_models)
+    p = sub.add_parser("evaluate", help="evaluate a trained model ("
+                       + "; ".join(s.evaluate_help for s in SYSTEMS if s.evaluate_models) + ")")
+    p.add_argument("model", choices=eval_models)
+    p.add_argument("--checkpoint", default=None,
+                   help="model checkpoint (default: the shipped pretrained model)")
+    p.add_argument("--events", type=int, default=5)
+    p.add_argument("--mu", type=float, default=None,
+                   help=f"pile-up of the test events (default: {mu_defaults})")
+    p.add_argument("--seed", type=int, default=12345)
+    p.add_argument("--out", default=None, help="write JSON + plots here")
+    options = [(s, s.add_evaluate_options(p)) for s in SYSTEMS
+               if s.add_evaluate_options is not None]
+    p.set_defaults(func=_evaluate, system_options=options)
+
+
+def _system(model: str, kind: str) -> SystemCommands:
+    for s in SYSTEMS:
+        if model in (s.train_models if kind == "train" else s.evaluate_models):
+            return s
+    msg = f"{kind}: no system provides model {model!r}"
+    raise ValueError(msg)
+
+
+def _train(args: argparse.Namespace) -> int:
+    return _system(args.model, "train").train(args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    # a system's own options are an error with another model
+    for s, options in args.system_options:
+        if args.model not in s.options_for and any(getattr(args, d) is not None
+                                                   for _, d in options):
+            msg = (f"{' / '.join(f for f, _ in options)}: only for "
+                   f"'evaluate {' / '.join(s.options_for)}', not {args.model}")
+            raise ValueError(msg)
+    system = _system(args.model, "evaluate")
+    args.mu = system.evaluate_mu if args.mu is None else args.mu
+    return system.evaluate(args)
+
+
+def _info(args: argparse.Namespace) -> int:
+    print(f"helixkit {__version__}; numpy {np.__version__}; threads {hardware_threads()}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import STAGES, run_demo  # noqa: PLC0415  (the demo imports torch)
+
+    stages = STAGES if args.stages is None else tuple(s for s in args.stages.split(",") if s)
+    run_demo(
+        args.out,
+        n_events=args.events,
+        mu=args.mu,
+        seed=args.seed,
+        n_threads=args.threads,
+        stages=stages,
+        progress=not args.no_progress,
+    )
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .data import generate_events, write_trackml  # noqa: PLC0415  (numba)
+
+    if args.events < 1:
+        msg = f"--events must be >= 1, got {args.events}"
+        raise ValueError(msg)
+    n = 0
+    for ev in generate_events(
+        args.events,
+        mu=args.mu,
+        seed=args.seed,
+        first_event_id=args.first_event,
+        progress=not args.no_progress,
+    ):
+        write_trackml(ev, args.out, compress=args.gzip)
+        n += 1
+    print(f"wrote {n} events to {args.out}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        from . import __version__  # noqa: PLC0415
-
         print(__version__)
         return 0
     if not getattr(args, "func", None):

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (imported on first use: it is slow to import)."""
     import matplotlib as mpl  # noqa: PLC0415
 
     mpl.use("Agg", force=False)
@@ -31,7 +32,7 @@ def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        _pyplot().close(fig)
+        pyplot().close(fig)
     return path
 
 
@@ -52,7 +53,7 @@ def plot_event(
     path : output PNG path
     n_tracks : number of true particles (pT > ``min_pt`` GeV) whose hits are joined by lines
     """
-    plt = _pyplot()
+    plt = pyplot()
     hits = event.hits
     x, y, z = (np.asarray(hits[c], dtype=np.float64) for c in ("x", "y", "z"))
     r = np.hypot(x, y)

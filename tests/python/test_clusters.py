@@ -11,7 +11,7 @@ import pytest
 
 from helixkit.data import Layer, Table, read_trackml, simulate_event, write_trackml
 from helixkit.data.geometry import Geometry
-from helixkit.features import hit_features, n_features
+from helixkit.nn.features import hit_features, n_features
 
 PIXELS = (7, 8, 9)
 
@@ -146,9 +146,9 @@ def test_cells_round_trip_through_trackml_csv(tmp_path):
 
 
 def test_learned_configs_take_their_width_from_the_feature_groups():
-    from helixkit.models.gc import GCConfig, GraphConstructionNet
-    from helixkit.models.noise import NoiseConfig
-    from helixkit.training.learned import _parse
+    from helixkit.learned.gc import GCConfig, GraphConstructionNet
+    from helixkit.learned.noise import NoiseConfig
+    from helixkit.learned.config import parse_config as _parse
 
     cfg = _parse({"gc": {"extra_features": ["cluster"]}}, progress=False)
     assert cfg["gc"].in_dim == cfg["oc"].hit_dim == 12 and cfg["noise"].in_dim == 17

@@ -8,9 +8,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from helixkit.data import generate_events, trackml_like, write_trackml  # noqa: E402
-from helixkit.features import hit_features  # noqa: E402
+from helixkit.nn.features import hit_features  # noqa: E402
 from helixkit.graph import hits_of_interest  # noqa: E402
-from helixkit.training import HitDataset  # noqa: E402
+from helixkit.nn import HitDataset  # noqa: E402
 
 
 def test_simulated_items_match_the_event_generator():

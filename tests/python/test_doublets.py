@@ -10,8 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from helixkit.data import simulate_event  # noqa: E402
-from helixkit.models import edge as edge_module  # noqa: E402
-from helixkit.models.edge import (  # noqa: E402
+from helixkit.learned import edge as edge_module  # noqa: E402
+from helixkit.learned.edge import (  # noqa: E402
     EdgeClassifier,
     EdgeConfig,
     doublet_edges,
@@ -19,10 +19,12 @@ from helixkit.models.edge import (  # noqa: E402
     graph_edges,
     union_edges,
 )
-from helixkit.models.gc import GCConfig, GraphConstructionNet  # noqa: E402
-from helixkit.pipeline import _hit_geometry, train_edge  # noqa: E402
-from helixkit.training import TrainConfig  # noqa: E402
-from helixkit.training.learned import _checkpoint_part, _parse  # noqa: E402
+from helixkit.learned.gc import GCConfig, GraphConstructionNet  # noqa: E402
+from helixkit.learned import train_edge  # noqa: E402
+from helixkit.learned.batches import hit_geometry as _hit_geometry  # noqa: E402
+from helixkit.nn import TrainConfig  # noqa: E402
+from helixkit.learned.config import parse_config as _parse  # noqa: E402
+from helixkit.learned.train import _checkpoint_part  # noqa: E402
 
 
 def _brute_doublets(x, y, z, layer, cfg):
@@ -236,18 +238,18 @@ def test_edge_checkpoint_config(tmp_path):
                   progress=False)["edge_stages"] == (2,)
     with pytest.raises(ValueError, match="edge_checkpoint must be a file path"):
         _parse({"method": "edge", "edge_checkpoint": 3}, progress=False)
-    from helixkit import models  # noqa: PLC0415
+    from helixkit import nn  # noqa: PLC0415
 
     gc = GraphConstructionNet(GCConfig(hidden_dim=8, depth=1))
-    models.save(gc, tmp_path / "gc.pt")
+    nn.save(gc, tmp_path / "gc.pt")
     with pytest.raises(ValueError, match="config.edge_checkpoint: .* holds no edge model"):
         _checkpoint_part(str(tmp_path / "gc.pt"), "edge", "edge_checkpoint")
     edge = EdgeClassifier(EdgeConfig(hidden_dim=8))
-    models.save(edge, tmp_path / "edge.pt")
+    nn.save(edge, tmp_path / "edge.pt")
     assert _checkpoint_part(str(tmp_path / "edge.pt"), "edge", "e").config.hidden_dim == 8
     # the parts of a learned_tracking bundle: the shipped model's
-    shipped = models.pretrained("learned_tracking")
-    models.save(shipped, tmp_path / "lt.pt")
+    shipped = nn.pretrained("learned_tracking")
+    nn.save(shipped, tmp_path / "lt.pt")
     for name in ("gc", "noise", "edge"):
         part = _checkpoint_part(str(tmp_path / "lt.pt"), name, f"{name}_checkpoint")
         ref = getattr(shipped, name).state_dict()
@@ -266,6 +268,6 @@ def test_shipped_recipe_configs_parse():
         cfg = _parse(json.loads((root / name).read_text()), progress=False)
         assert cfg["edge"].doublets and cfg["method"] == "edge" and cfg["edge_checkpoint"]
     # the shipped model is the recipe's last step: it scores the doublet graph
-    from helixkit import models  # noqa: PLC0415
+    from helixkit import nn  # noqa: PLC0415
 
-    assert models.pretrained("learned_tracking").edge.config.doublets
+    assert nn.pretrained("learned_tracking").edge.config.doublets

@@ -12,12 +12,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helixkit import models  # noqa: E402
+from helixkit import nn  # noqa: E402
 from helixkit.cli import main  # noqa: E402
 from helixkit.data import simulate_event  # noqa: E402
-from helixkit.features import feature_columns, hit_features  # noqa: E402
-from helixkit.models import edge as edge_module  # noqa: E402
-from helixkit.models.edge import (  # noqa: E402
+from helixkit.nn.features import feature_columns, hit_features  # noqa: E402
+from helixkit.learned import edge as edge_module  # noqa: E402
+from helixkit.learned.edge import (  # noqa: E402
     EdgeClassifier,
     EdgeConfig,
     build_tracks,
@@ -25,10 +25,10 @@ from helixkit.models.edge import (  # noqa: E402
     graph_edges,
     triplet_inputs,
 )
-from helixkit.models.gc import GCConfig, GraphConstructionNet  # noqa: E402
-from helixkit.models.learned import LearnedTracking, LearnedTrackingConfig  # noqa: E402
-from helixkit.pipeline import evaluate_edge, train_edge  # noqa: E402
-from helixkit.training import TrainConfig  # noqa: E402
+from helixkit.learned.gc import GCConfig, GraphConstructionNet  # noqa: E402
+from helixkit.learned.model import LearnedTracking, LearnedTrackingConfig  # noqa: E402
+from helixkit.learned import evaluate_edge, train_edge  # noqa: E402
+from helixkit.nn import TrainConfig  # noqa: E402
 
 
 @pytest.mark.parametrize("linking", ["matching", "greedy"])
@@ -136,8 +136,8 @@ def test_graph_edges_are_the_undirected_knn_graph(monkeypatch):
     assert (a < b).all() and len(set(zip(a, b))) == len(a)
     d = ((x[:, None] - x[None]) ** 2).sum(-1)
     np.fill_diagonal(d, np.inf)
-    nn = np.argsort(d, axis=1)[:, :5]
-    brute = {(min(i, j), max(i, j)) for i in range(300) for j in nn[i]}
+    nearest = np.argsort(d, axis=1)[:, :5]
+    brute = {(min(i, j), max(i, j)) for i in range(300) for j in nearest[i]}
     assert set(zip(a.tolist(), b.tolist())) == brute
     # the 64-bit key path (events of > 65,536 hits) gives the same edges
     monkeypatch.setattr(edge_module, "_KEY32_LIMIT", 0)
@@ -330,8 +330,8 @@ def test_short_edge_training_improves_tracking(tmp_path):
     model.config.threshold = after["threshold"]
     full = LearnedTracking.from_parts(gc, None, edge=model)
     assert full.method == "edge" and full.extra_features == ("cluster",)
-    models.save(full, tmp_path / "lt.pt")
-    back = models.load(tmp_path / "lt.pt", expect="learned_tracking")
+    nn.save(full, tmp_path / "lt.pt")
+    back = nn.load(tmp_path / "lt.pt", expect="learned_tracking")
     a = full.find_tracks(val[0], n_threads=1)
     assert np.array_equal(a, back.find_tracks(val[0], n_threads=2))
     assert (a >= 0).any() and (a[~np.isin(val[0].hits["volume_id"], (7, 8, 9))] == -1).all()
@@ -365,7 +365,7 @@ def test_cli_trains_the_edge_route(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "learned_tracking", "--config", str(cfg), "--out", str(out),
                  "--no-progress"]) == 0
-    back = models.load(out / "learned_tracking.pt", expect="learned_tracking")
+    back = nn.load(out / "learned_tracking.pt", expect="learned_tracking")
     assert back.method == "edge" and back.oc is None and back.noise is not None
     assert main(["evaluate", "learned_tracking", "--checkpoint", str(out / "learned_tracking.pt"),
                  "--events", "1", "--mu", "3"]) == 0
@@ -391,7 +391,7 @@ def test_cli_trains_the_edge_route(tmp_path, capsys):
     assert main(["train", "learned_tracking", "--config", str(cfg), "--out", str(out2),
                  "--no-progress"]) == 0
     assert not (out2 / "gc").exists() and not (out2 / "noise").exists()
-    again = models.load(out2 / "learned_tracking.pt", expect="learned_tracking")
+    again = nn.load(out2 / "learned_tracking.pt", expect="learned_tracking")
     for name in ("gc", "noise"):
         for (k, a), b in zip(getattr(back, name).state_dict().items(),
                              getattr(again, name).state_dict().values()):
@@ -406,7 +406,7 @@ def test_cli_trains_the_edge_route(tmp_path, capsys):
 
 
 def test_working_point_rule_prefers_fewer_fakes_on_a_dm_tie():
-    from helixkit.pipeline import _summary  # noqa: PLC0415
+    from helixkit.learned.evaluate import _summary  # noqa: PLC0415
 
     rows = [{"threshold": 0.02, "double_majority": 0.9300, "fake_double_majority": 0.08},
             {"threshold": 0.05, "double_majority": 0.9295, "fake_double_majority": 0.06},

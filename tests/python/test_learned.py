@@ -10,20 +10,20 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helixkit import models  # noqa: E402
+from helixkit import nn  # noqa: E402
 from helixkit.cli import main  # noqa: E402
 from helixkit.data import simulate_event  # noqa: E402
-from helixkit.models.gc import GCConfig, GraphConstructionNet, _true_pairs, info_nce_loss  # noqa: E402
-from helixkit.models.learned import LearnedTracking  # noqa: E402
-from helixkit.models.noise import (  # noqa: E402
+from helixkit.learned.gc import GCConfig, GraphConstructionNet, _true_pairs, info_nce_loss  # noqa: E402
+from helixkit.learned.model import LearnedTracking  # noqa: E402
+from helixkit.learned.noise import (  # noqa: E402
     NoiseClassifier,
     NoiseConfig,
     roc_auc,
     roc_curve,
     working_point,
 )
-from helixkit.models.oc import CondensationNet, OCConfig, condensation_loss  # noqa: E402
-from helixkit.pipeline import (  # noqa: E402
+from helixkit.learned.oc import CondensationNet, OCConfig, condensation_loss  # noqa: E402
+from helixkit.learned import (  # noqa: E402
     evaluate_noise,
     evaluate_oc,
     find_tracks,
@@ -31,7 +31,7 @@ from helixkit.pipeline import (  # noqa: E402
     train_noise,
     train_oc,
 )
-from helixkit.training import TrainConfig  # noqa: E402
+from helixkit.nn import TrainConfig  # noqa: E402
 
 
 def test_true_pairs_are_all_ordered_pairs_within_particles():
@@ -122,7 +122,7 @@ def test_noise_classifier_learns(tmp_path):
     after = evaluate_noise(model, val, volumes=None, out_dir=tmp_path)
     assert after["auc"] > 0.8 and after["auc"] > before["auc"] + 0.1
     assert after["fpr"] <= 0.005 and (tmp_path / "noise_roc.png").is_file()
-    back = models.load(tmp_path / "best.pt", expect="noise")
+    back = nn.load(tmp_path / "best.pt", expect="noise")
     assert back.config.threshold == pytest.approx(model.config.threshold)
     with pytest.raises(ValueError, match="no noise hits"):
         train_noise([simulate_event(mu=2, seed=1, noise_fraction=0)],
@@ -144,8 +144,8 @@ def test_oc_training_lowers_loss_and_assembles(tmp_path):
     assert set(res["ms_per_event"]) >= {"embedding", "graph", "gnn", "clustering"}
     full = LearnedTracking.from_parts(gc, oc, eps=res["best"]["eps"],
                                       min_samples=res["best"]["min_samples"])
-    models.save(full, tmp_path / "lt.pt")
-    back = models.load(tmp_path / "lt.pt", expect="learned_tracking")
+    nn.save(full, tmp_path / "lt.pt")
+    back = nn.load(tmp_path / "lt.pt", expect="learned_tracking")
     a, b = find_tracks(val[0], full, n_threads=1), find_tracks(val[0], back, n_threads=2)
     assert np.array_equal(a, b) and a.shape == (val[0].n_hits,)
     assert (a[~np.isin(val[0].hits["volume_id"], (7, 8, 9))] == -1).all()
@@ -154,7 +154,7 @@ def test_oc_training_lowers_loss_and_assembles(tmp_path):
     _, x = CondensationNet(OCConfig())(node, edge, ei)
     assert torch.allclose(x, node[:, 7:])
     with pytest.raises(ValueError, match="checkpoint holds"):
-        models.load(tmp_path / "lt.pt", expect="oc")
+        nn.load(tmp_path / "lt.pt", expect="oc")
 
 
 def test_bad_configs_and_files(tmp_path):
@@ -188,7 +188,7 @@ def test_cli_trains_and_evaluates_the_pipeline(tmp_path, capsys):
                  "--no-progress"]) == 0
     assert (out / "learned_tracking.pt").is_file() and (out / "gc" / "loss.png").is_file()
     # the cluster-shape features reach every stage: 7 + 5 hit features, 12 + 5 noise inputs
-    back = models.load(out / "learned_tracking.pt", expect="learned_tracking")
+    back = nn.load(out / "learned_tracking.pt", expect="learned_tracking")
     assert back.gc.config.in_dim == back.oc.config.hit_dim == 12
     assert back.noise.config.in_dim == 17 and back.noise.config.extra_features == ["cluster"]
     assert main(["evaluate", "learned_tracking", "--checkpoint", str(out / "learned_tracking.pt"),
@@ -200,7 +200,7 @@ def test_cli_trains_and_evaluates_the_pipeline(tmp_path, capsys):
 
 def test_nearest_within_equals_truncated_radius_graph():
     from helixkit.graph import radius, radius_graph
-    from helixkit.models._blocks import nearest_within
+    from helixkit.nn.blocks import nearest_within
 
     rng = np.random.default_rng(1)
     x = (rng.normal(size=(800, 4)) * 0.3).astype(np.float32)
@@ -216,7 +216,7 @@ def test_hit_features_extras_cells_and_normalisation():
     import dataclasses
 
     from helixkit.data import Table
-    from helixkit.features import hit_features
+    from helixkit.nn.features import hit_features
 
     ev = simulate_event(mu=5, seed=3)
     base, rows = hit_features(ev, volumes=(7, 8, 9))
@@ -239,7 +239,7 @@ def test_hit_features_extras_cells_and_normalisation():
 
 
 def test_shipped_learned_tracking_model_finds_tracks():
-    model = models.pretrained("learned_tracking")
+    model = nn.pretrained("learned_tracking")
     assert isinstance(model, LearnedTracking) and model.noise is not None
     ev = simulate_event(mu=10, seed=5)
     labels = find_tracks(ev, n_threads=1)            # default: the shipped model

@@ -7,12 +7,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helixkit import models  # noqa: E402
+from helixkit import nn  # noqa: E402
 from helixkit.data import simulate_event  # noqa: E402
-from helixkit.features import hit_features  # noqa: E402
-from helixkit.models.gc import GCConfig, GraphConstructionNet, hinge_loss  # noqa: E402
-from helixkit.pipeline import evaluate_gc, find_tracks, train_gc  # noqa: E402
-from helixkit.training import TrainConfig  # noqa: E402
+from helixkit.nn.features import hit_features  # noqa: E402
+from helixkit.learned.gc import GCConfig, GraphConstructionNet, hinge_loss  # noqa: E402
+from helixkit.learned import evaluate_gc, find_tracks, train_gc  # noqa: E402
+from helixkit.nn import TrainConfig  # noqa: E402
 
 
 def test_hinge_loss_matches_hand_computation():
@@ -52,7 +52,7 @@ def test_short_training_improves_graph_and_tracking_metrics(tmp_path):
     assert after["gc"]["edge_purity"] > before["gc"]["edge_purity"]
     assert after["best"]["double_majority"] > before["best"]["double_majority"]
     # checkpoint round trip and the inference API
-    back = models.load(tmp_path / "best.pt", expect="gc")
+    back = nn.load(tmp_path / "best.pt", expect="gc")
     labels = find_tracks(val[0], back, eps=after["best"]["eps"])
     assert labels.shape == (val[0].n_hits,)
     assert (labels[~np.isin(val[0].hits["volume_id"], (7, 8, 9))] == -1).all()

@@ -7,13 +7,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helixkit import models  # noqa: E402
+from helixkit import nn  # noqa: E402
 from helixkit.data import simulate_event  # noqa: E402
-from helixkit.models.edge import EdgeClassifier, EdgeConfig, triplet_inputs  # noqa: E402
-from helixkit.models.gc import GCConfig, GraphConstructionNet  # noqa: E402
-from helixkit.pipeline import edge_batch, train_edge  # noqa: E402
-from helixkit.training import TrainConfig  # noqa: E402
-from helixkit.training.learned import _parse  # noqa: E402
+from helixkit.learned.edge import EdgeClassifier, EdgeConfig, triplet_inputs  # noqa: E402
+from helixkit.learned.gc import GCConfig, GraphConstructionNet  # noqa: E402
+from helixkit.learned import edge_batch, train_edge  # noqa: E402
+from helixkit.nn import TrainConfig  # noqa: E402
+from helixkit.learned.config import parse_config as _parse  # noqa: E402
 
 # the state-dict keys of a two-pass classifier before refine_passes existed
 LEGACY_KEYS = {"x_mean", "x_std", "x2_mean", "x2_std"} | {
@@ -90,8 +90,8 @@ def test_add_a_third_pass(setting, tmp_path):
     assert (tmp_path / "three" / "refine3" / "history.json").exists()
     assert not (tmp_path / "three" / "history.json").exists()
     # the checkpoint restores all three passes
-    path = models.save(three, tmp_path / "three.pt")
-    back = models.load(path)
+    path = nn.save(three, tmp_path / "three.pt")
+    back = nn.load(path)
     x, _, i, j, _ = edge_batch(val[0], gc, three.config)
     assert back.config.refine_passes == 2
     assert np.array_equal(back.score(x, i, j), three.score(x, i, j))
@@ -155,13 +155,13 @@ def test_fewer_passes_of_a_trained_model(setting, tmp_path):
     for bad in (0, 5, 2.0, True):
         with pytest.raises(ValueError, match="n_passes"):
             four.truncated(bad)
-    shipped = models.pretrained("learned_tracking")
+    shipped = nn.pretrained("learned_tracking")
     n = shipped.edge.config.n_passes
     ev = simulate_event(mu=20, seed=7)
     fewer = shipped.with_edge_passes(n - 1)
     assert fewer.edge.config.n_passes == n - 1 and fewer.track_filter is not None
     labels = fewer.find_tracks(ev)
-    back = models.load(models.save(fewer, tmp_path / "fewer.pt"), expect="learned_tracking")
+    back = nn.load(nn.save(fewer, tmp_path / "fewer.pt"), expect="learned_tracking")
     assert np.array_equal(back.find_tracks(ev), labels)
     with pytest.raises(ValueError, match="n_passes"):
         shipped.with_edge_passes(n + 1)
@@ -171,7 +171,7 @@ def test_fewer_passes_of_a_trained_model(setting, tmp_path):
 def test_cli_evaluates_fewer_passes(tmp_path, capsys):
     from helixkit.cli import main  # noqa: PLC0415
 
-    n = models.pretrained("learned_tracking").edge.config.n_passes
+    n = nn.pretrained("learned_tracking").edge.config.n_passes
     assert main(["evaluate", "learned_tracking", "--events", "1", "--mu", "5",
                  "--edge-passes", str(n - 1), "--out", str(tmp_path)]) == 0
     assert "DM eff" in capsys.readouterr().out
@@ -187,11 +187,11 @@ def test_checkpoint_without_refine_passes_loads_as_two_passes(setting, tmp_path)
     train, _, gc, _ = setting
     torch.manual_seed(3)
     model = EdgeClassifier(_cfg(gc))
-    path = models.save(model, tmp_path / "edge.pt")
+    path = nn.save(model, tmp_path / "edge.pt")
     payload = torch.load(path, weights_only=True)
     del payload["config"]["refine_passes"]
     torch.save(payload, tmp_path / "old.pt")
-    old = models.load(tmp_path / "old.pt", expect="edge")
+    old = nn.load(tmp_path / "old.pt", expect="edge")
     assert old.config.n_passes == 2 and set(old.state_dict()) == set(model.state_dict())
     x, _, i, j, _ = edge_batch(train[0], gc, model.config)
     assert np.array_equal(old.score(x, i, j), model.score(x, i, j))
@@ -210,25 +210,25 @@ def test_grow_a_one_pass_classifier_and_stale_passes(setting):
 
 def test_train_command_checks_the_checkpoint_passes_first(setting, tmp_path, monkeypatch):
     """A stage selection the edge checkpoint cannot serve fails before any event is made."""
-    from helixkit.training import learned  # noqa: PLC0415
+    from helixkit.learned import train as learned_train  # noqa: PLC0415
 
     _, _, gc, _ = setting
-    gc_path = models.save(gc, tmp_path / "gc.pt")
-    edge_path = models.save(EdgeClassifier(_cfg(gc, refine=False)), tmp_path / "edge.pt")
+    gc_path = nn.save(gc, tmp_path / "gc.pt")
+    edge_path = nn.save(EdgeClassifier(_cfg(gc, refine=False)), tmp_path / "edge.pt")
 
     def no_events(*args, **kwargs):
         raise AssertionError("events were simulated before the check")
 
-    monkeypatch.setattr(learned, "_events", no_events)
+    monkeypatch.setattr(learned_train, "_events", no_events)
     cfg = {"method": "edge", "gc_checkpoint": str(gc_path), "edge_checkpoint": str(edge_path),
            "edge": {"refine_passes": 2, "k": 6, "hidden_dim": 16}, "edge_stages": [3]}
     with pytest.raises(ValueError, match=r"config.edge_stages: leaving out passes \[2\]"):
-        learned.train_learned("edge", cfg, tmp_path / "out", progress=False)
+        learned_train.train_learned("edge", cfg, tmp_path / "out", progress=False)
 
 
 def test_saved_bundle_keeps_a_moved_working_point(tmp_path):
-    model = models.pretrained("learned_tracking")
+    model = nn.pretrained("learned_tracking")
     model.edge.config.threshold = 0.3
     model.track_filter.config.cut = 0.2
-    back = models.load(models.save(model, tmp_path / "lt.pt"), expect="learned_tracking")
+    back = nn.load(nn.save(model, tmp_path / "lt.pt"), expect="learned_tracking")
     assert back.edge.config.threshold == 0.3 and back.track_filter.config.cut == 0.2

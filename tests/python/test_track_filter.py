@@ -1,4 +1,4 @@
-"""Track-candidate filter of the edge route (models.track_filter, pipeline.train_track_filter)."""
+"""Track-candidate filter of the edge route (models.track_filter, learned.train_track_filter)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helixkit import models, pipeline  # noqa: E402
+from helixkit import learned, nn  # noqa: E402
 from helixkit.cli import main  # noqa: E402
 from helixkit.data import generate_events  # noqa: E402
-from helixkit.models.edge import _SCORE_CLIP, build_tracks  # noqa: E402
-from helixkit.models.learned import LearnedTracking  # noqa: E402
-from helixkit.models.track_filter import (  # noqa: E402
+from helixkit.learned.edge import _SCORE_CLIP, build_tracks  # noqa: E402
+from helixkit.learned.model import LearnedTracking  # noqa: E402
+from helixkit.learned.track_filter import (  # noqa: E402
     FEATURES,
     TrackFilter,
     TrackFilterConfig,
@@ -156,7 +156,7 @@ def test_bad_input_is_refused():
         candidate_features(labels, links + len(score), score, inner, outer, 0.2, x, y, z, lay)
     with pytest.raises(ValueError, match="same length"):
         candidate_features(labels, links, score[:-1], inner, outer, 0.2, x, y, z, lay)
-    from helixkit.models import track_filter as tf_module  # noqa: PLC0415
+    from helixkit.learned import track_filter as tf_module  # noqa: PLC0415
 
     assert tf_module._SCORE_CLIP_NB == _SCORE_CLIP     # the kernel's logit = the matching's
     none = np.full(len(x), -1)
@@ -173,18 +173,18 @@ def test_bad_input_is_refused():
         oc_model.set_track_filter(TrackFilter())
     ev = next(generate_events(1, mu=3, seed=0))
     with pytest.raises(ValueError, match="edge route"):
-        pipeline.train_track_filter(oc_model, [ev], [ev], progress=False)
+        learned.train_track_filter(oc_model, [ev], [ev], progress=False)
 
 
 @pytest.fixture(scope="module")
 def shipped_with_filter():
     # the shipped model's first two scoring passes only: at <mu> = 60 the candidates of all
     # its passes hold too few fakes (~0.2 %) to show what a filter does; those of two > 1 %
-    model = models.pretrained("learned_tracking").with_edge_passes(2)
+    model = nn.pretrained("learned_tracking").with_edge_passes(2)
     model.set_track_filter(None)
     train = list(generate_events(2, mu=60, seed=91))
     val = list(generate_events(2, mu=60, seed=92))
-    tf, res = pipeline.train_track_filter(model, train, val, epochs=40, batch_size=512,
+    tf, res = learned.train_track_filter(model, train, val, epochs=40, batch_size=512,
                                          progress=False)
     return model, tf, res, val
 
@@ -230,8 +230,8 @@ def test_filter_round_trips_and_can_be_skipped(shipped_with_filter, tmp_path):
         kept = only >= 0
         np.testing.assert_array_equal(only[kept], plain[kept])
         assert kept.sum() < (plain >= 0).sum()
-        path = models.save(model, tmp_path / "lt.pt")
-        back = models.load(path, expect="learned_tracking")
+        path = nn.save(model, tmp_path / "lt.pt")
+        back = nn.load(path, expect="learned_tracking")
         assert back.track_filter is not None and back.track_filter.config.cut == tf.config.cut
         np.testing.assert_array_equal(back.find_tracks(ev), filtered)
         np.testing.assert_array_equal(back.find_tracks(ev, n_threads=1), filtered)
@@ -248,7 +248,7 @@ def test_cli_trains_a_track_filter(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "track_filter", "--config", str(cfg), "--out", str(out),
                  "--no-progress"]) == 0
-    back = models.load(out / "learned_tracking.pt", expect="learned_tracking")
+    back = nn.load(out / "learned_tracking.pt", expect="learned_tracking")
     assert back.track_filter is not None and back.track_filter.config.hidden_dim == 8
     run = json.loads((out / "run_config.json").read_text())
     assert run["track_filter_validation"]["best"]["cut"] == back.track_filter.config.cut
@@ -292,7 +292,7 @@ def test_repair_relinks_two_crossed_tracks():
     labels, links = build_tracks(score, inner, outer, 8, 0.5, return_links=True)
     assert labels[a[0]] == labels[b[2]] and labels[b[0]] == labels[a[2]]   # crossed
     geo = (x, y, z, layer)
-    from helixkit.models.track_filter import refine_tracks  # noqa: PLC0415
+    from helixkit.learned.track_filter import refine_tracks  # noqa: PLC0415
 
     plain = refine_tracks(_GeometricFilter(0), labels, links, score, inner, outer, 0.5, *geo)
     assert (plain == -1).all()                       # both mixed candidates dissolved
@@ -306,11 +306,11 @@ def test_repair_relinks_two_crossed_tracks():
 
 
 def test_learned_tracking_training_ends_with_the_filter(tmp_path):
-    from helixkit.training.learned import train_learned  # noqa: PLC0415
+    from helixkit.learned import train_learned  # noqa: PLC0415
 
-    shipped = models.pretrained("learned_tracking")
-    gc_path = models.save(shipped.gc, tmp_path / "gc.pt")
-    noise_path = models.save(shipped.noise, tmp_path / "noise.pt")
+    shipped = nn.pretrained("learned_tracking")
+    gc_path = nn.save(shipped.gc, tmp_path / "gc.pt")
+    noise_path = nn.save(shipped.noise, tmp_path / "noise.pt")
     cfg = {"data": {"n_train_events": 1, "n_val_events": 1, "mu": 20, "seed": 0},
            "method": "edge", "gc": {"hidden_dim": 128, "depth": 4, "out_dim": 8},
            "edge": {"k": 10, "hidden_dim": 16, "extra_features": ["cluster"]},

@@ -9,15 +9,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helixkit import models  # noqa: E402
+from helixkit import nn  # noqa: E402
 from helixkit.data import simulate_event  # noqa: E402
-from helixkit.models.trackformer import (  # noqa: E402
+from helixkit.trackformer.model import (  # noqa: E402
     TrackFormer,
     TrackFormerConfig,
     build_sequences,
     three_point_estimate,
 )
-from helixkit.training import TrainConfig, Trainer, lr_factor  # noqa: E402
+from helixkit.nn import TrainConfig, Trainer, lr_factor  # noqa: E402
 
 SMALL = {"model_dim": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.0, "input_dropout": 0.0}
 
@@ -59,7 +59,7 @@ def _helix_points(q_over_pt, cot_theta, phi0, radii, b=2.0):
 
 
 def test_helix_features_recover_curvature_and_slope():
-    from helixkit.models.trackformer import _features  # noqa: PLC0415
+    from helixkit.trackformer.model import _features  # noqa: PLC0415
 
     radii = np.array([33.0, 72.0, 115.0, 172.0, 260.0, 360.0, 500.0, 660.0, 820.0, 1020.0])
     rows = [(1 / 1.3, 0.4, 0.3), (-1 / 0.6, -0.9, 2.9), (1 / 8.0, 0.05, -3.1)]
@@ -91,7 +91,7 @@ def test_helix_features_recover_curvature_and_slope():
 
 
 def test_helix_prior_adds_the_scaled_three_point_curvature():
-    from helixkit.models.trackformer import _features, middle_hit_curvature  # noqa: PLC0415
+    from helixkit.trackformer.model import _features, middle_hit_curvature  # noqa: PLC0415
 
     radii = np.array([33.0, 72.0, 115.0, 172.0, 260.0, 360.0])
     rows = [(1 / 1.3, 0.4, 0.3), (-1 / 0.6, -0.9, 2.9), (1 / 8.0, 0.05, -3.1)]
@@ -169,7 +169,7 @@ def test_short_training_beats_the_mean_on_q_over_pt(data, tmp_path):
     for f in ("best.pt", "last.pt", "history.csv", "history.json", "loss.png"):
         assert (tmp_path / f).exists(), f
     # checkpoint round trip restores identical predictions
-    back = models.load(tmp_path / "best.pt", expect="trackformer")
+    back = nn.load(tmp_path / "best.pt", expect="trackformer")
     np.testing.assert_allclose(back.predict_arrays(val.hits, val.mask), pred, rtol=1e-6)
     out = back.predict(simulate_event(mu=40, seed=100))
     np.testing.assert_array_equal(out["particle_id"], val.particle_id)
@@ -214,17 +214,17 @@ def test_bad_inputs_and_checkpoints(data, tmp_path):
     with pytest.raises(ValueError, match="more than the model's max_hits"):
         build_sequences(simulate_event(mu=10, seed=1), TrackFormerConfig(max_hits=3))
     with pytest.raises(ValueError, match="unknown key"):
-        models.config_from_dict(TrackFormerConfig, {"model_dimm": 3})
+        nn.config_from_dict(TrackFormerConfig, {"model_dimm": 3})
     with pytest.raises(ValueError, match="inputs"):
         TrackFormer(TrackFormerConfig(inputs="polar"))
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a readable helixkit checkpoint"):
-        models.load(tmp_path / "junk.pt")
-    path = models.save(model, tmp_path / "tf.pt")
+        nn.load(tmp_path / "junk.pt")
+    path = nn.save(model, tmp_path / "tf.pt")
     with pytest.raises(ValueError, match="expected 'learned_tracking'"):
-        models.load(path, expect="learned_tracking")
+        nn.load(path, expect="learned_tracking")
     with pytest.raises(ValueError, match="no pretrained model"):
-        models.pretrained("nope")
+        nn.pretrained("nope")
 
 
 def test_lr_schedule_warmup_then_cosine():
@@ -237,7 +237,7 @@ def test_lr_schedule_warmup_then_cosine():
 
 def test_onnx_export_round_trip(data, tmp_path):
     ort = pytest.importorskip("onnxruntime")
-    from helixkit.models.trackformer import export_onnx  # noqa: PLC0415
+    from helixkit.trackformer.model import export_onnx  # noqa: PLC0415
 
     cfg, train, _ = data
     model = TrackFormer(cfg).eval()
@@ -257,7 +257,7 @@ def test_onnx_export_round_trip(data, tmp_path):
 
 
 def test_shipped_pretrained_model_predicts_pt():
-    model = models.pretrained("trackformer")
+    model = nn.pretrained("trackformer")
     assert model.config.targets == "qopt_pz"
     ev = simulate_event(mu=20, seed=777)
     out = model.predict(ev)
@@ -309,9 +309,9 @@ def test_perigee_targets_and_short_training(tmp_path):
 
 
 def test_evaluate_against_kalman_on_the_same_particles(tmp_path):
-    from helixkit.training.trackformer import evaluate_trackformer
+    from helixkit.trackformer import evaluate_trackformer
 
-    res = evaluate_trackformer(models.pretrained("trackformer"), n_events=1, mu=10, seed=3,
+    res = evaluate_trackformer(nn.pretrained("trackformer"), n_events=1, mu=10, seed=3,
                                out_dir=tmp_path)
     assert res["n_particles"] > 20
     kf = res["resolution"]["kalman"]["pt_rel"]
@@ -334,8 +334,8 @@ def test_config_files_validate_and_match_the_shipped_model():
     import json  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from helixkit.models import config_from_dict  # noqa: PLC0415
-    from helixkit.training.trackformer import DataConfig  # noqa: PLC0415
+    from helixkit.nn import config_from_dict  # noqa: PLC0415
+    from helixkit.nn.config import DataConfig  # noqa: PLC0415
 
     root = Path(__file__).resolve().parents[2] / "configs"
     for path in sorted(root.glob("trackformer*.json")):
@@ -344,14 +344,14 @@ def test_config_files_validate_and_match_the_shipped_model():
         config_from_dict(TrackFormerConfig, cfg["model"], where=f"{path.name}: model").validate()
         config_from_dict(TrainConfig, cfg["train"], where=f"{path.name}: train")
     # the shipped weights are what the documented config trains
-    shipped = models.pretrained("trackformer").config
+    shipped = nn.pretrained("trackformer").config
     documented = json.loads((root / "trackformer_helix_prior.json").read_text())["model"]
     for key, value in documented.items():
         assert getattr(shipped, key) == value, key
 
 
 def test_targets_to_pt_for_every_target_set():
-    from helixkit.models.trackformer import TARGET_SETS, targets_to_pt  # noqa: PLC0415
+    from helixkit.trackformer.model import TARGET_SETS, targets_to_pt  # noqa: PLC0415
 
     v = np.array([[-0.5, 1.0, 0.0, 0.0, 0.0], [2.0, 1.0, 0.0, 0.0, 0.0]])
     expect = {"pt_pz": [0.5, 2.0], "qpt_pz": [0.5, 2.0], "qopt_pz": [2.0, 0.5],

@@ -9,7 +9,7 @@ from .acts import (
     encode_geometry_id,
     read_acts_csv,
 )
-from .event import Event, Table
+from .event import Event, Table, layer_key
 from .geometry import Geometry, Layer, trackml_like
 from .selection import CutFlow, format_cutflow, particle_hit_counts, select_particles, split_events
 from .trackml import list_trackml_events, read_trackml, trackml_event_files, write_trackml
@@ -25,6 +25,7 @@ __all__ = [
     "encode_barcode",
     "encode_geometry_id",
     "format_cutflow",
+    "layer_key",
     "list_trackml_events",
     "particle_hit_counts",
     "read_acts_csv",
@@ -36,6 +37,15 @@ __all__ = [
     "write_trackml",
 ]
 
-from .simulation import SimulationConfig, generate_events, simulate_event, trackml_weights
+# the simulation imports numba (slow to import): loaded when first used
+from typing import TYPE_CHECKING  # noqa: E402
 
-__all__ += ["SimulationConfig", "generate_events", "simulate_event", "trackml_weights"]
+from .._lazy import attach  # noqa: E402
+
+__getattr__, __dir__, _lazy = attach(__name__, {
+    "simulation": ["SimulationConfig", "generate_events", "simulate_event", "trackml_weights"]},
+    submodules=["simulation"])
+__all__ += _lazy
+
+if TYPE_CHECKING:
+    from .simulation import SimulationConfig, generate_events, simulate_event, trackml_weights

@@ -255,3 +255,12 @@ class Event:
             f"Event(event_id={self.event_id}, hits={self.n_hits}, "
             f"particles={self.n_particles}, cells={'yes' if self.cells is not None else 'no'})"
         )
+
+
+def layer_key(event: Event, rows: np.ndarray | None = None) -> np.ndarray:
+    """One integer per detector layer, ``volume_id * 1000 + layer_id``, of the hits ``rows``
+    (default: all): the layer identity the tracking metrics count hits on."""
+    hits = event.hits
+    if rows is None:
+        return hits["volume_id"].astype(np.int64) * 1000 + hits["layer_id"]
+    return hits["volume_id"][rows].astype(np.int64) * 1000 + hits["layer_id"][rows]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import units as u
+from .surfaces import CYLINDER, Surfaces
 
 
 @dataclass
@@ -223,8 +224,6 @@ def make_toy_tracks(  # noqa: PLR0913
 def barrel_surfaces(radii: tuple[float, ...] | np.ndarray, thickness_x0: float = 0.0,
                     z_max: float = 1083.0):  # noqa: ANN201
     """Surfaces (cylinders around z) for the toy radii."""
-    from .surfaces import CYLINDER, Surfaces  # noqa: PLC0415
-
     r = np.asarray(radii, dtype=np.float64)
     n = len(r)
     bounds = np.stack([-np.pi * r, np.pi * r, np.full(n, -z_max), np.full(n, z_max)], axis=1)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_n_threads
+from ..plots import pyplot, save_figure
 from .kalman import (
     PARAM_NAMES,
     PION_MASS,
@@ -259,9 +260,7 @@ def fit_performance(result: TrackFitResult, event: Any, *, geometry: Any = None)
 
 def plot_fit_performance(perf: FitPerformance, out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write ``fit_pulls.png`` and ``fit_resolution.png`` into ``out_dir``."""
-    from ..plots import _pyplot, save_figure  # noqa: PLC0415
-
-    plt = _pyplot()
+    plt = pyplot()
     out = Path(out_dir)
     paths = []
     fig, axes = plt.subplots(1, 6, figsize=(22, 3.6))

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import as_numpy
+from ._neighbors import knn_graph
 
 
 def _edges(edge_index: Any, n_hits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -152,8 +153,6 @@ def k_scan(
     first reaches 0.95 (NaN if it never does); ``max_frac_segment50`` is the
     best value over the scan.
     """
-    from ._neighbors import knn_graph  # noqa: PLC0415
-
     ks = np.array(sorted(set(int(k) for k in ks)), dtype=np.int64)
     rows = []
     for k in ks:

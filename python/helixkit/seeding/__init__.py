@@ -19,7 +19,13 @@ from .hashing import (
     find_seeds_hashing,
     find_seeds_hashing_in_event,
 )
-from .metrics import BinnedSeedingMetrics, SeedingMetrics, seeding_metrics
+from .metrics import (
+    BinnedSeedingMetrics,
+    SeedingMetrics,
+    pool_events,
+    seeding_metrics,
+    seeding_particles,
+)
 from .plots import plot_seeding_performance
 from .triplet import (
     DEFAULT_VARIANCE_R,
@@ -52,6 +58,8 @@ __all__ = [
     "find_seeds_in_buckets",
     "find_seeds_in_event",
     "plot_seeding_performance",
+    "pool_events",
     "seeding_grid",
     "seeding_metrics",
+    "seeding_particles",
 ]

@@ -61,6 +61,7 @@ import numpy as np
 
 from .. import _core
 from .._validation import check_n_threads
+from ..graph import knn
 from .triplet import SeedingResult, _config, _space_points, _subset
 
 __all__ = [
@@ -381,8 +382,6 @@ def _exact_kdtree_neighbours(
     feats: np.ndarray, q: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Exact kNN on helixkit's own k-d tree (tree build and query in one native call)."""
-    from ..graph import knn  # noqa: PLC0415
-
     t0 = time.perf_counter()
     kk = min(k, len(feats))
     pts = np.ascontiguousarray(feats, dtype=np.float64)

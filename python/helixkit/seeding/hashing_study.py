@@ -23,11 +23,18 @@ from typing import Any
 
 import numpy as np
 
+from ..data import Event
+from ..report import Report
+from .hashing import HashingConfig, find_seeds_hashing, find_seeds_hashing_in_event
+from .metrics import pool_events, seeding_metrics
+from .plots import plot_seeding_performance
+from .triplet import SeedFinderConfig, find_seeds, find_seeds_in_event
+
 __all__ = ["demo_stage", "main", "register", "run_study"]
 
 
 def _prepare(n_events: int, mu: float, seed: int) -> list[dict[str, Any]]:
-    from ..data import simulate_event  # noqa: PLC0415
+    from ..data import simulate_event  # noqa: PLC0415  (numba: not at `helixkit --help`)
 
     out = []
     for i in range(n_events):
@@ -46,8 +53,6 @@ def _prepare(n_events: int, mu: float, seed: int) -> list[dict[str, Any]]:
 def _evaluate(
     events: list[dict[str, Any]], run: Any, repeats: int
 ) -> tuple[dict[str, Any], Any]:
-    from ..demo import _merge_events_for_metrics  # noqa: PLC0415
-    from .metrics import seeding_metrics  # noqa: PLC0415
 
     triplets, times, parts, summaries = [], [], [], []
     for ev in events:
@@ -66,7 +71,7 @@ def _evaluate(
         buckets = getattr(best_res, "buckets", None)
         if buckets is not None:
             summaries.append(buckets.summary())
-    trip, sp_pid, particles, sel = _merge_events_for_metrics([e["event"] for e in events], triplets)
+    trip, sp_pid, particles, sel = pool_events([e["event"] for e in events], triplets)
     m = seeding_metrics(trip, sp_pid, particles, sel)
     row: dict[str, Any] = {
         "efficiency": m.efficiency,
@@ -108,9 +113,6 @@ def run_study(
     and >= 3 pixel layers count for efficiency (as in ``helixkit demo``).
     Times are the best of ``repeats`` runs per event, averaged over events.
     """
-    from . import SeedFinderConfig, find_seeds  # noqa: PLC0415
-    from .hashing import HashingConfig, find_seeds_hashing  # noqa: PLC0415
-    from .plots import plot_seeding_performance  # noqa: PLC0415
 
     if n_events < 1 or repeats < 1:
         msg = f"n_events (={n_events}) and repeats (={repeats}) must be >= 1"
@@ -221,25 +223,21 @@ def _plot_scan(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def demo_stage(
-    events: list[Any],
-    report: Any,
+    events: list[Event],
+    report: Report,
     *,
     n_threads: int,
     seed: int,
-    hashing_config: Any = None,
+    hashing_config: HashingConfig | None = None,
 ) -> None:
     """``helixkit demo`` stage "hashing": hashing vs standard seeding on the demo events.
 
-    Same signature as the demo's other stages (``report`` has ``table``,
-    ``plot`` and ``results``). Runs standard seeding (ACTS ODD config) at
+    Same signature as the demo's other stages. Runs standard seeding (ACTS ODD config) at
     maxSeedsPerSpM 1 and 5 and hashing seeding at maxSeedsPerSpM 1 with
     ``hashing_config`` (default ``HashingConfig(bucket_size=100, phi_bins=100)``:
     native Annoy index, metric "phi", ACTS's script values, the time-neutral
     choice at the demo's <mu> = 50).
     """
-    from ..demo import _merge_events_for_metrics  # noqa: PLC0415
-    from . import SeedFinderConfig, find_seeds_in_event, plot_seeding_performance, seeding_metrics  # noqa: PLC0415
-    from .hashing import HashingConfig, find_seeds_hashing_in_event  # noqa: PLC0415
 
     del seed  # the index seed is part of hashing_config
     hcfg = hashing_config or HashingConfig(bucket_size=100, phi_bins=100)
@@ -262,7 +260,7 @@ def demo_stage(
             res = run(ev)
             times.append(time.perf_counter() - t0)
             trips.append(res.triplets)
-        m = seeding_metrics(*_merge_events_for_metrics(events, trips))
+        m = seeding_metrics(*pool_events(events, trips))
         metrics[name] = m
         d = m.as_dict()
         d["ms_per_event"] = 1e3 * float(np.mean(times))

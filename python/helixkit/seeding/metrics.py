@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 
 from .._validation import as_numpy
+from ..data import Event, Table, layer_key
 
-__all__ = ["BinnedSeedingMetrics", "SeedingMetrics", "seeding_metrics"]
+__all__ = ["BinnedSeedingMetrics", "SeedingMetrics", "pool_events", "seeding_metrics",
+           "seeding_particles"]
 
 
 @dataclass(frozen=True)
@@ -268,3 +270,42 @@ def _binned(
         n_seeds=np.asarray(n_seeds, dtype=np.int64),
         fake_rate=fake,
     )
+
+
+def seeding_particles(event: Event, *, min_pt: float = 1.0, min_layers: int = 3,
+                      max_abs_eta: float = 2.5) -> np.ndarray:
+    """Mask over ``event.particles``: pT > ``min_pt`` GeV, |η| < ``max_abs_eta`` and hits on
+    at least ``min_layers`` pixel layers — the particles a pixel seeding should find."""
+    parts = event.particles
+    pt = np.hypot(parts["px"], parts["py"])
+    eta = np.arcsinh(parts["pz"] / np.maximum(pt, 1e-12))
+    pix = (np.isin(event.hits["volume_id"], event.geometry.pixel_volumes)
+           & (event.hit_particle_id > 0))
+    pairs = np.unique(np.stack([event.hit_particle_id[pix], layer_key(event, pix)]), axis=1)
+    pid_u, n_layers = np.unique(pairs[0], return_counts=True)
+    pos = np.searchsorted(pid_u, parts["particle_id"])
+    pos = np.clip(pos, 0, max(len(pid_u) - 1, 0))
+    layers = np.where(len(pid_u) and (pid_u[pos] == parts["particle_id"]), n_layers[pos], 0)
+    return (pt > min_pt) & (np.abs(eta) < max_abs_eta) & (layers >= min_layers)
+
+
+def pool_events(events: list[Event], triplets: list[np.ndarray],
+                ) -> tuple[np.ndarray, np.ndarray, Table, np.ndarray]:
+    """Seeds of several events as one sample for :func:`seeding_metrics`: ``(triplets,
+    space-point particle ids, particles, selection)`` with hit indices offset per event and
+    particle ids made unique per event (event k + 1 in bits 48 and up); the selection is
+    :func:`seeding_particles` of each event."""
+    trip, sp_pid, cols, sel = [], [], {k: [] for k in ("particle_id", "px", "py", "pz")}, []
+    offset = 0
+    for k, (ev, t) in enumerate(zip(events, triplets)):
+        tag = np.int64(k + 1) << np.int64(48)
+        pid = ev.hit_particle_id.astype(np.int64)
+        sp_pid.append(np.where(pid > 0, pid | tag, 0))
+        trip.append(t + offset)
+        offset += ev.n_hits
+        cols["particle_id"].append(ev.particles["particle_id"].astype(np.int64) | tag)
+        for c in ("px", "py", "pz"):
+            cols[c].append(ev.particles[c])
+        sel.append(seeding_particles(ev))
+    particles = Table({k: np.concatenate(v) for k, v in cols.items()})
+    return np.concatenate(trip), np.concatenate(sp_pid), particles, np.concatenate(sel)

@@ -1,13 +1,14 @@
-"""Network building blocks shared by the learned-tracking models."""
+"""Network building blocks shared by helixkit's ML systems."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+
+from ..graph import knn_graph
 
 
 class ResFCNN(nn.Module):
@@ -53,7 +54,7 @@ def scatter_sum(src: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
     return out.index_add_(0, index, src)
 
 
-def nearest_within(x: np.ndarray, r: float, max_neighbors: int, *, query: Any = None,
+def nearest_within(x: np.ndarray, r: float, max_neighbors: int, *, query: np.ndarray | None = None,
                    n_threads: int = 0) -> np.ndarray:
     """Edges to the at most ``max_neighbors`` nearest points of ``x`` within ``r`` (C++).
 
@@ -62,8 +63,6 @@ def nearest_within(x: np.ndarray, r: float, max_neighbors: int, *, query: Any = 
     embedding is still collapsed and every point lies within ``r`` of every other.
     Layout of :func:`helixkit.graph.knn_graph` (row 0 = neighbour in ``x``, row 1 = query).
     """
-    from ..graph import knn_graph  # noqa: PLC0415
-
     n_cand = len(x) - (1 if query is None else 0)
     k = min(int(max_neighbors), n_cand)
     if k < 1:
