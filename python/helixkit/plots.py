@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .data import Event
 
 
 def pyplot() -> Any:
@@ -37,7 +40,7 @@ def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
 
 
 def plot_event(
-    event: Any,
+    event: Event,
     path: str | os.PathLike[str],
     *,
     n_tracks: int = 12,

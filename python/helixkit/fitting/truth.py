@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_n_threads
+from ..data import Event, Geometry
 from ..plots import pyplot, save_figure
 from .kalman import (
     PARAM_NAMES,
@@ -39,7 +40,7 @@ def _surfaces_for(geometry: Any) -> Surfaces:
     return s
 
 
-def _particle_rows(event: Any, pids: np.ndarray) -> np.ndarray:
+def _particle_rows(event: Event, pids: np.ndarray) -> np.ndarray:
     ppid = np.asarray(event.particles["particle_id"], dtype=np.int64)
     order = np.argsort(ppid, kind="stable")
     pos = np.clip(np.searchsorted(ppid[order], pids), 0, max(len(ppid) - 1, 0))
@@ -50,7 +51,7 @@ def _particle_rows(event: Any, pids: np.ndarray) -> np.ndarray:
 
 
 def fit_truth_tracks(
-    event: Any,
+    event: Event,
     *,
     min_hits: int = 5,
     n_threads: int = 0,
@@ -234,7 +235,8 @@ class FitPerformance:
         return res
 
 
-def fit_performance(result: TrackFitResult, event: Any, *, geometry: Any = None) -> FitPerformance:
+def fit_performance(result: TrackFitResult, event: Event, *,
+                    geometry: Geometry | None = None) -> FitPerformance:
     """Compare a :func:`fit_truth_tracks` result with the particles' true perigee parameters."""
     if result.particle_id is None:
         msg = "result has no particle_id; use fit_truth_tracks"

@@ -10,12 +10,15 @@ All functions take plain arrays so they work with any event source:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._validation import as_numpy
 from ._neighbors import knn_graph
+
+if TYPE_CHECKING:
+    from ..data import Event
 
 
 def _edges(edge_index: Any, n_hits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -30,7 +33,7 @@ def _edges(edge_index: Any, n_hits: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def hits_of_interest(
-    event: Any, *, pt_min: float = 0.9, max_abs_eta: float = 4.0, min_layers: int = 3
+    event: Event, *, pt_min: float = 0.9, max_abs_eta: float = 4.0, min_layers: int = 3
 ) -> np.ndarray:
     """Per-hit mask: hit of a particle with pT > pt_min, |η| < max_abs_eta, hits on >= min_layers
     distinct layers ("reconstructable") and particle_id > 0."""

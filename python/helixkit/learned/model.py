@@ -21,11 +21,12 @@ import numpy as np
 from torch import nn
 
 from .._validation import require
-from ..data import Event, layer_key
+from ..data import Event
 from ..graph import dbscan
 from ..nn.config import config_from_dict
 from ..nn.features import feature_columns, hit_features
 from ..nn.registry import pretrained, register_model
+from .batches import hit_geometry
 from .edge import EdgeClassifier, EdgeConfig, build_tracks, edge_graph, edge_inputs
 from .gc import GCConfig, GraphConstructionNet
 from .noise import NoiseClassifier, NoiseConfig, noise_features
@@ -172,9 +173,7 @@ class LearnedTracking(nn.Module):
     @staticmethod
     def hit_geometry(event: Event, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         """x, y, z (mm) and a layer id of the hits ``rows`` — the track filter's inputs."""
-        hits = event.hits
-        return (*(np.asarray(hits[c], np.float64)[rows] for c in ("x", "y", "z")),
-                layer_key(event, rows))
+        return hit_geometry(event, rows)
 
     def _find(self, event: Event, *, eps: float | None = None, min_samples: int | None = None,
               threshold: float | None = None, n_threads: int = 0, use_track_filter: bool = True,

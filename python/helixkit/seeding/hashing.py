@@ -55,14 +55,17 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import _core
 from .._validation import check_n_threads
 from ..graph import knn
-from .triplet import SeedingResult, _config, _space_points, _subset
+from .triplet import SeedFinderConfig, SeedingResult, _config, _space_points, _subset
+
+if TYPE_CHECKING:
+    from ..data import Event
 
 __all__ = [
     "METRICS",
@@ -495,7 +498,7 @@ def find_seeds_hashing(
     x: Any,
     y: Any,
     z: Any,
-    seed_config: Any = None,
+    seed_config: SeedFinderConfig | None = None,
     hashing_config: HashingConfig | None = None,
     n_threads: int = 0,
     *,
@@ -541,8 +544,8 @@ def find_seeds_hashing(
 
 
 def find_seeds_hashing_in_event(
-    event: Any,
-    seed_config: Any = None,
+    event: Event,
+    seed_config: SeedFinderConfig | None = None,
     hashing_config: HashingConfig | None = None,
     n_threads: int = 0,
     *,

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import _core
 from .. import units as u
 from .._validation import as_float_array, as_numpy, check_n_threads, same_length
+
+if TYPE_CHECKING:
+    from ..data import Event
 
 __all__ = [
     "DEFAULT_VARIANCE_R",
@@ -337,7 +340,7 @@ def find_seeds_in_buckets(
 
 
 def find_seeds_in_event(
-    event: Any,
+    event: Event,
     config: SeedFinderConfig | None = None,
     *,
     volumes: Sequence[int] | None = (7, 8, 9),
