@@ -27,15 +27,19 @@ from .oc import CondensationNet, embed_clusters, graph_inputs
 from .track_filter import TrackFilter, candidate_features, candidate_truth, refine_tracks
 
 
-def evaluate_gc(model: GraphConstructionNet, events: list[Event], *, k: int = 10, max_radius: float | None = None,
-                eps_grid: Sequence[float] | None = None, min_samples: int = 1,
-                volumes: tuple[int, ...] | None = (7, 8, 9), n_threads: int = 0) -> dict[str, Any]:
+#: the edge-score thresholds evaluate_edge scans
+EDGE_THRESHOLDS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def evaluate_gc(model: GraphConstructionNet, events: list[Event], *, k: int = 10,
+                max_radius: float | None = None, eps_grid: Sequence[float] | None = None,
+                min_samples: int = 1, volumes: tuple[int, ...] | None = (7, 8, 9),
+                n_threads: int = 0) -> dict[str, Any]:
     """GC figures of merit (kNN graph of the embedding) and tracking metrics of DBSCAN clusters,
     with a DM-guided eps scan on one cached neighbour graph per event; timing breakdown.
 
     ``eps_grid`` defaults to the scale the loss trains the embedding to: 0.05–0.8 × the
     model's ``r_emb`` (the hinge loss pushes other particles' hits beyond r_emb)."""
-
     if eps_grid is None:
         eps_grid = tuple(f * model.config.r_emb for f in (0.05, 0.1, 0.2, 0.3, 0.5, 0.8))
     gc_rows: list[dict[str, float]] = []
@@ -79,7 +83,6 @@ def _score_labels(event: Event, all_rows: np.ndarray, rows: np.ndarray, labels: 
                   pt_thld: float) -> tuple[TrackingMetrics, float]:
     """Tracking metrics and TrackML score of ``labels`` (for ``rows``) over ``all_rows``, all
     hits of the selected volumes: hits not in ``rows`` (removed as noise) count as unassigned."""
-
     pid = event.hit_particle_id[all_rows]
     full = np.full(len(all_rows), -1, np.int64)
     full[np.searchsorted(all_rows, rows)] = labels
@@ -98,8 +101,8 @@ def _add_times(t: dict[str, float], stamps: tuple[float, ...], n_grid: int) -> N
 
 
 def _score_grid(event: Event, volumes: tuple[int, ...] | None, rows: np.ndarray,
-                labels: dict[Any, np.ndarray], pt_thld: float, per: dict[Any, list[TrackingMetrics]],
-                scores: dict[Any, list[float]]) -> None:
+                labels: dict[Any, np.ndarray], pt_thld: float,
+                per: dict[Any, list[TrackingMetrics]], scores: dict[Any, list[float]]) -> None:
     _, all_rows = hit_features(event, volumes=volumes)   # the selection, once per event
     for key, lab in labels.items():
         m, sc = _score_labels(event, all_rows, rows, lab, pt_thld)
@@ -127,13 +130,13 @@ def _metric_row(ms: list[TrackingMetrics], scores: list[float]) -> dict[str, flo
 
 def evaluate_oc(gc_model: GraphConstructionNet, oc_model: CondensationNet, events: list[Event], *,
                 eps_grid: Sequence[float] = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8),
-                min_samples_grid: Sequence[int] = (1, 2, 3), volumes: tuple[int, ...] | None = (7, 8, 9),
+                min_samples_grid: Sequence[int] = (1, 2, 3),
+                volumes: tuple[int, ...] | None = (7, 8, 9),
                 noise_model: NoiseClassifier | None = None, n_threads: int = 0) -> dict[str, Any]:
     """DM / perfect / LHC efficiencies and fake rates (pT > pt_thld) of DBSCAN on the OC
     clustering space over an (eps, min_samples) grid (one cached neighbour graph per event:
     :class:`~helixkit.graph.DbscanRescan`), the best point by DM, the TrackML score there and
     the inference time per event by stage."""
-
     grid = [(float(e), int(m)) for e in eps_grid for m in min_samples_grid]
     per: dict[tuple[float, int], list[TrackingMetrics]] = {g: [] for g in grid}
     scores: dict[tuple[float, int], list[float]] = {g: [] for g in grid}
@@ -164,15 +167,14 @@ def evaluate_oc(gc_model: GraphConstructionNet, oc_model: CondensationNet, event
     return _summary(rows_out, t, len(events))
 
 
-def evaluate_edge(gc_model: GraphConstructionNet, edge_model: EdgeClassifier, events: list[Event], *,
-                  thresholds: Sequence[float] = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
-                  volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: NoiseClassifier | None = None,
-                  n_threads: int = 0) -> dict[str, Any]:
+def evaluate_edge(gc_model: GraphConstructionNet, edge_model: EdgeClassifier, events: list[Event],
+                  *, thresholds: Sequence[float] = EDGE_THRESHOLDS,
+                  volumes: tuple[int, ...] | None = (7, 8, 9),
+                  noise_model: NoiseClassifier | None = None, n_threads: int = 0) -> dict[str, Any]:
     """DM / perfect / LHC efficiencies and fake rates of the edge route over a threshold
     scan, the best threshold by DM, the TrackML score there and the time per event by stage
     (``graph``: kNN graph; ``edge_features``; ``gnn``: edge classifier; ``clustering``: track
     building)."""
-
     cfg = edge_model.config
     extra = tuple(cfg.extra_features)
     thr = [float(x) for x in thresholds]
@@ -211,7 +213,6 @@ def track_filter_batch(model: LearnedTracking, event: Event) -> dict[str, Any] |
     :class:`~helixkit.models.learned.LearnedTracking`, edge route): their features, truth
     (1 = double-majority match), ids and the candidate labels per model hit; None for an
     event too small for the graph."""
-
     cand = model.edge_candidates(event)
     if cand is None:
         return None
@@ -227,14 +228,14 @@ def track_filter_batch(model: LearnedTracking, event: Event) -> dict[str, Any] |
             "geometry": geometry}
 
 
-def evaluate_track_filter(model: LearnedTracking, track_filter: TrackFilter, batches: list[dict[str, Any]], *,
-                          cuts: Any = TRACK_FILTER_CUTS, events: list[Event]) -> dict[str, Any]:
+def evaluate_track_filter(model: LearnedTracking, track_filter: TrackFilter,
+                          batches: list[dict[str, Any]], *, cuts: Any = TRACK_FILTER_CUTS,
+                          events: list[Event]) -> dict[str, Any]:
     """Tracking metrics over a scan of the filter's cut (with its repair rounds, see
     :func:`~helixkit.models.track_filter.refine_tracks`) on precomputed
     :func:`track_filter_batch` outputs of ``events``; ``best``: the highest DM efficiency
     among the cuts whose DM fake rate is <= ``track_filter.config.max_fake`` (none: the
     lowest fake rate among the cuts within 1 point of the best DM)."""
-
     pt_thld = model.gc.config.pt_thld
     per: dict[float, list[TrackingMetrics]] = {float(c): [] for c in cuts}
     scores: dict[float, list[float]] = {float(c): [] for c in cuts}
@@ -263,14 +264,14 @@ def evaluate_track_filter(model: LearnedTracking, track_filter: TrackFilter, bat
     return {"scan": scan, "best": best}
 
 
-def evaluate_noise(model: NoiseClassifier, events: list[Event], *, volumes: tuple[int, ...] | None | Literal["model"] = "model",
-                   max_fpr: float | None = None, out_dir: str | Path | None = None
-                   ) -> dict[str, Any]:
+def evaluate_noise(model: NoiseClassifier, events: list[Event], *,
+                   volumes: tuple[int, ...] | None | Literal['model'] = 'model',
+                   max_fpr: float | None = None,
+                   out_dir: str | Path | None = None) -> dict[str, Any]:
     """ROC / AUC of the noise classifier, and the working point: the threshold with
     false-positive rate on real hits <= ``max_fpr`` (default: the model's) and the fraction of
     noise hits it removes; also the rates at the model's own threshold. ``volumes``: default
     the ones the model was trained on."""
-
     if isinstance(volumes, str) and volumes == "model":
         volumes = None if model.config.volumes is None else tuple(model.config.volumes)
 
@@ -310,7 +311,6 @@ def evaluate_event(model: LearnedTracking, event: Event, *, n_threads: int = 0,
     Returns ``metrics`` (:class:`~helixkit.evaluation.TrackingMetrics` as a dict plus
     ``trackml_score`` on those hits), ``timing`` (seconds by stage and ``total``) and, with
     ``binned``, ``binned_pt`` / ``binned_eta`` efficiencies."""
-
     vols = None if model.config.volumes is None else tuple(model.config.volumes)
     thld = model.gc.config.pt_thld
     t0 = time.perf_counter()
@@ -332,11 +332,11 @@ def evaluate_event(model: LearnedTracking, event: Event, *, n_threads: int = 0,
     return out
 
 
-def evaluate_learned(model: LearnedTracking, *, n_events: int = 3, mu: float = 200.0, seed: int = 12345,
-                     out_dir: str | Path | None = None, n_threads: int = 0) -> dict[str, Any]:
+def evaluate_learned(model: LearnedTracking, *, n_events: int = 3, mu: float = 200.0,
+                     seed: int = 12345, out_dir: str | Path | None = None,
+                     n_threads: int = 0) -> dict[str, Any]:
     """Tracking metrics of a :class:`LearnedTracking` on fresh simulated events (the model's
     own working point), efficiencies vs pT and η, and the time per event by stage."""
-
     events = list(generate_events(n_events, mu=mu, seed=seed, first_event_id=20_000))
     # warm-up on a small event: numba kernels compile or load their cache on the first call,
     # which is not per-event inference time

@@ -40,7 +40,6 @@ def train_gc(events: list[Event], val_events: list[Event], gc_config: GCConfig |
              train_config: TrainConfig | None = None, out_dir: str | Path | None = None, *,
              volumes: tuple[int, ...] | None = (7, 8, 9)) -> GraphConstructionNet:
     """Train the embedding with the hinge loss, one event per step."""
-
     cfg = gc_config or GCConfig()
     tcfg = train_config or TrainConfig(epochs=10, lr=1e-3, progress=False)
     seed_everything(tcfg.seed)
@@ -56,11 +55,11 @@ def train_gc(events: list[Event], val_events: list[Event], gc_config: GCConfig |
     return model
 
 
-def train_oc(events: list[Event], val_events: list[Event], gc_model: GraphConstructionNet, oc_config: OCConfig | None = None,
-             train_config: TrainConfig | None = None, out_dir: str | Path | None = None, *,
-             volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: NoiseClassifier | None = None) -> CondensationNet:
+def train_oc(events: list[Event], val_events: list[Event], gc_model: GraphConstructionNet,
+             oc_config: OCConfig | None = None, train_config: TrainConfig | None = None,
+             out_dir: str | Path | None = None, *, volumes: tuple[int, ...] | None = (7, 8, 9),
+             noise_model: NoiseClassifier | None = None) -> CondensationNet:
     """Train the condensation GNN on the (frozen) GC model's graph, one event per step."""
-
     d = gc_model.config.out_dim
     cfg = oc_config or OCConfig(emb_dim=d, out_dim=d)
     tcfg = train_config or TrainConfig(epochs=10, lr=1e-3, progress=False)
@@ -81,10 +80,11 @@ def train_oc(events: list[Event], val_events: list[Event], gc_model: GraphConstr
     return model
 
 
-def train_edge(events: list[Event], val_events: list[Event], gc_model: GraphConstructionNet, edge_config: EdgeConfig | None = None,
-               train_config: TrainConfig | None = None, out_dir: str | Path | None = None, *,
-               volumes: tuple[int, ...] | None = (7, 8, 9), noise_model: NoiseClassifier | None = None,
-               init: EdgeClassifier | None = None, stages: tuple[int, ...] | None = None) -> EdgeClassifier:
+def train_edge(events: list[Event], val_events: list[Event], gc_model: GraphConstructionNet,
+               edge_config: EdgeConfig | None = None, train_config: TrainConfig | None = None,
+               out_dir: str | Path | None = None, *, volumes: tuple[int, ...] | None = (7, 8, 9),
+               noise_model: NoiseClassifier | None = None, init: EdgeClassifier | None = None,
+               stages: tuple[int, ...] | None = None) -> EdgeClassifier:
     """Train the edge classifier on the (frozen) GC model's graph: class-weighted BCE over
     the edges of all events, in shuffled mini-batches of ``train_config.batch_size``; with
     ``refine``, then each refinement pass in turn on the scores of the passes before it
@@ -97,7 +97,6 @@ def train_edge(events: list[Event], val_events: list[Event], gc_model: GraphCons
     their training inputs. ``stages``: the passes to train (default: all, see
     :func:`check_edge_stages`); the others are kept as ``init`` has them — e.g.
     ``(3,)`` adds a third pass to a trained two-pass classifier."""
-
     cfg = edge_config or EdgeConfig(emb_dim=gc_model.config.out_dim)
     tcfg = train_config or TrainConfig(epochs=10, lr=2e-3, batch_size=8192, progress=False)
     n_init = 0 if init is None else init.config.n_passes
@@ -173,7 +172,6 @@ def train_edge(events: list[Event], val_events: list[Event], gc_model: GraphCons
 
 def _copy_pass(model: EdgeClassifier, src: int, dst: int) -> None:
     """Pass ``dst`` of an edge classifier becomes a copy of pass ``src`` (same shapes)."""
-
     with torch.no_grad():
         a, b = model.pass_modules(src), model.pass_modules(dst)
         for t, f in zip(b[0].parameters(), a[0].parameters()):
@@ -207,15 +205,14 @@ def _load_edge_init(model: EdgeClassifier, init: EdgeClassifier) -> None:
 
 
 def train_track_filter(model: LearnedTracking, events: list[Event], val_events: list[Event],
-                       config: TrackFilterConfig | dict[str, Any] | None = None, *, epochs: int = 60, lr: float = 3e-3,
-                       batch_size: int = 1024, seed: int = 0,
+                       config: TrackFilterConfig | dict[str, Any] | None = None, *,
+                       epochs: int = 60, lr: float = 0.003, batch_size: int = 1024, seed: int = 0,
                        progress: bool = True) -> tuple[Any, dict[str, Any]]:
     """Train a :class:`~helixkit.models.track_filter.TrackFilter` for ``model`` (edge route)
     on the candidates it builds on ``events`` — events its edge classifier was not trained
     on, or the candidates look better than they will at inference — and pick its cut on
     ``val_events``. Returns ``(filter, validation scan)``; attach it with
     ``model.set_track_filter(filter)``."""
-
     if getattr(model, "edge", None) is None:
         msg = "model: the track filter needs a learned_tracking model of the edge route"
         raise ValueError(msg)
@@ -271,12 +268,12 @@ def train_track_filter(model: LearnedTracking, events: list[Event], val_events: 
     return tf, res
 
 
-def train_noise(events: list[Event], val_events: list[Event], noise_config: NoiseConfig | None = None,
-                train_config: TrainConfig | None = None, out_dir: str | Path | None = None, *,
+def train_noise(events: list[Event], val_events: list[Event],
+                noise_config: NoiseConfig | None = None, train_config: TrainConfig | None = None,
+                out_dir: str | Path | None = None, *,
                 volumes: tuple[int, ...] | None = (7, 8, 9)) -> NoiseClassifier:
     """Train the noise classifier (one event per step) and set its threshold at the working
     point ``max_fpr`` on the validation events; the checkpoint ``best.pt`` gets the threshold."""
-
     cfg = noise_config or NoiseConfig()
     cfg.volumes = None if volumes is None else list(volumes)
     tcfg = train_config or TrainConfig(epochs=10, lr=1e-3, progress=False)
@@ -308,7 +305,6 @@ def _events(data: LearnedDataConfig) -> tuple[list[Event], list[Event]]:
 def _add_track_filter(full: LearnedTracking, cfg: dict[str, Any], progress: bool,
                       ) -> tuple[dict[str, Any], float]:
     """Train the track-candidate filter for ``full`` on its own events and attach it."""
-
     data, tcfg = cfg["data"], cfg["track_filter_train"]
     first = data.n_train_events + data.n_val_events
     train = list(generate_events(tcfg.n_train_events, mu=data.mu, seed=data.seed + 2,
@@ -326,7 +322,6 @@ def _add_track_filter(full: LearnedTracking, cfg: dict[str, Any], progress: bool
 def _checkpoint_part(path: str, name: str, field: str) -> torch.nn.Module:
     """The ``name`` model (gc, noise, edge) of checkpoint ``path``: a checkpoint of that
     model or the part of a ``learned_tracking`` one (e.g. the shipped bundle)."""
-
     part = load(path)
     if getattr(part, "model_name", None) == "learned_tracking":
         part = getattr(part, name, None)
@@ -342,7 +337,6 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
     (``learned_tracking``; with a ``track_filter`` section and the edge route, its
     track-candidate filter last) or only the track filter of a trained edge-route model
     (``track_filter``: ``model_checkpoint``, default the shipped model)."""
-
     if model not in ("gc", "oc", "edge", "noise", "learned_tracking", "track_filter"):
         msg = ("model must be gc, oc, edge, noise, learned_tracking or track_filter, got "
                f"{model!r}")

@@ -148,7 +148,6 @@ class HitDataset(Dataset):
 
     def item(self, event: Event) -> dict[str, Any]:
         """The item of one event (what ``dataset[k]`` returns for its k-th event)."""
-
         x, rows = hit_features(event, volumes=self.volumes, extra=self.extra,
                                normalize=self.normalize)
         key = layer_key(event, rows)

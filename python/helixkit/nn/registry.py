@@ -44,7 +44,6 @@ BUILTIN: dict[str, str] = {
 
 def register_model(name: str, config_cls: type) -> Callable[[M], M]:
     """Class decorator: register ``cls(config)`` under ``name``."""
-
     def deco(cls: M) -> M:
         _REGISTRY[name] = (cls, config_cls)
         cls.model_name = name

@@ -113,7 +113,6 @@ def run_study(
     and >= 3 pixel layers count for efficiency (as in ``helixkit demo``).
     Times are the best of ``repeats`` runs per event, averaged over events.
     """
-
     if n_events < 1 or repeats < 1:
         msg = f"n_events (={n_events}) and repeats (={repeats}) must be >= 1"
         raise ValueError(msg)
@@ -238,7 +237,6 @@ def demo_stage(
     native Annoy index, metric "phi", ACTS's script values, the time-neutral
     choice at the demo's <mu> = 50).
     """
-
     del seed  # the index seed is part of hashing_config
     hcfg = hashing_config or HashingConfig(bucket_size=100, phi_bins=100)
     methods = {

@@ -27,14 +27,14 @@ from .model import (
 from .train import simulated_events
 
 
-def evaluate_trackformer(model: TrackFormer, *, n_events: int = 5, mu: float = 50.0, seed: int = 12345,
-                         out_dir: str | Path | None = None, n_threads: int = 0) -> dict[str, Any]:
+def evaluate_trackformer(model: TrackFormer, *, n_events: int = 5, mu: float = 50.0,
+                         seed: int = 12345, out_dir: str | Path | None = None,
+                         n_threads: int = 0) -> dict[str, Any]:
     """Relative pT and q/pT resolution per pT bin: TrackFormer vs Kalman fit vs 3-point helix.
 
     Residuals are taken on the *same* particles (those that all three methods
     reconstruct); widths by iterative 3σ clipping.
     """
-
     events = simulated_events(n_events, mu, seed, 10_000)
     seq = build_sequences(events, model.config, strict_length=False)
     t0 = time.perf_counter()
@@ -90,7 +90,6 @@ def _perigee_table(seq: TrackSequences, pred: np.ndarray, kf: np.ndarray, common
 
     Fills ``table["perigee"]`` and returns a text table (all pT, and 1–2 GeV).
     """
-
     truth = seq.perigee
     tf = perigee_from_targets(pred, first_hit_phi(seq.xyz))
     names = [("d0", 1e3, "um"), ("z0", 1e3, "um"), ("phi0", 1e3, "mrad"), ("theta", 1e3, "mrad")]

@@ -41,7 +41,6 @@ def _tensors(seq: TrackSequences) -> tuple[torch.Tensor, ...]:
 def train_trackformer(config: dict[str, Any], out_dir: str | Path, *, resume: bool = False,
                       progress: bool = True) -> TrackFormer:
     """Simulate, build sequences, train with early stopping; returns the best model."""
-
     unknown = sorted(set(config) - {"data", "model", "train"})
     if unknown:
         msg = f"config: unknown section(s) {unknown}; valid: ['data', 'model', 'train']"
