@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +54,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="comma-separated subset of stages to run after the simulation (default: all)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_workers(p)
     p.set_defaults(func=_demo)
 
     p = sub.add_parser(
@@ -67,6 +70,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--first-event", type=int, default=0, help="first event id (default: 0)")
     p.add_argument("--gzip", action="store_true", help="write .csv.gz")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_workers(p)
     p.set_defaults(func=_simulate)
 
     st = sub.add_parser("study", help="performance studies (hashing seeding scan)")
@@ -91,6 +95,10 @@ def _add_train_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="run directory (default: runs/MODEL)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="training processes on this machine, PyTorch DistributedDataParallel "
+                        "(gloo on CPU; default: 1 = the single-process training); for several "
+                        "machines run under torchrun instead")
     p.set_defaults(func=_train)
 
     eval_models = [m for s in SYSTEMS for m in s.evaluate_models]
@@ -106,9 +114,53 @@ def _add_train_evaluate(sub: argparse._SubParsersAction) -> None:
                    help=f"pile-up of the test events (default: {mu_defaults})")
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--out", default=None, help="write JSON + plots here")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_workers(p)
     options = [(s, s.add_evaluate_options(p)) for s in SYSTEMS
                if s.add_evaluate_options is not None]
     p.set_defaults(func=_evaluate, system_options=options)
+
+
+def _add_workers(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("scale-out (Dask; pip install 'helixkit[distributed]')")
+    g.add_argument("--workers", type=int, default=None,
+                   help="spread the events over N worker processes of a local Dask cluster "
+                        "(workers x threads = cores); same results as the serial run")
+    g.add_argument("--scheduler", default=None,
+                   help="address of a running Dask scheduler (e.g. tcp://host:8786) to run "
+                        "the events on")
+
+
+def _mapper(args: argparse.Namespace) -> Any:
+    """The event mapper that --workers / --scheduler ask for (None: serial), checked
+    before any work starts."""
+    workers, scheduler = getattr(args, "workers", None), getattr(args, "scheduler", None)
+    if workers is None and scheduler is None:
+        return None
+    if workers is not None and (workers < 1 or scheduler is not None):
+        msg = (f"--workers must be >= 1, got {workers}" if workers < 1 else
+               "--workers and --scheduler: give one (a scheduler has its own workers)")
+        raise ValueError(msg)
+    from .distributed import event_mapper  # noqa: PLC0415  (dask)
+
+    mapper = event_mapper(scheduler=scheduler, n_workers=workers,
+                          progress=not getattr(args, "no_progress", False))
+    if scheduler is not None:
+        mapper(_identity, [])   # connects now: an unreachable scheduler fails here
+    return mapper
+
+
+def _identity(event: Any, *, n_threads: int) -> Any:
+    return event
+
+
+def _with_mapper(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    args.mapper = _mapper(args)
+    try:
+        return run(args)
+    finally:
+        if args.mapper is not None:
+            args.mapper.close()
 
 
 def _system(model: str, kind: str) -> SystemCommands:
@@ -120,7 +172,24 @@ def _system(model: str, kind: str) -> SystemCommands:
 
 
 def _train(args: argparse.Namespace) -> int:
-    return _system(args.model, "train").train(args)
+    system = _system(args.model, "train")
+    if args.nproc < 1:
+        msg = f"--nproc must be >= 1, got {args.nproc}"
+        raise ValueError(msg)
+    if args.nproc == 1:
+        from .distributed.ddp import init_from_env  # noqa: PLC0415  (torch)
+
+        init_from_env()          # under torchrun: join its process group
+        return system.train(args)
+    from .distributed.ddp import launch  # noqa: PLC0415  (torch)
+
+    args.no_progress = True      # one bar per process would interleave
+    launch(_train_rank, args.nproc, system.train, args)
+    return 0
+
+
+def _train_rank(train: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> None:
+    train(args)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -133,7 +202,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise ValueError(msg)
     system = _system(args.model, "evaluate")
     args.mu = system.evaluate_mu if args.mu is None else args.mu
-    return system.evaluate(args)
+    return _with_mapper(system.evaluate, args)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -145,16 +214,21 @@ def _demo(args: argparse.Namespace) -> int:
     from .demo import STAGES, run_demo  # noqa: PLC0415  (the demo imports torch)
 
     stages = STAGES if args.stages is None else tuple(s for s in args.stages.split(",") if s)
-    run_demo(
-        args.out,
-        n_events=args.events,
-        mu=args.mu,
-        seed=args.seed,
-        n_threads=args.threads,
-        stages=stages,
-        progress=not args.no_progress,
-    )
-    return 0
+
+    def run(args: argparse.Namespace) -> int:
+        run_demo(
+            args.out,
+            n_events=args.events,
+            mu=args.mu,
+            seed=args.seed,
+            n_threads=args.threads,
+            stages=stages,
+            progress=not args.no_progress,
+            mapper=args.mapper,
+        )
+        return 0
+
+    return _with_mapper(run, args)
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -163,6 +237,8 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.events < 1:
         msg = f"--events must be >= 1, got {args.events}"
         raise ValueError(msg)
+    if args.workers is not None or args.scheduler is not None:
+        return _with_mapper(_simulate_distributed, args)
     n = 0
     for ev in generate_events(
         args.events,
@@ -175,6 +251,39 @@ def _simulate(args: argparse.Namespace) -> int:
         n += 1
     print(f"wrote {n} events to {args.out}")
     return 0
+
+
+def _simulate_distributed(args: argparse.Namespace) -> int:
+    """``simulate --workers N``: each worker simulates and writes its events; the files are
+    those of the serial run. A marker per finished event (removed at the end) lets a rerun
+    after a crash skip what is done."""
+    import functools  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+
+    from .data import simulated_events  # noqa: PLC0415
+    from .distributed import map_events  # noqa: PLC0415  (dask)
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        msg = f"--out: {out} exists and is not a directory"
+        raise ValueError(msg)
+    sources = simulated_events(args.events, mu=args.mu, seed=args.seed,
+                               first_event_id=args.first_event)
+    marks = out / ".helixkit-done"
+    n_workers = args.workers
+    map_events(functools.partial(_write_event, out=str(out), compress=args.gzip), sources,
+               scheduler=args.scheduler, n_workers=n_workers, out_dir=marks,
+               progress=not args.no_progress)
+    shutil.rmtree(marks, ignore_errors=True)
+    print(f"wrote {len(sources)} events to {args.out}")
+    return 0
+
+
+def _write_event(event: Any, *, n_threads: int, out: str, compress: bool) -> int:
+    from .data import write_trackml  # noqa: PLC0415
+
+    write_trackml(event, out, compress=compress)
+    return event.n_hits
 
 
 def main(argv: Sequence[str] | None = None) -> int:

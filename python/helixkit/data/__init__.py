@@ -19,14 +19,35 @@ __getattr__, __dir__, __all__ = attach(__name__, {
                   "split_events"],
     "trackml": ["list_trackml_events", "read_trackml", "trackml_event_files", "write_trackml"],
     "simulation": ["SimulationConfig", "generate_events", "simulate_event", "trackml_weights"],
-}, submodules=["acts", "event", "geometry", "selection", "simulation", "trackml"])
+    "sources": ["ActsEvent", "InMemoryEvent", "Mapper", "SimulatedEvent", "TrackMLEvent",
+                "expand_sources", "simulated_events"],
+}, submodules=["acts", "event", "geometry", "selection", "simulation", "sources", "trackml"])
 
 if TYPE_CHECKING:
-    from .acts import (decode_barcode, decode_geometry_id, encode_barcode, encode_geometry_id,
-                       read_acts_csv)
+    from .acts import (
+        decode_barcode,
+        decode_geometry_id,
+        encode_barcode,
+        encode_geometry_id,
+        read_acts_csv,
+    )
     from .event import Event, Table, layer_key
     from .geometry import Geometry, Layer, trackml_like
-    from .selection import (CutFlow, format_cutflow, particle_hit_counts, select_particles,
-                            split_events)
+    from .selection import (
+        CutFlow,
+        format_cutflow,
+        particle_hit_counts,
+        select_particles,
+        split_events,
+    )
     from .simulation import SimulationConfig, generate_events, simulate_event, trackml_weights
+    from .sources import (
+        ActsEvent,
+        InMemoryEvent,
+        Mapper,
+        SimulatedEvent,
+        TrackMLEvent,
+        expand_sources,
+        simulated_events,
+    )
     from .trackml import list_trackml_events, read_trackml, trackml_event_files, write_trackml

@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Event
+from ..data.sources import Mapper
 from ..report import Report
 from .truth import fit_performance, fit_truth_tracks, plot_fit_performance
 
 
-def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int) -> None:
+def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int,
+               mapper: Mapper | None = None) -> None:
     """Truth tracking: the Kalman filter + smoother on the hits of each selected primary."""
     rows, summaries, times, ntracks = [], [], [], []
     perf = None

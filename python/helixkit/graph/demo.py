@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..data import Event, layer_key
+from ..data.sources import Mapper
 from ..evaluation import TrackingMetrics, tracking_metrics, trackml_score
 from ..report import Report
 from ._neighbors import DbscanRescan
@@ -27,7 +28,8 @@ def baseline_features(event: Event) -> np.ndarray:
     return f.astype(np.float32)
 
 
-def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int) -> None:
+def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int,
+               mapper: Mapper | None = None) -> None:
     """The classical clustering baseline: DBSCAN on :func:`baseline_features`, eps scan."""
     eps_grid = np.array([0.004, 0.006, 0.008, 0.011, 0.015, 0.02])
     rows = []

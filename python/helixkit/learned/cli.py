@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from .._commands import SystemCommands
 
@@ -64,7 +65,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         model.track_filter.config.cut = float(args.filter_cut)
         model.track_filter.config.validate()
     res = evaluate_learned(model, n_events=args.events, mu=args.mu, seed=args.seed,
-                           out_dir=args.out)
+                           out_dir=args.out, mapper=getattr(args, "mapper", None))
     print(res["table"])
     print(f"graph building + clustering: {100 * res['graph_and_clustering_fraction']:.1f} % "
           "of inference time")
@@ -72,7 +73,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 
 def _evaluate_noise(args: argparse.Namespace) -> int:
-    from ..data import generate_events  # noqa: PLC0415
+    from ..data import generate_events, simulated_events  # noqa: PLC0415
     from ..nn.registry import load  # noqa: PLC0415
     from .evaluate import evaluate_noise  # noqa: PLC0415
 
@@ -80,11 +81,20 @@ def _evaluate_noise(args: argparse.Namespace) -> int:
         msg = "evaluate noise needs --checkpoint (a trained noise model)"
         raise ValueError(msg)
     model = load(args.checkpoint, expect="noise")
-    events = list(generate_events(args.events, mu=args.mu, seed=args.seed,
-                                  first_event_id=20_000))
+    mapper = getattr(args, "mapper", None)
+    if mapper is None:
+        events = list(generate_events(args.events, mu=args.mu, seed=args.seed,
+                                      first_event_id=20_000))
+    else:       # simulated where the mapper runs
+        events = mapper(_event, simulated_events(args.events, mu=args.mu, seed=args.seed,
+                                                 first_event_id=20_000))
     res = evaluate_noise(model, events, out_dir=args.out)
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, str)}, indent=1))
     return 0
+
+
+def _event(event: Any, *, n_threads: int) -> Any:
+    return event
 
 
 def _evaluate_options(p: argparse.ArgumentParser) -> list[tuple[str, str]]:

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..data import Event, generate_events
+from ..data.sources import InMemoryEvent, Mapper
 from ..nn.registry import pretrained
 from ..report import Report
-from .evaluate import evaluate_event
+from .evaluate import _evaluate_one, evaluate_event
 
 _ROUTE = {"edge": "edge classifier ({passes} passes) -> track building", "oc": "OC GNN -> DBSCAN"}
 
 
-def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int) -> None:
+def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int,
+               mapper: Mapper | None = None) -> None:
     """The shipped ``pretrained("learned_tracking")`` on the demo events: DM / perfect / LHC
     efficiencies, fake rate, TrackML score (pixel hits) and the time per stage."""
     model = pretrained("learned_tracking")
-    # warm-up on a small event: the numba kernels compile (fresh install) or load their cache
-    # on the first call, which is not per-event inference time
-    model.find_tracks(next(generate_events(1, mu=5, seed=seed + 1)), n_threads=n_threads)
+    if mapper is None:
+        # warm-up on a small event: the numba kernels compile (fresh install) or load their
+        # cache on the first call, which is not per-event inference time
+        model.find_tracks(next(generate_events(1, mu=5, seed=seed + 1)), n_threads=n_threads)
+        results = [evaluate_event(model, ev, n_threads=n_threads) for ev in events]
+    else:       # each event where the mapper runs it (a warm-up per process there)
+        results = mapper(functools.partial(_evaluate_one, model=model, warm_seed=seed + 1,
+                                           binned=False), [InMemoryEvent(ev) for ev in events])
     rows, timing = [], []
-    for ev in events:
-        res = evaluate_event(model, ev, n_threads=n_threads)
+    for ev, res in zip(events, results):
         m = res["metrics"]
         timing.append(res["timing"])
         rows.append([ev.event_id, m["n_particles"], m["double_majority"], m["fake_double_majority"],

@@ -3,6 +3,7 @@ scans (DBSCAN eps, edge threshold, track-filter cut), tracking metrics, timing, 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ import torch
 
 from .._table import format_table
 from ..data import Event, generate_events, layer_key
+from ..data.sources import Mapper, simulated_events
 from ..evaluation import TrackingMetrics, tracking_metrics, tracking_metrics_binned, trackml_score
 from ..graph import DbscanRescan, graph_metrics, hits_of_interest, knn_graph
 from ..nn.features import feature_columns, hit_features
@@ -25,7 +27,6 @@ from .model import LearnedTracking
 from .noise import NoiseClassifier, roc_auc, roc_curve, working_point
 from .oc import CondensationNet, embed_clusters, graph_inputs
 from .track_filter import TrackFilter, candidate_features, candidate_truth, refine_tracks
-
 
 #: the edge-score thresholds evaluate_edge scans
 EDGE_THRESHOLDS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -332,16 +333,39 @@ def evaluate_event(model: LearnedTracking, event: Event, *, n_threads: int = 0,
     return out
 
 
+_WARM: set[int] = set()
+
+
+def _evaluate_one(event: Event, *, n_threads: int, model: LearnedTracking,
+                  warm_seed: int, binned: bool = True) -> dict[str, Any]:
+    """One event of :func:`evaluate_learned` (where a mapper runs it), after a warm-up
+    per process."""
+    if id(model) not in _WARM:
+        model.find_tracks(next(generate_events(1, mu=5, seed=warm_seed)), n_threads=n_threads)
+        _WARM.add(id(model))
+    return evaluate_event(model, event, n_threads=n_threads, binned=binned)
+
+
 def evaluate_learned(model: LearnedTracking, *, n_events: int = 3, mu: float = 200.0,
                      seed: int = 12345, out_dir: str | Path | None = None,
-                     n_threads: int = 0) -> dict[str, Any]:
+                     n_threads: int = 0, mapper: Mapper | None = None) -> dict[str, Any]:
     """Tracking metrics of a :class:`LearnedTracking` on fresh simulated events (the model's
-    own working point), efficiencies vs pT and η, and the time per event by stage."""
-    events = list(generate_events(n_events, mu=mu, seed=seed, first_event_id=20_000))
-    # warm-up on a small event: numba kernels compile or load their cache on the first call,
-    # which is not per-event inference time
-    model.find_tracks(next(generate_events(1, mu=5, seed=seed + 1)), n_threads=n_threads)
-    per_event = [evaluate_event(model, ev, n_threads=n_threads, binned=True) for ev in events]
+    own working point), efficiencies vs pT and η, and the time per event by stage.
+
+    ``mapper``: how the events are spread (:mod:`helixkit.data.sources`; e.g. a Dask one from
+    :func:`helixkit.distributed.event_mapper`): each event is simulated and evaluated where
+    the mapper runs it, with the same metrics as the serial run (default: here, in turn)."""
+    if mapper is not None:
+        sources = simulated_events(n_events, mu=mu, seed=seed, first_event_id=20_000)
+        per_event = mapper(functools.partial(_evaluate_one, model=model, warm_seed=seed + 1),
+                           sources)
+    else:
+        events = list(generate_events(n_events, mu=mu, seed=seed, first_event_id=20_000))
+        # warm-up on a small event: numba kernels compile or load their cache on the first
+        # call, which is not per-event inference time
+        model.find_tracks(next(generate_events(1, mu=5, seed=seed + 1)), n_threads=n_threads)
+        per_event = [evaluate_event(model, ev, n_threads=n_threads, binned=True)
+                     for ev in events]
     rows = [e["metrics"] for e in per_event]
     timing = [e["timing"] for e in per_event]
     binned_pt = [e["binned_pt"] for e in per_event]

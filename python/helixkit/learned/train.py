@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from ..data import Event, generate_events
 from ..nn.config import config_from_dict
 from ..nn.registry import load, pretrained, save
-from ..nn.training import TrainConfig, Trainer, seed_everything
+from ..nn.training import TrainConfig, Trainer, is_main_process, seed_everything
 from .batches import edge_batch, feature_groups, gc_batch, noise_batch, oc_batch
 from .config import LearnedDataConfig, parse_config
 from .edge import EdgeClassifier, EdgeConfig, check_edge_stages
@@ -288,7 +288,7 @@ def train_noise(events: list[Event], val_events: list[Event],
     Trainer(model, lambda m, b: weighted_bce(m(b[0]), b[1]), tcfg, out_dir).fit(train, val)
     res = evaluate_noise(model, val_events, volumes=volumes)
     model.config.threshold = res["threshold"]
-    if out_dir is not None:
+    if out_dir is not None and is_main_process():
         save(model, Path(out_dir) / "best.pt", metrics={k: v for k, v in res.items()
                                                        if isinstance(v, float)})
     return model
@@ -353,10 +353,11 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
         res, dt = _add_track_filter(full, cfg, progress)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        save(full, out / "learned_tracking.pt",
-             metrics={"validation": res["best"], "timing_s": {"track_filter_s": dt}})
-        (out / "run_config.json").write_text(json.dumps(
-            {"config": config, "track_filter_validation": res}, indent=1, default=float))
+        if is_main_process():
+            save(full, out / "learned_tracking.pt",
+                 metrics={"validation": res["best"], "timing_s": {"track_filter_s": dt}})
+            (out / "run_config.json").write_text(json.dumps(
+                {"config": config, "track_filter_validation": res}, indent=1, default=float))
         return full
     vols = None if data.volumes is None else tuple(data.volumes)
     if model in ("oc", "edge") and not cfg["gc_checkpoint"]:
@@ -421,7 +422,8 @@ def train_learned(model: str, config: dict[str, Any], out_dir: str | Path, *,
     else:
         full = LearnedTracking.from_parts(gc_model, part, noise_model, eps=best["eps"],
                                           min_samples=best["min_samples"], volumes=vols)
-    save(full, out / "learned_tracking.pt", metrics={"validation": best, "timing_s": log})
-    (out / "run_config.json").write_text(json.dumps(
-        {"config": config, "validation": res, "timing_s": log}, indent=1, default=float))
+    if is_main_process():        # rank 0 of a distributed training writes
+        save(full, out / "learned_tracking.pt", metrics={"validation": best, "timing_s": log})
+        (out / "run_config.json").write_text(json.dumps(
+            {"config": config, "validation": res, "timing_s": log}, indent=1, default=float))
     return full

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import random
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,38 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def world() -> tuple[int, int]:
+    """``(rank, world size)`` of the torch.distributed process group; ``(0, 1)`` outside
+    one (torch not imported, or no group initialised)."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return 0, 1
+    return dist.get_rank(), dist.get_world_size()
+
+
+def is_main_process() -> bool:
+    """True on rank 0 of a distributed training (and always outside one): the process that
+    writes checkpoints, logs and outputs."""
+    return world()[0] == 0
+
+
+def _loss_module(model: nn.Module, loss_fn: Callable[..., torch.Tensor]) -> nn.Module:
+    """A module with ``forward(batch) = loss_fn(model, batch)``, for DistributedDataParallel
+    to wrap: its gradient all-reduce then covers whatever the loss function calls on the
+    model (``model(x)``, ``model.loss(batch)``, ...)."""
+    import torch  # noqa: PLC0415
+
+    class LossModule(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, batch: tuple[Any, ...]) -> torch.Tensor:
+            return loss_fn(self.model, batch)
+
+    return LossModule()
+
+
 def select_device(name: str = "cpu") -> torch.device:
     import torch  # noqa: PLC0415
 
@@ -101,6 +134,13 @@ class Trainer:
     (batches are slices of a per-epoch seeded permutation for training, in
     order for validation), or lists of ready-made batches (e.g. one per event),
     visited in a per-epoch seeded order.
+
+    Inside a torch.distributed process group of N > 1 processes (``helixkit train ...
+    --nproc N``, or torchrun) the same call trains with DistributedDataParallel: a
+    ``DistributedSampler`` (seed ``config.seed``, reshuffled each epoch) gives each rank its
+    share of the batches, DDP all-reduces the gradients, the validation loss is summed over
+    the ranks (so every rank stops at the same epoch), and rank 0 alone writes checkpoints
+    and logs. With one process nothing of this runs: the training is the single-process one.
     """
 
     def __init__(self, model: nn.Module,
@@ -115,10 +155,29 @@ class Trainer:
         self.best_val = math.inf
         self.start_epoch = 0
 
+    def _shard(self, n: int, shuffle: bool, epoch: int) -> list[int] | None:
+        """This rank's batch indices among ``n`` (None outside a distributed training)."""
+        rank, size = world()
+        if size == 1:
+            return None
+        from torch.utils.data import DistributedSampler  # noqa: PLC0415
+
+        if not shuffle:      # validation: every batch once, no padding
+            return list(range(rank, n, size))
+        sampler = DistributedSampler(range(n), num_replicas=size, rank=rank, shuffle=True,
+                                     seed=self.config.seed, drop_last=False)
+        sampler.set_epoch(epoch)
+        return list(sampler)
+
     def _batches(self, data: Any, shuffle: bool, epoch: int) -> Iterator[tuple[Any, ...]]:
         import torch  # noqa: PLC0415
 
         if isinstance(data, list):  # a list of ready-made batches (e.g. one per event)
+            shard = self._shard(len(data), shuffle, epoch)
+            if shard is not None:
+                for i in shard:
+                    yield data[i]
+                return
             order = (torch.randperm(len(data), generator=torch.Generator().manual_seed(
                 self.config.seed * 1000003 + epoch)) if shuffle else torch.arange(len(data)))
             for i in order.tolist():
@@ -131,8 +190,10 @@ class Trainer:
         else:
             order = torch.arange(n)
         bs = self.config.batch_size
-        for i in range(0, n, bs):
-            idx = order[i : i + bs]
+        starts = list(range(0, n, bs))
+        shard = self._shard(len(starts), shuffle, epoch)
+        for k in (range(len(starts)) if shard is None else shard):
+            idx = order[starts[k] : starts[k] + bs]
             yield tuple(t[idx] for t in data)
 
     def evaluate(self, data: tuple[Any, ...]) -> float:
@@ -144,6 +205,8 @@ class Trainer:
             for batch in self._batches(data, False, 0):
                 total += float(self.loss_fn(self.model, batch)) * len(batch[0])
                 count += len(batch[0])
+        if world()[1] > 1:       # the loss over every rank's share
+            total, count = _all_sum(total, count)
         return total / max(count, 1)
 
     def resume(self, checkpoint: str | os.PathLike[str]) -> None:
@@ -165,11 +228,19 @@ class Trainer:
         cfg = self.config
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
+        rank, size = world()
         opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         if isinstance(train, list):  # ready-made batches: one optimiser step each
             steps_per_epoch = max(len(train), 1)
         else:
             steps_per_epoch = max(math.ceil(len(train[0]) / cfg.batch_size), 1)
+        engine = None
+        if size > 1:                 # each rank takes every size-th batch (sampler, padded)
+            steps_per_epoch = max(math.ceil(steps_per_epoch / size), 1)
+            from torch.nn.parallel import DistributedDataParallel  # noqa: PLC0415
+
+            engine = DistributedDataParallel(_loss_module(self.model, self.loss_fn),
+                                             find_unused_parameters=True)
         total = steps_per_epoch * cfg.epochs
         warmup = int(cfg.warmup_fraction * total)
         sched = torch.optim.lr_scheduler.LambdaLR(
@@ -181,7 +252,7 @@ class Trainer:
             sched.load_state_dict(state["scheduler"])
         bad_epochs = int(state["bad_epochs"]) if state else 0
         epochs: Any = range(self.start_epoch, cfg.epochs)
-        if cfg.progress:
+        if cfg.progress and rank == 0:
             from tqdm.auto import tqdm  # noqa: PLC0415
 
             epochs = tqdm(epochs, desc=f"training {getattr(self.model, 'model_name', 'model')}",
@@ -191,8 +262,10 @@ class Trainer:
             tot, cnt = 0.0, 0
             for batch in self._batches(train, True, epoch):
                 opt.zero_grad(set_to_none=True)
-                loss = self.loss_fn(self.model, batch)
-                if not torch.isfinite(loss):
+                loss = self.loss_fn(self.model, batch) if engine is None else engine(batch)
+                finite = bool(torch.isfinite(loss)) if engine is None else \
+                    _all_sum(float(not torch.isfinite(loss)), 0)[0] == 0   # stop together
+                if not finite:
                     msg = f"loss became {float(loss)} at epoch {epoch}; lower lr?"
                     raise FloatingPointError(msg)
                 loss.backward()
@@ -202,6 +275,8 @@ class Trainer:
                 sched.step()
                 tot += float(loss.detach()) * len(batch[0])
                 cnt += len(batch[0])
+            if size > 1:
+                tot, cnt = _all_sum(tot, cnt)
             val_loss = self.evaluate(val)
             row = {"epoch": epoch, "train_loss": tot / max(cnt, 1), "val_loss": val_loss,
                    "lr": float(sched.get_last_lr()[0])}
@@ -217,13 +292,18 @@ class Trainer:
             self._write(epoch, improved, opt, sched, bad_epochs)
             if bad_epochs >= cfg.patience:
                 break
-        if self.out_dir is not None and (self.out_dir / "best.pt").exists():
+        if self.out_dir is not None and rank == 0 and (self.out_dir / "best.pt").exists():
             self.model.load_state_dict(read_checkpoint(self.out_dir / "best.pt")["state_dict"])
+        if size > 1 and self.out_dir is not None:    # rank 0's best weights to every rank
+            import torch.distributed as dist  # noqa: PLC0415
+
+            for t in self.model.state_dict().values():
+                dist.broadcast(t, 0)
         self.model.eval()
         return self.history
 
     def _write(self, epoch: int, improved: bool, opt: Any, sched: Any, bad_epochs: int) -> None:
-        if self.out_dir is None:
+        if self.out_dir is None or not is_main_process():
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         metrics = {"best_val_loss": self.best_val, **self.history[-1]}
@@ -244,6 +324,16 @@ class Trainer:
         plot_history(self.history, self.out_dir / "loss.png")
 
 
+def _all_sum(*values: float) -> tuple[float, ...]:
+    """The sums of ``values`` over the ranks of the process group (float64)."""
+    import torch  # noqa: PLC0415
+    import torch.distributed as dist  # noqa: PLC0415
+
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(t)
+    return tuple(float(v) for v in t)
+
+
 def plot_history(history: list[dict[str, float]], path: str | os.PathLike[str]) -> Path:
     """Loss curves (train and validation) per epoch."""
     plt = pyplot()
@@ -256,5 +346,5 @@ def plot_history(history: list[dict[str, float]], path: str | os.PathLike[str]) 
     return save_figure(fig, path)
 
 
-__all__ = ["TrainConfig", "Trainer", "lr_factor", "plot_history", "seed_everything",
-           "select_device"]
+__all__ = ["TrainConfig", "Trainer", "is_main_process", "lr_factor", "plot_history",
+           "seed_everything", "select_device", "world"]

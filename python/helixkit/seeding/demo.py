@@ -8,13 +8,15 @@ import time
 import numpy as np
 
 from ..data import Event
+from ..data.sources import Mapper
 from ..report import Report
 from .metrics import pool_events, seeding_metrics
 from .plots import plot_seeding_performance
 from .triplet import SeedFinderConfig, find_seeds_in_event
 
 
-def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int) -> None:
+def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int,
+               mapper: Mapper | None = None) -> None:
     """Efficiency, fake rate, duplication and time of standard triplet seeding."""
     cfg = SeedFinderConfig.acts_odd()
     triplets, times = [], []

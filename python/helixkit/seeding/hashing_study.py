@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..data import Event
+from ..data.sources import Mapper
 from ..report import Report
 from .hashing import HashingConfig, find_seeds_hashing, find_seeds_hashing_in_event
 from .metrics import pool_events, seeding_metrics
@@ -228,6 +229,7 @@ def demo_stage(
     n_threads: int,
     seed: int,
     hashing_config: HashingConfig | None = None,
+    mapper: Mapper | None = None,
 ) -> None:
     """``helixkit demo`` stage "hashing": hashing vs standard seeding on the demo events.
 

@@ -21,7 +21,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "model": ["INPUT_SETS", "TARGET_SETS", "TrackFormer", "TrackFormerConfig", "TrackSequences",
               "build_sequences", "export_onnx", "first_hit_phi", "middle_hit_curvature",
               "perigee_from_targets", "targets_to_pt", "three_point_estimate"],
-    "train": ["simulated_events", "train_trackformer"],
+    "train": ["simulate", "train_trackformer"],
     "evaluate": ["evaluate_trackformer"],
 }, submodules=["cli", "demo", "evaluate", "model", "train"])
 
@@ -41,4 +41,4 @@ if TYPE_CHECKING:
         targets_to_pt,
         three_point_estimate,
     )
-    from .train import simulated_events, train_trackformer
+    from .train import simulate, train_trackformer

@@ -29,7 +29,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     model = load(args.checkpoint, expect="trackformer") if args.checkpoint else \
         pretrained("trackformer")
     res = evaluate_trackformer(model, n_events=args.events, mu=args.mu, seed=args.seed,
-                               out_dir=args.out)
+                               out_dir=args.out, mapper=getattr(args, "mapper", None))
     print(res["table"])
     print(f"charge mis-ID: {res['charge_misid']:.4f}; "
           f"inference: {res['tracks_per_second']:.0f} tracks/s")

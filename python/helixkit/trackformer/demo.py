@@ -7,13 +7,15 @@ import time
 import numpy as np
 
 from ..data import Event
+from ..data.sources import Mapper
 from ..evaluation import clipped_std
 from ..nn.registry import pretrained
 from ..report import Report
 from .model import build_sequences, three_point_estimate
 
 
-def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int) -> None:
+def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int,
+               mapper: Mapper | None = None) -> None:
     """TrackFormer (pretrained) against the three-point helix estimate on the demo events."""
     model = pretrained("trackformer")
     seq = build_sequences(events, model.config, strict_length=False)

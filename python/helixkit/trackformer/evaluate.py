@@ -13,6 +13,8 @@ import numpy as np
 
 from .. import fitting
 from .._table import format_table
+from ..data import Event
+from ..data.sources import Mapper, simulated_events
 from ..evaluation import binned_resolution, charge_misid_rate, clipped_std
 from ..plots import pyplot, save_figure
 from .model import (
@@ -24,18 +26,34 @@ from .model import (
     targets_to_pt,
     three_point_estimate,
 )
-from .train import simulated_events
+from .train import simulate
+
+
+def _fit_event(event: Event, *, n_threads: int) -> tuple[Event, np.ndarray, np.ndarray]:
+    """The event and its truth-track Kalman fits (particle ids, perigee parameters) of the
+    tracks that fitted."""
+    res = fitting.fit_truth_tracks(event, min_hits=3, n_threads=n_threads)
+    ok = res.status == 0
+    return event, res.particle_id[ok], res.params[ok]
 
 
 def evaluate_trackformer(model: TrackFormer, *, n_events: int = 5, mu: float = 50.0,
                          seed: int = 12345, out_dir: str | Path | None = None,
-                         n_threads: int = 0) -> dict[str, Any]:
+                         n_threads: int = 0, mapper: Mapper | None = None) -> dict[str, Any]:
     """Relative pT and q/pT resolution per pT bin: TrackFormer vs Kalman fit vs 3-point helix.
 
     Residuals are taken on the *same* particles (those that all three methods
-    reconstruct); widths by iterative 3σ clipping.
+    reconstruct); widths by iterative 3σ clipping. ``mapper`` (:mod:`helixkit.data.sources`):
+    where each event is simulated and fitted (default: here, in turn); the network runs
+    here on all events at once.
     """
-    events = simulated_events(n_events, mu, seed, 10_000)
+    if mapper is None:
+        fits = [_fit_event(ev, n_threads=n_threads)
+                for ev in simulate(n_events, mu, seed, 10_000)]
+    else:
+        fits = mapper(_fit_event, simulated_events(n_events, mu=mu, seed=seed,
+                                                   first_event_id=10_000))
+    events = [f[0] for f in fits]
     seq = build_sequences(events, model.config, strict_length=False)
     t0 = time.perf_counter()
     pred = model.predict_arrays(seq.hits, seq.mask)
@@ -47,10 +65,8 @@ def evaluate_trackformer(model: TrackFormer, *, n_events: int = 5, mu: float = 5
 
     # Kalman fit of the same particles (truth tracking, event by event)
     key: dict[tuple[int, int], np.ndarray] = {}
-    for k, ev in enumerate(events):
-        res = fitting.fit_truth_tracks(ev, min_hits=3, n_threads=n_threads)
-        ok = res.status == 0
-        key.update({(k, int(p)): v for p, v in zip(res.particle_id[ok], res.params[ok])})
+    for k, (_, pids, params) in enumerate(fits):
+        key.update({(k, int(p)): v for p, v in zip(pids, params)})
     nan5 = np.full(5, np.nan)
     kf = np.array([key.get((int(e), int(p)), nan5)
                    for e, p in zip(seq.event_index, seq.particle_id)]).reshape(-1, 5)

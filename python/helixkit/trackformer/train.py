@@ -18,7 +18,7 @@ import torch
 
 from ..data import Event, generate_events
 from ..nn.config import DataConfig, config_from_dict
-from ..nn.training import TrainConfig, Trainer, seed_everything
+from ..nn.training import TrainConfig, Trainer, is_main_process, seed_everything
 from .model import (
     TrackFormer,
     TrackFormerConfig,
@@ -28,7 +28,7 @@ from .model import (
 )
 
 
-def simulated_events(n: int, mu: float, seed: int, first: int) -> list[Event]:
+def simulate(n: int, mu: float, seed: int, first: int) -> list[Event]:
     """``n`` simulated events (pile-up ``mu``, seed ``seed``, ids from ``first``)."""
     return list(generate_events(n, mu=mu, seed=seed, first_event_id=first))
 
@@ -51,9 +51,9 @@ def train_trackformer(config: dict[str, Any], out_dir: str | Path, *, resume: bo
                             where="config.train")
     seed_everything(tcfg.seed)
     n_tr, n_va = data.n_train_events, data.n_val_events
-    train_seq = build_sequences(simulated_events(n_tr, data.mu, data.seed, 0), mcfg,
+    train_seq = build_sequences(simulate(n_tr, data.mu, data.seed, 0), mcfg,
                                 strict_length=False)
-    val_seq = build_sequences(simulated_events(n_va, data.mu, data.seed + 1, n_tr), mcfg,
+    val_seq = build_sequences(simulate(n_va, data.mu, data.seed + 1, n_tr), mcfg,
                               strict_length=False)
     targets = train_seq.targets.copy()
     if mcfg.prior == "helix":  # least-squares q/pT = c·κ(three-point), then the residual's scale
@@ -71,9 +71,10 @@ def train_trackformer(config: dict[str, Any], out_dir: str | Path, *, resume: bo
     if resume:
         trainer.resume(out / "last.pt")
     trainer.fit(_tensors(train_seq), _tensors(val_seq))
-    (out / "run_config.json").write_text(json.dumps(
-        {"data": asdict(data), "model": asdict(mcfg), "train": asdict(tcfg)}, indent=1))
+    if is_main_process():        # rank 0 of a distributed training writes
+        (out / "run_config.json").write_text(json.dumps(
+            {"data": asdict(data), "model": asdict(mcfg), "train": asdict(tcfg)}, indent=1))
     return model
 
 
-__all__ = ["simulated_events", "train_trackformer"]
+__all__ = ["simulate", "train_trackformer"]
