@@ -20,9 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import helixkit
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(helixkit.__file__).parent

@@ -19,6 +19,7 @@ import math
 import os
 import random
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,6 +259,7 @@ class Trainer:
             epochs = tqdm(epochs, desc=f"training {getattr(self.model, 'model_name', 'model')}",
                           unit="epoch")
         for epoch in epochs:
+            t_epoch = time.perf_counter()
             self.model.train()
             tot, cnt = 0.0, 0
             for batch in self._batches(train, True, epoch):
@@ -279,7 +281,8 @@ class Trainer:
                 tot, cnt = _all_sum(tot, cnt)
             val_loss = self.evaluate(val)
             row = {"epoch": epoch, "train_loss": tot / max(cnt, 1), "val_loss": val_loss,
-                   "lr": float(sched.get_last_lr()[0])}
+                   "lr": float(sched.get_last_lr()[0]),
+                   "epoch_s": time.perf_counter() - t_epoch}   # training + validation
             self.history.append(row)
             improved = val_loss < self.best_val
             if improved:

@@ -1,0 +1,198 @@
+"""Scale-out: serial vs ``map_events`` on a 2-worker LocalCluster, and DDP with 2 vs 1 process.
+
+Per event (⟨μ⟩ = 200 in the full run): the classical chain (simulation + triplet seeding +
+truth-track Kalman fit) and the learned pipeline (shipped model). Peers in the same run:
+serial with 1 thread, serial with 2 threads, ``map_events`` with 2 workers × 1 thread (on a
+cluster started beforehand; its start-up is timed on its own). DDP: ``helixkit train
+trackformer`` with ``--nproc 1`` and ``--nproc 2`` on one config.
+
+    HELIXKIT_BENCH_FULL=1 pytest benchmarks/bench_distributed.py --benchmark-only   # pytest
+    python benchmarks/bench_distributed.py [n_events] [mu]        # table of times and ratios
+
+Without HELIXKIT_BENCH_FULL the pytest run is a smoke test (2 events at ⟨μ⟩ = 5).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("distributed")
+import cloudpickle  # noqa: E402
+from helixkit.data import Event, simulated_events  # noqa: E402
+from helixkit.distributed import local_cluster, map_events  # noqa: E402
+
+FULL = os.environ.get("HELIXKIT_BENCH_FULL") == "1"
+N_EVENTS, MU = (8, 200.0) if FULL else (2, 5.0)
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def chain(event: Event, *, n_threads: int) -> int:
+    """Triplet seeding (ACTS ODD config, pixels) and the truth-track Kalman fit."""
+    from helixkit import fitting, seeding
+
+    res = seeding.find_seeds_in_event(event, seeding.SeedFinderConfig.acts_odd(),
+                                      volumes=event.geometry.pixel_volumes, n_threads=n_threads)
+    fit = fitting.fit_truth_tracks(event, min_hits=7, n_threads=n_threads)
+    return len(res.triplets) + len(fit.status)
+
+
+_MODEL: dict[str, Any] = {}
+
+
+def learned(event: Event, *, n_threads: int) -> int:
+    """The shipped learned pipeline (loaded once per process)."""
+    from helixkit.nn import pretrained
+
+    if "m" not in _MODEL:
+        _MODEL["m"] = pretrained("learned_tracking")
+        _MODEL["m"].find_tracks(simulated_events(1, mu=5, seed=99)[0].load(), n_threads=1)
+    return int((_MODEL["m"].find_tracks(event, n_threads=n_threads) >= 0).sum())
+
+
+def _timed(event: Event, *, n_threads: int, fn: Any) -> tuple[Any, float, int]:
+    """``fn``'s result, the seconds it took on the worker and the worker's process id."""
+    t0 = time.perf_counter()
+    out = fn(event, n_threads=n_threads)
+    return out, time.perf_counter() - t0, os.getpid()
+
+
+def _warm() -> None:
+    ev = simulated_events(1, mu=2.0, seed=7)[0].load()
+    chain(ev, n_threads=1)
+    learned(ev, n_threads=1)
+
+
+def serial_run(fn: Any, n_threads: int) -> list[Any]:
+    import torch
+
+    torch.set_num_threads(max(n_threads, 1))
+    return [fn(s.load(), n_threads=n_threads) for s in simulated_events(N_EVENTS, mu=MU)]
+
+
+@pytest.fixture(scope="module")
+def client():
+    import distributed
+
+    cluster = local_cluster(2, 1)
+    c = distributed.Client(cluster)
+    c.run(_warm)                 # every worker: model loaded, numba kernels compiled
+    yield c
+    c.close()
+    cluster.close()
+
+
+WORK = {"chain": chain, "learned": learned}
+
+
+@pytest.mark.parametrize("work", list(WORK))
+@pytest.mark.parametrize("threads", [1, 2])
+def test_serial(benchmark, work, threads):
+    benchmark.group = f"distributed-{work}"
+    benchmark.pedantic(serial_run, args=(WORK[work], threads), rounds=1, iterations=1)
+
+
+@pytest.mark.parametrize("work", list(WORK))
+def test_map_events_2x1(benchmark, client, work):
+    benchmark.group = f"distributed-{work}"
+    out = benchmark.pedantic(map_events, args=(WORK[work], simulated_events(N_EVENTS, mu=MU)),
+                             kwargs={"client": client, "progress": False}, rounds=1,
+                             iterations=1)
+    assert out == serial_run(WORK[work], 1)
+
+
+def _ddp_config(path: Path, full: bool = FULL) -> Path:
+    n = (40, 5) if full else (2, 1)
+    cfg = {"data": {"n_train_events": n[0], "n_val_events": n[1], "mu": 50.0},
+           "train": {"epochs": 3 if full else 1, "patience": 10}}
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def ddp_train(nproc: int, tmp: Path, full: bool = FULL) -> dict[str, float]:
+    """``helixkit train trackformer --nproc N``: seconds per epoch and training samples/s."""
+    import subprocess
+
+    cfg = _ddp_config(tmp / "tf.json", full)
+    out = tmp / f"run{nproc}"
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "helixkit.cli", "train", "trackformer", "--config",
+                    str(cfg), "--out", str(out), "--nproc", str(nproc), "--no-progress"],
+                   check=True, capture_output=True)
+    wall = time.perf_counter() - t0
+    hist = json.loads((out / "history.json").read_text())
+    return {"wall_s": wall, "epochs": len(hist),
+            "epoch_s": min(h["epoch_s"] for h in hist)}
+
+
+@pytest.mark.benchmark(group="ddp")
+@pytest.mark.parametrize("nproc", [1, 2])
+def test_ddp_trackformer(benchmark, nproc, tmp_path):
+    benchmark.pedantic(ddp_train, args=(nproc, tmp_path), rounds=1, iterations=1)
+
+
+def main() -> None:
+    import distributed
+
+    global N_EVENTS, MU  # noqa: PLW0603
+    if len(sys.argv) > 1:
+        N_EVENTS = int(sys.argv[1])
+    if len(sys.argv) > 2:
+        MU = float(sys.argv[2])
+    rows = []
+    t0 = time.perf_counter()
+    cluster = local_cluster(2, 1)
+    c = distributed.Client(cluster)
+    startup = time.perf_counter() - t0
+    c.run(_warm)                 # every worker: model loaded, numba kernels compiled
+    _warm()                      # ... and here, for the serial runs
+    for name, fn in (("chain", chain), ("learned", learned)):
+        t = {}
+        for threads in (1, 2):
+            t0 = time.perf_counter()
+            serial_run(fn, threads)
+            t[f"serial {threads}t"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        out = map_events(functools.partial(_timed, fn=fn), simulated_events(N_EVENTS, mu=MU),
+                         client=c, progress=False)
+        t["map_events 2x1"] = time.perf_counter() - t0
+        busy: dict[int, float] = {}
+        for _, dt, pid in out:
+            busy[pid] = busy.get(pid, 0.0) + dt
+        ideal = t["serial 1t"] / 2
+        rows.append((name, t, t["serial 1t"] / t["map_events 2x1"],
+                     t["serial 2t"] / t["map_events 2x1"],
+                     (t["map_events 2x1"] - ideal) / t["serial 1t"],
+                     (t["map_events 2x1"] - max(busy.values())) / t["serial 1t"],
+                     sum(busy.values()) / t["serial 1t"]))
+    c.close()
+    cluster.close()
+    print(f"{N_EVENTS} events, <mu> = {MU:g}; cluster start-up {startup:.1f} s (not included)")
+    print("| per event | serial 1 thread [s] | serial 2 threads [s] | map_events 2 x 1 [s] | "
+          "speed-up vs serial 1t | vs serial 2t | wall - serial/2, of serial | "
+          "wall - busiest worker, of serial | worker busy / serial |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, t, s1, s2, over, sched, busy in rows:
+        print(f"| {name} | {t['serial 1t']:.1f} | {t['serial 2t']:.1f} | "
+              f"{t['map_events 2x1']:.1f} | {s1:.2f}x | {s2:.2f}x | {100 * over:+.1f} % | "
+              f"{100 * sched:+.1f} % | {busy:.2f} |")
+    with tempfile.TemporaryDirectory() as tmp:
+        d = {n: ddp_train(n, Path(tmp), full=True) for n in (1, 2)}
+    print("| DDP, helixkit train trackformer | nproc 1 | nproc 2 | speed-up (= samples/s ratio) |")
+    print("|---|---|---|---|")
+    print(f"| fastest epoch [s] | {d[1]['epoch_s']:.2f} | {d[2]['epoch_s']:.2f} | "
+          f"{d[1]['epoch_s'] / d[2]['epoch_s']:.2f}x |")
+    print(f"| whole run, {d[1]['epochs']} epochs (simulation on every rank) [s] | "
+          f"{d[1]['wall_s']:.1f} | {d[2]['wall_s']:.1f} | {d[1]['wall_s'] / d[2]['wall_s']:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
