@@ -146,12 +146,8 @@ def _mapper(args: argparse.Namespace) -> Any:
     mapper = event_mapper(scheduler=scheduler, n_workers=workers,
                           progress=not getattr(args, "no_progress", False))
     if scheduler is not None:
-        mapper(_identity, [])   # connects now: an unreachable scheduler fails here
+        mapper.connect()        # now: an unreachable scheduler fails before any work
     return mapper
-
-
-def _identity(event: Any, *, n_threads: int) -> Any:
-    return event
 
 
 def _with_mapper(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -270,9 +266,8 @@ def _simulate_distributed(args: argparse.Namespace) -> int:
     sources = simulated_events(args.events, mu=args.mu, seed=args.seed,
                                first_event_id=args.first_event)
     marks = out / ".helixkit-done"
-    n_workers = args.workers
     map_events(functools.partial(_write_event, out=str(out), compress=args.gzip), sources,
-               scheduler=args.scheduler, n_workers=n_workers, out_dir=marks,
+               scheduler=args.scheduler, n_workers=args.workers, out_dir=marks,
                progress=not args.no_progress)
     shutil.rmtree(marks, ignore_errors=True)
     print(f"wrote {len(sources)} events to {args.out}")

@@ -15,7 +15,7 @@ from typing import Any
 
 from ._deprecated import forward
 from .data import Event, generate_events
-from .data.sources import Mapper, simulated_events
+from .data.sources import Mapper, event_itself, simulated_events
 from .fitting import demo as fitting_demo
 from .graph import demo as graph_demo
 from .learned import demo as learned_demo
@@ -72,7 +72,7 @@ def run_demo(
         events: list[Event] = list(generate_events(n_events, mu=mu, seed=seed,
                                                    progress=progress))
     else:
-        events = mapper(_identity, simulated_events(n_events, mu=mu, seed=seed))
+        events = mapper(event_itself, simulated_events(n_events, mu=mu, seed=seed))
     t_sim = time.perf_counter() - t0
     rows = []
     for ev in events:
@@ -94,10 +94,6 @@ def run_demo(
     report.write()
     print(f"\nreport: {out / 'report.md'}")
     return report.results
-
-
-def _identity(event: Event, *, n_threads: int) -> Event:
-    return event
 
 
 __all__ = ["STAGES", "STAGE_FUNCS", "run_demo"]

@@ -166,10 +166,16 @@ class Mapper(Protocol):
     def __call__(self, fn: Callable[..., R], sources: Sequence[Any], /) -> list[R]: ...
 
 
+def event_itself(event: Event, *, n_threads: int) -> Event:
+    """The event as made where the mapper runs: ``mapper(event_itself, sources)`` simulates or
+    reads the events there and returns them."""
+    return event
+
+
 def serial(fn: Callable[..., R], sources: Sequence[Any], /, *, n_threads: int = 0) -> list[R]:
     """The mapper that runs here, one event after the other."""
     return [fn(s.load(), n_threads=n_threads) for s in expand_sources(sources)]
 
 
 __all__ = ["ActsEvent", "InMemoryEvent", "Mapper", "SimulatedEvent", "Source", "TrackMLEvent",
-           "expand_sources", "serial", "simulated_events"]
+           "event_itself", "expand_sources", "serial", "simulated_events"]

@@ -179,24 +179,36 @@ def map_events(fn: Callable[..., Any], sources: Iterable[Any], *, client: Any = 
     if not todo:
         return results
     distributed = _dask()
-    own = None
-    if client is None:
-        if scheduler is not None:
-            try:
-                client = distributed.Client(scheduler, timeout="10s")
-            except (OSError, TimeoutError) as exc:
-                msg = f"scheduler: cannot reach {scheduler!r} ({exc})"
-                raise ValueError(msg) from None
-        else:
-            own = local_cluster(n_workers, threads_per_worker)
-            client = distributed.Client(own)
+    mine = client is None
+    if mine:
+        client, cluster = _connect(scheduler, n_workers, threads_per_worker)
     try:
         return _collect(distributed, client, fn, items, todo, results, out, progress, retries,
                         fail_fast, errors, threads_per_worker)
     finally:
-        if own is not None:
-            client.close()
-            own.close()
+        if mine:
+            _disconnect(client, cluster)
+
+
+def _connect(scheduler: str | None, n_workers: int | None,
+             threads_per_worker: int | None) -> tuple[Any, Any]:
+    """``(client, cluster)``: a client of the scheduler at ``scheduler`` (cluster None), or of
+    a new :func:`local_cluster`."""
+    distributed = _dask()
+    if scheduler is not None:
+        try:
+            return distributed.Client(scheduler, timeout="10s"), None
+        except (OSError, TimeoutError) as exc:
+            msg = f"scheduler: cannot reach {scheduler!r} ({exc})"
+            raise ValueError(msg) from None
+    cluster = local_cluster(n_workers, threads_per_worker)
+    return distributed.Client(cluster), cluster
+
+
+def _disconnect(client: Any, cluster: Any) -> None:
+    client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 def _worker_threads(client: Any, requested: int | None) -> int:
@@ -255,33 +267,26 @@ def event_mapper(*, client: Any = None, scheduler: str | None = None,
                  progress: bool = True) -> Callable[[Callable[..., Any], Sequence[Any]],
                                                     list[Any]]:
     """A :class:`helixkit.data.sources.Mapper` that runs on Dask: what the CLI's ``--workers`` /
-    ``--scheduler`` hand to the systems. One cluster serves every call (started on first
-    use, closed by ``mapper.close()``)."""
+    ``--scheduler`` hand to the systems. One cluster serves every call (started by
+    ``mapper.connect()`` or the first call, closed by ``mapper.close()``)."""
     state: dict[str, Any] = {}
 
-    def mapper(fn: Callable[..., Any], items: Sequence[Any], /) -> list[Any]:
+    def connect() -> Any:
         if "client" not in state:
-            distributed = _dask()
-            if client is not None:
-                state["client"] = client
-            elif scheduler is not None:
-                try:
-                    state["client"] = distributed.Client(scheduler, timeout="10s")
-                except (OSError, TimeoutError) as exc:
-                    msg = f"scheduler: cannot reach {scheduler!r} ({exc})"
-                    raise ValueError(msg) from None
-            else:
-                state["cluster"] = local_cluster(n_workers, threads_per_worker)
-                state["client"] = distributed.Client(state["cluster"])
-        return map_events(fn, items, client=state["client"], progress=progress,
+            state["client"], state["cluster"] = (client, None) if client is not None else \
+                _connect(scheduler, n_workers, threads_per_worker)
+        return state["client"]
+
+    def mapper(fn: Callable[..., Any], items: Sequence[Any], /) -> list[Any]:
+        return map_events(fn, items, client=connect(), progress=progress,
                           threads_per_worker=threads_per_worker)
 
     def close() -> None:
-        if "cluster" in state:
-            state["client"].close()
-            state["cluster"].close()
+        if "client" in state and client is None:      # ours, not the caller's
+            _disconnect(state["client"], state["cluster"])
         state.clear()
 
+    mapper.connect = connect  # type: ignore[attr-defined]
     mapper.close = close  # type: ignore[attr-defined]
     return mapper
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from .._commands import SystemCommands
 
@@ -74,6 +73,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 def _evaluate_noise(args: argparse.Namespace) -> int:
     from ..data import generate_events, simulated_events  # noqa: PLC0415
+    from ..data.sources import event_itself  # noqa: PLC0415
     from ..nn.registry import load  # noqa: PLC0415
     from .evaluate import evaluate_noise  # noqa: PLC0415
 
@@ -86,15 +86,11 @@ def _evaluate_noise(args: argparse.Namespace) -> int:
         events = list(generate_events(args.events, mu=args.mu, seed=args.seed,
                                       first_event_id=20_000))
     else:       # simulated where the mapper runs
-        events = mapper(_event, simulated_events(args.events, mu=args.mu, seed=args.seed,
+        events = mapper(event_itself, simulated_events(args.events, mu=args.mu, seed=args.seed,
                                                  first_event_id=20_000))
     res = evaluate_noise(model, events, out_dir=args.out)
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, str)}, indent=1))
     return 0
-
-
-def _event(event: Any, *, n_threads: int) -> Any:
-    return event
 
 
 def _evaluate_options(p: argparse.ArgumentParser) -> list[tuple[str, str]]:

@@ -26,7 +26,7 @@ from ..graph import dbscan
 from ..nn.config import config_from_dict
 from ..nn.features import feature_columns, hit_features
 from ..nn.registry import pretrained, register_model
-from .batches import hit_geometry
+from .batches import feature_groups, hit_geometry
 from .edge import EdgeClassifier, EdgeConfig, build_tracks, edge_graph, edge_inputs
 from .gc import GCConfig, GraphConstructionNet
 from .noise import NoiseClassifier, NoiseConfig, noise_features
@@ -270,8 +270,7 @@ def find_tracks(event: Event, model: LearnedTracking | GraphConstructionNet | No
         model = pretrained("learned_tracking")
     if hasattr(model, "find_tracks"):
         return model.find_tracks(event, eps=eps, min_samples=min_samples, n_threads=n_threads)
-    extra = tuple(getattr(model.config, "extra_features", ()) or ())
-    feats, rows = hit_features(event, volumes=volumes, extra=extra)
+    feats, rows = hit_features(event, volumes=volumes, extra=feature_groups(model))
     emb = model.embed(feats)
     labels = np.full(event.n_hits, -1, dtype=np.int64)
     labels[rows] = dbscan(emb, 0.1 if eps is None else eps,
