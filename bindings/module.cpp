@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
   bindGraph(m);
   bindClustering(m);
   bindFitting(m);
+  bindFinding(m);
 }

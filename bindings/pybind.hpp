@@ -90,3 +90,4 @@ void bindHashing(py::module_& m);
 void bindGraph(py::module_& m);
 void bindClustering(py::module_& m);
 void bindFitting(py::module_& m);
+void bindFinding(py::module_& m);

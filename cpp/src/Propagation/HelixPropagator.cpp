@@ -377,19 +377,25 @@ std::optional<HelixPropagator::Result> HelixPropagator::propagate(
   if (!s) {
     return std::nullopt;
   }
+  return propagateAlong(from, b, f0, to, *s);
+}
+
+std::optional<HelixPropagator::Result> HelixPropagator::propagateAlong(
+    const Surface& from, const BoundVector& b, const FreeVector& f0,
+    const Surface& to, double pathLength) const {
   Result res;
-  res.pathLength = *s;
+  res.pathLength = pathLength;
 
   // Helix step (as advance), keeping the terms for the Jacobian.
   const double w = f0[eFreeQOverP] * m_bz;
-  const HelixTerms t = helixTerms(w, *s);
+  const HelixTerms t = helixTerms(w, pathLength);
   const double tx = f0[eFreeDir0];
   const double ty = f0[eFreeDir1];
   const double tz = f0[eFreeDir2];
   FreeVector& f1 = res.free;
   f1[eFreePos0] = f0[eFreePos0] + tx * t.a + ty * t.b;
   f1[eFreePos1] = f0[eFreePos1] + ty * t.a - tx * t.b;
-  f1[eFreePos2] = f0[eFreePos2] + tz * *s;
+  f1[eFreePos2] = f0[eFreePos2] + tz * pathLength;
   f1[eFreeDir0] = tx * t.c + ty * t.sn;
   f1[eFreeDir1] = -tx * t.sn + ty * t.c;
   f1[eFreeDir2] = tz;
@@ -415,15 +421,15 @@ std::optional<HelixPropagator::Result> HelixPropagator::propagate(
     const double uz = bj(eFreeDir2, c);
     m(eFreePos0, c) = bj(eFreePos0, c) + t.a * ux + t.b * uy;
     m(eFreePos1, c) = bj(eFreePos1, c) - t.b * ux + t.a * uy;
-    m(eFreePos2, c) = bj(eFreePos2, c) + *s * uz;
+    m(eFreePos2, c) = bj(eFreePos2, c) + pathLength * uz;
     m(eFreeDir0, c) = t.c * ux + t.sn * uy;
     m(eFreeDir1, c) = -t.sn * ux + t.c * uy;
     m(eFreeDir2, c) = uz;
   }
   m(eFreePos0, eBoundQOverP) = m_bz * (tx * t.dadw + ty * t.dbdw);
   m(eFreePos1, eBoundQOverP) = m_bz * (ty * t.dadw - tx * t.dbdw);
-  m(eFreeDir0, eBoundQOverP) = m_bz * *s * f1[eFreeDir1];
-  m(eFreeDir1, eBoundQOverP) = -m_bz * *s * f1[eFreeDir0];
+  m(eFreeDir0, eBoundQOverP) = m_bz * pathLength * f1[eFreeDir1];
+  m(eFreeDir1, eBoundQOverP) = -m_bz * pathLength * f1[eFreeDir0];
   m(eFreeQOverP, eBoundQOverP) = 1.0;
 
   // d(free)/ds at the target and the surface-constraint gradient give the
@@ -470,7 +476,7 @@ std::optional<HelixPropagator::Result> HelixPropagator::propagate(
                                        f1[eFreeDir2]});
     res.params[eBoundLoc0] = loc[0];
     res.params[eBoundLoc1] = loc[1];
-    res.params[eBoundPhi] = wrapPhi(b[eBoundPhi] - w * *s);
+    res.params[eBoundPhi] = wrapPhi(b[eBoundPhi] - w * pathLength);
     res.params[eBoundTheta] = th0;
     res.params[eBoundQOverP] = f1[eFreeQOverP];
   } else {

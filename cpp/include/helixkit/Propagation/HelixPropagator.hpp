@@ -53,6 +53,12 @@ class HelixPropagator {
   std::optional<Result> propagate(const Surface& from, const BoundVector& b,
                                   const FreeVector& f0, const Surface& to,
                                   double minPath = 1e-6) const;
+  /// As above, with the path length to the target already known (from
+  /// intersect(to, f0, ...)): no second intersection.
+  std::optional<Result> propagateAlong(const Surface& from,
+                                       const BoundVector& b,
+                                       const FreeVector& f0, const Surface& to,
+                                       double pathLength) const;
 
  private:
   double m_bz;

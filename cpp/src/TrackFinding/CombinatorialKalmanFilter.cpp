@@ -1,0 +1,1193 @@
+#include "helixkit/TrackFinding/CombinatorialKalmanFilter.hpp"
+
+#include "helixkit/Propagation/HelixPropagator.hpp"
+#include "helixkit/Utilities/ParallelFor.hpp"
+
+#include "../Fitting/KalmanMath.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <numeric>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace helixkit {
+
+namespace {
+
+using namespace detail;  // NOLINT(google-build-using-namespace)
+
+constexpr double kPi = std::numbers::pi;
+constexpr double kMinPath = 1e-4;  // [mm] a surface is not its own next one
+
+std::string num(double v) { return std::to_string(v); }
+
+std::string indexText(std::size_t i) {
+  std::string s(1, '[');
+  s += std::to_string(i);
+  s += ']';
+  return s;
+}
+
+[[noreturn]] void fail(const std::string& where, const std::string& field,
+                       double value, const char* rule) {
+  throw std::invalid_argument(where + ": " + field + " (=" + num(value) +
+                              ") " + rule);
+}
+
+/// Node of the per-seed branch tree: a measurement, outlier or hole state.
+struct Node {
+  std::int32_t parent = -1;
+  std::int8_t type = 0;  // 0 measurement, 1 outlier, 2 hole
+  std::int64_t meas = -1;
+};
+
+/// One live branch: its current state (after the surface's material, in
+/// the orientation of the pass), the filtered state at its last
+/// measurement, and its counters.
+struct Branch {
+  std::int32_t tip = -1;
+  const Surface* surface = nullptr;
+  BoundVector x{};
+  BoundMatrix p{};
+  FreeVector f{};
+  const Surface* sm = nullptr;
+  BoundVector xm{};
+  BoundMatrix pm{};
+  std::int32_t nMeas = 0;
+  std::int32_t nOutliers = 0;
+  std::int32_t nHoles = 0;
+  std::int32_t nConsecutiveHoles = 0;
+  std::int32_t dims = 0;
+  std::uint32_t nSteps = 0;
+  /// Seed measurements still to be reached (1, 2: middle, top; 3: none).
+  std::uint32_t seedNext = 3;
+  /// The inward pass ends at the point of closest approach to the beam.
+  bool inward = false;
+  double chi2 = 0.0;
+  double path = 0.0;
+  double pathLimit = 0.0;
+};
+
+/// Quality order: more (measurements - holes - outliers), then lower chi2,
+/// then the earlier tip (a total order: results do not depend on sorting).
+bool better(const Branch& a, const Branch& b) {
+  const int qa = a.nMeas - a.nHoles - a.nOutliers;
+  const int qb = b.nMeas - b.nHoles - b.nOutliers;
+  if (qa != qb) {
+    return qa > qb;
+  }
+  if (a.chi2 != b.chi2) {
+    return a.chi2 < b.chi2;
+  }
+  return a.tip < b.tip;
+}
+
+/// Reverse the direction of travel: the same helix run backwards is the
+/// helix of the opposite charge with the opposite direction; local
+/// positions are unchanged, phi -> phi + pi, theta -> pi - theta,
+/// q/p -> -q/p (Jacobian diag(1, 1, 1, -1, -1)).
+void flip(BoundVector& x, BoundMatrix& p) {
+  x[eBoundPhi] = wrapPhi(x[eBoundPhi] + kPi);
+  x[eBoundTheta] = kPi - x[eBoundTheta];
+  x[eBoundQOverP] = -x[eBoundQOverP];
+  for (std::size_t r = 0; r < eBoundSize; ++r) {
+    for (std::size_t c = 0; c < eBoundSize; ++c) {
+      const bool sr = r >= eBoundTheta;
+      const bool sc = c >= eBoundTheta;
+      if (sr != sc) {
+        p(r, c) = -p(r, c);
+      }
+    }
+  }
+}
+
+double transverseMomentum(const BoundVector& x) {
+  return std::abs(std::sin(x[eBoundTheta]) / x[eBoundQOverP]);
+}
+
+/// Highland scattering noise of surface s at free state f added to p.
+void addScattering(BoundMatrix& p, const Surface& s, const FreeVector& f,
+                   double qop, double mass) {
+  if (!(s.thicknessX0 > 0.0) || qop == 0.0) {
+    return;
+  }
+  const double xx0 = pathX0(s, f);
+  const double mom = 1.0 / std::abs(qop);
+  const double th0 = highlandTheta0(xx0, mom, norm2(mom, mass));
+  const double sth = norm2(f[eFreeDir0], f[eFreeDir1]);
+  p(eBoundPhi, eBoundPhi) += th0 * th0 / (sth * sth);
+  p(eBoundTheta, eBoundTheta) += th0 * th0;
+}
+
+bool fullCircle(const Surface& s, std::size_t coord, double period) {
+  return s.bounds[2 * coord] <= -0.5 * period * (1.0 - 1e-12) &&
+         s.bounds[2 * coord + 1] >= 0.5 * period * (1.0 - 1e-12);
+}
+
+/// Next-surface search over a SurfaceSet: z-aligned disks and planes
+/// sorted in z (the path to them is linear in z), z-aligned cylinders with
+/// a lower bound on the path from the radial distance, and any other
+/// surface by direct intersection.
+class Navigator {
+ public:
+  explicit Navigator(const SurfaceSet& set) : m_set(set) {
+    for (std::size_t i = 0; i < set.size(); ++i) {
+      const Surface& s = set[i];
+      if (s.type == SurfaceType::eLine) {
+        continue;
+      }
+      if (!s.zAligned()) {
+        m_other.push_back(i);
+      } else if (s.type == SurfaceType::eCylinder) {
+        m_cylinders.push_back(i);
+      } else {
+        m_disks.push_back(i);
+      }
+    }
+    std::sort(m_disks.begin(), m_disks.end(), [&](std::size_t a, std::size_t b) {
+      return set[a].center[2] < set[b].center[2] ||
+             (set[a].center[2] == set[b].center[2] && a < b);
+    });
+    m_diskZ.reserve(m_disks.size());
+    for (const auto i : m_disks) {
+      m_diskZ.push_back(set[i].center[2]);
+    }
+  }
+
+  struct Hit {
+    std::size_t surface = 0;
+    double path = 0.0;
+  };
+
+  /// The first surface crossed inside its bounds with minPath < s < maxPath.
+  std::optional<Hit> next(const HelixPropagator& prop, const FreeVector& f,
+                          double maxPath) const {
+    double best = maxPath;
+    std::optional<Hit> hit;
+    const double z = f[eFreePos2];
+    const double tz = f[eFreeDir2];
+    auto tryDisk = [&](std::size_t k) {
+      // @return false once the disks are beyond the best path
+      const std::size_t i = m_disks[k];
+      const double s = (m_diskZ[k] - z) / tz;
+      if (s >= best) {
+        return false;
+      }
+      if (s <= kMinPath) {
+        return true;
+      }
+      if (inside(prop, m_set[i], f, s)) {
+        best = s;
+        hit = Hit{i, s};
+        return false;
+      }
+      return true;
+    };
+    if (tz > 0.0) {
+      auto it = std::upper_bound(m_diskZ.begin(), m_diskZ.end(), z);
+      for (auto k = static_cast<std::size_t>(it - m_diskZ.begin());
+           k < m_disks.size() && tryDisk(k); ++k) {
+      }
+    } else if (tz < 0.0) {
+      auto it = std::lower_bound(m_diskZ.begin(), m_diskZ.end(), z);
+      for (auto k = static_cast<std::size_t>(it - m_diskZ.begin()); k > 0 && tryDisk(k - 1);
+           --k) {
+      }
+    }
+    const double sinTheta = norm2(f[eFreeDir0], f[eFreeDir1]);
+    const double w = f[eFreeQOverP] * prop.bFieldZ();
+    for (const auto i : m_cylinders) {
+      const Surface& c = m_set[i];
+      const double px = f[eFreePos0] - c.center[0];
+      const double py = f[eFreePos1] - c.center[1];
+      const double rho = norm2(px, py);
+      // The transverse path to radius R is at least |R - rho|.
+      if (std::abs(c.radius - rho) >= best * sinTheta) {
+        continue;
+      }
+      if (std::abs(w) > 1e-9) {
+        // Radii the helix's transverse circle reaches: [|d - r|, d + r].
+        const double hx = px + f[eFreeDir1] / w;
+        const double hy = py - f[eFreeDir0] / w;
+        const double d = norm2(hx, hy);
+        const double rh = sinTheta / std::abs(w);
+        if (c.radius < std::abs(d - rh) || c.radius > d + rh) {
+          continue;
+        }
+      }
+      const auto s = prop.intersect(c, f, kMinPath);
+      if (!s || *s >= best) {
+        continue;
+      }
+      if (inside(prop, c, f, *s)) {
+        best = *s;
+        hit = Hit{i, *s};
+      }
+    }
+    for (const auto i : m_other) {
+      const auto s = prop.intersect(m_set[i], f, kMinPath);
+      if (s && *s < best && inside(prop, m_set[i], f, *s)) {
+        best = *s;
+        hit = Hit{i, *s};
+      }
+    }
+    return hit;
+  }
+
+ private:
+  static bool inside(const HelixPropagator& prop, const Surface& s,
+                     const FreeVector& f, double path) {
+    if (s.type == SurfaceType::eCylinder && s.zAligned() &&
+        fullCircle(s, 0, s.period(0))) {
+      // z is linear in the path: no trigonometry for a full cylinder.
+      const double zl = f[eFreePos2] + f[eFreeDir2] * path - s.center[2];
+      return zl >= s.bounds[2] && zl <= s.bounds[3];
+    }
+    const FreeVector g = prop.advance(f, path, nullptr);
+    const auto loc = s.globalToLocal({g[eFreePos0], g[eFreePos1], g[eFreePos2]},
+                                     {g[eFreeDir0], g[eFreeDir1], g[eFreeDir2]});
+    return s.inside(loc[0], loc[1]);
+  }
+
+  const SurfaceSet& m_set;
+  std::vector<std::size_t> m_disks;
+  std::vector<double> m_diskZ;
+  std::vector<std::size_t> m_cylinders;
+  std::vector<std::size_t> m_other;
+};
+
+/// Measurements grouped per surface and sorted in the surface's azimuthal
+/// local coordinate (cylinder loc0 = R phi, disk loc1 = phi; plane loc0).
+struct MeasurementIndex {
+  std::vector<std::int64_t> offsets;  // per surface, into order / key
+  std::vector<std::int64_t> order;
+  std::vector<double> key;
+  std::vector<double> maxVar;  // per surface: max var0, max var1
+  std::vector<std::uint8_t> keyCoord;
+
+  MeasurementIndex(const SurfaceSet& set,
+                   const CombinatorialKalmanFilter::Measurements& m) {
+    const std::size_t nS = set.size();
+    const std::size_t nM = m.surfaceId.size();
+    keyCoord.resize(nS);
+    for (std::size_t s = 0; s < nS; ++s) {
+      keyCoord[s] = set[s].type == SurfaceType::eDisk ? 1 : 0;
+    }
+    offsets.assign(nS + 1, 0);
+    maxVar.assign(2 * nS, 0.0);
+    for (std::size_t i = 0; i < nM; ++i) {
+      const auto s = static_cast<std::size_t>(m.surfaceId[i]);
+      ++offsets[s + 1];
+      maxVar[2 * s] = std::max(maxVar[2 * s], m.cov[3 * i]);
+      maxVar[2 * s + 1] = std::max(maxVar[2 * s + 1], m.cov[3 * i + 1]);
+    }
+    std::partial_sum(offsets.begin(), offsets.end(), offsets.begin());
+    order.resize(nM);
+    std::vector<std::int64_t> fill(offsets.begin(), offsets.end() - 1);
+    for (std::size_t i = 0; i < nM; ++i) {
+      const auto s = static_cast<std::size_t>(m.surfaceId[i]);
+      order[static_cast<std::size_t>(fill[s]++)] = static_cast<std::int64_t>(i);
+    }
+    key.resize(nM);
+    for (std::size_t s = 0; s < nS; ++s) {
+      const auto b = order.begin() + offsets[s];
+      const auto e = order.begin() + offsets[s + 1];
+      const std::size_t c = keyCoord[s];
+      std::sort(b, e, [&](std::int64_t x, std::int64_t y) {
+        const double kx = m.local[2 * static_cast<std::size_t>(x) + c];
+        const double ky = m.local[2 * static_cast<std::size_t>(y) + c];
+        return kx < ky || (kx == ky && x < y);
+      });
+      for (auto it = b; it != e; ++it) {
+        key[static_cast<std::size_t>(it - order.begin())] =
+            m.local[2 * static_cast<std::size_t>(*it) + c];
+      }
+    }
+  }
+
+  /// Call fn(measurement) for the measurements of surface s whose key lies
+  /// in [lo, hi] (cyclic with the given period; 0 = not cyclic).
+  template <typename fn_t>
+  void visit(std::size_t s, double lo, double hi, double period,
+             fn_t&& fn) const {
+    const auto b = key.begin() + offsets[s];
+    const auto e = key.begin() + offsets[s + 1];
+    auto range = [&](double a, double z) {
+      auto i0 = std::lower_bound(b, e, a);
+      const auto i1 = std::upper_bound(i0, e, z);
+      for (; i0 != i1; ++i0) {
+        fn(order[static_cast<std::size_t>(i0 - key.begin())]);
+      }
+    };
+    if (period > 0.0) {
+      if (hi - lo >= period) {
+        range(-std::numeric_limits<double>::infinity(),
+              std::numeric_limits<double>::infinity());
+        return;
+      }
+      const double half = 0.5 * period;
+      const double shift = lo - std::remainder(lo, period);
+      lo -= shift;
+      hi -= shift;
+      if (hi > half) {
+        range(lo, half);
+        range(-half, hi - period);
+      } else if (lo < -half) {
+        range(lo + period, half);
+        range(-half, hi);
+      } else {
+        range(lo, hi);
+      }
+      return;
+    }
+    range(lo, hi);
+  }
+};
+
+struct SeedResult {
+  CkfSeedStatus status = CkfSeedStatus::eFailed;
+  std::vector<std::int64_t> measurements;
+  std::vector<std::int8_t> outlier;
+  BoundVector params{};
+  BoundMatrix cov{};
+  double chi2 = 0.0;
+  std::int32_t ndf = 0;
+  std::int32_t nMeas = 0;
+  std::int32_t nOutliers = 0;
+  std::int32_t nHoles = 0;
+  std::int64_t nBranches = 0;
+  std::int64_t nPropagations = 0;
+  std::int64_t nChi2Tests = 0;
+};
+
+/// Per-thread scratch space of the search.
+struct Workspace {
+  std::vector<Node> nodes;
+  std::vector<Branch> live;
+  std::vector<Branch> next;
+  std::vector<Branch> tips;
+  std::vector<std::pair<double, std::int64_t>> candidates;
+  /// The three measurements of the seed being followed.
+  const std::int64_t* seed = nullptr;
+};
+
+class SeedFinder {
+ public:
+  using Cfg = CombinatorialKalmanFilter::Config;
+
+  SeedFinder(const Cfg& cfg, const SurfaceSet& set, const Navigator& nav,
+             const MeasurementIndex& index,
+             const CombinatorialKalmanFilter::Measurements& m,
+             const CombinatorialKalmanFilter::Seeds& seeds)
+      : m_cfg(cfg),
+        m_set(set),
+        m_nav(nav),
+        m_index(index),
+        m_m(m),
+        m_seeds(seeds),
+        m_prop(cfg.bFieldZ),
+        m_perigee(Surface::perigee(cfg.beamX, cfg.beamY)),
+        m_chi2Window(std::max(cfg.chi2CutOffMeasurement, cfg.chi2CutOffOutlier)) {}
+
+  SeedResult run(std::size_t seed, Workspace& ws) const;
+
+ private:
+  int mask(std::int64_t i) const {
+    return m_m.mask.empty() ? 3 : m_m.mask[static_cast<std::size_t>(i)];
+  }
+  const double* value(std::int64_t i) const {
+    return &m_m.local[2 * static_cast<std::size_t>(i)];
+  }
+  const double* variance(std::int64_t i) const {
+    return &m_m.cov[3 * static_cast<std::size_t>(i)];
+  }
+  const Surface& surfaceOf(std::int64_t i) const {
+    return m_set[static_cast<std::size_t>(m_m.surfaceId[static_cast<std::size_t>(i)])];
+  }
+
+  /// Kalman update of st (prediction set) with measurement i; material of
+  /// the surface then applied to the branch state. @return false on a
+  /// numerical failure
+  bool update(State& st, std::int64_t i, const FreeVector& predictedFree,
+              Branch& b) const;
+  /// The measurement search and branching on one surface.
+  void step(Branch& b, Workspace& ws, SeedResult& res) const;
+  void finish(Branch& b, Workspace& ws) const;
+  /// Run one pass from `start`; the best trimmed tip, or nothing.
+  std::optional<Branch> pass(const Branch& start, Workspace& ws,
+                             SeedResult& res) const;
+  double pathLimit(const BoundVector& x) const {
+    const double w = std::abs(x[eBoundQOverP] * m_cfg.bFieldZ);
+    return w > 0.0 ? m_cfg.loopFraction * 2.0 * kPi / w
+                   : std::numeric_limits<double>::infinity();
+  }
+
+  const Cfg& m_cfg;
+  const SurfaceSet& m_set;
+  const Navigator& m_nav;
+  const MeasurementIndex& m_index;
+  const CombinatorialKalmanFilter::Measurements& m_m;
+  const CombinatorialKalmanFilter::Seeds& m_seeds;
+  HelixPropagator m_prop;
+  Surface m_perigee;
+  double m_chi2Window;
+};
+
+bool SeedFinder::update(State& st, std::int64_t i, const FreeVector& predictedFree,
+                        Branch& b) const {
+  if (!residualAndChi2(st, value(i), variance(i), mask(i))) {
+    return false;
+  }
+  if (st.dim == 2) {
+    gainUpdate<2>(st, variance(i));
+  } else {
+    gainUpdate<1>(st, variance(i));
+  }
+  normalizeDirection(st.xf);
+  if (!positiveDiagonal(st.pf) || !allFinite(st.pf) || !allFinite(st.xf)) {
+    return false;
+  }
+  b.surface = st.surface;
+  b.sm = st.surface;
+  b.xm = st.xf;
+  b.pm = st.pf;
+  b.x = st.xf;
+  b.p = st.pf;
+  b.f = st.surface->boundToFreeNear(st.xf, st.xp, predictedFree);
+  if (m_cfg.multipleScattering) {
+    addScattering(b.p, *st.surface, b.f, b.x[eBoundQOverP], m_cfg.mass);
+  }
+  b.chi2 += st.chi2;
+  b.dims += static_cast<std::int32_t>(st.dim);
+  ++b.nMeas;
+  b.nConsecutiveHoles = 0;
+  return true;
+}
+
+void SeedFinder::finish(Branch& b, Workspace& ws) const {
+  if (b.seedNext < 3) {
+    return;  // the seed's own measurements were not all reached
+  }
+  // Trim trailing holes and outliers (ACTS trimTrack).
+  while (b.tip >= 0 && ws.nodes[static_cast<std::size_t>(b.tip)].type != 0) {
+    const Node& n = ws.nodes[static_cast<std::size_t>(b.tip)];
+    if (n.type == 2) {
+      --b.nHoles;
+    } else {
+      --b.nOutliers;
+    }
+    b.tip = n.parent;
+  }
+  ws.tips.push_back(b);
+}
+
+void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
+  if (b.nSteps >= m_cfg.maxSteps) {
+    finish(b, ws);
+    return;
+  }
+  double maxPath = b.pathLimit - b.path;
+  if (b.inward) {
+    const auto toBeam = m_prop.intersect(m_perigee, b.f, 0.0);
+    if (!toBeam || *toBeam <= kMinPath) {
+      finish(b, ws);
+      return;
+    }
+    maxPath = std::min(maxPath, *toBeam);
+  }
+  const auto nav = m_nav.next(m_prop, b.f, maxPath);
+  if (!nav) {
+    finish(b, ws);
+    return;
+  }
+  const Surface& target = m_set[nav->surface];
+  const auto pr = m_prop.propagateAlong(*b.surface, b.x, b.f, target, nav->path);
+  ++res.nPropagations;
+  if (!pr) {
+    finish(b, ws);
+    return;
+  }
+  State st;
+  st.surface = &target;
+  st.xp = pr->params;
+  st.pp = transportSimilarity(pr->jacobian, b.p);
+  b.path += nav->path;
+  ++b.nSteps;
+
+  auto addNode = [&](const Branch& parent, std::int8_t type, std::int64_t meas) {
+    ws.nodes.push_back(Node{parent.tip, type, meas});
+    return static_cast<std::int32_t>(ws.nodes.size() - 1);
+  };
+  if (b.seedNext < 3) {
+    // Stay on seed: on the surface of the next seed measurement only that
+    // measurement is taken (the seed defines the track there).
+    const std::int64_t i = ws.seed[b.seedNext];
+    if (&surfaceOf(i) == &target) {
+      Branch child = b;
+      if (update(st, i, pr->free, child)) {
+        child.tip = addNode(b, 0, i);
+        ++child.seedNext;
+        ++res.nBranches;
+        ws.next.push_back(child);
+      }
+      return;
+    }
+  }
+
+  // ---- candidates inside the window, chi2-tested ----
+  auto& cands = ws.candidates;
+  cands.clear();
+  double bestOutlier = m_cfg.chi2CutOffOutlier;
+  std::int64_t outlier = -1;
+  const std::size_t sid = nav->surface;
+  auto test = [&](std::int64_t i) {
+    if (!residualAndChi2(st, value(i), variance(i), mask(i))) {
+      return;
+    }
+    ++res.nChi2Tests;
+    if (st.chi2 < m_cfg.chi2CutOffMeasurement) {
+      cands.emplace_back(st.chi2, i);
+    } else if (st.chi2 < bestOutlier) {
+      bestOutlier = st.chi2;
+      outlier = i;
+    }
+  };
+  if (m_cfg.searchWindow) {
+    const std::size_t c = m_index.keyCoord[sid];
+    const std::size_t o = 1 - c;
+    const double wc = std::sqrt(m_chi2Window * (st.pp(c, c) + m_index.maxVar[2 * sid + c]));
+    const double pc = st.xp[c];
+    const double po = st.xp[o];
+    const double ppo = st.pp(o, o);
+    const double periodO = target.period(o);
+    m_index.visit(sid, pc - wc, pc + wc, target.period(c), [&](std::int64_t i) {
+      // The marginal chi2 of one coordinate never exceeds the full one.
+      if ((mask(i) & (1 << o)) != 0) {
+        const double d = wrapPeriod(value(i)[o] - po, periodO);
+        if (d * d > m_chi2Window * (ppo + variance(i)[o])) {
+          return;
+        }
+      }
+      test(i);
+    });
+  } else {
+    for (auto k = m_index.offsets[sid]; k < m_index.offsets[sid + 1]; ++k) {
+      test(m_index.order[static_cast<std::size_t>(k)]);
+    }
+  }
+  std::sort(cands.begin(), cands.end());
+  if (cands.size() > m_cfg.numMeasurementsCutOff) {
+    cands.resize(m_cfg.numMeasurementsCutOff);
+  }
+
+  auto keep = [&](Branch& child) {
+    ++res.nBranches;
+    if (transverseMomentum(child.x) < m_cfg.minPt) {
+      finish(child, ws);
+    } else {
+      ws.next.push_back(child);
+    }
+  };
+  if (!cands.empty()) {
+    for (const auto& [chi2, i] : cands) {
+      Branch child = b;
+      if (!update(st, i, pr->free, child)) {
+        continue;  // a numerically failing branch is dropped
+      }
+      child.tip = addNode(b, 0, i);
+      keep(child);
+    }
+    return;
+  }
+  // Outlier or hole: the prediction (and the material) carries on.
+  Branch child = b;
+  child.surface = &target;
+  child.x = st.xp;
+  child.p = st.pp;
+  child.f = pr->free;
+  if (m_cfg.multipleScattering) {
+    addScattering(child.p, target, child.f, child.x[eBoundQOverP], m_cfg.mass);
+  }
+  bool stop = false;
+  if (outlier >= 0) {
+    child.tip = addNode(b, 1, outlier);
+    ++child.nOutliers;
+    stop = static_cast<std::uint32_t>(child.nOutliers) > m_cfg.maxOutliers;
+  } else {
+    child.tip = addNode(b, 2, -1);
+    ++child.nHoles;
+    ++child.nConsecutiveHoles;
+    stop = static_cast<std::uint32_t>(child.nHoles) > m_cfg.maxHoles ||
+           static_cast<std::uint32_t>(child.nConsecutiveHoles) >
+               m_cfg.maxConsecutiveHoles;
+  }
+  if (stop) {
+    ++res.nBranches;
+    finish(child, ws);
+  } else {
+    keep(child);
+  }
+}
+
+std::optional<Branch> SeedFinder::pass(const Branch& start, Workspace& ws,
+                                       SeedResult& res) const {
+  ws.live.clear();
+  ws.tips.clear();
+  ws.live.push_back(start);
+  const std::size_t cap = m_cfg.maxBranchesPerSeed;
+  while (!ws.live.empty()) {
+    ws.next.clear();
+    for (auto& b : ws.live) {
+      step(b, ws, res);
+    }
+    if (ws.next.size() > cap) {
+      std::partial_sort(ws.next.begin(), ws.next.begin() + static_cast<std::ptrdiff_t>(cap),
+                        ws.next.end(), better);
+      ws.next.resize(cap);
+    }
+    std::swap(ws.live, ws.next);
+  }
+  if (ws.tips.empty()) {
+    return std::nullopt;
+  }
+  return *std::min_element(ws.tips.begin(), ws.tips.end(), better);
+}
+
+SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
+  SeedResult res;
+  ws.nodes.clear();
+  // ---- the seed's own measurements, from the perigee ----
+  Branch b;
+  b.surface = &m_perigee;
+  for (std::size_t k = 0; k < eBoundSize; ++k) {
+    b.x[k] = m_seeds.params[5 * seed + k];
+  }
+  for (std::size_t k = 0; k < 25; ++k) {
+    b.p.v[k] = m_seeds.cov[25 * seed + k];
+  }
+  symmetrize(b.p);
+  b.f = m_perigee.boundToFree(b.x);
+  ws.seed = &m_seeds.measurements[3 * seed];
+  {
+    const std::int64_t i = ws.seed[0];
+    const Surface& target = surfaceOf(i);
+    const auto pr = m_prop.propagate(*b.surface, b.x, b.f, target, kMinPath);
+    ++res.nPropagations;
+    if (!pr) {
+      return res;
+    }
+    State st;
+    st.surface = &target;
+    st.xp = pr->params;
+    st.pp = transportSimilarity(pr->jacobian, b.p);
+    if (!update(st, i, pr->free, b)) {
+      return res;
+    }
+    ws.nodes.push_back(Node{b.tip, 0, i});
+    b.tip = static_cast<std::int32_t>(ws.nodes.size() - 1);
+  }
+  // ---- outward pass from the seed's inner measurement, through the
+  // other two ----
+  b.seedNext = 1;
+  b.pathLimit = pathLimit(b.x);
+  b.path = 0.0;
+  const auto outward = pass(b, ws, res);
+  if (!outward) {
+    return res;
+  }
+  std::vector<std::int64_t> outer;  // measurement states, outermost first
+  std::vector<std::int8_t> outerOutlier;
+  for (std::int32_t t = outward->tip; t >= 0;) {
+    const Node& n = ws.nodes[static_cast<std::size_t>(t)];
+    if (n.type != 2) {
+      outer.push_back(n.meas);
+      outerOutlier.push_back(n.type == 1 ? 1 : 0);
+    }
+    t = n.parent;
+  }
+
+  // ---- backward re-filter down to the seed's inner measurement: the
+  // state there then carries the information of every measurement ----
+  Branch in;
+  in.surface = outward->sm;
+  in.x = outward->xm;
+  in.p = outward->pm;
+  for (auto& v : in.p.v) {
+    v *= 100.0;  // forget most of what the outward filter knew
+  }
+  flip(in.x, in.p);
+  in.f = in.surface->boundToFree(in.x);
+  bool first = true;
+  for (std::size_t k = 0; k < outer.size(); ++k) {
+    if (outerOutlier[k] != 0) {
+      continue;
+    }
+    const std::int64_t i = outer[k];
+    const Surface& target = surfaceOf(i);
+    State st;
+    st.surface = &target;
+    FreeVector predictedFree = in.f;
+    if (first) {
+      st.xp = in.x;
+      st.pp = in.p;
+      first = false;
+    } else {
+      const auto pr = m_prop.propagate(*in.surface, in.x, in.f, target, kMinPath);
+      ++res.nPropagations;
+      if (!pr) {
+        return res;
+      }
+      st.xp = pr->params;
+      st.pp = transportSimilarity(pr->jacobian, in.p);
+      predictedFree = pr->free;
+    }
+    if (!update(st, i, predictedFree, in)) {
+      return res;
+    }
+  }
+  // (update counted the re-filtered measurements: the inward pass counts
+  // only what it adds)
+  in.tip = -1;
+  in.nMeas = 0;
+  in.nOutliers = 0;
+  in.nHoles = 0;
+  in.nConsecutiveHoles = 0;
+  in.dims = 0;
+  in.chi2 = 0.0;
+  in.nSteps = 0;
+  in.path = 0.0;
+  in.pathLimit = pathLimit(in.x);
+  in.inward = true;
+
+  Branch inner = in;
+  if (m_cfg.twoWay) {
+    const auto inward = pass(in, ws, res);
+    if (inward) {
+      inner = *inward;
+    }
+  }
+
+  // ---- the candidate: inward states (innermost first), then outward ----
+  for (std::int32_t t = inner.tip; t >= 0;) {
+    const Node& n = ws.nodes[static_cast<std::size_t>(t)];
+    if (n.type != 2) {
+      res.measurements.push_back(n.meas);
+      res.outlier.push_back(n.type == 1 ? 1 : 0);
+    }
+    t = n.parent;
+  }
+  res.measurements.insert(res.measurements.end(), outer.rbegin(), outer.rend());
+  res.outlier.insert(res.outlier.end(), outerOutlier.rbegin(), outerOutlier.rend());
+  res.nMeas = outward->nMeas + inner.nMeas;
+  res.nOutliers = outward->nOutliers + inner.nOutliers;
+  res.nHoles = outward->nHoles + inner.nHoles;
+  res.chi2 = outward->chi2 + inner.chi2;
+  res.ndf = outward->dims + inner.dims - 5;
+
+  // ---- perigee parameters from the innermost filtered state ----
+  BoundVector x = inner.xm;
+  BoundMatrix p = inner.pm;
+  flip(x, p);
+  const auto pr = m_prop.propagate(*inner.sm, x, inner.sm->boundToFree(x), m_perigee,
+                                   kMinPath);
+  if (!pr) {
+    return res;
+  }
+  res.params = pr->params;
+  res.cov = transportSimilarity(pr->jacobian, p);
+
+  // ---- track selection ----
+  const TrackSelectorCuts& sel = m_cfg.selector;
+  const double pt = transverseMomentum(res.params);
+  const double absEta =
+      std::abs(-std::log(std::tan(0.5 * res.params[eBoundTheta])));
+  const double d0 = res.params[eBoundLoc0];
+  const double z0 = res.params[eBoundLoc1];
+  const double chi2Ndf = res.ndf > 0 ? res.chi2 / res.ndf : 0.0;
+  const bool ok = pt >= sel.ptMin && pt <= sel.ptMax && absEta >= sel.absEtaMin &&
+                  absEta <= sel.absEtaMax && d0 >= sel.loc0Min && d0 <= sel.loc0Max &&
+                  z0 >= sel.loc1Min && z0 <= sel.loc1Max &&
+                  static_cast<std::uint32_t>(res.nMeas) >= sel.nMeasurementsMin &&
+                  static_cast<std::uint32_t>(res.nHoles) <= sel.maxHoles &&
+                  static_cast<std::uint32_t>(res.nOutliers) <= sel.maxOutliers &&
+                  chi2Ndf <= sel.maxChi2 && allFinite(res.cov);
+  res.status = ok ? CkfSeedStatus::eTrack : CkfSeedStatus::eNotSelected;
+  return res;
+}
+
+void checkMeasurements(const SurfaceSet& set,
+                       const CombinatorialKalmanFilter::Measurements& m) {
+  const std::string w = "CombinatorialKalmanFilter";
+  const std::size_t n = m.surfaceId.size();
+  if (m.local.size() != 2 * n || m.cov.size() != 3 * n ||
+      (!m.mask.empty() && m.mask.size() != n)) {
+    throw std::invalid_argument(w + ": measurements need local (M, 2), cov (M, 3) and mask (M) "
+                                "for M = " + std::to_string(n) + " surface ids");
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto s = m.surfaceId[i];
+    // (the index text is built only for a message)
+    auto at = [i]() { return indexText(i); };
+    if (s < 0 || static_cast<std::size_t>(s) >= set.size()) {
+      fail(w, std::string("surface_id") + at(), s,
+           ("must index one of the " + std::to_string(set.size()) + " surfaces").c_str());
+    }
+    const int mk = m.mask.empty() ? 3 : m.mask[i];
+    if (mk < 1 || mk > 3) {
+      fail(w, std::string("mask") + at(), mk, "must be 1 (loc0), 2 (loc1) or 3 (both)");
+    }
+    for (std::size_t c = 0; c < 2; ++c) {
+      if ((mk & (1 << c)) == 0) {
+        continue;
+      }
+      if (!std::isfinite(m.local[2 * i + c])) {
+        fail(w, std::string("measurement") + at(), m.local[2 * i + c], "must be finite");
+      }
+      const double v = m.cov[3 * i + c];
+      if (!(v > 0.0) || !std::isfinite(v)) {
+        fail(w, std::string("measurement_cov") + at(), v, "variances must be finite and > 0");
+      }
+    }
+    if (mk == 3) {
+      const double c01 = m.cov[3 * i + 2];
+      if (!std::isfinite(c01) || !(m.cov[3 * i] * m.cov[3 * i + 1] - c01 * c01 > 0.0)) {
+        fail(w, std::string("measurement_cov") + at(), c01,
+             "(cov01) must leave the covariance positive definite");
+      }
+    }
+  }
+}
+
+void checkSeeds(const CombinatorialKalmanFilter::Measurements& m,
+                const CombinatorialKalmanFilter::Seeds& s) {
+  const std::string w = "CombinatorialKalmanFilter";
+  const std::size_t n = s.measurements.size() / 3;
+  if (s.measurements.size() != 3 * n || s.params.size() != 5 * n ||
+      s.cov.size() != 25 * n) {
+    throw std::invalid_argument(w + ": seeds need measurements (S, 3), params (S, 5) and cov "
+                                "(S, 5, 5)");
+  }
+  const auto nM = static_cast<std::int64_t>(m.surfaceId.size());
+  for (std::size_t k = 0; k < n; ++k) {
+    auto at = [k]() { return indexText(k); };
+    for (std::size_t j = 0; j < 3; ++j) {
+      const auto i = s.measurements[3 * k + j];
+      if (i < 0 || i >= nM) {
+        fail(w, std::string("seeds") + at(), static_cast<double>(i),
+             ("must index one of the " + std::to_string(nM) + " measurements").c_str());
+      }
+    }
+    const auto sa = m.surfaceId[static_cast<std::size_t>(s.measurements[3 * k])];
+    const auto sb = m.surfaceId[static_cast<std::size_t>(s.measurements[3 * k + 1])];
+    const auto sc = m.surfaceId[static_cast<std::size_t>(s.measurements[3 * k + 2])];
+    if (sa == sb || sb == sc || sa == sc) {
+      fail(w, std::string("seeds") + at(), static_cast<double>(sa),
+           "must have its three measurements on three distinct surfaces");
+    }
+    for (std::size_t j = 0; j < 5; ++j) {
+      if (!std::isfinite(s.params[5 * k + j])) {
+        fail(w, std::string("seed_params") + at(), s.params[5 * k + j], "must be finite");
+      }
+    }
+    const double th = s.params[5 * k + eBoundTheta];
+    if (!(th > 0.0 && th < kPi)) {
+      fail(w, std::string("seed_params") + at() + " theta", th, "must be in (0, pi)");
+    }
+    for (std::size_t j = 0; j < 25; ++j) {
+      if (!std::isfinite(s.cov[25 * k + j])) {
+        fail(w, std::string("seed_cov") + at(), s.cov[25 * k + j], "must be finite");
+      }
+    }
+    for (std::size_t j = 0; j < 5; ++j) {
+      if (!(s.cov[25 * k + 6 * j] > 0.0)) {
+        fail(w, std::string("seed_cov") + at(), s.cov[25 * k + 6 * j], "diagonal must be > 0");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void TrackSelectorCuts::validate() const {
+  const std::string w = "TrackSelector";
+  auto range = [&](const char* lo, double a, const char* hi, double b) {
+    if (std::isnan(a)) {
+      fail(w, lo, a, "must not be NaN");
+    }
+    if (std::isnan(b)) {
+      fail(w, hi, b, "must not be NaN");
+    }
+    if (a > b) {
+      fail(w, std::string(lo) + " <= " + hi, a, "must hold (min above max)");
+    }
+  };
+  range("ptMin", ptMin, "ptMax", ptMax);
+  range("absEtaMin", absEtaMin, "absEtaMax", absEtaMax);
+  range("loc0Min", loc0Min, "loc0Max", loc0Max);
+  range("loc1Min", loc1Min, "loc1Max", loc1Max);
+  if (ptMin < 0.0) {
+    fail(w, "ptMin", ptMin, "must be >= 0");
+  }
+  if (absEtaMin < 0.0) {
+    fail(w, "absEtaMin", absEtaMin, "must be >= 0");
+  }
+  if (!(maxChi2 > 0.0)) {
+    fail(w, "maxChi2", maxChi2, "must be > 0");
+  }
+}
+
+void CombinatorialKalmanFilter::Config::validate() const {
+  const std::string w = "CombinatorialKalmanFilter";
+  if (!std::isfinite(bFieldZ) || bFieldZ == 0.0) {
+    fail(w, "bFieldZ", bFieldZ, "must be finite and non-zero");
+  }
+  if (!(chi2CutOffMeasurement > 0.0) || !std::isfinite(chi2CutOffMeasurement)) {
+    fail(w, "chi2CutOffMeasurement", chi2CutOffMeasurement, "must be finite and > 0");
+  }
+  if (!(chi2CutOffOutlier >= 0.0) || !std::isfinite(chi2CutOffOutlier)) {
+    fail(w, "chi2CutOffOutlier", chi2CutOffOutlier, "must be finite and >= 0");
+  }
+  if (numMeasurementsCutOff < 1) {
+    fail(w, "numMeasurementsCutOff", numMeasurementsCutOff, "must be >= 1");
+  }
+  if (maxBranchesPerSeed < 1) {
+    fail(w, "maxBranchesPerSeed", maxBranchesPerSeed, "must be >= 1");
+  }
+  if (maxSteps < 1) {
+    fail(w, "maxSteps", maxSteps, "must be >= 1");
+  }
+  if (!(minPt >= 0.0) || !std::isfinite(minPt)) {
+    fail(w, "minPt", minPt, "must be finite and >= 0");
+  }
+  if (!(loopFraction > 0.0) || !std::isfinite(loopFraction)) {
+    fail(w, "loopFraction", loopFraction, "must be finite and > 0");
+  }
+  if (!(mass > 0.0) || !std::isfinite(mass)) {
+    fail(w, "mass", mass, "must be finite and > 0");
+  }
+  if (!std::isfinite(beamX) || !std::isfinite(beamY)) {
+    fail(w, "beamX/beamY", std::isfinite(beamX) ? beamY : beamX, "must be finite");
+  }
+  selector.validate();
+}
+
+CombinatorialKalmanFilter::CombinatorialKalmanFilter(const Config& cfg,
+                                                     const SurfaceSet& surfaces)
+    : m_cfg(cfg), m_surfaces(surfaces) {
+  m_cfg.validate();
+}
+
+CombinatorialKalmanFilter::Output CombinatorialKalmanFilter::findTracks(
+    const Measurements& meas, const Seeds& seeds) const {
+  checkMeasurements(m_surfaces, meas);
+  checkSeeds(meas, seeds);
+  const std::size_t nSeeds = seeds.measurements.size() / 3;
+  const Navigator nav(m_surfaces);
+  const MeasurementIndex index(m_surfaces, meas);
+  const SeedFinder finder(m_cfg, m_surfaces, nav, index, meas, seeds);
+
+  Output out;
+  out.seedStatus.assign(nSeeds, static_cast<std::int8_t>(CkfSeedStatus::eDeduplicated));
+  std::vector<std::uint8_t> onTrack(meas.surfaceId.size(), 0);
+  auto covered = [&](std::size_t s) {
+    return m_cfg.seedDeduplication && onTrack[static_cast<std::size_t>(seeds.measurements[3 * s])] &&
+           onTrack[static_cast<std::size_t>(seeds.measurements[3 * s + 1])] &&
+           onTrack[static_cast<std::size_t>(seeds.measurements[3 * s + 2])];
+  };
+  // Seeds are found independently; deduplication is then applied in seed
+  // order (a seed covered by an earlier seed's track is dropped, as if
+  // skipped), which gives the serial result for any thread count. Seeds
+  // already covered when a block starts are not searched at all.
+  auto accept = [&](std::size_t s, SeedResult& r) {
+    if (covered(s)) {
+      return;
+    }
+    // (work of the seeds that count: the same for any thread count)
+    out.nBranches += r.nBranches;
+    out.nPropagations += r.nPropagations;
+    out.nChi2Tests += r.nChi2Tests;
+    out.seedStatus[s] = static_cast<std::int8_t>(r.status);
+    if (r.status != CkfSeedStatus::eTrack) {
+      return;
+    }
+    for (std::size_t k = 0; k < r.measurements.size(); ++k) {
+      if (r.outlier[k] == 0) {
+        onTrack[static_cast<std::size_t>(r.measurements[k])] = 1;
+      }
+    }
+    out.measurements.insert(out.measurements.end(), r.measurements.begin(),
+                            r.measurements.end());
+    out.outlier.insert(out.outlier.end(), r.outlier.begin(), r.outlier.end());
+    out.offsets.push_back(static_cast<std::int64_t>(out.measurements.size()));
+    out.seed.push_back(static_cast<std::int64_t>(s));
+    out.params.insert(out.params.end(), r.params.v.begin(), r.params.v.end());
+    out.cov.insert(out.cov.end(), r.cov.v.begin(), r.cov.v.end());
+    out.chi2.push_back(r.chi2);
+    out.ndf.push_back(r.ndf);
+    out.nMeasurements.push_back(r.nMeas);
+    out.nOutliers.push_back(r.nOutliers);
+    out.nHoles.push_back(r.nHoles);
+  };
+  const unsigned nThreads = resolveThreads(m_cfg.nThreads);
+  if (nThreads == 1) {
+    Workspace ws;
+    for (std::size_t s = 0; s < nSeeds; ++s) {
+      if (covered(s)) {
+        continue;
+      }
+      SeedResult r = finder.run(s, ws);
+      accept(s, r);
+    }
+    return out;
+  }
+  const std::size_t block = 32 * static_cast<std::size_t>(nThreads);
+  std::vector<SeedResult> results;
+  std::vector<std::size_t> todo;
+  for (std::size_t b0 = 0; b0 < nSeeds; b0 += block) {
+    const std::size_t b1 = std::min(nSeeds, b0 + block);
+    todo.clear();
+    for (std::size_t s = b0; s < b1; ++s) {
+      if (!covered(s)) {
+        todo.push_back(s);
+      }
+    }
+    results.assign(todo.size(), SeedResult{});
+    parallelChunks(todo.size(), 4, nThreads,
+                   [&](std::size_t, std::size_t begin, std::size_t end) {
+                     Workspace ws;
+                     for (std::size_t k = begin; k < end; ++k) {
+                       results[k] = finder.run(todo[k], ws);
+                     }
+                   });
+    for (std::size_t k = 0; k < todo.size(); ++k) {
+      accept(todo[k], results[k]);
+    }
+  }
+  return out;
+}
+
+void GreedyAmbiguityResolution::Config::validate() const {
+  if (maximumSharedHits < 1) {
+    fail("GreedyAmbiguityResolution", "maximumSharedHits", maximumSharedHits, "must be >= 1");
+  }
+}
+
+std::vector<std::int64_t> GreedyAmbiguityResolution::resolve(
+    const Config& cfg, std::span<const std::int64_t> offsets,
+    std::span<const std::int64_t> measurements, std::span<const double> chi2PerNdf) {
+  cfg.validate();
+  if (offsets.empty() || offsets.front() != 0 ||
+      static_cast<std::size_t>(offsets.back()) != measurements.size() ||
+      chi2PerNdf.size() + 1 != offsets.size()) {
+    throw std::invalid_argument(
+        "GreedyAmbiguityResolution: offsets must start at 0 and end at len(measurements), "
+        "with one chi2/ndf per track");
+  }
+  const std::size_t n = chi2PerNdf.size();
+  std::int64_t maxMeas = -1;
+  for (std::size_t t = 0; t < n; ++t) {
+    if (offsets[t + 1] < offsets[t]) {
+      throw std::invalid_argument("GreedyAmbiguityResolution: offsets must not decrease");
+    }
+  }
+  for (const auto m : measurements) {
+    if (m < 0) {
+      throw std::invalid_argument("GreedyAmbiguityResolution: measurement indices must be >= 0");
+    }
+    maxMeas = std::max(maxMeas, m);
+  }
+  std::vector<std::int32_t> tracksPerMeas(static_cast<std::size_t>(maxMeas + 1), 0);
+  std::vector<std::uint8_t> selected(n, 0);
+  std::vector<std::size_t> nMeas(n, 0);
+  for (std::size_t t = 0; t < n; ++t) {
+    nMeas[t] = static_cast<std::size_t>(offsets[t + 1] - offsets[t]);
+    if (nMeas[t] < cfg.nMeasurementsMin || nMeas[t] == 0) {
+      continue;
+    }
+    selected[t] = 1;
+    for (auto k = offsets[t]; k < offsets[t + 1]; ++k) {
+      ++tracksPerMeas[static_cast<std::size_t>(measurements[static_cast<std::size_t>(k)])];
+    }
+  }
+  std::vector<std::size_t> shared(n, 0);
+  auto recount = [&](std::size_t t) {
+    std::size_t c = 0;
+    for (auto k = offsets[t]; k < offsets[t + 1]; ++k) {
+      c += tracksPerMeas[static_cast<std::size_t>(measurements[static_cast<std::size_t>(k)])] > 1;
+    }
+    shared[t] = c;
+  };
+  for (std::size_t t = 0; t < n; ++t) {
+    if (selected[t]) {
+      recount(t);
+    }
+  }
+  // Tracks sharing a measurement with track t (to update after removals).
+  std::vector<std::vector<std::size_t>> users(tracksPerMeas.size());
+  for (std::size_t t = 0; t < n; ++t) {
+    if (!selected[t]) {
+      continue;
+    }
+    for (auto k = offsets[t]; k < offsets[t + 1]; ++k) {
+      const auto m = static_cast<std::size_t>(measurements[static_cast<std::size_t>(k)]);
+      if (tracksPerMeas[m] > 1) {
+        users[m].push_back(t);
+      }
+    }
+  }
+  // worse(a, b): a should be removed before b.
+  auto worse = [&](std::size_t a, std::size_t b) {
+    const double ra = static_cast<double>(shared[a]) / static_cast<double>(nMeas[a]);
+    const double rb = static_cast<double>(shared[b]) / static_cast<double>(nMeas[b]);
+    if (ra != rb) {
+      return ra > rb;
+    }
+    if (nMeas[a] != nMeas[b]) {
+      return nMeas[a] < nMeas[b];
+    }
+    if (chi2PerNdf[a] != chi2PerNdf[b]) {
+      return chi2PerNdf[a] > chi2PerNdf[b];
+    }
+    return a > b;
+  };
+  for (std::uint32_t it = 0; it < cfg.maximumIterations; ++it) {
+    std::size_t maxShared = 0;
+    std::optional<std::size_t> bad;
+    for (std::size_t t = 0; t < n; ++t) {
+      if (!selected[t]) {
+        continue;
+      }
+      maxShared = std::max(maxShared, shared[t]);
+      if (!bad || worse(t, *bad)) {
+        bad = t;
+      }
+    }
+    if (!bad || maxShared < cfg.maximumSharedHits) {
+      break;
+    }
+    selected[*bad] = 0;
+    for (auto k = offsets[*bad]; k < offsets[*bad + 1]; ++k) {
+      const auto m = static_cast<std::size_t>(measurements[static_cast<std::size_t>(k)]);
+      if (--tracksPerMeas[m] == 1) {
+        for (const auto u : users[m]) {
+          if (selected[u]) {
+            recount(u);
+          }
+        }
+      }
+    }
+  }
+  std::vector<std::int64_t> kept;
+  for (std::size_t t = 0; t < n; ++t) {
+    if (selected[t]) {
+      kept.push_back(static_cast<std::int64_t>(t));
+    }
+  }
+  return kept;
+}
+
+}  // namespace helixkit
