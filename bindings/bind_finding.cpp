@@ -105,6 +105,7 @@ void bindFinding(py::module_& m) {
         d["n_branches"] = o.nBranches;
         d["n_propagations"] = o.nPropagations;
         d["n_chi2_tests"] = o.nChi2Tests;
+        d["max_live_branches"] = o.maxLiveBranches;
         return d;
       },
       py::arg("surfaces"), py::arg("config"), py::arg("surface_id").noconvert(),

@@ -362,6 +362,7 @@ struct SeedResult {
   std::int64_t nBranches = 0;
   std::int64_t nPropagations = 0;
   std::int64_t nChi2Tests = 0;
+  std::int64_t maxLiveBranches = 0;
 };
 
 /// Per-thread scratch space of the search.
@@ -649,6 +650,8 @@ std::optional<Branch> SeedFinder::pass(const Branch& start, Workspace& ws,
                         ws.next.end(), better);
       ws.next.resize(cap);
     }
+    res.maxLiveBranches = std::max(res.maxLiveBranches,
+                                   static_cast<std::int64_t>(ws.next.size()));
     std::swap(ws.live, ws.next);
   }
   if (ws.tips.empty()) {
@@ -1010,6 +1013,7 @@ CombinatorialKalmanFilter::Output CombinatorialKalmanFilter::findTracks(
     out.nBranches += r.nBranches;
     out.nPropagations += r.nPropagations;
     out.nChi2Tests += r.nChi2Tests;
+    out.maxLiveBranches = std::max(out.maxLiveBranches, r.maxLiveBranches);
     out.seedStatus[s] = static_cast<std::int8_t>(r.status);
     if (r.status != CkfSeedStatus::eTrack) {
       return;

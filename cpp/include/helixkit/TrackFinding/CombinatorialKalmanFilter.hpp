@@ -23,7 +23,12 @@
 ///   no cap and re-propagates every branch from its branch point);
 /// * the inward pass starts from a backward re-filter of the best outward
 ///   candidate's measurements (the full-information state at the seed's
-///   innermost measurement, what ACTS takes from its smoother).
+///   innermost measurement, what ACTS takes from its smoother), and one
+///   track (the best candidate) is kept per seed.
+/// The outward pass starts at the seed's bottom measurement and takes only
+/// the seed's own measurements on the middle and top surfaces (stay on
+/// seed), searching the surfaces between and beyond; the inward pass ends
+/// at the point of closest approach to the beam line.
 /// The detector is a SurfaceSet of cylinders and disks along z (layers) and
 /// planes; navigation finds the next surface the helix crosses inside its
 /// bounds. Field uniform along z; multiple scattering as in the
@@ -163,6 +168,8 @@ class CombinatorialKalmanFilter {
     std::int64_t nBranches = 0;
     std::int64_t nPropagations = 0;
     std::int64_t nChi2Tests = 0;
+    /// The most live branches any seed had after a step (<= maxBranchesPerSeed).
+    std::int64_t maxLiveBranches = 0;
   };
 
   /// @throws std::invalid_argument if the config is invalid

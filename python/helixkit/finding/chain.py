@@ -1,0 +1,87 @@
+"""The classical chain end to end: seeding → parameters → CKF → fit → ambiguity resolution."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from .._validation import check_n_threads
+from ..data import Event, Geometry
+from ..seeding import HashingConfig, SeedFinderConfig, find_seeds_hashing_in_event, find_seeds_in_event
+from .ckf import Tracks, find_tracks_ckf, resolve_ambiguities
+from .config import AmbiguityConfig, CkfConfig
+from .detector import DEFAULT_PIXEL_VOLUMES, detector_for
+
+
+def reconstruct(
+    event: Event,
+    *,
+    seeding: Literal["standard", "hashing"] = "standard",
+    seed_config: SeedFinderConfig | None = None,
+    hashing_config: HashingConfig | None = None,
+    ckf: CkfConfig | None = None,
+    ambiguity: AmbiguityConfig | None = None,
+    geometry: Geometry | None = None,
+    seeding_volumes: tuple[int, ...] | None = None,
+    n_threads: int = 0,
+    **detector_options: Any,
+) -> Tracks:
+    """Tracks of ``event`` from the classical chain, as ACTS's full chain runs it.
+
+    Seeding (``"standard"``: grid triplet seeding, ``"hashing"``: hashing seeding
+    with Annoy buckets) on the pixel volumes, track parameters from the seeds, the
+    combinatorial Kalman filter with the track selection, the final Kalman fit
+    to the perigee, then greedy ambiguity resolution.
+
+    Parameters
+    ----------
+    event : helixkit.data.Event
+        The built-in simulation, TrackML CSV (:func:`~helixkit.data.read_trackml`)
+        or ACTS CSV (:func:`~helixkit.data.read_acts_csv`); without a geometry the
+        surfaces are derived from the hits (:func:`detector_for`).
+    seed_config : SeedFinderConfig, optional
+        Default ``SeedFinderConfig.acts_odd()`` with the event's field.
+    ckf, ambiguity : optional
+        Default ``CkfConfig()`` (ACTS ``ckf_tracks.py`` selection) and
+        ``AmbiguityConfig.acts_generic()`` (3 shared hits).
+    seeding_volumes : tuple of int, optional
+        Default the geometry's pixel volumes, else (7, 8, 9).
+    **detector_options
+        Passed to :func:`detector_for` (resolutions, material of derived surfaces).
+
+    Returns
+    -------
+    Tracks
+        ``timing`` has seconds per stage: seeding, parameters, ckf, fit, ambiguity.
+    """
+    if not isinstance(event, Event):
+        msg = f"event must be a helixkit.data.Event, got {type(event).__name__}"
+        raise TypeError(msg)
+    if seeding not in ("standard", "hashing"):
+        msg = f"seeding must be 'standard' or 'hashing', got {seeding!r}"
+        raise ValueError(msg)
+    nt = check_n_threads(n_threads)
+    det = detector_for(event, geometry, **detector_options)
+    geo = geometry if geometry is not None else event.geometry
+    volumes = seeding_volumes if seeding_volumes is not None else (
+        geo.pixel_volumes if geo is not None else DEFAULT_PIXEL_VOLUMES)
+    scfg = seed_config if seed_config is not None else SeedFinderConfig.acts_odd(
+        b_field_z=det.b_field_z)
+    t0 = time.perf_counter()
+    if seeding == "standard":
+        seeds = find_seeds_in_event(event, scfg, volumes=volumes, n_threads=nt)
+    else:
+        seeds = find_seeds_hashing_in_event(event, scfg, hashing_config, nt, volumes=volumes)
+    t_seed = time.perf_counter() - t0
+    tracks = find_tracks_ckf(event, seeds, config=ckf, detector=det, n_threads=nt)
+    tracks = resolve_ambiguities(tracks, AmbiguityConfig.acts_generic() if ambiguity is None
+                                 else ambiguity)
+    tracks.timing = {"seeding": t_seed, **tracks.timing}
+    sel = (CkfConfig() if ckf is None else ckf).selector
+    if sel.max_shared_hits is not None and len(tracks):
+        tracks = tracks.take(tracks.shared_hits() <= sel.max_shared_hits)
+    tracks.info["n_seeds"] = len(seeds)
+    return tracks
+
+
+__all__ = ["reconstruct"]

@@ -1,0 +1,176 @@
+"""Detector surfaces and local measurements of an event's hits, for the CKF.
+
+* Events with a built-in :class:`~helixkit.data.Geometry` (the simulation): one
+  cylinder (barrel layer) or disk (endcap layer) per layer, the layer's material,
+  and the simulation's resolutions (:func:`helixkit.fitting.geometry_measurements`).
+* Any other event (TrackML, ACTS CSV): one surface per (volume_id, layer_id),
+  derived from its hits: a cylinder at the mean radius spanning the hits' z for a
+  layer longer in z than in r (barrel), else a disk at the mean z spanning their
+  r (endcap). A hit is projected on its layer's surface (cylinder: (R·φ, z),
+  disk: (r, φ)); hits off the mean surface (staggered modules) get the shift
+  along the track times the straight-line slope from the beam line added to the
+  variance of the coordinate it moves. Variances come from the hits'
+  ``var_local0`` / ``var_local1`` (ACTS measurements; loc0 tangential) when
+  present, else from ``pixel_resolution`` / ``strip_resolution`` by volume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import units as u
+from ..data import Event, Geometry
+from ..fitting import CYLINDER, DISK, Surfaces, geometry_measurements
+
+#: (σ_tangential, σ_along) [mm] used when the hits carry no variances.
+PIXEL_RESOLUTION = (0.015 * u.mm, 0.015 * u.mm)
+STRIP_RESOLUTION = (0.035 * u.mm, 1.0 * u.mm)
+DEFAULT_PIXEL_VOLUMES = (7, 8, 9)
+
+
+@dataclass(frozen=True)
+class Detector:
+    """Surfaces and per-hit local measurements.
+
+    Attributes
+    ----------
+    surfaces : helixkit.fitting.Surfaces
+    surface_id : (n_hits,) int32
+        Surface of every hit; -1 for hits on no surface (not used).
+    local : (n_hits, 2) float64
+    cov : (n_hits, 3) float64
+        (var0, var1, cov01).
+    b_field_z : float
+    derived : bool
+        True if the surfaces were derived from the hits.
+    """
+
+    surfaces: Surfaces
+    surface_id: np.ndarray
+    local: np.ndarray
+    cov: np.ndarray
+    b_field_z: float
+    derived: bool
+
+    def __repr__(self) -> str:
+        kind = "derived from hits" if self.derived else "from the geometry"
+        return f"Detector({self.surfaces!r}, {kind}, {int((self.surface_id >= 0).sum())} hits)"
+
+
+def detector_for(event: Event, geometry: Geometry | None = None, *, b_field_z: float | None = None,
+                 pixel_volumes: tuple[int, ...] = DEFAULT_PIXEL_VOLUMES,
+                 pixel_resolution: tuple[float, float] = PIXEL_RESOLUTION,
+                 strip_resolution: tuple[float, float] = STRIP_RESOLUTION,
+                 material_x0: float = 0.02) -> Detector:
+    """The CKF's view of ``event``: surfaces and the local measurement of every hit.
+
+    Parameters
+    ----------
+    geometry : Geometry, optional
+        Default ``event.geometry``; without one the surfaces are derived from the
+        hits (see the module docstring).
+    b_field_z : float, optional
+        Field in native units; default the geometry's, else 2 T.
+    material_x0 : float
+        x/X0 of each derived surface.
+    """
+    if not isinstance(event, Event):
+        msg = f"event must be a helixkit.data.Event, got {type(event).__name__}"
+        raise TypeError(msg)
+    geo = geometry if geometry is not None else event.geometry
+    if geo is not None and not isinstance(geo, Geometry):
+        msg = f"geometry must be a helixkit.data.Geometry, got {type(geo).__name__}"
+        raise TypeError(msg)
+    hits = event.hits
+    if hits.n_rows == 0:
+        msg = "event has no hits"
+        raise ValueError(msg)
+    x, y, z = (np.asarray(hits[c], dtype=np.float64) for c in ("x", "y", "z"))
+    if not (np.isfinite(x).all() and np.isfinite(y).all() and np.isfinite(z).all()):
+        msg = "event.hits x, y, z contain NaN or inf"
+        raise ValueError(msg)
+    if geo is not None:
+        sid = geo.layer_indices(hits["volume_id"], hits["layer_id"])
+        on = sid >= 0
+        if not on.any():
+            msg = (f"no hit of the event is on a layer of geometry {geo.name!r} (the event's "
+                   "(volume_id, layer_id) are not the geometry's)")
+            raise ValueError(msg)
+        local = np.zeros((len(sid), 2))
+        cov = np.ones((len(sid), 3))
+        cov[:, 2] = 0.0
+        loc, c = geometry_measurements(geo, sid[on], x[on], y[on], z[on])
+        local[on], cov[on] = loc, c
+        bz = geo.b_field_z if b_field_z is None else float(b_field_z)
+        return Detector(Surfaces.from_geometry(geo), sid.astype(np.int32), local, cov, bz, False)
+    bz = 2 * u.T if b_field_z is None else float(b_field_z)
+    return _derived(event, x, y, z, bz, pixel_volumes, pixel_resolution, strip_resolution,
+                    float(material_x0))
+
+
+def _derived(event: Event, x: np.ndarray, y: np.ndarray, z: np.ndarray, bz: float,
+             pixel_volumes: tuple[int, ...], pix: tuple[float, float],
+             strip: tuple[float, float], x0: float) -> Detector:
+    hits = event.hits
+    vol = np.asarray(hits["volume_id"], dtype=np.int64)
+    key = vol * 100000 + np.asarray(hits["layer_id"], dtype=np.int64)
+    ukey, sid = np.unique(key, return_inverse=True)
+    n_s = len(ukey)
+    r = np.hypot(x, y)
+    phi = np.arctan2(y, x)
+
+    order = np.argsort(sid, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(sid[order])) + 1]  # one group per surface
+
+    def per(v: np.ndarray, fn: Any) -> np.ndarray:
+        return fn.reduceat(v[order], starts)
+
+    r_lo, r_hi = per(r, np.minimum), per(r, np.maximum)
+    z_lo, z_hi = per(z, np.minimum), per(z, np.maximum)
+    counts = np.bincount(sid, minlength=n_s)
+    r_mean = np.bincount(sid, r, minlength=n_s) / counts
+    z_mean = np.bincount(sid, z, minlength=n_s) / counts
+    barrel = (r_hi - r_lo) < (z_hi - z_lo)
+    margin = 1.0 * u.mm
+    center = np.zeros((n_s, 3))
+    center[~barrel, 2] = z_mean[~barrel]
+    radius = np.where(barrel, r_mean, 0.0)
+    bounds = np.empty((n_s, 4))
+    bounds[:, 0] = np.where(barrel, -np.pi * radius, np.maximum(r_lo - margin, 0.0))
+    bounds[:, 1] = np.where(barrel, np.pi * radius, r_hi + margin)
+    bounds[:, 2] = np.where(barrel, z_lo - margin, -np.pi)
+    bounds[:, 3] = np.where(barrel, z_hi + margin, np.pi)
+    surfaces = Surfaces(np.where(barrel, CYLINDER, DISK), center, np.tile(np.eye(3), (n_s, 1, 1)),
+                        radius, bounds, np.full(n_s, x0))
+    b = barrel[sid]
+    local = np.empty((len(sid), 2))
+    local[:, 0] = np.where(b, radius[sid] * phi, r)
+    local[:, 1] = np.where(b, z, phi)
+    # variances: tangential (u) and along the module (v)
+    pixel = np.isin(vol, np.asarray(pixel_volumes, dtype=np.int64))
+    su = np.where(pixel, pix[0], strip[0])
+    sv = np.where(pixel, pix[1], strip[1])
+    var_u, var_v = su**2, sv**2
+    if "var_local0" in hits.columns and "var_local1" in hits.columns:
+        g0 = np.asarray(hits["var_local0"], dtype=np.float64)
+        g1 = np.asarray(hits["var_local1"], dtype=np.float64)
+        ok = np.isfinite(g0) & np.isfinite(g1) & (g0 > 0) & (g1 > 0)
+        var_u = np.where(ok, g0, var_u)
+        var_v = np.where(ok, g1, var_v)
+    # off-surface hits: the track crosses the mean surface displaced by the
+    # offset times the slope of the line from the beam line (z/r on a cylinder,
+    # r/z on a disk)
+    slope_b = np.abs(z) / np.maximum(r, 1e-6)
+    slope_e = r / np.maximum(np.abs(z), 1e-6)
+    shift_b = (r - radius[sid]) * slope_b
+    shift_e = (z - z_mean[sid]) * slope_e
+    cov = np.zeros((len(sid), 3))
+    cov[:, 0] = np.where(b, var_u, var_v + shift_e**2)
+    cov[:, 1] = np.where(b, var_v + shift_b**2, var_u / np.maximum(r, 1e-6) ** 2)
+    return Detector(surfaces, sid.astype(np.int32), local, cov, bz, True)
+
+
+__all__ = ["Detector", "PIXEL_RESOLUTION", "STRIP_RESOLUTION", "detector_for"]
