@@ -20,6 +20,7 @@ import numpy as np
 from . import __version__, hardware_threads
 from ._commands import SystemCommands
 from .learned import cli as learned_cli
+from .finding import study as tracking_study
 from .seeding import hashing_study
 from .trackformer import cli as trackformer_cli
 
@@ -73,8 +74,11 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_workers(p)
     p.set_defaults(func=_simulate)
 
-    st = sub.add_parser("study", help="performance studies (hashing seeding scan)")
-    hashing_study.register(st.add_subparsers(dest="study", metavar="STUDY"))
+    st = sub.add_parser("study", help="performance studies (hashing seeding scan, seeding "
+                        "choices at track level)")
+    studies = st.add_subparsers(dest="study", metavar="STUDY")
+    hashing_study.register(studies)
+    tracking_study.register(studies)
 
     _add_train_evaluate(sub)
     for system in SYSTEMS:

@@ -20,6 +20,8 @@ class Report:
         self.sections: list[tuple[str, str]] = []
         self.results: dict[str, Any] = {}
         self.plots: list[str] = []
+        #: In-memory results one stage hands to a later one (not written).
+        self.artifacts: dict[str, Any] = {}
 
     def table(self, title: str, rows: list[list[Any]], headers: list[str]) -> None:
         """Print a table and keep it (Markdown) for the report."""

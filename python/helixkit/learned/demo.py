@@ -51,6 +51,9 @@ def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int
          "(pixel hits)"],
     )
     report.results["learned"] = {"rows": rows, "ms_per_event": ms}
+    # for the classical chain's stage: both kinds of tracking in one table
+    report.artifacts["learned_labels"] = [res["labels"] for res in results]
+    report.artifacts["learned_volumes"] = model.config.volumes
 
 
 __all__ = ["demo_stage"]

@@ -310,7 +310,8 @@ def evaluate_event(model: LearnedTracking, event: Event, *, n_threads: int = 0,
     """Run a :class:`LearnedTracking` on one event and score it on the model's hits.
 
     Returns ``metrics`` (:class:`~helixkit.evaluation.TrackingMetrics` as a dict plus
-    ``trackml_score`` on those hits), ``timing`` (seconds by stage and ``total``) and, with
+    ``trackml_score`` on those hits), ``timing`` (seconds by stage and ``total``), ``labels``
+    (the track label of every hit of the event, -1 = none) and, with
     ``binned``, ``binned_pt`` / ``binned_eta`` efficiencies."""
     vols = None if model.config.volumes is None else tuple(model.config.volumes)
     thld = model.gc.config.pt_thld
@@ -325,6 +326,7 @@ def evaluate_event(model: LearnedTracking, event: Event, *, n_threads: int = 0,
         "metrics": {**m.as_dict(),
                     "trackml_score": trackml_score(labels[sel], pid, event.truth["weight"][sel])},
         "timing": timing,
+        "labels": labels,
     }
     if binned:
         for var in ("pt", "eta"):
