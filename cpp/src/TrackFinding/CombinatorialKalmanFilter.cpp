@@ -156,6 +156,14 @@ class Navigator {
     for (const auto i : m_disks) {
       m_diskZ.push_back(set[i].center[2]);
     }
+    std::sort(m_cylinders.begin(), m_cylinders.end(), [&](std::size_t a, std::size_t b) {
+      return set[a].radius < set[b].radius || (set[a].radius == set[b].radius && a < b);
+    });
+    m_onAxis = true;
+    for (const auto i : m_cylinders) {
+      m_cylR.push_back(set[i].radius);
+      m_onAxis &= set[i].center[0] == 0.0 && set[i].center[1] == 0.0;
+    }
   }
 
   struct Hit {
@@ -200,32 +208,75 @@ class Navigator {
     }
     const double sinTheta = norm2(f[eFreeDir0], f[eFreeDir1]);
     const double w = f[eFreeQOverP] * prop.bFieldZ();
-    for (const auto i : m_cylinders) {
-      const Surface& c = m_set[i];
-      const double px = f[eFreePos0] - c.center[0];
-      const double py = f[eFreePos1] - c.center[1];
-      const double rho = norm2(px, py);
-      // The transverse path to radius R is at least |R - rho|.
-      if (std::abs(c.radius - rho) >= best * sinTheta) {
-        continue;
-      }
-      if (std::abs(w) > 1e-9) {
-        // Radii the helix's transverse circle reaches: [|d - r|, d + r].
-        const double hx = px + f[eFreeDir1] / w;
-        const double hy = py - f[eFreeDir0] / w;
-        const double d = norm2(hx, hy);
-        const double rh = sinTheta / std::abs(w);
-        if (c.radius < std::abs(d - rh) || c.radius > d + rh) {
-          continue;
-        }
-      }
-      const auto s = prop.intersect(c, f, kMinPath);
-      if (!s || *s >= best) {
-        continue;
-      }
-      if (inside(prop, c, f, *s)) {
+    auto tryCylinder = [&](std::size_t i) {
+      const auto s = prop.intersect(m_set[i], f, kMinPath);
+      if (s && *s < best && inside(prop, m_set[i], f, *s)) {
         best = *s;
         hit = Hit{i, *s};
+      }
+    };
+    if (m_onAxis) {
+      // Cylinders around the z axis, by radius: the transverse path to radius
+      // R is at least |R - rho| in the direction the radius moves now, and at
+      // least the way to the turning radius and back otherwise. The bounds
+      // grow away from rho, so each direction stops at the first bound
+      // beyond the best path.
+      const double px = f[eFreePos0];
+      const double py = f[eFreePos1];
+      const double rho = norm2(px, py);
+      const double vr = px * f[eFreeDir0] + py * f[eFreeDir1];
+      double rMin = 0.0;
+      double rMax = std::numeric_limits<double>::infinity();
+      if (std::abs(w) > 1e-9) {
+        const double d = norm2(px + f[eFreeDir1] / w, py - f[eFreeDir0] / w);
+        const double rh = sinTheta / std::abs(w);
+        rMin = std::abs(d - rh);
+        rMax = d + rh;
+      }
+      const auto split = static_cast<std::size_t>(
+          std::upper_bound(m_cylR.begin(), m_cylR.end(), rho) - m_cylR.begin());
+      auto outward = [&](bool direct) {
+        for (std::size_t k = split; k < m_cylR.size(); ++k) {
+          const double r = m_cylR[k];
+          if (r > rMax) {
+            break;
+          }
+          const double lb = direct ? r - rho : (rho - rMin) + (r - rMin);
+          if (lb >= best * sinTheta) {
+            break;
+          }
+          tryCylinder(m_cylinders[k]);
+        }
+      };
+      auto inward = [&](bool direct) {
+        for (std::size_t k = split; k > 0; --k) {
+          const double r = m_cylR[k - 1];
+          if (r < rMin) {
+            break;
+          }
+          const double lb = direct ? rho - r : (rMax - rho) + (rMax - r);
+          if (lb >= best * sinTheta) {
+            break;
+          }
+          tryCylinder(m_cylinders[k - 1]);
+        }
+      };
+      if (vr >= 0.0) {
+        outward(true);
+        inward(false);
+      } else {
+        inward(true);
+        outward(false);
+      }
+    } else {
+      for (const auto i : m_cylinders) {
+        const Surface& c = m_set[i];
+        const double px = f[eFreePos0] - c.center[0];
+        const double py = f[eFreePos1] - c.center[1];
+        if (std::abs(c.radius - norm2(px, py)) >= best * sinTheta) {
+          continue;
+        }
+        tryCylinder(i);
       }
     }
     for (const auto i : m_other) {
@@ -257,6 +308,8 @@ class Navigator {
   std::vector<std::size_t> m_disks;
   std::vector<double> m_diskZ;
   std::vector<std::size_t> m_cylinders;
+  std::vector<double> m_cylR;
+  bool m_onAxis = true;
   std::vector<std::size_t> m_other;
 };
 
@@ -491,16 +544,17 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
     finish(b, ws);
     return;
   }
-  double maxPath = b.pathLimit - b.path;
-  if (b.inward) {
-    const auto toBeam = m_prop.intersect(m_perigee, b.f, 0.0);
-    if (!toBeam || *toBeam <= kMinPath) {
-      finish(b, ws);
-      return;
-    }
-    maxPath = std::min(maxPath, *toBeam);
+  // The inward pass ends at the point of closest approach to the beam line,
+  // where the transverse distance to it stops decreasing.
+  auto towardBeam = [&](const FreeVector& g) {
+    return (g[eFreePos0] - m_cfg.beamX) * g[eFreeDir0] +
+               (g[eFreePos1] - m_cfg.beamY) * g[eFreeDir1] < 0.0;
+  };
+  if (b.inward && !towardBeam(b.f)) {
+    finish(b, ws);
+    return;
   }
-  const auto nav = m_nav.next(m_prop, b.f, maxPath);
+  const auto nav = m_nav.next(m_prop, b.f, b.pathLimit - b.path);
   if (!nav) {
     finish(b, ws);
     return;
@@ -508,7 +562,7 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
   const Surface& target = m_set[nav->surface];
   const auto pr = m_prop.propagateAlong(*b.surface, b.x, b.f, target, nav->path);
   ++res.nPropagations;
-  if (!pr) {
+  if (!pr || (b.inward && !towardBeam(pr->free))) {
     finish(b, ws);
     return;
   }

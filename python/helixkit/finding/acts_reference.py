@@ -1,0 +1,570 @@
+"""ACTS's classical track finding (``pyacts``) on GenericDetector events, and helixkit's on the same hits.
+
+The same-run reference for :mod:`helixkit.finding`. ``pyacts`` (the ACTS
+Python bindings on PyPI, tested with 48.1) is optional: importing this module
+works without it, :func:`run_acts_ckf_chain` raises ImportError.
+
+The ACTS chain (one :class:`acts.examples.Sequencer`, one thread by default)::
+
+    EventGenerator (muon gun: pT uniform in pt_range, |eta| < eta_max uniform,
+                    both charges, vertex sigma = 12.5 um (x, y), 55.5 mm (z))
+    -> HepMC3InputConverter -> FatrasSimulation (scattering, energy loss, conversions)
+    -> DigitizationAlgorithm (Gaussian smearing, helixkit.fitting.acts_reference.DIGI_SIGMAS)
+    -> ParticleSelector (for the seeding's truth matcher only: pT > 0.5 GeV,
+       >= 9 measurements, charged)
+    -> addSeeding: SpacePointMaker (pixel volumes) -> GridTripletSeedingAlgorithm
+       (the ckf_tracks.py / physmon seeding configuration) -> TrackParamsEstimationAlgorithm
+       (ACTS's default initial sigmas)
+    -> addCKFTracks: TrackFindingAlgorithm (chi2 15 / outlier 25, 10 candidates per
+       surface, two-way, seed deduplication, stay on seed; track selector pT > 0.5 GeV,
+       |eta| < 3, |d0| < 4 mm, >= 7 measurements, <= 2 holes, <= 2 outliers)
+    -> addAmbiguityResolution: GreedyAmbiguityResolutionAlgorithm (3 shared hits,
+       >= 7 measurements)
+    -> a Python algorithm that copies measurements, truth, particles, space points,
+       seeds and both track collections out of the event store.
+
+Every measurement becomes a hit of a :class:`helixkit.data.Event` (global
+position = module centre + rotation @ (loc0, loc1, 0), the smeared position on
+the module plane; ``var_local0`` / ``var_local1`` carried over), so that
+:func:`helixkit.finding.reconstruct` runs on exactly the hits ACTS used, and
+:func:`compare_chains` scores both with :func:`helixkit.evaluation.track_finding_metrics`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import units as u
+from ..data import Event, Table
+from ..data.acts import decode_geometry_id, encode_barcode
+from ..evaluation import pool_track_metrics
+from ..fitting.acts_reference import B_FIELD_Z, _digi_json, _frame, _import_acts, _read_timing
+from ..seeding import SeedFinderConfig, find_seeds_in_event
+from .chain import reconstruct
+from .ckf import find_tracks_ckf
+
+__all__ = [
+    "ACTS_GENERIC_SEEDING_LAYERS",
+    "ActsCkfRun",
+    "acts_available",
+    "compare_chains",
+    "run_acts_ckf_chain",
+]
+
+#: Pixel volumes of the GenericDetector (7: negative endcap, 8: barrel, 9: positive endcap).
+PIXEL_VOLUMES = (7, 8, 9)
+
+#: The seeding layers of ACTS's ``Examples/Configs/generic-seeding-config.json``: the
+#: four barrel layers and the four innermost discs of each pixel endcap.
+ACTS_GENERIC_SEEDING_LAYERS = (
+    *((8, layer) for layer in (2, 4, 6, 8)),
+    *((9, layer) for layer in (2, 4, 6, 8)),
+    *((7, layer) for layer in (14, 12, 10, 8)),
+)
+
+#: timing.csv rows (algorithm names) of the ACTS chain's stages.
+ACTS_STAGES = {
+    "spacepoints": "SpacePointMaker",
+    "seeding": "GridTripletSeedingAlgorithm",
+    "parameters": "TrackParamsEstimationAlgorithm",
+    "ckf": "TrackFindingAlgorithm",
+    "ambiguity": "GreedyAmbiguityResolutionAlgorithm",
+}
+
+#: Particle selection of the comparison (as ckf_tracks.py's digitized-particle selection).
+SELECTION = {"pt_min": 0.5, "max_abs_eta": 2.5, "min_hits": 9}
+
+
+def acts_available() -> bool:
+    """True if ``acts.examples`` (pyacts) can be imported."""
+    try:
+        import acts.examples  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class ActsCkfRun:
+    """Events, ACTS tracks and ACTS timing of one :func:`run_acts_ckf_chain` run.
+
+    Attributes
+    ----------
+    events : list of helixkit.data.Event
+        One per ACTS event; hit row i is ACTS measurement i of that event.
+    acts_tracks : list of dict
+        Per event, ``"ckf"`` (TrackFindingAlgorithm, before ambiguity resolution) and
+        ``"ambi"`` (after): dicts of ``offsets`` (T + 1,), ``hits`` (measurement
+        indices = hit rows, measurement states only, innermost first), ``pt``,
+        ``eta``, ``n_holes``, ``n_outliers``, ``chi2``, ``ndf`` (T,).
+    timing : dict
+        Seconds per event per sequencer element (timing.csv names without the
+        ``Algorithm:`` prefix), plus ``sequencer_wall`` (whole run, per event).
+    n_seeds : list of int
+        GridTripletSeedingAlgorithm seeds per event.
+    spacepoints : list of dict
+        Per event: ``x, y, z, var_r, var_z`` and ``measurement`` (the measurement
+        index of each space point).
+    seeds : list of (S, 3) int64
+        Per event: the measurement indices of each seed's bottom, middle, top space point.
+    """
+
+    events: list[Event]
+    acts_tracks: list[dict[str, dict[str, np.ndarray]]]
+    timing: dict[str, float]
+    n_seeds: list[int]
+    spacepoints: list[dict[str, np.ndarray]] = field(default_factory=list)
+    seeds: list[np.ndarray] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_events(self) -> int:
+        return len(self.events)
+
+    def stage_seconds(self) -> dict[str, float]:
+        """ACTS seconds per event of the chain's stages (:data:`ACTS_STAGES`) and their sum."""
+        out = {k: self.timing.get(v, float("nan")) for k, v in ACTS_STAGES.items()}
+        out["chain"] = float(sum(out.values()))
+        return out
+
+
+# --------------------------------------------------------------------------- ACTS side
+def _geo_selection_json(path: Path, seeding_layers: str) -> None:
+    if seeding_layers == "pixel":
+        entries = [{"volume": v} for v in PIXEL_VOLUMES]
+    elif seeding_layers == "acts_generic":
+        entries = [{"volume": v, "layer": layer} for v, layer in ACTS_GENERIC_SEEDING_LAYERS]
+    else:
+        msg = f"seeding_layers must be 'pixel' or 'acts_generic', got {seeding_layers!r}"
+        raise ValueError(msg)
+    path.write_text(json.dumps(entries))
+
+
+def _barcode_int(b: Any) -> int:
+    return int(encode_barcode(int(b.vertexPrimary), int(b.vertexSecondary), int(b.particle),
+                              int(b.generation), int(b.subParticle)))
+
+
+def _tracks_numpy(container: Any, index_source_link: Any) -> dict[str, np.ndarray]:
+    """(offsets, measurement indices) of a ConstTrackContainer, measurement states only,
+    innermost first (trackStatesReversed runs from the tip, the outermost state)."""
+    counts, hits = [], []
+    for t in container:
+        idx = [index_source_link.fromSourceLink(ts.uncalibratedSourceLink).index()
+               for ts in t.trackStatesReversed if ts.typeFlags.isMeasurement]
+        idx.reverse()
+        counts.append(len(idx))
+        hits.extend(idx)
+    n = len(counts)
+    off = np.zeros(n + 1, dtype=np.int64)
+    off[1:] = np.cumsum(counts)
+    if n:
+        par = np.asarray(container.parameters, dtype=np.float64).reshape(n, -1)
+        theta, qop = par[:, 3], par[:, 4]
+        pt = np.abs(np.sin(theta) / qop)
+        eta = -np.log(np.tan(0.5 * theta))
+        extra = {k: np.asarray(getattr(container, k)).reshape(n).copy()
+                 for k in ("nHoles", "nOutliers", "chi2", "ndf")}
+    else:
+        pt = eta = np.zeros(0)
+        extra = {k: np.zeros(0) for k in ("nHoles", "nOutliers", "chi2", "ndf")}
+    return {"offsets": off, "hits": np.asarray(hits, dtype=np.int64), "pt": pt, "eta": eta,
+            "n_holes": extra["nHoles"].astype(np.int32),
+            "n_outliers": extra["nOutliers"].astype(np.int32),
+            "chi2": extra["chi2"].astype(np.float64), "ndf": extra["ndf"].astype(np.int32)}
+
+
+def _extract_event(d: dict[str, Any], surface_map: Any, gctx: Any, frames: dict[int, Any],
+                   isl: Any) -> dict[str, Any]:
+    """Copy one event's data out of the ACTS event store into numpy arrays."""
+    meas = d["measurements"]
+    m = len(meas)
+    loc = np.empty((m, 2))
+    var = np.empty((m, 2))
+    gid = np.empty(m, dtype=np.uint64)
+    for i in range(m):
+        ms = meas[i]
+        if list(ms.subspaceIndices) != [0, 1]:
+            msg = f"expected 2D (loc0, loc1) measurements, got subspace {list(ms.subspaceIndices)}"
+            raise RuntimeError(msg)
+        par, c = ms.fullParameters, ms.fullCovariance
+        loc[i] = (par[0], par[1])
+        var[i] = (c[0, 0], c[1, 1])
+        gid[i] = ms.geometryId.value
+    xyz = np.empty((m, 3))
+    for g in np.unique(gid):
+        gi = int(g)
+        if gi not in frames:
+            frames[gi] = _frame(surface_map, gi, gctx)
+        center, rot, _ = frames[gi]
+        rows = gid == g
+        xyz[rows] = center + loc[rows] @ rot[:, :2].T
+    # truth: the measurement's particle (first, if merged) and its first sim hit
+    mpm, msm = d["measurement_particles_map"], d["measurement_simhits_map"]
+    simhits = list(d["simhits"])
+    pid = np.zeros(m, dtype=np.int64)
+    tpos = np.full((m, 3), np.nan)
+    tmom = np.full((m, 3), np.nan)
+    for i in range(m):
+        bars = mpm.valuesFor(i) if i in mpm else []
+        if bars:
+            pid[i] = _barcode_int(bars[0])
+        sh = msm.valuesFor(i) if i in msm else []
+        if sh:
+            h = simhits[sh[0]]
+            p4, m4 = h.fourPosition, h.momentum4Before
+            tpos[i] = (p4[0], p4[1], p4[2])
+            tmom[i] = (m4[0], m4[1], m4[2])
+    parts = list(d["particles_simulated"])
+    ppid = np.array([_barcode_int(p.particleId) for p in parts], dtype=np.int64)
+    ppos = np.array([list(p.position) for p in parts], dtype=np.float64).reshape(-1, 3)
+    pmom = np.array([list(p.momentum) for p in parts], dtype=np.float64).reshape(-1, 3)
+    pq = np.array([p.charge for p in parts], dtype=np.float64)
+    ppdg = np.array([int(p.pdg) for p in parts], dtype=np.int64)
+    psim = np.array([p.numberOfHits for p in parts], dtype=np.int64)
+    psec = np.array([bool(p.isSecondary) for p in parts], dtype=bool)
+    # space points and seeds
+    spc = d["spacepoints"]
+    sp_x, sp_y, sp_z, sp_vr, sp_vz, sp_meas = [], [], [], [], [], []
+    for sp in spc:
+        sp_x.append(sp.x)
+        sp_y.append(sp.y)
+        sp_z.append(sp.z)
+        sp_vr.append(sp.varianceR)
+        sp_vz.append(sp.varianceZ)
+        sls = list(sp.sourceLinks)
+        sp_meas.append(isl.fromSourceLink(sls[0]).index() if sls else -1)
+    sp_meas_a = np.asarray(sp_meas, dtype=np.int64)
+    seeds = d["seeds"]
+    trip = []
+    for s in seeds:
+        ids = list(s.spacePointIndices)
+        trip.append([int(sp_meas_a[j]) for j in ids[:3]])
+    return {
+        "gid": gid, "loc": loc, "var": var, "xyz": xyz, "pid": pid, "tpos": tpos, "tmom": tmom,
+        "ppid": ppid, "ppos": ppos, "pmom": pmom, "pq": pq, "ppdg": ppdg, "psim": psim,
+        "psec": psec,
+        "sp": {"x": np.asarray(sp_x, np.float64), "y": np.asarray(sp_y, np.float64),
+               "z": np.asarray(sp_z, np.float64), "var_r": np.asarray(sp_vr, np.float64),
+               "var_z": np.asarray(sp_vz, np.float64), "measurement": sp_meas_a},
+        "seeds": np.asarray(trip, dtype=np.int64).reshape(-1, 3),
+        "n_seeds": int(seeds.size()),
+        "tracks": {"ckf": _tracks_numpy(d["ckf_tracks"], isl),
+                   "ambi": _tracks_numpy(d["ambi_tracks"], isl)},
+    }
+
+
+def _event(e: dict[str, Any], event_id: int) -> Event:
+    m = len(e["gid"])
+    fields = decode_geometry_id(e["gid"])
+    hit_id = np.arange(m, dtype=np.int64)
+    hits = Table({
+        "hit_id": hit_id,
+        "x": e["xyz"][:, 0].astype(np.float32), "y": e["xyz"][:, 1].astype(np.float32),
+        "z": e["xyz"][:, 2].astype(np.float32),
+        "volume_id": fields["volume"], "layer_id": fields["layer"],
+        "module_id": fields["sensitive"],
+        "var_local0": e["var"][:, 0], "var_local1": e["var"][:, 1],
+        "geometry_id": e["gid"],
+    }, name="hits")
+    pid = e["pid"]
+    real = pid != 0
+    weight = np.where(real, 1.0 / max(int(real.sum()), 1), 0.0).astype(np.float32)
+    truth = Table({
+        "hit_id": hit_id, "particle_id": pid,
+        **{c: e["tpos"][:, k].astype(np.float32) for k, c in enumerate(("tx", "ty", "tz"))},
+        **{c: e["tmom"][:, k].astype(np.float32) for k, c in enumerate(("tpx", "tpy", "tpz"))},
+        "weight": weight,
+    }, name="truth")
+    ppid = e["ppid"]
+    upid, cnt = np.unique(pid[real], return_counts=True)
+    pos = np.clip(np.searchsorted(upid, ppid), 0, max(len(upid) - 1, 0))
+    nhits = np.where((len(upid) > 0) & (upid[pos] == ppid), cnt[pos] if len(upid) else 0, 0)
+    particles = Table({
+        "particle_id": ppid, "particle_type": e["ppdg"].astype(np.int32),
+        **{c: e["ppos"][:, k].astype(np.float32) for k, c in enumerate(("vx", "vy", "vz"))},
+        **{c: e["pmom"][:, k].astype(np.float32) for k, c in enumerate(("px", "py", "pz"))},
+        "q": np.rint(e["pq"]).astype(np.int32), "nhits": nhits.astype(np.int32),
+        "n_simhits": e["psim"].astype(np.int32), "primary": ~e["psec"],
+    }, name="particles")
+    return Event(hits=hits, truth=truth, particles=particles, event_id=int(event_id),
+                 geometry=None)
+
+
+def run_acts_ckf_chain(
+    *,
+    n_events: int = 3,
+    particles_per_event: int = 1000,
+    seed: int = 42,
+    pt_range: tuple[float, float] = (0.5, 10.0),
+    eta_max: float = 2.5,
+    n_threads: int = 1,
+    seeding_layers: str = "pixel",
+) -> ActsCkfRun:
+    """Simulate GenericDetector muon events and reconstruct them with ACTS's CKF chain.
+
+    Parameters
+    ----------
+    n_events, particles_per_event : int
+        Particle gun: this many muons per event, one vertex per event.
+    pt_range : (float, float)
+        Transverse momentum range [GeV], uniform; eta uniform in ±``eta_max``.
+    n_threads : int
+        Sequencer threads (events in parallel); 1 for the reference timing.
+    seeding_layers : ``"pixel"`` or ``"acts_generic"``
+        Space points for seeding on all layers of the pixel volumes 7, 8, 9 (as
+        helixkit's ``reconstruct`` seeds), or on ACTS's generic-seeding-config.json
+        layers (:data:`ACTS_GENERIC_SEEDING_LAYERS`).
+
+    Returns
+    -------
+    ActsCkfRun
+        ``timing`` from the Sequencer's timing.csv, divided by ``n_events``.
+    """
+    acts, ae = _import_acts()
+    from acts.examples.reconstruction import (  # noqa: PLC0415
+        AmbiguityResolutionConfig,
+        CkfConfig,
+        SeedFinderConfigArg,
+        SeedFinderOptionsArg,
+        SeedingAlgorithm,
+        TrackSelectorConfig,
+        addAmbiguityResolution,
+        addCKFTracks,
+        addSeeding,
+    )
+
+    level = acts.logging.WARNING
+    um = acts.UnitConstants
+    detector = ae.GenericDetector(ae.GenericDetector.Config())
+    tg = detector.trackingGeometry()
+    gctx = acts.GeometryContext.dangerouslyDefaultConstruct()
+    bz = B_FIELD_Z / u.T * um.T
+    bfield = acts.ConstantBField(acts.Vector3(0.0, 0.0, bz))
+    surface_map = tg.geoIdSurfaceMap()
+    collected: dict[int, dict[str, Any]] = {}
+    frames: dict[int, Any] = {}
+    isl = ae.IndexSourceLink
+    keys = (("measurements", ae.MeasurementContainer),
+            ("measurement_particles_map", ae.MeasurementParticlesMap),
+            ("measurement_simhits_map", ae.MeasurementSimHitsMap),
+            ("simhits", ae.SimHitContainer),
+            ("particles_simulated", ae.SimParticleContainer),
+            ("spacepoints", acts.SpacePointContainer),
+            ("seeds", acts.SeedContainer),
+            ("ckf_tracks", ae.ConstTrackContainer),
+            ("ambi_tracks", ae.ConstTrackContainer))
+
+    class _Collector(ae.IAlgorithm):
+        def __init__(self) -> None:
+            ae.IAlgorithm.__init__(self, "HelixkitCkfCollector", level)
+            self.handles = {}
+            for key, typ in keys:
+                h = ae.ReadDataHandle(self, typ, key)
+                h.initialize(key)
+                self.handles[key] = h
+
+        def execute(self, ctx: Any) -> Any:
+            d = {k: h(ctx.eventStore) for k, h in self.handles.items()}
+            collected[ctx.eventNumber] = _extract_event(d, surface_map, gctx, frames, isl)
+            return ae.ProcessCode.SUCCESS
+
+    with tempfile.TemporaryDirectory() as tmp:
+        digi = Path(tmp) / "digi-smearing.json"
+        _digi_json(digi)
+        geosel = Path(tmp) / "geo-selection.json"
+        _geo_selection_json(geosel, seeding_layers)
+        rnd = ae.RandomNumbers(seed=int(seed))
+        seq = ae.Sequencer(events=int(n_events), numThreads=int(n_threads), logLevel=level,
+                           outputDir=tmp)
+        seq.addReader(ae.EventGenerator(
+            level=level, randomNumbers=rnd, outputEvent="gun_event",
+            generators=[ae.EventGenerator.Generator(
+                multiplicity=ae.FixedMultiplicityGenerator(n=1),
+                vertex=ae.GaussianVertexGenerator(
+                    mean=acts.Vector4(0, 0, 0, 0),
+                    stddev=acts.Vector4(0.0125 * um.mm, 0.0125 * um.mm, 55.5 * um.mm, 0.0)),
+                particles=ae.ParametricParticleGenerator(
+                    p=(float(pt_range[0]) * um.GeV, float(pt_range[1]) * um.GeV),
+                    pTransverse=True, eta=(-float(eta_max), float(eta_max)), etaUniform=True,
+                    numParticles=int(particles_per_event), pdg=acts.PdgParticle.eMuon,
+                    randomizeCharge=True))]))
+        seq.addAlgorithm(acts.examples.hepmc3.HepMC3InputConverter(
+            level=level, inputEvent="gun_event", outputParticles="particles_generated",
+            outputVertices="vertices_generated", mergePrimaries=False))
+        seq.addAlgorithm(ae.FatrasSimulation(
+            level=level, inputParticles="particles_generated",
+            outputParticles="particles_simulated", outputSimHits="simhits", randomNumbers=rnd,
+            trackingGeometry=tg, magneticField=bfield, generateHitsOnSensitive=True,
+            emScattering=True, emEnergyLossIonisation=True, emEnergyLossRadiation=True,
+            emPhotonConversion=True))
+        seq.addWhiteboardAlias("particles", "particles_simulated")
+        seq.addAlgorithm(ae.DigitizationAlgorithm(ae.DigitizationAlgorithm.Config(
+            digitizationConfigs=acts.examples.json.readDigiConfigFromJson(str(digi)),
+            surfaceByIdentifier=surface_map, randomNumbers=rnd, inputSimHits="simhits",
+            outputMeasurements="measurements",
+            outputMeasurementSubset="measurement_subset",
+            outputMeasurementParticlesMap="measurement_particles_map",
+            outputMeasurementSimHitsMap="measurement_simhits_map",
+            outputParticleMeasurementsMap="particle_measurements_map",
+            outputSimHitMeasurementsMap="simhit_measurements_map"), level))
+        # only the seeding's truth matcher reads the selected particles
+        seq.addAlgorithm(ae.ParticleSelector(
+            level=level, inputParticles="particles_simulated",
+            outputParticles="particles_selected",
+            inputParticleMeasurementsMap="particle_measurements_map",
+            ptMin=SELECTION["pt_min"] * um.GeV, measurementsMin=SELECTION["min_hits"],
+            removeNeutral=True))
+        addSeeding(
+            seq, tg, bfield,
+            geoSelectionConfigFile=geosel,
+            seedingAlgorithm=SeedingAlgorithm.GridTriplet,
+            seedFinderConfigArg=SeedFinderConfigArg(
+                r=(33 * um.mm, 200 * um.mm),
+                deltaR=(1 * um.mm, 300 * um.mm),
+                collisionRegion=(-250 * um.mm, 250 * um.mm),
+                z=(-2000 * um.mm, 2000 * um.mm),
+                maxSeedsPerSpM=1,
+                sigmaScattering=5,
+                radLengthPerSeed=0.1,
+                minPt=0.5 * um.GeV,
+                impactMax=3 * um.mm,
+            ),
+            seedFinderOptionsArg=SeedFinderOptionsArg(bFieldInZ=2 * um.T, beamPos=(0.0, 0.0)),
+            # initial sigmas: ACTS's TrackParamsEstimationAlgorithm defaults (as ckf_tracks.py)
+            outputDirRoot=None, outputDirCsv=None, logLevel=level,
+        )
+        addCKFTracks(
+            seq, tg, bfield,
+            trackSelectorConfig=TrackSelectorConfig(
+                pt=(0.5 * um.GeV, None), absEta=(None, 3.0), loc0=(-4.0 * um.mm, 4.0 * um.mm),
+                nMeasurementsMin=7, maxHoles=2, maxOutliers=2),
+            ckfConfig=CkfConfig(
+                chi2CutOffMeasurement=15.0, chi2CutOffOutlier=25.0, numMeasurementsCutOff=10,
+                seedDeduplication=True, stayOnSeed=True),
+            twoWay=True, outputDirCsv=None, outputDirRoot=None, writeTrackSummary=False,
+            writeTrackStates=False, writePerformance=False, logLevel=level,
+        )
+        addAmbiguityResolution(
+            seq,
+            AmbiguityResolutionConfig(maximumSharedHits=3, nMeasurementsMin=7,
+                                      maximumIterations=1000000),
+            tracks="ckf_tracks", outputDirCsv=None, outputDirRoot=None,
+            writeTrackSummary=False, writePerformance=False, logLevel=level,
+        )
+        seq.addAlgorithm(_Collector())
+        t0 = time.perf_counter()
+        seq.run()
+        wall = time.perf_counter() - t0
+        raw = _read_timing(Path(tmp) / "timing.csv")
+    n = max(int(n_events), 1)
+    timing = {k.split(":", 1)[-1]: v / n for k, v in raw.items()}
+    timing["sequencer_wall"] = wall / n
+    order = sorted(collected)
+    evs = [collected[k] for k in order]
+    return ActsCkfRun(
+        events=[_event(e, k) for k, e in zip(order, evs)],
+        acts_tracks=[e["tracks"] for e in evs], timing=timing,
+        n_seeds=[e["n_seeds"] for e in evs], spacepoints=[e["sp"] for e in evs],
+        seeds=[e["seeds"] for e in evs],
+        config={"n_events": int(n_events), "particles_per_event": int(particles_per_event),
+                "seed": int(seed), "pt_range": tuple(pt_range), "eta_max": float(eta_max),
+                "n_threads": int(n_threads), "seeding_layers": seeding_layers},
+    )
+
+
+# --------------------------------------------------------------------------- comparison
+def _metrics(per_event: list[tuple[Any, Any, Any, Any]], track_pt: list[np.ndarray],
+             track_eta: list[np.ndarray]) -> dict[str, float]:
+    m = pool_track_metrics(per_event, pt_min=SELECTION["pt_min"],
+                           max_abs_eta=SELECTION["max_abs_eta"], min_hits=SELECTION["min_hits"],
+                           track_pt=track_pt, track_eta=track_eta)
+    return m.as_dict()
+
+
+def compare_chains(run: ActsCkfRun, *, n_threads: int = 1) -> dict[str, Any]:
+    """helixkit's :func:`~helixkit.finding.reconstruct` on the run's events, scored with ACTS's.
+
+    Returns
+    -------
+    dict
+        ``metrics``: ``acts_ckf`` (before ambiguity resolution), ``acts_ambi`` (after),
+        ``helixkit`` (``reconstruct``'s output, after its ambiguity resolution) and
+        ``helixkit_ckf`` (the same chain before ambiguity resolution; its own run,
+        untimed): :class:`~helixkit.evaluation.TrackFindingMetrics` fields, particles
+        selected with pT > 0.5 GeV, |η| < 2.5, ≥ 9 hits, events pooled.
+        ``ms_per_event``: ``acts`` and ``helixkit`` stage times [ms / event]
+        (``chain``: the sum of the stages; helixkit's ``wall``: the whole
+        ``reconstruct`` call). ``ratio_helixkit_over_acts``: ``ckf`` (helixkit's CKF
+        vs ACTS's TrackFindingAlgorithm), ``ckf_fit`` (helixkit CKF + its final fit, as
+        ACTS's CKF smooths and extrapolates its tracks inside TrackFindingAlgorithm)
+        and ``chain``. ``n_tracks`` and ``n_seeds`` per event (means).
+    """
+    hk_tracks, hk_ckf, hk_timing, hk_wall, hk_seeds = [], [], [], [], []
+    for ev in run.events:
+        t0 = time.perf_counter()
+        tr = reconstruct(ev, n_threads=n_threads)
+        hk_wall.append(time.perf_counter() - t0)
+        hk_tracks.append(tr)
+        hk_timing.append(dict(tr.timing))
+        hk_seeds.append(int(tr.info.get("n_seeds", 0)))
+        # before ambiguity resolution: the same seeds and CKF, untimed
+        seeds = find_seeds_in_event(ev, SeedFinderConfig.acts_odd(), volumes=PIXEL_VOLUMES,
+                                    n_threads=n_threads)
+        hk_ckf.append(find_tracks_ckf(ev, seeds, n_threads=n_threads))
+    pids = [ev.truth["particle_id"] for ev in run.events]
+    parts = [ev.particles for ev in run.events]
+
+    def acts_metrics(key: str) -> dict[str, float]:
+        tr = [t[key] for t in run.acts_tracks]
+        return _metrics([(t["offsets"], t["hits"], p, q) for t, p, q in zip(tr, pids, parts)],
+                        [t["pt"] for t in tr], [t["eta"] for t in tr])
+
+    def hk_metrics(tracks: list[Any]) -> dict[str, float]:
+        per, tpt, teta = [], [], []
+        for t, p, q in zip(tracks, pids, parts):
+            off, h = t.measurement_offsets()
+            per.append((off, h, p, q))
+            tpt.append(t.pt)
+            teta.append(t.eta)
+        return _metrics(per, tpt, teta)
+
+    metrics = {"acts_ckf": acts_metrics("ckf"), "acts_ambi": acts_metrics("ambi"),
+               "helixkit_ckf": hk_metrics(hk_ckf), "helixkit": hk_metrics(hk_tracks)}
+    n = max(len(run.events), 1)
+    acts_ms = {k: 1e3 * v for k, v in run.stage_seconds().items()}
+    stages = ("seeding", "parameters", "ckf", "fit", "ambiguity")
+    hk_ms = {s: 1e3 * sum(t.get(s, 0.0) for t in hk_timing) / n for s in stages}
+    hk_ms["chain"] = float(sum(hk_ms.values()))
+    hk_ms["wall"] = 1e3 * sum(hk_wall) / n
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b > 0 and math.isfinite(b) else float("nan")
+
+    return {
+        "metrics": metrics,
+        "ms_per_event": {"acts": acts_ms, "helixkit": hk_ms},
+        "ratio_helixkit_over_acts": {
+            "ckf": ratio(hk_ms["ckf"], acts_ms["ckf"]),
+            "ckf_fit": ratio(hk_ms["ckf"] + hk_ms["fit"], acts_ms["ckf"]),
+            "chain": ratio(hk_ms["chain"], acts_ms["chain"]),
+            "chain_wall": ratio(hk_ms["wall"], acts_ms["chain"]),
+        },
+        "n_tracks": {
+            "acts_ckf": float(np.mean([len(t["ckf"]["offsets"]) - 1 for t in run.acts_tracks])),
+            "acts_ambi": float(np.mean([len(t["ambi"]["offsets"]) - 1 for t in run.acts_tracks])),
+            "helixkit_ckf": float(np.mean([len(t) for t in hk_ckf])),
+            "helixkit": float(np.mean([len(t) for t in hk_tracks])),
+        },
+        "n_seeds": {"acts": float(np.mean(run.n_seeds)), "helixkit": float(np.mean(hk_seeds))},
+        "n_hits": float(np.mean([ev.n_hits for ev in run.events])),
+        "n_threads": int(n_threads),
+    }
