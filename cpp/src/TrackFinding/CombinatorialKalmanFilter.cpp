@@ -6,12 +6,16 @@
 #include "../Fitting/KalmanMath.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
+#include <mutex>
 #include <numbers>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace helixkit {
@@ -1102,28 +1106,61 @@ CombinatorialKalmanFilter::Output CombinatorialKalmanFilter::findTracks(
     }
     return out;
   }
-  const std::size_t block = 32 * static_cast<std::size_t>(nThreads);
-  std::vector<SeedResult> results;
-  std::vector<std::size_t> todo;
-  for (std::size_t b0 = 0; b0 < nSeeds; b0 += block) {
-    const std::size_t b1 = std::min(nSeeds, b0 + block);
-    todo.clear();
-    for (std::size_t s = b0; s < b1; ++s) {
-      if (!covered(s)) {
-        todo.push_back(s);
+  // Workers take seeds in order; finished seeds are committed (accepted or
+  // dropped as duplicates) strictly in seed order, so the tracks are the
+  // serial ones. A seed already covered by committed tracks when a worker
+  // reaches it is not searched (it would be dropped at its commit anyway).
+  std::vector<std::optional<SeedResult>> results(nSeeds);
+  std::vector<std::uint8_t> done(nSeeds, 0);
+  std::size_t commit = 0;
+  std::atomic<std::size_t> next{0};
+  std::mutex mutex;
+  std::exception_ptr error;
+  auto worker = [&]() {
+    Workspace ws;
+    for (;;) {
+      const std::size_t s = next.fetch_add(1, std::memory_order_relaxed);
+      if (s >= nSeeds) {
+        return;
+      }
+      bool skip = false;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        skip = covered(s) || error != nullptr;
+      }
+      std::optional<SeedResult> r;
+      if (!skip) {
+        try {
+          r = finder.run(s, ws);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mutex);
+          if (!error) {
+            error = std::current_exception();
+          }
+        }
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      results[s] = std::move(r);
+      done[s] = 1;
+      while (commit < nSeeds && done[commit] != 0) {
+        if (results[commit]) {
+          accept(commit, *results[commit]);
+          results[commit].reset();
+        }
+        ++commit;
       }
     }
-    results.assign(todo.size(), SeedResult{});
-    parallelChunks(todo.size(), 4, nThreads,
-                   [&](std::size_t, std::size_t begin, std::size_t end) {
-                     Workspace ws;
-                     for (std::size_t k = begin; k < end; ++k) {
-                       results[k] = finder.run(todo[k], ws);
-                     }
-                   });
-    for (std::size_t k = 0; k < todo.size(); ++k) {
-      accept(todo[k], results[k]);
-    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned k = 1; k < nThreads; ++k) {
+    threads.emplace_back(worker);
+  }
+  worker();
+  for (auto& th : threads) {
+    th.join();
+  }
+  if (error) {
+    std::rethrow_exception(error);
   }
   return out;
 }

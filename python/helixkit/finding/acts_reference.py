@@ -49,7 +49,9 @@ from ..evaluation import pool_track_metrics
 from ..fitting.acts_reference import B_FIELD_Z, _digi_json, _frame, _import_acts, _read_timing
 from ..seeding import SeedFinderConfig, find_seeds_in_event
 from .chain import reconstruct
-from .ckf import find_tracks_ckf
+from .ckf import Tracks, find_tracks_ckf, resolve_ambiguities
+from .config import AmbiguityConfig, CkfConfig
+from .detector import DEFAULT_PIXEL_VOLUMES, detector_for
 
 __all__ = [
     "ACTS_GENERIC_SEEDING_LAYERS",
@@ -256,7 +258,7 @@ def _extract_event(d: dict[str, Any], surface_map: Any, gctx: Any, frames: dict[
                "z": np.asarray(sp_z, np.float64), "var_r": np.asarray(sp_vr, np.float64),
                "var_z": np.asarray(sp_vz, np.float64), "measurement": sp_meas_a},
         "seeds": np.asarray(trip, dtype=np.int64).reshape(-1, 3),
-        "n_seeds": int(seeds.size()),
+        "n_seeds": int(seeds.size),
         "tracks": {"ckf": _tracks_numpy(d["ckf_tracks"], isl),
                    "ambi": _tracks_numpy(d["ambi_tracks"], isl)},
     }
@@ -490,36 +492,79 @@ def _metrics(per_event: list[tuple[Any, Any, Any, Any]], track_pt: list[np.ndarr
     return m.as_dict()
 
 
+def _helixkit_pieces(ev: Event, n_threads: int) -> tuple[Tracks, Tracks, dict[str, Any]]:
+    """:func:`reconstruct`'s chain step by step (same configuration and defaults), with the
+    seeds that put two of their hits on one CKF surface dropped before the CKF.
+
+    helixkit's CKF surfaces for ACTS events are derived per (volume, layer); the
+    GenericDetector's overlapping modules give two hits of a track in one layer, and
+    its seeding (deltaR >= 1 mm) pairs them. ``find_tracks_ckf`` refuses such seeds
+    (ValueError), which makes ``reconstruct`` fail for the whole event.
+    Returns (tracks after ambiguity resolution, before it, info).
+    """
+    det = detector_for(ev)
+    t0 = time.perf_counter()
+    seeds = find_seeds_in_event(ev, SeedFinderConfig.acts_odd(b_field_z=det.b_field_z),
+                                volumes=DEFAULT_PIXEL_VOLUMES, n_threads=n_threads)
+    trip = np.asarray(seeds.triplets, dtype=np.int64).reshape(-1, 3)
+    sid = det.surface_id[trip]
+    ok = (sid[:, 0] != sid[:, 1]) & (sid[:, 1] != sid[:, 2]) & (sid[:, 0] != sid[:, 2])
+    t_seed = time.perf_counter() - t0
+    ckf = find_tracks_ckf(ev, trip[ok], detector=det, n_threads=n_threads)
+    amb = resolve_ambiguities(ckf, AmbiguityConfig.acts_generic())
+    amb.timing = {"seeding": t_seed, **amb.timing}
+    sel = CkfConfig().selector
+    if sel.max_shared_hits is not None and len(amb):
+        amb = amb.take(amb.shared_hits() <= sel.max_shared_hits)
+    info = {"n_seeds": len(trip), "n_seeds_dropped": int((~ok).sum())}
+    amb.info.update(info)
+    return amb, ckf, info
+
+
 def compare_chains(run: ActsCkfRun, *, n_threads: int = 1) -> dict[str, Any]:
-    """helixkit's :func:`~helixkit.finding.reconstruct` on the run's events, scored with ACTS's.
+    """helixkit's classical chain on the run's events, scored like ACTS's.
+
+    helixkit runs :func:`~helixkit.finding.reconstruct` (timed); where it fails
+    (``helixkit_errors``) the event is reconstructed by :func:`_helixkit_pieces`
+    instead: the same steps and configuration, with the seeds dropped that put two
+    hits on one CKF surface. The tracks before ambiguity resolution come from a
+    second, untimed, run of the same steps.
 
     Returns
     -------
     dict
         ``metrics``: ``acts_ckf`` (before ambiguity resolution), ``acts_ambi`` (after),
-        ``helixkit`` (``reconstruct``'s output, after its ambiguity resolution) and
-        ``helixkit_ckf`` (the same chain before ambiguity resolution; its own run,
-        untimed): :class:`~helixkit.evaluation.TrackFindingMetrics` fields, particles
-        selected with pT > 0.5 GeV, |η| < 2.5, ≥ 9 hits, events pooled.
+        ``helixkit_ckf`` (before), ``helixkit`` (after):
+        :class:`~helixkit.evaluation.TrackFindingMetrics` fields, particles selected
+        with pT > 0.5 GeV, |η| < 2.5, ≥ 9 hits, events pooled (measurement states only).
         ``ms_per_event``: ``acts`` and ``helixkit`` stage times [ms / event]
-        (``chain``: the sum of the stages; helixkit's ``wall``: the whole
-        ``reconstruct`` call). ``ratio_helixkit_over_acts``: ``ckf`` (helixkit's CKF
-        vs ACTS's TrackFindingAlgorithm), ``ckf_fit`` (helixkit CKF + its final fit, as
-        ACTS's CKF smooths and extrapolates its tracks inside TrackFindingAlgorithm)
-        and ``chain``. ``n_tracks`` and ``n_seeds`` per event (means).
+        (``chain``: the sum of the stages; helixkit's ``wall``: the whole call,
+        surfaces derived from the hits included). ``ratio_helixkit_over_acts``:
+        ``ckf`` (helixkit's CKF vs ACTS's TrackFindingAlgorithm), ``ckf_fit`` (helixkit
+        CKF + its final fit, as ACTS's CKF smooths and extrapolates its tracks inside
+        TrackFindingAlgorithm), ``chain`` and ``chain_wall``. ``n_tracks``,
+        ``n_seeds``: means per event; ``helixkit_mode`` per event.
     """
-    hk_tracks, hk_ckf, hk_timing, hk_wall, hk_seeds = [], [], [], [], []
+    hk_tracks, hk_ckf, hk_timing, hk_wall, hk_seeds, modes, errors = [], [], [], [], [], [], []
+    dropped = []
     for ev in run.events:
         t0 = time.perf_counter()
-        tr = reconstruct(ev, n_threads=n_threads)
-        hk_wall.append(time.perf_counter() - t0)
+        try:
+            tr = reconstruct(ev, n_threads=n_threads)
+            hk_wall.append(time.perf_counter() - t0)
+            _, ckf, info = _helixkit_pieces(ev, n_threads)
+            modes.append("reconstruct")
+        except ValueError as exc:
+            errors.append(f"event {ev.event_id}: {exc}")
+            t0 = time.perf_counter()
+            tr, ckf, info = _helixkit_pieces(ev, n_threads)
+            hk_wall.append(time.perf_counter() - t0)
+            modes.append("pieces")
+        dropped.append(info["n_seeds_dropped"])
         hk_tracks.append(tr)
+        hk_ckf.append(ckf)
         hk_timing.append(dict(tr.timing))
-        hk_seeds.append(int(tr.info.get("n_seeds", 0)))
-        # before ambiguity resolution: the same seeds and CKF, untimed
-        seeds = find_seeds_in_event(ev, SeedFinderConfig.acts_odd(), volumes=PIXEL_VOLUMES,
-                                    n_threads=n_threads)
-        hk_ckf.append(find_tracks_ckf(ev, seeds, n_threads=n_threads))
+        hk_seeds.append(int(tr.info.get("n_seeds", info["n_seeds"])))
     pids = [ev.truth["particle_id"] for ev in run.events]
     parts = [ev.particles for ev in run.events]
 
@@ -528,7 +573,7 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1) -> dict[str, Any]:
         return _metrics([(t["offsets"], t["hits"], p, q) for t, p, q in zip(tr, pids, parts)],
                         [t["pt"] for t in tr], [t["eta"] for t in tr])
 
-    def hk_metrics(tracks: list[Any]) -> dict[str, float]:
+    def hk_metrics(tracks: list[Tracks]) -> dict[str, float]:
         per, tpt, teta = [], [], []
         for t, p, q in zip(tracks, pids, parts):
             off, h = t.measurement_offsets()
@@ -564,7 +609,10 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1) -> dict[str, Any]:
             "helixkit_ckf": float(np.mean([len(t) for t in hk_ckf])),
             "helixkit": float(np.mean([len(t) for t in hk_tracks])),
         },
-        "n_seeds": {"acts": float(np.mean(run.n_seeds)), "helixkit": float(np.mean(hk_seeds))},
+        "n_seeds": {"acts": float(np.mean(run.n_seeds)), "helixkit": float(np.mean(hk_seeds)),
+                    "helixkit_dropped": float(np.mean(dropped))},
         "n_hits": float(np.mean([ev.n_hits for ev in run.events])),
         "n_threads": int(n_threads),
+        "helixkit_mode": modes,
+        "helixkit_errors": errors,
     }
