@@ -73,12 +73,16 @@ void bindFinding(py::module_& m) {
          const CArray<std::int32_t>& surfaceId, const CArray<double>& local,
          const CArray<double>& cov, const CArray<std::int8_t>& mask,
          const CArray<std::int64_t>& seeds, const CArray<double>& seedParams,
-         const CArray<double>& seedCov) {
+         const CArray<double>& seedCov, const CArray<std::int32_t>& layer,
+         const CArray<double>& layerLocal, const CArray<double>& layerOffset) {
         CombinatorialKalmanFilter::Measurements meas;
         meas.surfaceId = requireVector(surfaceId, "surface_id");
         meas.local = flat(local);
         meas.cov = flat(cov);
         meas.mask = requireVector(mask, "mask");
+        meas.layer = flat(layer);
+        meas.layerLocal = flat(layerLocal);
+        meas.layerOffset = flat(layerOffset);
         CombinatorialKalmanFilter::Seeds s;
         s.measurements = flat(seeds);
         s.params = flat(seedParams);
@@ -111,7 +115,9 @@ void bindFinding(py::module_& m) {
       py::arg("surfaces"), py::arg("config"), py::arg("surface_id").noconvert(),
       py::arg("local").noconvert(), py::arg("cov").noconvert(),
       py::arg("mask").noconvert(), py::arg("seeds").noconvert(),
-      py::arg("seed_params").noconvert(), py::arg("seed_cov").noconvert());
+      py::arg("seed_params").noconvert(), py::arg("seed_cov").noconvert(),
+      py::arg("layer").noconvert(), py::arg("layer_local").noconvert(),
+      py::arg("layer_offset").noconvert());
 
   m.def(
       "greedy_ambiguity_resolution",

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import units
 from ._core import hardware_threads
+from ._lazy import attach
 
 __version__ = "0.1.0"
+# helixkit.reconstruct (the classical chain) is imported on first use
+__getattr__, __dir__, _lazy_all = attach(__name__, {"finding": ["reconstruct"]})
 __all__ = ["__version__", "hardware_threads", "reconstruct", "units"]
 
-
-def __getattr__(name: str) -> Any:
-    # helixkit.reconstruct: the classical chain, imported on first use
-    if name == "reconstruct":
-        from .finding import reconstruct
-
-        return reconstruct
-    msg = f"module 'helixkit' has no attribute {name!r}"
-    raise AttributeError(msg)
+if TYPE_CHECKING:
+    from .finding import reconstruct

@@ -89,7 +89,10 @@ CombinatorialKalmanFilter::Output run(const Toy& t, const std::vector<std::int64
   cfg.bFieldZ = kBz;
   cfg.nThreads = nThreads;
   CombinatorialKalmanFilter ckf(cfg, set);
-  CombinatorialKalmanFilter::Measurements meas{t.surface, t.local, t.cov, {}};
+  CombinatorialKalmanFilter::Measurements meas;
+  meas.surfaceId = t.surface;
+  meas.local = t.local;
+  meas.cov = t.cov;
   CombinatorialKalmanFilter::Seeds sd{seeds, params, cov};
   return ckf.findTracks(meas, sd);
 }

@@ -94,8 +94,12 @@ int classicalChain() {
   CombinatorialKalmanFilter::Config ccfg;
   ccfg.bFieldZ = bz;
   ccfg.selector.nMeasurementsMin = 7;
+  CombinatorialKalmanFilter::Measurements meas;
+  meas.surfaceId = sid;
+  meas.local = local;
+  meas.cov = cov;
   const auto found = CombinatorialKalmanFilter(ccfg, surfaces)
-                         .findTracks({sid, local, cov, {}}, {seeds.triplets, params, seedCov});
+                         .findTracks(meas, {seeds.triplets, params, seedCov});
   // final fit of the found measurements
   std::vector<std::int32_t> fsid;
   std::vector<double> floc, fcov;

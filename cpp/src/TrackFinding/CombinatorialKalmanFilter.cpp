@@ -26,6 +26,7 @@ using namespace detail;  // NOLINT(google-build-using-namespace)
 
 constexpr double kPi = std::numbers::pi;
 constexpr double kMinPath = 1e-4;  // [mm] a surface is not its own next one
+constexpr double kModuleStep = 100.0;  // [mm] the farthest module from its layer
 
 std::string num(double v) { return std::to_string(v); }
 
@@ -54,6 +55,8 @@ struct Node {
 /// measurement, and its counters.
 struct Branch {
   std::int32_t tip = -1;
+  /// The navigation surface last reached (not the next one again).
+  std::int64_t layer = -1;
   const Surface* surface = nullptr;
   BoundVector x{};
   BoundMatrix p{};
@@ -138,9 +141,13 @@ bool fullCircle(const Surface& s, std::size_t coord, double period) {
 /// surface by direct intersection.
 class Navigator {
  public:
-  explicit Navigator(const SurfaceSet& set) : m_set(set) {
+  /// @param navigable the surfaces to navigate (empty: all)
+  Navigator(const SurfaceSet& set, const std::vector<std::uint8_t>& navigable) : m_set(set) {
     for (std::size_t i = 0; i < set.size(); ++i) {
       const Surface& s = set[i];
+      if (!navigable.empty() && navigable[i] == 0) {
+        continue;
+      }
       if (s.type == SurfaceType::eLine) {
         continue;
       }
@@ -177,7 +184,7 @@ class Navigator {
 
   /// The first surface crossed inside its bounds with minPath < s < maxPath.
   std::optional<Hit> next(const HelixPropagator& prop, const FreeVector& f,
-                          double maxPath) const {
+                          double maxPath, std::int64_t exclude) const {
     double best = maxPath;
     std::optional<Hit> hit;
     const double z = f[eFreePos2];
@@ -189,7 +196,7 @@ class Navigator {
       if (s >= best) {
         return false;
       }
-      if (s <= kMinPath) {
+      if (s <= kMinPath || static_cast<std::int64_t>(i) == exclude) {
         return true;
       }
       if (inside(prop, m_set[i], f, s)) {
@@ -213,6 +220,9 @@ class Navigator {
     const double sinTheta = norm2(f[eFreeDir0], f[eFreeDir1]);
     const double w = f[eFreeQOverP] * prop.bFieldZ();
     auto tryCylinder = [&](std::size_t i) {
+      if (static_cast<std::int64_t>(i) == exclude) {
+        return;
+      }
       const auto s = prop.intersect(m_set[i], f, kMinPath);
       if (s && *s < best && inside(prop, m_set[i], f, *s)) {
         best = *s;
@@ -284,6 +294,9 @@ class Navigator {
       }
     }
     for (const auto i : m_other) {
+      if (static_cast<std::int64_t>(i) == exclude) {
+        continue;
+      }
       const auto s = prop.intersect(m_set[i], f, kMinPath);
       if (s && *s < best && inside(prop, m_set[i], f, *s)) {
         best = *s;
@@ -324,29 +337,63 @@ struct MeasurementIndex {
   std::vector<std::int64_t> order;
   std::vector<double> key;
   std::vector<double> maxVar;  // per surface: max var0, max var1
+  std::vector<double> offsetRange;  // per surface: min, max layer offset
   std::vector<std::uint8_t> keyCoord;
+  /// Surfaces that measurements are searched on (all if no layers given).
+  std::vector<std::uint8_t> navigable;
+  bool layered = false;
+
+  /// The navigation surface of measurement i.
+  static std::size_t layerOf(const CombinatorialKalmanFilter::Measurements& m, std::size_t i) {
+    return static_cast<std::size_t>(m.layer.empty() ? m.surfaceId[i] : m.layer[i]);
+  }
+  /// Measurement i's coordinates on its navigation surface.
+  static const double* layerCoords(const CombinatorialKalmanFilter::Measurements& m,
+                                   std::size_t i) {
+    return m.layer.empty() ? &m.local[2 * i] : &m.layerLocal[2 * i];
+  }
 
   MeasurementIndex(const SurfaceSet& set,
                    const CombinatorialKalmanFilter::Measurements& m) {
     const std::size_t nS = set.size();
     const std::size_t nM = m.surfaceId.size();
+    layered = !m.layer.empty();
     keyCoord.resize(nS);
     for (std::size_t s = 0; s < nS; ++s) {
       keyCoord[s] = set[s].type == SurfaceType::eDisk ? 1 : 0;
     }
     offsets.assign(nS + 1, 0);
     maxVar.assign(2 * nS, 0.0);
+    offsetRange.assign(2 * nS, 0.0);
+    if (layered) {
+      navigable.assign(nS, 0);
+    }
     for (std::size_t i = 0; i < nM; ++i) {
-      const auto s = static_cast<std::size_t>(m.surfaceId[i]);
+      const auto s = layerOf(m, i);
       ++offsets[s + 1];
-      maxVar[2 * s] = std::max(maxVar[2 * s], m.cov[3 * i]);
-      maxVar[2 * s + 1] = std::max(maxVar[2 * s + 1], m.cov[3 * i + 1]);
+      if (!layered) {
+        maxVar[2 * s] = std::max(maxVar[2 * s], m.cov[3 * i]);
+        maxVar[2 * s + 1] = std::max(maxVar[2 * s + 1], m.cov[3 * i + 1]);
+        continue;
+      }
+      // The module's axes need not be the layer's: either variance may lie
+      // along either layer coordinate (a disk's phi is an angle).
+      navigable[s] = 1;
+      const double v = std::max(m.cov[3 * i], m.cov[3 * i + 1]);
+      const bool disk = set[s].type == SurfaceType::eDisk;
+      const double r = std::max(m.layerLocal[2 * i], 1e-3);
+      maxVar[2 * s] = std::max(maxVar[2 * s], v);
+      maxVar[2 * s + 1] = std::max(maxVar[2 * s + 1], disk ? v / (r * r) : v);
+      const double d = m.layerOffset[i];
+      const bool first = offsets[s + 1] == 1;
+      offsetRange[2 * s] = first ? d : std::min(offsetRange[2 * s], d);
+      offsetRange[2 * s + 1] = first ? d : std::max(offsetRange[2 * s + 1], d);
     }
     std::partial_sum(offsets.begin(), offsets.end(), offsets.begin());
     order.resize(nM);
     std::vector<std::int64_t> fill(offsets.begin(), offsets.end() - 1);
     for (std::size_t i = 0; i < nM; ++i) {
-      const auto s = static_cast<std::size_t>(m.surfaceId[i]);
+      const auto s = layerOf(m, i);
       order[static_cast<std::size_t>(fill[s]++)] = static_cast<std::int64_t>(i);
     }
     key.resize(nM);
@@ -355,13 +402,13 @@ struct MeasurementIndex {
       const auto e = order.begin() + offsets[s + 1];
       const std::size_t c = keyCoord[s];
       std::sort(b, e, [&](std::int64_t x, std::int64_t y) {
-        const double kx = m.local[2 * static_cast<std::size_t>(x) + c];
-        const double ky = m.local[2 * static_cast<std::size_t>(y) + c];
+        const double kx = layerCoords(m, static_cast<std::size_t>(x))[c];
+        const double ky = layerCoords(m, static_cast<std::size_t>(y))[c];
         return kx < ky || (kx == ky && x < y);
       });
       for (auto it = b; it != e; ++it) {
         key[static_cast<std::size_t>(it - order.begin())] =
-            m.local[2 * static_cast<std::size_t>(*it) + c];
+            layerCoords(m, static_cast<std::size_t>(*it))[c];
       }
     }
   }
@@ -422,13 +469,24 @@ struct SeedResult {
   std::int64_t maxLiveBranches = 0;
 };
 
+/// A compatible measurement: its predicted state on its own surface.
+struct Candidate {
+  double chi2 = 0.0;
+  std::int64_t meas = -1;
+  /// Path from the layer crossing to the measurement's surface [mm].
+  double path = 0.0;
+  State st;
+  FreeVector free{};
+};
+
 /// Per-thread scratch space of the search.
 struct Workspace {
   std::vector<Node> nodes;
   std::vector<Branch> live;
   std::vector<Branch> next;
   std::vector<Branch> tips;
-  std::vector<std::pair<double, std::int64_t>> candidates;
+  std::vector<Candidate> candidates;
+  std::vector<const Candidate*> overlap;
   /// The three measurements of the seed being followed.
   const std::int64_t* seed = nullptr;
 };
@@ -462,6 +520,90 @@ class SeedFinder {
   }
   const double* variance(std::int64_t i) const {
     return &m_m.cov[3 * static_cast<std::size_t>(i)];
+  }
+  std::size_t layerOf(std::int64_t i) const {
+    return MeasurementIndex::layerOf(m_m, static_cast<std::size_t>(i));
+  }
+  const double* layerCoords(std::int64_t i) const {
+    return MeasurementIndex::layerCoords(m_m, static_cast<std::size_t>(i));
+  }
+  /// The prediction `atLayer` (with free vector `free`) carried to the
+  /// surface of measurement i (itself if i lies on the layer).
+  bool predictOn(std::int64_t i, const State& atLayer, const FreeVector& free,
+                 Candidate& out) const {
+    const Surface& ms = surfaceOf(i);
+    if (&ms == atLayer.surface) {
+      out.st = atLayer;
+      out.free = free;
+      out.path = 0.0;
+      return true;
+    }
+    // (a module next to the layer: a short step, forwards or back)
+    const auto s = m_prop.intersect(ms, free, -kModuleStep);
+    if (!s || std::abs(*s) > kModuleStep) {
+      return false;
+    }
+    const auto pr = m_prop.propagateAlong(*atLayer.surface, atLayer.xp, free, ms, *s);
+    if (!pr) {
+      return false;
+    }
+    out.st.surface = &ms;
+    out.st.xp = pr->params;
+    out.st.pp = transportSimilarity(pr->jacobian, atLayer.pp);
+    out.free = pr->free;
+    out.path = *s;
+    return true;
+  }
+  /// Branch b (on a module, after its material) carried on to the surface of
+  /// measurement i of the same layer, forwards only; updated there if its
+  /// chi2 passes (or always, for a seed measurement). @return true if updated
+  bool updateOnModule(Branch& b, std::int64_t i, bool always, Workspace& ws,
+                      SeedResult& res) const {
+    const Surface& ms = surfaceOf(i);
+    const auto pr = m_prop.propagate(*b.surface, b.x, b.f, ms, kMinPath);
+    ++res.nPropagations;
+    if (!pr || pr->pathLength > kModuleStep) {
+      return false;
+    }
+    State st;
+    st.surface = &ms;
+    st.xp = pr->params;
+    st.pp = transportSimilarity(pr->jacobian, b.p);
+    if (!always && (!residualAndChi2(st, value(i), variance(i), mask(i)) ||
+                    !(st.chi2 < m_cfg.chi2CutOffMeasurement))) {
+      return false;
+    }
+    Branch next = b;
+    if (!update(st, i, pr->free, next)) {
+      return false;
+    }
+    ws.nodes.push_back(Node{b.tip, 0, i});
+    next.tip = static_cast<std::int32_t>(ws.nodes.size() - 1);
+    next.path += pr->pathLength;
+    b = next;
+    return true;
+  }
+  /// d(layer coordinate) / d(offset along the layer's normal) of a track
+  /// crossing the layer with free state g.
+  static void layerSlopes(const Surface& layer, const FreeVector& g, double* slope) {
+    const double x = g[eFreePos0] - layer.center[0];
+    const double y = g[eFreePos1] - layer.center[1];
+    const double r = std::max(norm2(x, y), 1e-9);
+    const double tr = (x * g[eFreeDir0] + y * g[eFreeDir1]) / r;   // radial
+    const double tt = (x * g[eFreeDir1] - y * g[eFreeDir0]) / r;   // tangential
+    const double tz = g[eFreeDir2];
+    constexpr double kMax = 1e3;
+    auto ratio = [&](double a, double n) {
+      // a / n, limited to +-kMax (a track grazing the layer)
+      return std::abs(n) * kMax > std::abs(a) ? a / n : (a * n < 0.0 ? -kMax : kMax);
+    };
+    if (layer.type == SurfaceType::eCylinder) {
+      slope[0] = ratio(tt, tr);  // R phi
+      slope[1] = ratio(tz, tr);  // z
+    } else {
+      slope[0] = ratio(tr, tz);          // r
+      slope[1] = ratio(tt, tz) / r;      // phi
+    }
   }
   const Surface& surfaceOf(std::int64_t i) const {
     return m_set[static_cast<std::size_t>(m_m.surfaceId[static_cast<std::size_t>(i)])];
@@ -548,6 +690,16 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
     finish(b, ws);
     return;
   }
+  if (b.seedNext < 3 && layerOf(ws.seed[b.seedNext]) == static_cast<std::size_t>(b.layer)) {
+    // the next seed measurement is on another module of the layer just reached
+    Branch child = b;
+    if (updateOnModule(child, ws.seed[b.seedNext], true, ws, res)) {
+      ++child.seedNext;
+      ++res.nBranches;
+      ws.next.push_back(child);
+    }
+    return;
+  }
   // The inward pass ends at the point of closest approach to the beam line,
   // where the transverse distance to it stops decreasing.
   auto towardBeam = [&](const FreeVector& g) {
@@ -558,12 +710,13 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
     finish(b, ws);
     return;
   }
-  const auto nav = m_nav.next(m_prop, b.f, b.pathLimit - b.path);
+  const auto nav = m_nav.next(m_prop, b.f, b.pathLimit - b.path, b.layer);
   if (!nav) {
     finish(b, ws);
     return;
   }
   const Surface& target = m_set[nav->surface];
+  b.layer = static_cast<std::int64_t>(nav->surface);
   const auto pr = m_prop.propagateAlong(*b.surface, b.x, b.f, target, nav->path);
   ++res.nPropagations;
   if (!pr || (b.inward && !towardBeam(pr->free))) {
@@ -581,53 +734,72 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
     ws.nodes.push_back(Node{parent.tip, type, meas});
     return static_cast<std::int32_t>(ws.nodes.size() - 1);
   };
-  if (b.seedNext < 3) {
-    // Stay on seed: on the surface of the next seed measurement only that
-    // measurement is taken (the seed defines the track there).
+  // Stay on seed: on the module of the next seed measurement only that
+  // measurement is taken (the seed defines the track there); other modules
+  // of the layer are searched as usual (overlaps).
+  Candidate seedCand;
+  const bool seedHere = b.seedNext < 3 && layerOf(ws.seed[b.seedNext]) == nav->surface;
+  if (seedHere) {
     const std::int64_t i = ws.seed[b.seedNext];
-    if (&surfaceOf(i) == &target) {
-      Branch child = b;
-      if (update(st, i, pr->free, child)) {
-        child.tip = addNode(b, 0, i);
-        ++child.seedNext;
-        ++res.nBranches;
-        ws.next.push_back(child);
-      }
-      return;
+    if (!predictOn(i, st, pr->free, seedCand) ||
+        !residualAndChi2(seedCand.st, value(i), variance(i), mask(i))) {
+      return;  // the seed cannot be followed: the branch ends without a track
     }
+    seedCand.meas = i;
+    seedCand.chi2 = seedCand.st.chi2;
   }
 
-  // ---- candidates inside the window, chi2-tested ----
+  // ---- candidates inside the window, chi2-tested on their own surface ----
   auto& cands = ws.candidates;
   cands.clear();
   double bestOutlier = m_cfg.chi2CutOffOutlier;
   std::int64_t outlier = -1;
   const std::size_t sid = nav->surface;
+  Candidate c;
   auto test = [&](std::int64_t i) {
-    if (!residualAndChi2(st, value(i), variance(i), mask(i))) {
+    if (!predictOn(i, st, pr->free, c) ||
+        !residualAndChi2(c.st, value(i), variance(i), mask(i))) {
       return;
     }
     ++res.nChi2Tests;
-    if (st.chi2 < m_cfg.chi2CutOffMeasurement) {
-      cands.emplace_back(st.chi2, i);
-    } else if (st.chi2 < bestOutlier) {
-      bestOutlier = st.chi2;
+    if (c.st.chi2 < m_cfg.chi2CutOffMeasurement) {
+      c.chi2 = c.st.chi2;
+      c.meas = i;
+      cands.push_back(c);
+    } else if (c.st.chi2 < bestOutlier) {
+      bestOutlier = c.st.chi2;
       outlier = i;
     }
   };
   if (m_cfg.searchWindow) {
-    const std::size_t c = m_index.keyCoord[sid];
-    const std::size_t o = 1 - c;
-    const double wc = std::sqrt(m_chi2Window * (st.pp(c, c) + m_index.maxVar[2 * sid + c]));
-    const double pc = st.xp[c];
-    const double po = st.xp[o];
-    const double ppo = st.pp(o, o);
-    const double periodO = target.period(o);
-    m_index.visit(sid, pc - wc, pc + wc, target.period(c), [&](std::int64_t i) {
+    const std::size_t kc = m_index.keyCoord[sid];
+    const std::size_t ko = 1 - kc;
+    // Measurements off the layer (by d in [dMin, dMax] along its normal) are
+    // met where the track is displaced by d * slope on the layer.
+    double slope[2] = {0.0, 0.0};
+    const double dMin = m_index.offsetRange[2 * sid];
+    const double dMax = m_index.offsetRange[2 * sid + 1];
+    if (m_index.layered && (dMin != 0.0 || dMax != 0.0)) {
+      layerSlopes(target, pr->free, slope);
+    }
+    auto range = [&](std::size_t k, double w) {
+      const double a = dMin * slope[k];
+      const double z = dMax * slope[k];
+      return std::pair<double, double>{st.xp[k] + std::min(a, z) - w,
+                                       st.xp[k] + std::max(a, z) + w};
+    };
+    const auto [lo, hi] =
+        range(kc, std::sqrt(m_chi2Window * (st.pp(kc, kc) + m_index.maxVar[2 * sid + kc])));
+    const auto [loO, hiO] =
+        range(ko, std::sqrt(m_chi2Window * (st.pp(ko, ko) + m_index.maxVar[2 * sid + ko])));
+    const double periodO = target.period(ko);
+    const double midO = 0.5 * (loO + hiO);
+    const double halfO = 0.5 * (hiO - loO);
+    m_index.visit(sid, lo, hi, target.period(kc), [&](std::int64_t i) {
       // The marginal chi2 of one coordinate never exceeds the full one.
-      if ((mask(i) & (1 << o)) != 0) {
-        const double d = wrapPeriod(value(i)[o] - po, periodO);
-        if (d * d > m_chi2Window * (ppo + variance(i)[o])) {
+      if (m_index.layered || (mask(i) & (1 << ko)) != 0) {
+        const double d = wrapPeriod(layerCoords(i)[ko] - midO, periodO);
+        if (std::abs(d) > halfO) {
           return;
         }
       }
@@ -638,7 +810,9 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
       test(m_index.order[static_cast<std::size_t>(k)]);
     }
   }
-  std::sort(cands.begin(), cands.end());
+  std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& z) {
+    return a.chi2 < z.chi2 || (a.chi2 == z.chi2 && a.meas < z.meas);
+  });
   if (cands.size() > m_cfg.numMeasurementsCutOff) {
     cands.resize(m_cfg.numMeasurementsCutOff);
   }
@@ -651,14 +825,55 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
       ws.next.push_back(child);
     }
   };
-  if (!cands.empty()) {
-    for (const auto& [chi2, i] : cands) {
-      Branch child = b;
-      if (!update(st, i, pr->free, child)) {
-        continue;  // a numerically failing branch is dropped
+  // A child per candidate; with it, the best compatible measurement of every
+  // other module of the layer (overlapping modules, as ACTS's navigator visits
+  // every module), in the order the track meets them.
+  auto& overlap = ws.overlap;
+  auto branchWith = [&](const Candidate& cand) -> std::optional<Branch> {
+    overlap.clear();
+    if (m_index.layered) {
+      for (const auto& o : cands) {
+        const Surface* s = &surfaceOf(o.meas);
+        if (s == &surfaceOf(cand.meas) ||
+            std::any_of(overlap.begin(), overlap.end(),
+                        [&](const Candidate* q) { return &surfaceOf(q->meas) == s; })) {
+          continue;
+        }
+        overlap.push_back(&o);
       }
-      child.tip = addNode(b, 0, i);
-      keep(child);
+    }
+    overlap.push_back(&cand);
+    std::sort(overlap.begin(), overlap.end(), [](const Candidate* a, const Candidate* z) {
+      return a->path < z->path || (a->path == z->path && a->meas < z->meas);
+    });
+    Branch child = b;
+    // the first one from the layer's prediction, the others module to module
+    State first = overlap.front()->st;
+    if (!update(first, overlap.front()->meas, overlap.front()->free, child)) {
+      return std::nullopt;  // a numerically failing branch is dropped
+    }
+    child.tip = addNode(b, 0, overlap.front()->meas);
+    for (std::size_t k = 1; k < overlap.size(); ++k) {
+      // (the seed measurement is always taken)
+      updateOnModule(child, overlap[k]->meas, overlap[k] == &cand && seedHere, ws, res);
+    }
+    return child;
+  };
+  if (seedHere) {
+    std::erase_if(cands, [&](const Candidate& o) {
+      return &surfaceOf(o.meas) == &surfaceOf(seedCand.meas);
+    });
+    if (auto child = branchWith(seedCand)) {
+      ++child->seedNext;
+      keep(*child);
+    }
+    return;
+  }
+  if (!cands.empty()) {
+    for (const auto& cand : cands) {
+      if (auto child = branchWith(cand)) {
+        keep(*child);
+      }
     }
     return;
   }
@@ -754,6 +969,7 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   // ---- outward pass from the seed's inner measurement, through the
   // other two ----
   b.seedNext = 1;
+  b.layer = static_cast<std::int64_t>(layerOf(ws.seed[0]));
   b.pathLimit = pathLimit(b.x);
   b.path = 0.0;
   const auto outward = pass(b, ws, res);
@@ -823,6 +1039,7 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   in.path = 0.0;
   in.pathLimit = pathLimit(in.x);
   in.inward = true;
+  in.layer = static_cast<std::int64_t>(layerOf(ws.seed[0]));
 
   Branch inner = in;
   if (m_cfg.twoWay) {
@@ -889,6 +1106,11 @@ void checkMeasurements(const SurfaceSet& set,
     throw std::invalid_argument(w + ": measurements need local (M, 2), cov (M, 3) and mask (M) "
                                 "for M = " + std::to_string(n) + " surface ids");
   }
+  const bool layered = !m.layer.empty() || !m.layerLocal.empty() || !m.layerOffset.empty();
+  if (layered && (m.layer.size() != n || m.layerLocal.size() != 2 * n || m.layerOffset.size() != n)) {
+    throw std::invalid_argument(w + ": layer, layer_local (M, 2) and layer_offset (M) go together, "
+                                "for M = " + std::to_string(n) + " measurements");
+  }
   for (std::size_t i = 0; i < n; ++i) {
     const auto s = m.surfaceId[i];
     // (the index text is built only for a message)
@@ -896,6 +1118,22 @@ void checkMeasurements(const SurfaceSet& set,
     if (s < 0 || static_cast<std::size_t>(s) >= set.size()) {
       fail(w, std::string("surface_id") + at(), s,
            ("must index one of the " + std::to_string(set.size()) + " surfaces").c_str());
+    }
+    if (layered) {
+      const auto l = m.layer[i];
+      if (l < 0 || static_cast<std::size_t>(l) >= set.size()) {
+        fail(w, std::string("layer") + at(), l,
+             ("must index one of the " + std::to_string(set.size()) + " surfaces").c_str());
+      }
+      const auto type = set[static_cast<std::size_t>(l)].type;
+      if (type != SurfaceType::eCylinder && type != SurfaceType::eDisk) {
+        fail(w, std::string("layer") + at(), l, "must be a cylinder or a disk");
+      }
+      if (!std::isfinite(m.layerLocal[2 * i]) || !std::isfinite(m.layerLocal[2 * i + 1]) ||
+          !std::isfinite(m.layerOffset[i])) {
+        fail(w, std::string("layer_local / layer_offset") + at(), m.layerOffset[i],
+             "must be finite");
+      }
     }
     const int mk = m.mask.empty() ? 3 : m.mask[i];
     if (mk < 1 || mk > 3) {
@@ -1047,8 +1285,8 @@ CombinatorialKalmanFilter::Output CombinatorialKalmanFilter::findTracks(
   checkMeasurements(m_surfaces, meas);
   checkSeeds(meas, seeds);
   const std::size_t nSeeds = seeds.measurements.size() / 3;
-  const Navigator nav(m_surfaces);
   const MeasurementIndex index(m_surfaces, meas);
+  const Navigator nav(m_surfaces, index.navigable);
   const SeedFinder finder(m_cfg, m_surfaces, nav, index, meas, seeds);
 
   Output out;

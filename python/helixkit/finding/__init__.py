@@ -17,13 +17,14 @@ from __future__ import annotations
 from .chain import reconstruct
 from .ckf import SEED_STATUS_NAMES, Tracks, find_tracks_ckf, resolve_ambiguities
 from .config import AmbiguityConfig, CkfConfig, TrackSelectorConfig
-from .detector import Detector, detector_for
+from .detector import Detector, ModulePlanes, detector_for
 
 __all__ = [
     "SEED_STATUS_NAMES",
     "AmbiguityConfig",
     "CkfConfig",
     "Detector",
+    "ModulePlanes",
     "TrackSelectorConfig",
     "Tracks",
     "detector_for",

@@ -1,4 +1,4 @@
-"""ACTS's classical track finding (``pyacts``) on GenericDetector events, and helixkit's on the same hits.
+"""ACTS's classical track finding (pyacts) on GenericDetector events, helixkit's on the same hits.
 
 The same-run reference for :mod:`helixkit.finding`. ``pyacts`` (the ACTS
 Python bindings on PyPI, tested with 48.1) is optional: importing this module
@@ -32,6 +32,7 @@ the module plane; ``var_local0`` / ``var_local1`` carried over), so that
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import tempfile
@@ -46,12 +47,18 @@ from .. import units as u
 from ..data import Event, Table
 from ..data.acts import decode_geometry_id, encode_barcode
 from ..evaluation import pool_track_metrics
-from ..fitting.acts_reference import B_FIELD_Z, _digi_json, _frame, _import_acts, _read_timing
+from ..fitting.acts_reference import (
+    B_FIELD_Z,
+    write_digi_json,
+    surface_frame,
+    import_acts,
+    read_timing,
+    acts_available,
+)
 from ..seeding import SeedFinderConfig, find_seeds_in_event
 from .chain import reconstruct
-from .ckf import Tracks, find_tracks_ckf, resolve_ambiguities
-from .config import AmbiguityConfig, CkfConfig
-from .detector import DEFAULT_PIXEL_VOLUMES, detector_for
+from .ckf import Tracks
+from .detector import ModulePlanes
 
 __all__ = [
     "ACTS_GENERIC_SEEDING_LAYERS",
@@ -85,15 +92,6 @@ ACTS_STAGES = {
 SELECTION = {"pt_min": 0.5, "max_abs_eta": 2.5, "min_hits": 9}
 
 
-def acts_available() -> bool:
-    """True if ``acts.examples`` (pyacts) can be imported."""
-    try:
-        import acts.examples  # noqa: F401, PLC0415
-    except ImportError:
-        return False
-    return True
-
-
 @dataclass
 class ActsCkfRun:
     """Events, ACTS tracks and ACTS timing of one :func:`run_acts_ckf_chain` run.
@@ -112,6 +110,9 @@ class ActsCkfRun:
         ``Algorithm:`` prefix), plus ``sequencer_wall`` (whole run, per event).
     n_seeds : list of int
         GridTripletSeedingAlgorithm seeds per event.
+    modules : ModulePlanes
+        The sensitive surfaces that carry measurements (centre, rotation, material), by
+        geometry id: what helixkit's CKF measures on with ``modules=``.
     spacepoints : list of dict
         Per event: ``x, y, z, var_r, var_z`` and ``measurement`` (the measurement
         index of each space point).
@@ -126,6 +127,7 @@ class ActsCkfRun:
     spacepoints: list[dict[str, np.ndarray]] = field(default_factory=list)
     seeds: list[np.ndarray] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    modules: ModulePlanes | None = None
 
     @property
     def n_events(self) -> int:
@@ -205,7 +207,7 @@ def _extract_event(d: dict[str, Any], surface_map: Any, gctx: Any, frames: dict[
     for g in np.unique(gid):
         gi = int(g)
         if gi not in frames:
-            frames[gi] = _frame(surface_map, gi, gctx)
+            frames[gi] = surface_frame(surface_map, gi, gctx)
         center, rot, _ = frames[gi]
         rows = gid == g
         xyz[rows] = center + loc[rows] @ rot[:, :2].T
@@ -331,18 +333,8 @@ def run_acts_ckf_chain(
     ActsCkfRun
         ``timing`` from the Sequencer's timing.csv, divided by ``n_events``.
     """
-    acts, ae = _import_acts()
-    from acts.examples.reconstruction import (  # noqa: PLC0415
-        AmbiguityResolutionConfig,
-        CkfConfig,
-        SeedFinderConfigArg,
-        SeedFinderOptionsArg,
-        SeedingAlgorithm,
-        TrackSelectorConfig,
-        addAmbiguityResolution,
-        addCKFTracks,
-        addSeeding,
-    )
+    acts, ae = import_acts()
+    rec = importlib.import_module("acts.examples.reconstruction")  # optional, heavy
 
     level = acts.logging.WARNING
     um = acts.UnitConstants
@@ -381,7 +373,7 @@ def run_acts_ckf_chain(
 
     with tempfile.TemporaryDirectory() as tmp:
         digi = Path(tmp) / "digi-smearing.json"
-        _digi_json(digi)
+        write_digi_json(digi)
         geosel = Path(tmp) / "geo-selection.json"
         _geo_selection_json(geosel, seeding_layers)
         rnd = ae.RandomNumbers(seed=int(seed))
@@ -425,11 +417,11 @@ def run_acts_ckf_chain(
             inputParticleMeasurementsMap="particle_measurements_map",
             ptMin=SELECTION["pt_min"] * um.GeV, measurementsMin=SELECTION["min_hits"],
             removeNeutral=True))
-        addSeeding(
+        rec.addSeeding(
             seq, tg, bfield,
             geoSelectionConfigFile=geosel,
-            seedingAlgorithm=SeedingAlgorithm.GridTriplet,
-            seedFinderConfigArg=SeedFinderConfigArg(
+            seedingAlgorithm=rec.SeedingAlgorithm.GridTriplet,
+            seedFinderConfigArg=rec.SeedFinderConfigArg(
                 r=(33 * um.mm, 200 * um.mm),
                 deltaR=(1 * um.mm, 300 * um.mm),
                 collisionRegion=(-250 * um.mm, 250 * um.mm),
@@ -440,24 +432,24 @@ def run_acts_ckf_chain(
                 minPt=0.5 * um.GeV,
                 impactMax=3 * um.mm,
             ),
-            seedFinderOptionsArg=SeedFinderOptionsArg(bFieldInZ=2 * um.T, beamPos=(0.0, 0.0)),
+            seedFinderOptionsArg=rec.SeedFinderOptionsArg(bFieldInZ=2 * um.T, beamPos=(0.0, 0.0)),
             # initial sigmas: ACTS's TrackParamsEstimationAlgorithm defaults (as ckf_tracks.py)
             outputDirRoot=None, outputDirCsv=None, logLevel=level,
         )
-        addCKFTracks(
+        rec.addCKFTracks(
             seq, tg, bfield,
-            trackSelectorConfig=TrackSelectorConfig(
+            trackSelectorConfig=rec.TrackSelectorConfig(
                 pt=(0.5 * um.GeV, None), absEta=(None, 3.0), loc0=(-4.0 * um.mm, 4.0 * um.mm),
                 nMeasurementsMin=7, maxHoles=2, maxOutliers=2),
-            ckfConfig=CkfConfig(
+            ckfConfig=rec.CkfConfig(
                 chi2CutOffMeasurement=15.0, chi2CutOffOutlier=25.0, numMeasurementsCutOff=10,
                 seedDeduplication=True, stayOnSeed=True),
             twoWay=True, outputDirCsv=None, outputDirRoot=None, writeTrackSummary=False,
             writeTrackStates=False, writePerformance=False, logLevel=level,
         )
-        addAmbiguityResolution(
+        rec.addAmbiguityResolution(
             seq,
-            AmbiguityResolutionConfig(maximumSharedHits=3, nMeasurementsMin=7,
+            rec.AmbiguityResolutionConfig(maximumSharedHits=3, nMeasurementsMin=7,
                                       maximumIterations=1000000),
             tracks="ckf_tracks", outputDirCsv=None, outputDirRoot=None,
             writeTrackSummary=False, writePerformance=False, logLevel=level,
@@ -466,17 +458,18 @@ def run_acts_ckf_chain(
         t0 = time.perf_counter()
         seq.run()
         wall = time.perf_counter() - t0
-        raw = _read_timing(Path(tmp) / "timing.csv")
+        raw = read_timing(Path(tmp) / "timing.csv")
     n = max(int(n_events), 1)
     timing = {k.split(":", 1)[-1]: v / n for k, v in raw.items()}
     timing["sequencer_wall"] = wall / n
     order = sorted(collected)
     evs = [collected[k] for k in order]
     return ActsCkfRun(
-        events=[_event(e, k) for k, e in zip(order, evs)],
+        events=[_event(e, k) for k, e in zip(order, evs, strict=True)],
         acts_tracks=[e["tracks"] for e in evs], timing=timing,
         n_seeds=[e["n_seeds"] for e in evs], spacepoints=[e["sp"] for e in evs],
         seeds=[e["seeds"] for e in evs],
+        modules=_module_planes(frames),
         config={"n_events": int(n_events), "particles_per_event": int(particles_per_event),
                 "seed": int(seed), "pt_range": tuple(pt_range), "eta_max": float(eta_max),
                 "n_threads": int(n_threads), "seeding_layers": seeding_layers},
@@ -492,43 +485,37 @@ def _metrics(per_event: list[tuple[Any, Any, Any, Any]], track_pt: list[np.ndarr
     return m.as_dict()
 
 
-def _helixkit_pieces(ev: Event, n_threads: int) -> tuple[Tracks, Tracks, dict[str, Any]]:
-    """:func:`reconstruct`'s chain step by step (same configuration and defaults), with the
-    seeds that put two of their hits on one CKF surface dropped before the CKF.
-
-    helixkit's CKF surfaces for ACTS events are derived per (volume, layer); the
-    GenericDetector's overlapping modules give two hits of a track in one layer, and
-    its seeding (deltaR >= 1 mm) pairs them. ``find_tracks_ckf`` refuses such seeds
-    (ValueError), which makes ``reconstruct`` fail for the whole event.
-    Returns (tracks after ambiguity resolution, before it, info).
-    """
-    det = detector_for(ev)
-    t0 = time.perf_counter()
-    seeds = find_seeds_in_event(ev, SeedFinderConfig.acts_odd(b_field_z=det.b_field_z),
-                                volumes=DEFAULT_PIXEL_VOLUMES, n_threads=n_threads)
-    trip = np.asarray(seeds.triplets, dtype=np.int64).reshape(-1, 3)
-    sid = det.surface_id[trip]
-    ok = (sid[:, 0] != sid[:, 1]) & (sid[:, 1] != sid[:, 2]) & (sid[:, 0] != sid[:, 2])
-    t_seed = time.perf_counter() - t0
-    ckf = find_tracks_ckf(ev, trip[ok], detector=det, n_threads=n_threads)
-    amb = resolve_ambiguities(ckf, AmbiguityConfig.acts_generic())
-    amb.timing = {"seeding": t_seed, **amb.timing}
-    sel = CkfConfig().selector
-    if sel.max_shared_hits is not None and len(amb):
-        amb = amb.take(amb.shared_hits() <= sel.max_shared_hits)
-    info = {"n_seeds": len(trip), "n_seeds_dropped": int((~ok).sum())}
-    amb.info.update(info)
-    return amb, ckf, info
+def _module_planes(frames: dict[int, Any]) -> ModulePlanes:
+    gids = sorted(frames)
+    return ModulePlanes(
+        geometry_id=np.array(gids, dtype=np.uint64),
+        center=np.array([frames[g][0] for g in gids], dtype=np.float64).reshape(-1, 3),
+        rotation=np.array([frames[g][1] for g in gids], dtype=np.float64).reshape(-1, 3, 3),
+        thickness_x0=np.array([frames[g][2] for g in gids], dtype=np.float64))
 
 
-def compare_chains(run: ActsCkfRun, *, n_threads: int = 1) -> dict[str, Any]:
-    """helixkit's classical chain on the run's events, scored like ACTS's.
+def _seed_agreement(acts_seeds: np.ndarray, hk_seeds: np.ndarray) -> float:
+    """Fraction of ACTS's seeds (as sets of three measurements) that helixkit also found."""
+    if len(acts_seeds) == 0:
+        return float("nan")
+    a = {tuple(r) for r in np.sort(acts_seeds, axis=1).tolist()}
+    h = {tuple(r) for r in np.sort(hk_seeds, axis=1).tolist()}
+    return len(a & h) / len(a)
 
-    helixkit runs :func:`~helixkit.finding.reconstruct` (timed); where it fails
-    (``helixkit_errors``) the event is reconstructed by :func:`_helixkit_pieces`
-    instead: the same steps and configuration, with the seeds dropped that put two
-    hits on one CKF surface. The tracks before ambiguity resolution come from a
-    second, untimed, run of the same steps.
+
+def _mean_len(offsets: list[np.ndarray]) -> float:
+    sizes = np.concatenate([np.diff(o) for o in offsets]) if offsets else np.zeros(0)
+    return float(sizes.mean()) if len(sizes) else float("nan")
+
+
+def compare_chains(run: ActsCkfRun, *, n_threads: int = 1, modules: bool = True
+                   ) -> dict[str, Any]:
+    """helixkit's classical chain (:func:`~helixkit.finding.reconstruct`, timed) on the run's
+    events, scored like ACTS's.
+
+    With ``modules`` the CKF measures on ACTS's module planes (``run.modules``) and searches
+    layer by layer; without, on one surface per (volume, layer) derived from the hits (what
+    an ACTS CSV event alone gives).
 
     Returns
     -------
@@ -539,43 +526,38 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1) -> dict[str, Any]:
         with pT > 0.5 GeV, |η| < 2.5, ≥ 9 hits, events pooled (measurement states only).
         ``ms_per_event``: ``acts`` and ``helixkit`` stage times [ms / event]
         (``chain``: the sum of the stages; helixkit's ``wall``: the whole call,
-        surfaces derived from the hits included). ``ratio_helixkit_over_acts``:
-        ``ckf`` (helixkit's CKF vs ACTS's TrackFindingAlgorithm), ``ckf_fit`` (helixkit
-        CKF + its final fit, as ACTS's CKF smooths and extrapolates its tracks inside
-        TrackFindingAlgorithm), ``chain`` and ``chain_wall``. ``n_tracks``,
-        ``n_seeds``: means per event; ``helixkit_mode`` per event.
+        surfaces included). ``ratio_helixkit_over_acts``: ``ckf`` (helixkit's CKF vs
+        ACTS's TrackFindingAlgorithm), ``ckf_fit`` (helixkit CKF + its final fit, as
+        ACTS's CKF smooths and extrapolates its tracks inside TrackFindingAlgorithm),
+        ``chain`` and ``chain_wall``. ``n_tracks``, ``n_seeds`` (means per event;
+        ``acts_found_by_helixkit``: the fraction of ACTS's seeds, as measurement
+        triplets, that helixkit's seeding also gives), ``mean_measurements`` per track.
     """
-    hk_tracks, hk_ckf, hk_timing, hk_wall, hk_seeds, modes, errors = [], [], [], [], [], [], []
-    dropped = []
-    for ev in run.events:
+    hk_tracks, hk_ckf, hk_timing, hk_wall, hk_seeds, unusable, agree = [], [], [], [], [], [], []
+    extra = {"modules": run.modules} if modules and run.modules is not None else {}
+    for k, ev in enumerate(run.events):
         t0 = time.perf_counter()
-        try:
-            tr = reconstruct(ev, n_threads=n_threads)
-            hk_wall.append(time.perf_counter() - t0)
-            _, ckf, info = _helixkit_pieces(ev, n_threads)
-            modes.append("reconstruct")
-        except ValueError as exc:
-            errors.append(f"event {ev.event_id}: {exc}")
-            t0 = time.perf_counter()
-            tr, ckf, info = _helixkit_pieces(ev, n_threads)
-            hk_wall.append(time.perf_counter() - t0)
-            modes.append("pieces")
-        dropped.append(info["n_seeds_dropped"])
+        tr = reconstruct(ev, n_threads=n_threads, keep_candidates=True, **extra)
+        hk_wall.append(time.perf_counter() - t0)
         hk_tracks.append(tr)
-        hk_ckf.append(ckf)
+        hk_ckf.append(tr.info["candidates"])
         hk_timing.append(dict(tr.timing))
-        hk_seeds.append(int(tr.info.get("n_seeds", info["n_seeds"])))
+        hk_seeds.append(int(tr.info["n_seeds"]))
+        unusable.append(int(tr.info["n_seeds_unusable"]))
+        trip = find_seeds_in_event(ev, SeedFinderConfig.acts_odd(), volumes=(7, 8, 9),
+                                   n_threads=n_threads).triplets
+        agree.append(_seed_agreement(run.seeds[k], trip))
     pids = [ev.truth["particle_id"] for ev in run.events]
     parts = [ev.particles for ev in run.events]
 
     def acts_metrics(key: str) -> dict[str, float]:
         tr = [t[key] for t in run.acts_tracks]
-        return _metrics([(t["offsets"], t["hits"], p, q) for t, p, q in zip(tr, pids, parts)],
-                        [t["pt"] for t in tr], [t["eta"] for t in tr])
+        per = [(t["offsets"], t["hits"], p, q) for t, p, q in zip(tr, pids, parts, strict=True)]
+        return _metrics(per, [t["pt"] for t in tr], [t["eta"] for t in tr])
 
     def hk_metrics(tracks: list[Tracks]) -> dict[str, float]:
         per, tpt, teta = [], [], []
-        for t, p, q in zip(tracks, pids, parts):
+        for t, p, q in zip(tracks, pids, parts, strict=True):
             off, h = t.measurement_offsets()
             per.append((off, h, p, q))
             tpt.append(t.pt)
@@ -595,6 +577,7 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1) -> dict[str, Any]:
         return a / b if b > 0 and math.isfinite(b) else float("nan")
 
     return {
+        "surfaces": "module planes" if extra else "derived per layer",
         "metrics": metrics,
         "ms_per_event": {"acts": acts_ms, "helixkit": hk_ms},
         "ratio_helixkit_over_acts": {
@@ -610,9 +593,14 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1) -> dict[str, Any]:
             "helixkit": float(np.mean([len(t) for t in hk_tracks])),
         },
         "n_seeds": {"acts": float(np.mean(run.n_seeds)), "helixkit": float(np.mean(hk_seeds)),
-                    "helixkit_dropped": float(np.mean(dropped))},
+                    "helixkit_unusable": float(np.mean(unusable)),
+                    "acts_found_by_helixkit": float(np.mean(agree))},
+        "mean_measurements": {
+            "acts_ckf": _mean_len([t["ckf"]["offsets"] for t in run.acts_tracks]),
+            "acts_ambi": _mean_len([t["ambi"]["offsets"] for t in run.acts_tracks]),
+            "helixkit_ckf": _mean_len([t.measurement_offsets()[0] for t in hk_ckf]),
+            "helixkit": _mean_len([t.measurement_offsets()[0] for t in hk_tracks]),
+        },
         "n_hits": float(np.mean([ev.n_hits for ev in run.events])),
         "n_threads": int(n_threads),
-        "helixkit_mode": modes,
-        "helixkit_errors": errors,
     }

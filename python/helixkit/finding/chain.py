@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
+import numpy as np
+
 from .._validation import check_n_threads
 from ..data import Event, Geometry
 from ..seeding import HashingConfig, SeedFinderConfig, find_seeds_hashing_in_event, find_seeds_in_event
-from .ckf import Tracks, find_tracks_ckf, resolve_ambiguities
+from .ckf import SEED_FAILED, Tracks, find_tracks_ckf, resolve_ambiguities
 from .config import AmbiguityConfig, CkfConfig
 from .detector import DEFAULT_PIXEL_VOLUMES, detector_for
 
@@ -24,6 +26,7 @@ def reconstruct(
     geometry: Geometry | None = None,
     seeding_volumes: tuple[int, ...] | None = None,
     n_threads: int = 0,
+    keep_candidates: bool = False,
     **detector_options: Any,
 ) -> Tracks:
     """Tracks of ``event`` from the classical chain, as ACTS's full chain runs it.
@@ -46,13 +49,19 @@ def reconstruct(
         ``AmbiguityConfig.acts_generic()`` (3 shared hits).
     seeding_volumes : tuple of int, optional
         Default the geometry's pixel volumes, else (7, 8, 9).
+    keep_candidates : bool
+        Also keep the tracks before ambiguity resolution, as ``info["candidates"]``.
     **detector_options
-        Passed to :func:`detector_for` (resolutions, material of derived surfaces).
+        Passed to :func:`detector_for` (resolutions, material of derived surfaces,
+        ``modules`` = :class:`ModulePlanes` of an ACTS detector).
 
     Returns
     -------
     Tracks
         ``timing`` has seconds per stage: seeding, parameters, ckf, fit, ambiguity.
+        Seeds with two hits on one CKF surface (overlapping modules of one layer when the
+        surfaces are derived per layer) or a hit on no surface are not followed
+        (``info["n_seeds_unusable"]``); ``tracks.seed`` indexes all seeds found.
     """
     if not isinstance(event, Event):
         msg = f"event must be a helixkit.data.Event, got {type(event).__name__}"
@@ -73,14 +82,26 @@ def reconstruct(
     else:
         seeds = find_seeds_hashing_in_event(event, scfg, hashing_config, nt, volumes=volumes)
     t_seed = time.perf_counter() - t0
-    tracks = find_tracks_ckf(event, seeds, config=ckf, detector=det, n_threads=nt)
-    tracks = resolve_ambiguities(tracks, AmbiguityConfig.acts_generic() if ambiguity is None
+    trip = np.asarray(seeds.triplets, dtype=np.int64).reshape(-1, 3)
+    sid = det.surface_id[trip]
+    usable = ((sid >= 0).all(axis=1) & (sid[:, 0] != sid[:, 1]) & (sid[:, 1] != sid[:, 2])
+              & (sid[:, 0] != sid[:, 2]))
+    found = find_tracks_ckf(event, trip[usable], config=ckf, detector=det, n_threads=nt)
+    keep = np.flatnonzero(usable)
+    found.seed = keep[found.seed]
+    status = np.full(len(trip), SEED_FAILED, dtype=np.int8)
+    status[keep] = found.info["seed_status"]
+    found.info["seed_status"] = status
+    found.info["n_seeds_unusable"] = int((~usable).sum())
+    tracks = resolve_ambiguities(found, AmbiguityConfig.acts_generic() if ambiguity is None
                                  else ambiguity)
+    if keep_candidates:
+        tracks.info["candidates"] = found
     tracks.timing = {"seeding": t_seed, **tracks.timing}
     sel = (CkfConfig() if ckf is None else ckf).selector
     if sel.max_shared_hits is not None and len(tracks):
         tracks = tracks.take(tracks.shared_hits() <= sel.max_shared_hits)
-    tracks.info["n_seeds"] = len(seeds)
+    tracks.info["n_seeds"] = len(trip)
     return tracks
 
 

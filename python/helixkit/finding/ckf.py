@@ -158,6 +158,14 @@ def _seed_rows(seeds: Any, n_hits: int) -> np.ndarray:
     return arr
 
 
+def _layer_arrays(det: Detector, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if det.layer is None:
+        return np.zeros(0, np.int32), np.zeros(0), np.zeros(0)
+    return (np.ascontiguousarray(det.layer[rows], dtype=np.int32),
+            np.ascontiguousarray(det.layer_local[rows], dtype=np.float64),
+            np.ascontiguousarray(det.layer_offset[rows], dtype=np.float64))
+
+
 def _diag_cov(params: np.ndarray, cfg: CkfConfig) -> np.ndarray:
     cov = np.zeros((len(params), 5, 5))
     for i, s in enumerate(cfg.initial_sigmas):
@@ -254,6 +262,7 @@ def find_tracks_ckf(
         np.ascontiguousarray(det.local[rows]), np.ascontiguousarray(det.cov[rows]),
         np.full(len(rows), 3, dtype=np.int8), np.ascontiguousarray(meas_of[trip[usable]]),
         p_use, np.ascontiguousarray(_diag_cov(p_use, cfg).reshape(-1, 25)),
+        *_layer_arrays(det, rows),
     )
     timing["ckf"] = time.perf_counter() - t0
     seed_status = np.full(len(trip), SEED_FAILED, dtype=np.int8)
@@ -334,4 +343,5 @@ def resolve_ambiguities(tracks: Tracks, config: AmbiguityConfig | None = None) -
     return out
 
 
-__all__ = ["SEED_STATUS_NAMES", "Tracks", "find_tracks_ckf", "resolve_ambiguities"]
+__all__ = ["SEED_DEDUPLICATED", "SEED_FAILED", "SEED_NOT_SELECTED", "SEED_STATUS_NAMES",
+           "SEED_TRACK", "Tracks", "find_tracks_ckf", "resolve_ambiguities"]

@@ -3,6 +3,10 @@
 * Events with a built-in :class:`~helixkit.data.Geometry` (the simulation): one
   cylinder (barrel layer) or disk (endcap layer) per layer, the layer's material,
   and the simulation's resolutions (:func:`helixkit.fitting.geometry_measurements`).
+* With ``modules`` (:class:`ModulePlanes`, e.g. an ACTS detector's sensitive surfaces by
+  geometry id): every hit is a measurement on its own module plane (local position from its
+  global one, covariance from ``var_local0`` / ``var_local1``), and the CKF searches layer
+  by layer on the surfaces derived as below, carrying each candidate to its module.
 * Any other event (TrackML, ACTS CSV): one surface per (volume_id, layer_id),
   derived from its hits: a cylinder at the mean radius spanning the hits' z for a
   layer longer in z than in r (barrel), else a disk at the mean z spanning their
@@ -32,6 +36,32 @@ DEFAULT_PIXEL_VOLUMES = (7, 8, 9)
 
 
 @dataclass(frozen=True)
+class ModulePlanes:
+    """Sensitive module planes by ACTS geometry id (K modules).
+
+    ``center`` (K, 3) [mm], ``rotation`` (K, 3, 3) (columns: local axes), ``thickness_x0``
+    (K,); ``bounds`` (K, 4) local (loc0 min, max, loc1 min, max), default unbounded.
+    """
+
+    geometry_id: np.ndarray
+    center: np.ndarray
+    rotation: np.ndarray
+    thickness_x0: np.ndarray
+    bounds: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        k = len(self.geometry_id)
+        for name, shape in (("center", (k, 3)), ("rotation", (k, 3, 3)), ("thickness_x0", (k,))):
+            arr = np.asarray(getattr(self, name))
+            if arr.shape != shape:
+                msg = f"ModulePlanes.{name} must have shape {shape}, got {arr.shape}"
+                raise ValueError(msg)
+        if len(np.unique(np.asarray(self.geometry_id))) != k:
+            msg = "ModulePlanes.geometry_id must be unique"
+            raise ValueError(msg)
+
+
+@dataclass(frozen=True)
 class Detector:
     """Surfaces and per-hit local measurements.
 
@@ -46,6 +76,9 @@ class Detector:
     b_field_z : float
     derived : bool
         True if the surfaces were derived from the hits.
+    layer, layer_local, layer_offset : arrays or None
+        With module planes: the navigation layer of every hit, its position in the layer's
+        coordinates and its offset from the layer along the layer's normal.
     """
 
     surfaces: Surfaces
@@ -54,6 +87,9 @@ class Detector:
     cov: np.ndarray
     b_field_z: float
     derived: bool
+    layer: np.ndarray | None = None
+    layer_local: np.ndarray | None = None
+    layer_offset: np.ndarray | None = None
 
     def __repr__(self) -> str:
         kind = "derived from hits" if self.derived else "from the geometry"
@@ -64,7 +100,7 @@ def detector_for(event: Event, geometry: Geometry | None = None, *, b_field_z: f
                  pixel_volumes: tuple[int, ...] = DEFAULT_PIXEL_VOLUMES,
                  pixel_resolution: tuple[float, float] = PIXEL_RESOLUTION,
                  strip_resolution: tuple[float, float] = STRIP_RESOLUTION,
-                 material_x0: float = 0.02) -> Detector:
+                 material_x0: float = 0.02, modules: ModulePlanes | None = None) -> Detector:
     """The CKF's view of ``event``: surfaces and the local measurement of every hit.
 
     Parameters
@@ -76,6 +112,8 @@ def detector_for(event: Event, geometry: Geometry | None = None, *, b_field_z: f
         Field in native units; default the geometry's, else 2 T.
     material_x0 : float
         x/X0 of each derived surface.
+    modules : ModulePlanes, optional
+        Measurement surfaces by geometry id (needs a ``geometry_id`` hit column).
     """
     if not isinstance(event, Event):
         msg = f"event must be a helixkit.data.Event, got {type(event).__name__}"
@@ -107,8 +145,69 @@ def detector_for(event: Event, geometry: Geometry | None = None, *, b_field_z: f
         bz = geo.b_field_z if b_field_z is None else float(b_field_z)
         return Detector(Surfaces.from_geometry(geo), sid.astype(np.int32), local, cov, bz, False)
     bz = 2 * u.T if b_field_z is None else float(b_field_z)
-    return _derived(event, x, y, z, bz, pixel_volumes, pixel_resolution, strip_resolution,
-                    float(material_x0))
+    det = _derived(event, x, y, z, bz, pixel_volumes, pixel_resolution, strip_resolution,
+                   float(material_x0))
+    return det if modules is None else _on_modules(event, det, modules, x, y, z)
+
+
+def _on_modules(event: Event, layers: Detector, modules: ModulePlanes, x: np.ndarray,
+                y: np.ndarray, z: np.ndarray) -> Detector:
+    """Measurements on module planes, searched on the derived layers."""
+    if not isinstance(modules, ModulePlanes):
+        msg = f"modules must be a helixkit.finding.ModulePlanes, got {type(modules).__name__}"
+        raise TypeError(msg)
+    hits = event.hits
+    if "geometry_id" not in hits.columns:
+        msg = "modules need a geometry_id column in event.hits (ACTS events have one)"
+        raise ValueError(msg)
+    gid = np.asarray(hits["geometry_id"]).astype(np.uint64)
+    mgid = np.asarray(modules.geometry_id).astype(np.uint64)
+    order = np.argsort(mgid)
+    pos = np.clip(np.searchsorted(mgid[order], gid), 0, len(mgid) - 1)
+    found = mgid[order][pos] == gid
+    if not found.all():
+        bad = int(np.flatnonzero(~found)[0])
+        msg = (f"hit row {bad}: geometry_id {int(gid[bad])} is not among the {len(mgid)} "
+               "module planes")
+        raise ValueError(msg)
+    mod = order[pos]
+    ls = layers.surfaces
+    n_l, k = len(ls), len(mgid)
+    rot = np.asarray(modules.rotation, dtype=np.float64)
+    center = np.asarray(modules.center, dtype=np.float64)
+    bounds = (np.tile([-np.inf, np.inf, -np.inf, np.inf], (k, 1)) if modules.bounds is None
+              else np.asarray(modules.bounds, dtype=np.float64))
+    # layers keep the mean material of their modules (for holes and outliers)
+    x0 = np.asarray(modules.thickness_x0, dtype=np.float64)
+    lid = layers.surface_id.astype(np.int64)
+    layer_x0 = np.bincount(lid, x0[mod], minlength=n_l) / np.maximum(
+        np.bincount(lid, minlength=n_l), 1)
+    surfaces = Surfaces(
+        np.r_[ls.type, np.zeros(k, np.int8)], np.r_[ls.center, center],
+        np.r_[ls.rotation.reshape(n_l, 3, 3), rot], np.r_[ls.radius, np.zeros(k)],
+        np.r_[ls.bounds, bounds], np.r_[layer_x0, x0])
+    d = np.stack([x, y, z], axis=1) - center[mod]
+    loc3 = np.einsum("nji,nj->ni", rot[mod], d)   # R^T (p - c)
+    local = np.ascontiguousarray(loc3[:, :2])
+    cov = np.zeros((len(x), 3))
+    if "var_local0" in hits.columns and "var_local1" in hits.columns:
+        cov[:, 0] = np.asarray(hits["var_local0"], dtype=np.float64)
+        cov[:, 1] = np.asarray(hits["var_local1"], dtype=np.float64)
+    else:
+        cov[:, 0], cov[:, 1] = layers.cov[:, 0], layers.cov[:, 0]
+    bad = ~((cov[:, 0] > 0) & (cov[:, 1] > 0) & np.isfinite(cov[:, :2]).all(axis=1))
+    if bad.any():
+        msg = f"hit row {int(np.flatnonzero(bad)[0])}: var_local0/1 must be finite and > 0"
+        raise ValueError(msg)
+    r = np.hypot(x, y)
+    phi = np.arctan2(y, x)
+    barrel = ls.type[lid] == CYLINDER
+    rad = ls.radius[lid]
+    layer_local = np.stack([np.where(barrel, rad * phi, r), np.where(barrel, z, phi)], axis=1)
+    offset = np.where(barrel, r - rad, z - ls.center[lid, 2])
+    return Detector(surfaces, (n_l + mod).astype(np.int32), local, cov, layers.b_field_z, True,
+                    layer=lid.astype(np.int32), layer_local=np.ascontiguousarray(layer_local),
+                    layer_offset=np.ascontiguousarray(offset))
 
 
 def _derived(event: Event, x: np.ndarray, y: np.ndarray, z: np.ndarray, bz: float,
@@ -134,7 +233,12 @@ def _derived(event: Event, x: np.ndarray, y: np.ndarray, z: np.ndarray, bz: floa
     r_mean = np.bincount(sid, r, minlength=n_s) / counts
     z_mean = np.bincount(sid, z, minlength=n_s) / counts
     barrel = (r_hi - r_lo) < (z_hi - z_lo)
-    margin = 1.0 * u.mm
+    # A track crosses the mean surface where it meets an off-surface hit displaced
+    # by the offset times its slope: the bounds take the layer's largest such shift.
+    slope = np.where(barrel[sid], np.abs(z) / np.maximum(r, 1e-6), r / np.maximum(np.abs(z), 1e-6))
+    max_slope = per(slope, np.maximum)
+    thick = np.where(barrel, r_hi - r_lo, z_hi - z_lo)
+    margin = 1.0 * u.mm + thick * max_slope
     center = np.zeros((n_s, 3))
     center[~barrel, 2] = z_mean[~barrel]
     radius = np.where(barrel, r_mean, 0.0)
@@ -173,4 +277,4 @@ def _derived(event: Event, x: np.ndarray, y: np.ndarray, z: np.ndarray, bz: floa
     return Detector(surfaces, sid.astype(np.int32), local, cov, bz, True)
 
 
-__all__ = ["Detector", "PIXEL_RESOLUTION", "STRIP_RESOLUTION", "detector_for"]
+__all__ = ["Detector", "ModulePlanes", "PIXEL_RESOLUTION", "STRIP_RESOLUTION", "detector_for"]

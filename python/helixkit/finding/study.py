@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import data
 from .._table import format_table
 from ..data import Event
 from ..evaluation import pool_track_metrics
@@ -63,8 +64,6 @@ def run_tracking_study(out_dir: str | Path, *, mu_values: Sequence[float] = (50.
                        configs: Sequence[tuple[str, str, int]] = DEFAULT_CONFIGS,
                        progress: bool = True) -> dict[str, Any]:
     """Run the study (see the module docstring); returns the results written to JSON."""
-    from ..data import simulate_event  # noqa: PLC0415  (numba: not at `helixkit --help`)
-
     if n_events < 1:
         msg = f"n_events must be >= 1, got {n_events}"
         raise ValueError(msg)
@@ -76,7 +75,8 @@ def run_tracking_study(out_dir: str | Path, *, mu_values: Sequence[float] = (50.
     total = len(mu_values) * len(configs) * n_events
     bar = _progress(total, progress)
     for mu in mu_values:
-        events = [simulate_event(mu=mu, seed=seed + i, event_id=i) for i in range(n_events)]
+        # (data's lazy attribute: the simulation, numba, is imported here, not at --help)
+        events = [data.simulate_event(mu=mu, seed=seed + i, event_id=i) for i in range(n_events)]
         series = {}
         for label, seeding, max_seeds in configs:
             per_before, per_after, t_pt, t_eta, timing, n_seeds = [], [], [], [], [], []

@@ -117,7 +117,7 @@ def acts_available() -> bool:
     return True
 
 
-def _import_acts() -> tuple[Any, Any]:
+def import_acts() -> tuple[Any, Any]:
     try:
         import acts  # noqa: PLC0415
         import acts.examples as ae  # noqa: PLC0415
@@ -178,7 +178,7 @@ class ActsTruthTracking:
         return self.center + np.einsum("mij,mj->mi", self.rotation, loc)
 
 
-def _digi_json(path: Path) -> None:
+def write_digi_json(path: Path) -> None:
     entries = [
         {"volume": vol, "value": {"smearing": [
             {"index": i, "mean": 0.0, "stddev": s, "type": "Gauss"} for i, s in enumerate(sig)]}}
@@ -278,7 +278,7 @@ def run_acts_truth_tracking(
         With ``acts_fit_seconds`` the TrackFittingAlgorithm time from the
         Sequencer's ``timing.csv`` (wall time per algorithm summed over events).
     """
-    acts, ae = _import_acts()
+    acts, ae = import_acts()
     level = acts.logging.WARNING
     detector = ae.GenericDetector(ae.GenericDetector.Config())
     tg = detector.trackingGeometry()
@@ -306,7 +306,7 @@ def run_acts_truth_tracking(
 
     with tempfile.TemporaryDirectory() as tmp:
         digi = Path(tmp) / "digi-smearing.json"
-        _digi_json(digi)
+        write_digi_json(digi)
         rnd = ae.RandomNumbers(seed=int(seed))
         seq = ae.Sequencer(events=int(n_events), numThreads=int(n_threads), logLevel=level,
                            outputDir=tmp)
@@ -377,7 +377,7 @@ def run_acts_truth_tracking(
         t0 = time.perf_counter()
         seq.run()
         wall = time.perf_counter() - t0
-        timing = _read_timing(Path(tmp) / "timing.csv")
+        timing = read_timing(Path(tmp) / "timing.csv")
     timing["sequencer_wall"] = wall
     passive = _passive_surfaces(acts, tg, gctx)
     return _assemble(collected, int(n_events), passive, timing)
@@ -443,14 +443,14 @@ def _extract_event(d: dict[str, Any], surface_map: Any, gctx: Any) -> dict[str, 
     return {"loc": loc, "cov": cov, "gid": gid, "counts": np.array([len(p) for p in protos]),
             "pos": pos, "mom": mom, "q": q, "ok": ok, "params": params, "tcov": tcov,
             "chi2": chi2, "ndf": ndf, "n_used": n_used,
-            "frames": {int(g): _frame(surface_map, int(g), gctx) for g in np.unique(gid)}}
+            "frames": {int(g): surface_frame(surface_map, int(g), gctx) for g in np.unique(gid)}}
 
 
 def _ids(meas: Any, proto: list[int]) -> list[int]:
     return [meas[i].geometryId.value for i in proto]
 
 
-def _frame(surface_map: Any, gid: int, gctx: Any) -> tuple[np.ndarray, np.ndarray, float]:
+def surface_frame(surface_map: Any, gid: int, gctx: Any) -> tuple[np.ndarray, np.ndarray, float]:
     import acts  # noqa: PLC0415
 
     s = surface_map[acts.GeometryIdentifier(gid)]
@@ -460,7 +460,7 @@ def _frame(surface_map: Any, gid: int, gctx: Any) -> tuple[np.ndarray, np.ndarra
     return center, rot, _slab_x0(s)
 
 
-def _read_timing(path: Path) -> dict[str, float]:
+def read_timing(path: Path) -> dict[str, float]:
     out: dict[str, float] = {}
     if path.exists():
         with path.open() as f:

@@ -126,6 +126,18 @@ class CombinatorialKalmanFilter {
     std::span<const double> cov;
     /// M measured components (1 loc0, 2 loc1, 3 both); empty = all 3.
     std::span<const std::int8_t> mask;
+    /// Optional (all three or none): the navigation surface (layer: a
+    /// cylinder or disk along z) each measurement is searched on, when its
+    /// own surface is another one (a module plane near the layer); the
+    /// measurement's position in the layer's local coordinates (cylinder:
+    /// R phi, z of the point; disk: r, phi), M * 2; and its offset from the
+    /// layer along the layer's normal (r - R; z - z_layer), M. The search
+    /// window on a layer is shifted and widened by the offsets' range times
+    /// the track's slope there; each candidate is then predicted on its own
+    /// surface and chi2-tested and updated there.
+    std::span<const std::int32_t> layer;
+    std::span<const double> layerLocal;
+    std::span<const double> layerOffset;
   };
 
   /// S seeds of three measurements (bottom, middle, top, in the order the
