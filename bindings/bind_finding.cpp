@@ -74,7 +74,8 @@ void bindFinding(py::module_& m) {
          const CArray<double>& cov, const CArray<std::int8_t>& mask,
          const CArray<std::int64_t>& seeds, const CArray<double>& seedParams,
          const CArray<double>& seedCov, const CArray<std::int32_t>& layer,
-         const CArray<double>& layerLocal, const CArray<double>& layerOffset) {
+         const CArray<double>& layerLocal, const CArray<double>& layerOffset,
+         const CArray<std::int32_t>& passive, const CArray<double>& layerVar) {
         CombinatorialKalmanFilter::Measurements meas;
         meas.surfaceId = requireVector(surfaceId, "surface_id");
         meas.local = flat(local);
@@ -83,6 +84,8 @@ void bindFinding(py::module_& m) {
         meas.layer = flat(layer);
         meas.layerLocal = flat(layerLocal);
         meas.layerOffset = flat(layerOffset);
+        meas.passive = flat(passive);
+        meas.layerVar = flat(layerVar);
         CombinatorialKalmanFilter::Seeds s;
         s.measurements = flat(seeds);
         s.params = flat(seedParams);
@@ -117,7 +120,8 @@ void bindFinding(py::module_& m) {
       py::arg("mask").noconvert(), py::arg("seeds").noconvert(),
       py::arg("seed_params").noconvert(), py::arg("seed_cov").noconvert(),
       py::arg("layer").noconvert(), py::arg("layer_local").noconvert(),
-      py::arg("layer_offset").noconvert());
+      py::arg("layer_offset").noconvert(), py::arg("passive").noconvert(),
+      py::arg("layer_var").noconvert());
 
   m.def(
       "greedy_ambiguity_resolution",

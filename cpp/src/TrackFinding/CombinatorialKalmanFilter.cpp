@@ -339,8 +339,10 @@ struct MeasurementIndex {
   std::vector<double> maxVar;  // per surface: max var0, max var1
   std::vector<double> offsetRange;  // per surface: min, max layer offset
   std::vector<std::uint8_t> keyCoord;
-  /// Surfaces that measurements are searched on (all if no layers given).
+  /// Surfaces that measurements are searched on (all if no layers given),
+  /// and the material-only ones among them.
   std::vector<std::uint8_t> navigable;
+  std::vector<std::uint8_t> passive;
   bool layered = false;
 
   /// The navigation surface of measurement i.
@@ -368,6 +370,13 @@ struct MeasurementIndex {
     if (layered) {
       navigable.assign(nS, 0);
     }
+    passive.assign(nS, 0);
+    for (const auto s : m.passive) {
+      passive[static_cast<std::size_t>(s)] = 1;
+      if (layered) {
+        navigable[static_cast<std::size_t>(s)] = 1;
+      }
+    }
     for (std::size_t i = 0; i < nM; ++i) {
       const auto s = layerOf(m, i);
       ++offsets[s + 1];
@@ -379,11 +388,16 @@ struct MeasurementIndex {
       // The module's axes need not be the layer's: either variance may lie
       // along either layer coordinate (a disk's phi is an angle).
       navigable[s] = 1;
-      const double v = std::max(m.cov[3 * i], m.cov[3 * i + 1]);
-      const bool disk = set[s].type == SurfaceType::eDisk;
-      const double r = std::max(m.layerLocal[2 * i], 1e-3);
-      maxVar[2 * s] = std::max(maxVar[2 * s], v);
-      maxVar[2 * s + 1] = std::max(maxVar[2 * s + 1], disk ? v / (r * r) : v);
+      if (!m.layerVar.empty()) {
+        maxVar[2 * s] = std::max(maxVar[2 * s], m.layerVar[2 * i]);
+        maxVar[2 * s + 1] = std::max(maxVar[2 * s + 1], m.layerVar[2 * i + 1]);
+      } else {
+        const double v = std::max(m.cov[3 * i], m.cov[3 * i + 1]);
+        const bool disk = set[s].type == SurfaceType::eDisk;
+        const double r = std::max(m.layerLocal[2 * i], 1e-3);
+        maxVar[2 * s] = std::max(maxVar[2 * s], v);
+        maxVar[2 * s + 1] = std::max(maxVar[2 * s + 1], disk ? v / (r * r) : v);
+      }
       const double d = m.layerOffset[i];
       const bool first = offsets[s + 1] == 1;
       offsetRange[2 * s] = first ? d : std::min(offsetRange[2 * s], d);
@@ -583,6 +597,82 @@ class SeedFinder {
     b = next;
     return true;
   }
+  /// Branch b, on a module of `layer`: the best compatible measurement of
+  /// every other module of the layer ahead of it (overlapping modules),
+  /// taken in the order the track meets them.
+  void overlapsOnLayer(Branch& b, std::size_t layer, Workspace& ws, SeedResult& res) const {
+    if (!m_index.layered) {
+      return;
+    }
+    const Surface& lay = m_set[layer];
+    const double x = b.f[eFreePos0] - lay.center[0];
+    const double y = b.f[eFreePos1] - lay.center[1];
+    const double r = std::max(norm2(x, y), 1e-9);
+    const double phi = std::atan2(y, x);
+    const std::size_t kc = m_index.keyCoord[layer];
+    const bool disk = lay.type == SurfaceType::eDisk;
+    // the other module's hit lies within the overlap window, plus the
+    // layer's thickness times the track's slope
+    const double lc[2] = {disk ? r : lay.radius * phi, disk ? phi : b.f[eFreePos2]};
+    double slope[2] = {0.0, 0.0};
+    layerSlopes(lay, b.f, slope);
+    const double depth = m_index.offsetRange[2 * layer + 1] - m_index.offsetRange[2 * layer];
+    // (b's covariance is in its module's frame: the larger variance serves)
+    const double pv = std::max(b.p(0, 0), b.p(1, 1));
+    double w[2];
+    for (std::size_t k = 0; k < 2; ++k) {
+      const double scale = disk && k == 1 ? 1.0 / (r * r) : 1.0;
+      w[k] = std::sqrt(m_chi2Window * (pv * scale + m_index.maxVar[2 * layer + k])) +
+             std::abs(slope[k]) * depth;
+    }
+    const std::size_t ko = 1 - kc;
+    const double periodO = lay.period(ko);
+    auto& found = ws.candidates;
+    found.clear();
+    m_index.visit(layer, lc[kc] - w[kc], lc[kc] + w[kc], lay.period(kc), [&](std::int64_t i) {
+      if (std::abs(wrapPeriod(layerCoords(i)[ko] - lc[ko], periodO)) > w[ko]) {
+        return;
+      }
+      const Surface& ms = surfaceOf(i);
+      if (&ms == b.surface || i == ws.seed[0] || i == ws.seed[1] || i == ws.seed[2]) {
+        return;  // (the seed's own measurements come in their turn)
+      }
+      const auto pr = m_prop.propagate(*b.surface, b.x, b.f, ms, kMinPath);
+      ++res.nPropagations;
+      if (!pr || pr->pathLength > kModuleStep) {
+        return;
+      }
+      Candidate c;
+      c.st.surface = &ms;
+      c.st.xp = pr->params;
+      c.st.pp = transportSimilarity(pr->jacobian, b.p);
+      if (!residualAndChi2(c.st, value(i), variance(i), mask(i))) {
+        return;
+      }
+      ++res.nChi2Tests;
+      if (!(c.st.chi2 < m_cfg.chi2CutOffMeasurement)) {
+        return;
+      }
+      c.chi2 = c.st.chi2;
+      c.meas = i;
+      c.path = pr->pathLength;
+      for (auto& o : found) {
+        if (o.st.surface == &ms) {
+          if (c.chi2 < o.chi2 || (c.chi2 == o.chi2 && c.meas < o.meas)) {
+            o = c;
+          }
+          return;
+        }
+      }
+      found.push_back(c);
+    });
+    std::sort(found.begin(), found.end(), [](const Candidate& a, const Candidate& z) {
+      return a.path < z.path || (a.path == z.path && a.meas < z.meas);
+    });
+    for (const auto& c : found) {
+      updateOnModule(b, c.meas, false, ws, res);
+    }
+  }
   /// d(layer coordinate) / d(offset along the layer's normal) of a track
   /// crossing the layer with free state g.
   static void layerSlopes(const Surface& layer, const FreeVector& g, double* slope) {
@@ -716,7 +806,10 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
     return;
   }
   const Surface& target = m_set[nav->surface];
-  b.layer = static_cast<std::int64_t>(nav->surface);
+  const bool passive = m_index.passive[nav->surface] != 0;
+  if (!passive) {
+    b.layer = static_cast<std::int64_t>(nav->surface);
+  }
   const auto pr = m_prop.propagateAlong(*b.surface, b.x, b.f, target, nav->path);
   ++res.nPropagations;
   if (!pr || (b.inward && !towardBeam(pr->free))) {
@@ -729,6 +822,19 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
   st.pp = transportSimilarity(pr->jacobian, b.p);
   b.path += nav->path;
   ++b.nSteps;
+  if (passive) {
+    // material only: scattered, carried on
+    Branch child = b;
+    child.surface = &target;
+    child.x = st.xp;
+    child.p = st.pp;
+    child.f = pr->free;
+    if (m_cfg.multipleScattering) {
+      addScattering(child.p, target, child.f, child.x[eBoundQOverP], m_cfg.mass);
+    }
+    ws.next.push_back(child);
+    return;
+  }
 
   auto addNode = [&](const Branch& parent, std::int8_t type, std::int64_t meas) {
     ws.nodes.push_back(Node{parent.tip, type, meas});
@@ -970,6 +1076,9 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   // other two ----
   b.seedNext = 1;
   b.layer = static_cast<std::int64_t>(layerOf(ws.seed[0]));
+  // the bottom's layer: overlapping modules ahead (outwards); those behind
+  // come with the inward pass
+  overlapsOnLayer(b, layerOf(ws.seed[0]), ws, res);
   b.pathLimit = pathLimit(b.x);
   b.path = 0.0;
   const auto outward = pass(b, ws, res);
@@ -1040,6 +1149,9 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   in.pathLimit = pathLimit(in.x);
   in.inward = true;
   in.layer = static_cast<std::int64_t>(layerOf(ws.seed[0]));
+  if (m_cfg.twoWay) {
+    overlapsOnLayer(in, layerOf(ws.seed[0]), ws, res);
+  }
 
   Branch inner = in;
   if (m_cfg.twoWay) {
@@ -1107,9 +1219,16 @@ void checkMeasurements(const SurfaceSet& set,
                                 "for M = " + std::to_string(n) + " surface ids");
   }
   const bool layered = !m.layer.empty() || !m.layerLocal.empty() || !m.layerOffset.empty();
-  if (layered && (m.layer.size() != n || m.layerLocal.size() != 2 * n || m.layerOffset.size() != n)) {
+  if (layered && (m.layer.size() != n || m.layerLocal.size() != 2 * n || m.layerOffset.size() != n ||
+                  (!m.layerVar.empty() && m.layerVar.size() != 2 * n))) {
     throw std::invalid_argument(w + ": layer, layer_local (M, 2) and layer_offset (M) go together, "
                                 "for M = " + std::to_string(n) + " measurements");
+  }
+  for (const auto s : m.passive) {
+    if (s < 0 || static_cast<std::size_t>(s) >= set.size()) {
+      fail(w, "passive", s,
+           ("must index one of the " + std::to_string(set.size()) + " surfaces").c_str());
+    }
   }
   for (std::size_t i = 0; i < n; ++i) {
     const auto s = m.surfaceId[i];

@@ -17,7 +17,7 @@ from __future__ import annotations
 from .chain import reconstruct
 from .ckf import SEED_STATUS_NAMES, Tracks, find_tracks_ckf, resolve_ambiguities
 from .config import AmbiguityConfig, CkfConfig, TrackSelectorConfig
-from .detector import Detector, ModulePlanes, detector_for
+from .detector import Detector, ModulePlanes, PassiveSurfaces, detector_for
 
 __all__ = [
     "SEED_STATUS_NAMES",
@@ -25,6 +25,7 @@ __all__ = [
     "CkfConfig",
     "Detector",
     "ModulePlanes",
+    "PassiveSurfaces",
     "TrackSelectorConfig",
     "Tracks",
     "detector_for",

@@ -49,16 +49,17 @@ from ..data.acts import decode_geometry_id, encode_barcode
 from ..evaluation import pool_track_metrics
 from ..fitting.acts_reference import (
     B_FIELD_Z,
-    write_digi_json,
-    surface_frame,
-    import_acts,
-    read_timing,
     acts_available,
+    import_acts,
+    passive_surfaces,
+    read_timing,
+    surface_frame,
+    write_digi_json,
 )
 from ..seeding import SeedFinderConfig, find_seeds_in_event
 from .chain import reconstruct
 from .ckf import Tracks
-from .detector import ModulePlanes
+from .detector import ModulePlanes, PassiveSurfaces
 
 __all__ = [
     "ACTS_GENERIC_SEEDING_LAYERS",
@@ -113,6 +114,9 @@ class ActsCkfRun:
     modules : ModulePlanes
         The sensitive surfaces that carry measurements (centre, rotation, material), by
         geometry id: what helixkit's CKF measures on with ``modules=``.
+    passive : PassiveSurfaces
+        The material-only cylinders and discs (beam pipe, supports, volume boundaries; not
+        the navigation layers, whose material neither Fatras nor ACTS's CKF applies).
     spacepoints : list of dict
         Per event: ``x, y, z, var_r, var_z`` and ``measurement`` (the measurement
         index of each space point).
@@ -128,6 +132,7 @@ class ActsCkfRun:
     seeds: list[np.ndarray] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     modules: ModulePlanes | None = None
+    passive: PassiveSurfaces | None = None
 
     @property
     def n_events(self) -> int:
@@ -470,6 +475,7 @@ def run_acts_ckf_chain(
         n_seeds=[e["n_seeds"] for e in evs], spacepoints=[e["sp"] for e in evs],
         seeds=[e["seeds"] for e in evs],
         modules=_module_planes(frames),
+        passive=_passive(acts, tg, gctx),
         config={"n_events": int(n_events), "particles_per_event": int(particles_per_event),
                 "seed": int(seed), "pt_range": tuple(pt_range), "eta_max": float(eta_max),
                 "n_threads": int(n_threads), "seeding_layers": seeding_layers},
@@ -483,6 +489,15 @@ def _metrics(per_event: list[tuple[Any, Any, Any, Any]], track_pt: list[np.ndarr
                            max_abs_eta=SELECTION["max_abs_eta"], min_hits=SELECTION["min_hits"],
                            track_pt=track_pt, track_eta=track_eta)
     return m.as_dict()
+
+
+def _passive(acts: Any, tg: Any, gctx: Any) -> PassiveSurfaces:
+    p = passive_surfaces(acts, tg, gctx)
+    c, d = ~p["cyl_nav"], ~p["disc_nav"]
+    return PassiveSurfaces(cyl_r=p["cyl_r"][c], cyl_half_z=p["cyl_half_z"][c],
+                           cyl_x0=p["cyl_x0"][c], disc_z=p["disc_z"][d],
+                           disc_rmin=p["disc_rmin"][d], disc_rmax=p["disc_rmax"][d],
+                           disc_x0=p["disc_x0"][d])
 
 
 def _module_planes(frames: dict[int, Any]) -> ModulePlanes:
@@ -534,7 +549,9 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1, modules: bool = True
         triplets, that helixkit's seeding also gives), ``mean_measurements`` per track.
     """
     hk_tracks, hk_ckf, hk_timing, hk_wall, hk_seeds, unusable, agree = [], [], [], [], [], [], []
-    extra = {"modules": run.modules} if modules and run.modules is not None else {}
+    extra: dict[str, Any] = {}
+    if modules and run.modules is not None:
+        extra = {"modules": run.modules, "passive": run.passive}
     for k, ev in enumerate(run.events):
         t0 = time.perf_counter()
         tr = reconstruct(ev, n_threads=n_threads, keep_candidates=True, **extra)

@@ -9,7 +9,12 @@ import numpy as np
 
 from .._validation import check_n_threads
 from ..data import Event, Geometry
-from ..seeding import HashingConfig, SeedFinderConfig, find_seeds_hashing_in_event, find_seeds_in_event
+from ..seeding import (
+    HashingConfig,
+    SeedFinderConfig,
+    find_seeds_hashing_in_event,
+    find_seeds_in_event,
+)
 from .ckf import SEED_FAILED, Tracks, find_tracks_ckf, resolve_ambiguities
 from .config import AmbiguityConfig, CkfConfig
 from .detector import DEFAULT_PIXEL_VOLUMES, detector_for

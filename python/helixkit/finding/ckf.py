@@ -158,12 +158,16 @@ def _seed_rows(seeds: Any, n_hits: int) -> np.ndarray:
     return arr
 
 
-def _layer_arrays(det: Detector, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _layer_arrays(det: Detector, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    passive = (np.zeros(0, np.int32) if det.passive is None
+               else np.ascontiguousarray(det.passive, dtype=np.int32))
     if det.layer is None:
-        return np.zeros(0, np.int32), np.zeros(0), np.zeros(0)
+        return np.zeros(0, np.int32), np.zeros(0), np.zeros(0), passive, np.zeros(0)
+    var = np.zeros(0) if det.layer_var is None else np.ascontiguousarray(
+        det.layer_var[rows], dtype=np.float64)
     return (np.ascontiguousarray(det.layer[rows], dtype=np.int32),
             np.ascontiguousarray(det.layer_local[rows], dtype=np.float64),
-            np.ascontiguousarray(det.layer_offset[rows], dtype=np.float64))
+            np.ascontiguousarray(det.layer_offset[rows], dtype=np.float64), passive, var)
 
 
 def _diag_cov(params: np.ndarray, cfg: CkfConfig) -> np.ndarray:

@@ -20,7 +20,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,38 @@ class ModulePlanes:
 
 
 @dataclass(frozen=True)
+class PassiveSurfaces:
+    """Material-only surfaces along z (supports, beam pipe, volume boundaries): tracks are
+    scattered there, with no search and no hole. Cylinders: ``cyl_r``, ``cyl_half_z``,
+    ``cyl_x0``; disks: ``disc_z``, ``disc_rmin``, ``disc_rmax``, ``disc_x0`` [mm, x/X0]."""
+
+    cyl_r: np.ndarray
+    cyl_half_z: np.ndarray
+    cyl_x0: np.ndarray
+    disc_z: np.ndarray
+    disc_rmin: np.ndarray
+    disc_rmax: np.ndarray
+    disc_x0: np.ndarray
+
+    def surfaces(self) -> tuple[np.ndarray, ...]:
+        """(type, center, rotation, radius, bounds, x0) rows for :class:`Surfaces`."""
+        r = np.asarray(self.cyl_r, np.float64)
+        hz = np.asarray(self.cyl_half_z, np.float64)
+        dz = np.asarray(self.disc_z, np.float64)
+        nc, nd = len(r), len(dz)
+        center = np.zeros((nc + nd, 3))
+        center[nc:, 2] = dz
+        bounds = np.empty((nc + nd, 4))
+        bounds[:nc] = np.stack([-np.pi * r, np.pi * r, -hz, hz], axis=1)
+        bounds[nc:] = np.stack([np.asarray(self.disc_rmin, np.float64),
+                                np.asarray(self.disc_rmax, np.float64),
+                                np.full(nd, -np.pi), np.full(nd, np.pi)], axis=1)
+        return (np.r_[np.full(nc, CYLINDER), np.full(nd, DISK)].astype(np.int8), center,
+                np.tile(np.eye(3), (nc + nd, 1, 1)), np.r_[r, np.zeros(nd)], bounds,
+                np.r_[np.asarray(self.cyl_x0, np.float64), np.asarray(self.disc_x0, np.float64)])
+
+
+@dataclass(frozen=True)
 class Detector:
     """Surfaces and per-hit local measurements.
 
@@ -79,6 +111,10 @@ class Detector:
     layer, layer_local, layer_offset : arrays or None
         With module planes: the navigation layer of every hit, its position in the layer's
         coordinates and its offset from the layer along the layer's normal.
+    passive : (P,) int32 or None
+        Indices of material-only surfaces.
+    layer_var : (n_hits, 2) float64 or None
+        With module planes: each measurement's variance along the layer's coordinates.
     """
 
     surfaces: Surfaces
@@ -90,6 +126,8 @@ class Detector:
     layer: np.ndarray | None = None
     layer_local: np.ndarray | None = None
     layer_offset: np.ndarray | None = None
+    passive: np.ndarray | None = None
+    layer_var: np.ndarray | None = None
 
     def __repr__(self) -> str:
         kind = "derived from hits" if self.derived else "from the geometry"
@@ -100,7 +138,8 @@ def detector_for(event: Event, geometry: Geometry | None = None, *, b_field_z: f
                  pixel_volumes: tuple[int, ...] = DEFAULT_PIXEL_VOLUMES,
                  pixel_resolution: tuple[float, float] = PIXEL_RESOLUTION,
                  strip_resolution: tuple[float, float] = STRIP_RESOLUTION,
-                 material_x0: float = 0.02, modules: ModulePlanes | None = None) -> Detector:
+                 material_x0: float = 0.02, modules: ModulePlanes | None = None,
+                 passive: PassiveSurfaces | None = None) -> Detector:
     """The CKF's view of ``event``: surfaces and the local measurement of every hit.
 
     Parameters
@@ -114,7 +153,31 @@ def detector_for(event: Event, geometry: Geometry | None = None, *, b_field_z: f
         x/X0 of each derived surface.
     modules : ModulePlanes, optional
         Measurement surfaces by geometry id (needs a ``geometry_id`` hit column).
+    passive : PassiveSurfaces, optional
+        Material-only surfaces, appended after the others.
     """
+    det = _detector(event, geometry, b_field_z, pixel_volumes, pixel_resolution,
+                    strip_resolution, material_x0, modules)
+    return det if passive is None else _with_passive(det, passive)
+
+
+def _with_passive(det: Detector, passive: PassiveSurfaces) -> Detector:
+    if not isinstance(passive, PassiveSurfaces):
+        msg = f"passive must be a helixkit.finding.PassiveSurfaces, got {type(passive).__name__}"
+        raise TypeError(msg)
+    s = det.surfaces
+    typ, center, rot, radius, bounds, x0 = passive.surfaces()
+    n = len(s)
+    merged = Surfaces(np.r_[s.type, typ], np.r_[s.center, center],
+                      np.r_[s.rotation.reshape(n, 3, 3), rot], np.r_[s.radius, radius],
+                      np.r_[s.bounds, bounds], np.r_[s.thickness_x0, x0])
+    return replace(det, surfaces=merged, passive=np.arange(n, n + len(typ), dtype=np.int32))
+
+
+def _detector(event: Event, geometry: Geometry | None, b_field_z: float | None,
+              pixel_volumes: tuple[int, ...], pixel_resolution: tuple[float, float],
+              strip_resolution: tuple[float, float], material_x0: float,
+              modules: ModulePlanes | None) -> Detector:
     if not isinstance(event, Event):
         msg = f"event must be a helixkit.data.Event, got {type(event).__name__}"
         raise TypeError(msg)
@@ -205,9 +268,25 @@ def _on_modules(event: Event, layers: Detector, modules: ModulePlanes, x: np.nda
     rad = ls.radius[lid]
     layer_local = np.stack([np.where(barrel, rad * phi, r), np.where(barrel, z, phi)], axis=1)
     offset = np.where(barrel, r - rad, z - ls.center[lid, 2])
+    # the module covariance along the layer's coordinates: tangential and z on a
+    # cylinder, radial and phi (tangential / r) on a disk
+    rs = np.maximum(r, 1e-6)
+    radial = np.stack([x / rs, y / rs, np.zeros_like(x)], axis=1)
+    tangential = np.stack([-y / rs, x / rs, np.zeros_like(x)], axis=1)
+    along = np.where(barrel[:, None], tangential, radial)
+    across = np.where(barrel[:, None], np.array([0.0, 0.0, 1.0]), tangential)
+    ax_u, ax_v = rot[mod][:, :, 0], rot[mod][:, :, 1]   # module local axes, global frame
+
+    def var_along(d: np.ndarray) -> np.ndarray:
+        return cov[:, 0] * np.einsum("ni,ni->n", ax_u, d) ** 2 + cov[:, 1] * np.einsum(
+            "ni,ni->n", ax_v, d) ** 2
+
+    layer_var = np.stack([var_along(along), var_along(across)], axis=1)
+    layer_var[:, 1] = np.where(barrel, layer_var[:, 1], layer_var[:, 1] / rs**2)
     return Detector(surfaces, (n_l + mod).astype(np.int32), local, cov, layers.b_field_z, True,
                     layer=lid.astype(np.int32), layer_local=np.ascontiguousarray(layer_local),
-                    layer_offset=np.ascontiguousarray(offset))
+                    layer_offset=np.ascontiguousarray(offset),
+                    layer_var=np.ascontiguousarray(layer_var))
 
 
 def _derived(event: Event, x: np.ndarray, y: np.ndarray, z: np.ndarray, bz: float,
@@ -277,4 +356,4 @@ def _derived(event: Event, x: np.ndarray, y: np.ndarray, z: np.ndarray, bz: floa
     return Detector(surfaces, sid.astype(np.int32), local, cov, bz, True)
 
 
-__all__ = ["Detector", "ModulePlanes", "PIXEL_RESOLUTION", "STRIP_RESOLUTION", "detector_for"]
+__all__ = ["Detector", "ModulePlanes", "PassiveSurfaces", "PIXEL_RESOLUTION", "STRIP_RESOLUTION", "detector_for"]

@@ -24,7 +24,12 @@ from .. import data
 from .._table import format_table
 from ..data import Event
 from ..evaluation import pool_track_metrics
-from ..seeding import HashingConfig, SeedFinderConfig, find_seeds_hashing_in_event, find_seeds_in_event
+from ..seeding import (
+    HashingConfig,
+    SeedFinderConfig,
+    find_seeds_hashing_in_event,
+    find_seeds_in_event,
+)
 from .ckf import Tracks, find_tracks_ckf, resolve_ambiguities
 from .config import AmbiguityConfig, CkfConfig
 from .detector import detector_for

@@ -210,7 +210,7 @@ def _slab_x0(surface: Any) -> float:
     return t / x0 if x0 > 0 else 0.0
 
 
-def _passive_surfaces(acts: Any, tracking_geometry: Any, gctx: Any) -> dict[str, np.ndarray]:
+def passive_surfaces(acts: Any, tracking_geometry: Any, gctx: Any) -> dict[str, np.ndarray]:
     """Non-sensitive surfaces with material; ``*_nav``: on a navigation layer (odd layer id).
 
     ACTS gives navigation layers (the gaps between layers) odd layer ids. The
@@ -379,7 +379,7 @@ def run_acts_truth_tracking(
         wall = time.perf_counter() - t0
         timing = read_timing(Path(tmp) / "timing.csv")
     timing["sequencer_wall"] = wall
-    passive = _passive_surfaces(acts, tg, gctx)
+    passive = passive_surfaces(acts, tg, gctx)
     return _assemble(collected, int(n_events), passive, timing)
 
 

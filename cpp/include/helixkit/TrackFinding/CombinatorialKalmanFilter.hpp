@@ -138,6 +138,15 @@ class CombinatorialKalmanFilter {
     std::span<const std::int32_t> layer;
     std::span<const double> layerLocal;
     std::span<const double> layerOffset;
+    /// Optional with `layer`: M * 2 variances of the measurement along the
+    /// layer's two coordinates (its covariance turned into the layer's
+    /// frame), which size the search windows; empty: the larger of the two
+    /// local variances along both.
+    std::span<const double> layerVar;
+    /// Material-only surfaces (supports, beam pipe, volume boundaries): the
+    /// tracks are carried through them and scattered, with no search and no
+    /// hole. Cylinders or disks along z, or planes.
+    std::span<const std::int32_t> passive;
   };
 
   /// S seeds of three measurements (bottom, middle, top, in the order the
