@@ -6,7 +6,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from helixkit import finding, fitting
 from helixkit import units as u
 from helixkit.data import Event, Geometry, Layer, Table

@@ -948,6 +948,12 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
         overlap.push_back(&o);
       }
     }
+    if (seedHere) {
+      // The seed's measurement goes first: with the seed's loose start a
+      // neighbour before it would be taken untested. Those after it are
+      // tested from the state the seed measurement gives.
+      std::erase_if(overlap, [&](const Candidate* q) { return q->path < cand.path; });
+    }
     overlap.push_back(&cand);
     std::sort(overlap.begin(), overlap.end(), [](const Candidate* a, const Candidate* z) {
       return a->path < z->path || (a->path == z->path && a->meas < z->meas);

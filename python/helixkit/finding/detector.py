@@ -139,7 +139,8 @@ def detector_for(event: Event, geometry: Geometry | None = None, *, b_field_z: f
                  pixel_resolution: tuple[float, float] = PIXEL_RESOLUTION,
                  strip_resolution: tuple[float, float] = STRIP_RESOLUTION,
                  material_x0: float = 0.02, modules: ModulePlanes | None = None,
-                 passive: PassiveSurfaces | None = None) -> Detector:
+                 passive: PassiveSurfaces | None = None, fold_passive: bool = True
+                 ) -> Detector:
     """The CKF's view of ``event``: surfaces and the local measurement of every hit.
 
     Parameters
@@ -154,11 +155,45 @@ def detector_for(event: Event, geometry: Geometry | None = None, *, b_field_z: f
     modules : ModulePlanes, optional
         Measurement surfaces by geometry id (needs a ``geometry_id`` hit column).
     passive : PassiveSurfaces, optional
-        Material-only surfaces, appended after the others.
+        Material-only surfaces.
+    fold_passive : bool
+        Add each passive surface's material to the nearest layer of its kind (cylinder:
+        nearest radius; disk: nearest z on its side) and that layer's modules, instead of
+        navigating to it (about half the CKF's time on the ACTS GenericDetector, whose
+        supports sit next to every layer); False navigates to every passive surface.
     """
     det = _detector(event, geometry, b_field_z, pixel_volumes, pixel_resolution,
                     strip_resolution, material_x0, modules)
-    return det if passive is None else _with_passive(det, passive)
+    if passive is None:
+        return det
+    return _fold_passive(det, passive) if fold_passive else _with_passive(det, passive)
+
+
+def _fold_passive(det: Detector, passive: PassiveSurfaces) -> Detector:
+    if not isinstance(passive, PassiveSurfaces):
+        msg = f"passive must be a helixkit.finding.PassiveSurfaces, got {type(passive).__name__}"
+        raise TypeError(msg)
+    s = det.surfaces
+    on = det.surface_id >= 0
+    lay = (det.layer if det.layer is not None else det.surface_id)[on].astype(np.int64)
+    layers = np.unique(lay)
+    cyl = layers[s.type[layers] == CYLINDER]
+    dsk = layers[s.type[layers] == DISK]
+    extra = np.zeros(len(s))
+    for r, x0 in zip(np.asarray(passive.cyl_r, float), np.asarray(passive.cyl_x0, float)):
+        if len(cyl):
+            extra[cyl[np.argmin(np.abs(s.radius[cyl] - r))]] += x0
+    for z, x0 in zip(np.asarray(passive.disc_z, float), np.asarray(passive.disc_x0, float)):
+        side = dsk[np.sign(s.center[dsk, 2]) == np.sign(z)]
+        if len(side):
+            extra[side[np.argmin(np.abs(s.center[side, 2] - z))]] += x0
+    x0 = s.thickness_x0 + extra
+    if det.layer is not None:   # the modules of a layer carry its extra material too
+        mods, first = np.unique(det.surface_id[on], return_index=True)
+        x0[mods] += extra[lay[first]]
+    surfaces = Surfaces(s.type, s.center, s.rotation.reshape(len(s), 3, 3), s.radius, s.bounds,
+                        x0)
+    return replace(det, surfaces=surfaces)
 
 
 def _with_passive(det: Detector, passive: PassiveSurfaces) -> Detector:
