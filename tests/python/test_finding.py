@@ -478,3 +478,101 @@ def test_bad_configs():
 def test_empty_seeds(small):
     tr = finding.find_tracks_ckf(small, np.zeros((0, 3), np.int64))
     assert len(tr) == 0 and tr.offsets.tolist() == [0]
+
+
+# ---------------------------------------------------------------- module planes
+def _module_barrel(radii=(32.0, 72.0, 116.0, 172.0, 260.0, 360.0, 500.0), n_phi=None):
+    """Tangent planes around each radius, alternately 1.5 mm in and out, overlapping in phi."""
+    centers, rots, halfw, gids, layer_of = [], [], [], [], []
+    for li, r in enumerate(radii):
+        n = n_phi or max(8, int(2 * np.pi * r / 30.0))
+        hw = 1.15 * np.pi * r / n            # 15 % overlap with the neighbours
+        for k in range(n):
+            phi = 2 * np.pi * k / n
+            rr = r + (1.5 if k % 2 else -1.5)
+            nrm = np.array([np.cos(phi), np.sin(phi), 0.0])
+            u = np.array([-np.sin(phi), np.cos(phi), 0.0])
+            v = np.array([0.0, 0.0, 1.0])
+            centers.append(rr * nrm)
+            rots.append(np.stack([u, v, nrm], axis=1))
+            halfw.append(hw)
+            gids.append(1000 * (li + 1) + k)
+            layer_of.append(li)
+    return (np.array(centers), np.array(rots), np.array(halfw), np.array(gids, np.uint64),
+            np.array(layer_of))
+
+
+def _helix_point(pt, phi0, eta, q, alpha, bz=2 * u.T):
+    rad = pt / (abs(q) * bz)
+    h = np.sign(q)
+    x = h * rad * (np.sin(phi0) - np.sin(phi0 - h * alpha))
+    y = h * rad * (np.cos(phi0 - h * alpha) - np.cos(phi0))
+    return np.stack([x, y, rad * alpha * np.sinh(eta)], axis=-1)
+
+
+def _module_event(tracks, planes, half_z=600.0):
+    centers, rots, halfw, gids, layer_of = planes
+    rows = []
+    for pid, (pt, phi0, eta, q) in enumerate(tracks, start=1):
+        alpha = np.linspace(0.0, 1.2, 30001)
+        pts = _helix_point(pt, phi0, eta, q, alpha)
+        for m in range(len(centers)):
+            d = (pts - centers[m]) @ rots[m][:, 2]
+            sign = np.flatnonzero(np.diff(np.sign(d)) != 0)
+            if len(sign) == 0:
+                continue
+            j = sign[0]
+            a = alpha[j] - d[j] * (alpha[j + 1] - alpha[j]) / (d[j + 1] - d[j])
+            p = _helix_point(pt, phi0, eta, q, a)
+            loc = (p - centers[m]) @ rots[m]
+            if abs(loc[0]) <= halfw[m] and abs(loc[1]) <= half_z:
+                rows.append((a, pid, m, *p))
+    rows.sort(key=lambda t: (t[1], t[0]))
+    arr = np.array([r[1:] for r in rows])
+    pid, mod, xyz = arr[:, 0].astype(int), arr[:, 1].astype(int), arr[:, 2:]
+    n = len(arr)
+    hits = Table({"hit_id": np.arange(1, n + 1), "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2],
+                  "volume_id": np.full(n, 8), "layer_id": 2 * (layer_of[mod] + 1),
+                  "module_id": mod, "geometry_id": gids[mod],
+                  "var_local0": np.full(n, 1e-4), "var_local1": np.full(n, 1e-4)})
+    truth = Table({"hit_id": np.arange(1, n + 1), "particle_id": pid, "tx": xyz[:, 0],
+                   "ty": xyz[:, 1], "tz": xyz[:, 2], "tpx": np.zeros(n), "tpy": np.zeros(n),
+                   "tpz": np.zeros(n), "weight": np.ones(n) / n})
+    modules = finding.ModulePlanes(geometry_id=gids, center=centers, rotation=rots,
+                                   thickness_x0=np.zeros(len(gids)))
+    return Event(hits=hits, truth=truth), modules
+
+
+def test_module_planes_with_overlaps():
+    planes = _module_barrel()
+    tracks = [(2.0, 0.05, 0.3, 1), (1.2, 1.3, -0.6, -1), (5.0, 2.9, 0.1, 1), (0.8, -1.7, 0.9, -1),
+              (3.0, -0.02, -0.2, -1)]
+    ev, modules = _module_event(tracks, planes)
+    det = finding.detector_for(ev, modules=modules, pixel_volumes=(8,))
+    assert det.layer is not None and len(det.surfaces) == 7 + len(modules.geometry_id)
+    pid = ev.hit_particle_id
+    # several tracks cross two overlapping modules on some layer
+    lay = det.layer
+    overlaps = sum(len(np.flatnonzero(pid == p)) - len(np.unique(lay[pid == p]))
+                   for p in range(1, len(tracks) + 1))
+    assert overlaps >= 3
+    seeds = []
+    for p in range(1, len(tracks) + 1):
+        rows = np.flatnonzero(pid == p)
+        _, first = np.unique(lay[rows], return_index=True)
+        seeds.append(rows[np.sort(first)][:3])
+    tr = finding.find_tracks_ckf(ev, np.array(seeds), detector=det, config=LOOSE)
+    assert len(tr) == len(tracks)
+    for i in range(len(tr)):
+        p = pid[seeds[tr.seed[i]][0]]
+        np.testing.assert_array_equal(np.sort(tr.track_hits(i)), np.flatnonzero(pid == p))
+        assert tr.n_holes[i] == 0
+    assert np.allclose(tr.pt, [t[0] for t in tracks], rtol=1e-2)
+    two = finding.find_tracks_ckf(ev, np.array(seeds), detector=det, config=LOOSE, n_threads=2)
+    _assert_same(tr, two)
+    # the same hits with one surface per layer: one hit per layer, the overlaps lost
+    per_layer = finding.detector_for(ev, pixel_volumes=(8,))
+    ok = [s for s in seeds if len(np.unique(per_layer.surface_id[s])) == 3]
+    flat = finding.find_tracks_ckf(ev, np.array(ok), detector=per_layer, config=LOOSE)
+    assert len(flat) == len(ok)
+    assert len(flat.hits) < len(tr.hits)

@@ -60,11 +60,15 @@ def plot_track_finding(metrics: dict[str, TrackFindingMetrics], path: str | Path
                 ax.set_ylim(-0.01, 0.05)
                 ax.text(0.5, 0.6, f"no {attr.split('_')[0]} tracks in any bin", ha="center",
                         transform=ax.transAxes, color="gray")
-            if drawn and i == 0 and j == 0:
-                ax.legend(fontsize=8)
+    # one legend under the panels: it never covers a point
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 2), fontsize=9,
+                   frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    n_rows_legend = (len(labels) + 1) // 2 if handles else 0
+    fig.tight_layout(rect=(0, 0.03 * n_rows_legend + 0.01, 1, 1))
     return save_figure(fig, path)
 
 

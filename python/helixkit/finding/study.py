@@ -37,25 +37,27 @@ from .plots import plot_track_finding
 
 #: "uncapped": more seeds per middle space point than any event here has.
 UNCAPPED = 10_000
-#: (label, seeding, max_seeds_per_spm)
-DEFAULT_CONFIGS: tuple[tuple[str, str, int], ...] = (
-    ("standard, maxSeedsPerSpM 1", "standard", 1),
-    ("standard, maxSeedsPerSpM 5", "standard", 5),
-    ("standard, uncapped", "standard", UNCAPPED),
-    ("hashing, maxSeedsPerSpM 1", "hashing", 1),
+#: (label, seeding, max_seeds_per_spm, HashingConfig fields)
+DEFAULT_CONFIGS: tuple[tuple[str, str, int, dict[str, Any]], ...] = (
+    ("standard, maxSeedsPerSpM 1", "standard", 1, {}),
+    ("standard, maxSeedsPerSpM 5", "standard", 5, {}),
+    ("standard, uncapped", "standard", UNCAPPED, {}),
+    ("hashing, maxSeedsPerSpM 1 (ACTS defaults: bucket 100, 100 phi bins)", "hashing", 1, {}),
+    ("hashing, maxSeedsPerSpM 1 (bucket 300, 800 phi bins: docs/hashing.md)", "hashing", 1,
+     {"bucket_size": 300, "phi_bins": 800}),
 )
 SELECTION = {"pt_min": 0.5, "max_abs_eta": 2.5, "min_hits": 9}
 
 
-def _run_one(ev: Event, seeding: str, max_seeds: int, ckf: CkfConfig, amb: AmbiguityConfig
-             ) -> tuple[Tracks, Tracks, dict[str, float], int]:
+def _run_one(ev: Event, seeding: str, max_seeds: int, hashing: dict[str, Any], ckf: CkfConfig,
+             amb: AmbiguityConfig) -> tuple[Tracks, Tracks, dict[str, float], int]:
     scfg = SeedFinderConfig.acts_odd(max_seeds_per_spm=max_seeds, b_field_z=ev.geometry.b_field_z)
     det = detector_for(ev)
     t0 = time.perf_counter()
     if seeding == "standard":
         seeds = find_seeds_in_event(ev, scfg, volumes=ev.geometry.pixel_volumes, n_threads=1)
     else:
-        seeds = find_seeds_hashing_in_event(ev, scfg, HashingConfig(), 1,
+        seeds = find_seeds_hashing_in_event(ev, scfg, HashingConfig(**hashing), 1,
                                             volumes=ev.geometry.pixel_volumes)
     t_seed = time.perf_counter() - t0
     before = find_tracks_ckf(ev, seeds, config=ckf, detector=det, n_threads=1)
@@ -66,7 +68,7 @@ def _run_one(ev: Event, seeding: str, max_seeds: int, ckf: CkfConfig, amb: Ambig
 
 def run_tracking_study(out_dir: str | Path, *, mu_values: Sequence[float] = (50.0, 200.0),
                        n_events: int = 3, seed: int = 0,
-                       configs: Sequence[tuple[str, str, int]] = DEFAULT_CONFIGS,
+                       configs: Sequence[tuple[str, str, int, dict[str, Any]]] = DEFAULT_CONFIGS,
                        progress: bool = True) -> dict[str, Any]:
     """Run the study (see the module docstring); returns the results written to JSON."""
     if n_events < 1:
@@ -83,10 +85,10 @@ def run_tracking_study(out_dir: str | Path, *, mu_values: Sequence[float] = (50.
         # (data's lazy attribute: the simulation, numba, is imported here, not at --help)
         events = [data.simulate_event(mu=mu, seed=seed + i, event_id=i) for i in range(n_events)]
         series = {}
-        for label, seeding, max_seeds in configs:
+        for label, seeding, max_seeds, hashing in configs:
             per_before, per_after, t_pt, t_eta, timing, n_seeds = [], [], [], [], [], []
             for ev in events:
-                before, after, tm, ns = _run_one(ev, seeding, max_seeds, ckf, amb)
+                before, after, tm, ns = _run_one(ev, seeding, max_seeds, hashing, ckf, amb)
                 pid = ev.hit_particle_id
                 per_before.append((before.offsets, before.hits, pid, ev.particles))
                 per_after.append((after.offsets, after.hits, pid, ev.particles))
