@@ -343,12 +343,13 @@ def test_ambiguity_removes_the_duplicate_keeps_the_better():
     np.testing.assert_array_equal(kept.seed, [0, 2])
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_ambiguity_matches_the_reference(seed):
+@pytest.mark.parametrize(("seed", "n_tracks", "n_meas"), [(s, 25, 60) for s in range(5)]
+                         + [(7, 300, 900)])
+def test_ambiguity_matches_the_reference(seed, n_tracks, n_meas):
     rng = np.random.default_rng(seed)
-    lists = [sorted(rng.choice(60, size=int(rng.integers(5, 12)), replace=False).tolist())
-             for _ in range(25)]
-    chi2 = np.round(rng.uniform(0.5, 3, 25), 1).tolist()
+    lists = [sorted(rng.choice(n_meas, size=int(rng.integers(5, 12)), replace=False).tolist())
+             for _ in range(n_tracks)]
+    chi2 = np.round(rng.uniform(0.5, 3, n_tracks), 1).tolist()
     for max_shared, n_min in ((1, 7), (3, 5), (2, 9)):
         tr = _tracks_from_lists(lists, chi2)
         kept = finding.resolve_ambiguities(

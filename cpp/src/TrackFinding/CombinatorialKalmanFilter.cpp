@@ -13,6 +13,7 @@
 #include <numbers>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -1597,10 +1598,11 @@ std::vector<std::int64_t> GreedyAmbiguityResolution::resolve(
       }
     }
   }
-  // worse(a, b): a should be removed before b.
+  // worse(a, b): a should be removed before b (shared fractions compared
+  // exactly, by cross-multiplication).
   auto worse = [&](std::size_t a, std::size_t b) {
-    const double ra = static_cast<double>(shared[a]) / static_cast<double>(nMeas[a]);
-    const double rb = static_cast<double>(shared[b]) / static_cast<double>(nMeas[b]);
+    const std::size_t ra = shared[a] * nMeas[b];
+    const std::size_t rb = shared[b] * nMeas[a];
     if (ra != rb) {
       return ra > rb;
     }
@@ -1612,29 +1614,52 @@ std::vector<std::int64_t> GreedyAmbiguityResolution::resolve(
     }
     return a > b;
   };
-  for (std::uint32_t it = 0; it < cfg.maximumIterations; ++it) {
-    std::size_t maxShared = 0;
-    std::optional<std::size_t> bad;
-    for (std::size_t t = 0; t < n; ++t) {
-      if (!selected[t]) {
-        continue;
-      }
-      maxShared = std::max(maxShared, shared[t]);
-      if (!bad || worse(t, *bad)) {
-        bad = t;
-      }
+  // Tracks that share measurements, worst first (only they can be removed),
+  // and a histogram of the shared counts for the stop test.
+  std::set<std::size_t, decltype(worse)> sharing(worse);
+  std::size_t maxMeasPerTrack = 0;
+  for (std::size_t t = 0; t < n; ++t) {
+    maxMeasPerTrack = std::max(maxMeasPerTrack, nMeas[t]);
+  }
+  std::vector<std::size_t> hist(maxMeasPerTrack + 2, 0);
+  std::size_t maxShared = 0;
+  for (std::size_t t = 0; t < n; ++t) {
+    if (!selected[t]) {
+      continue;
     }
-    if (!bad || maxShared < cfg.maximumSharedHits) {
+    ++hist[shared[t]];
+    maxShared = std::max(maxShared, shared[t]);
+    if (shared[t] > 0) {
+      sharing.insert(t);
+    }
+  }
+  for (std::uint32_t it = 0; it < cfg.maximumIterations; ++it) {
+    while (maxShared > 0 && hist[maxShared] == 0) {
+      --maxShared;
+    }
+    if (sharing.empty() || maxShared < cfg.maximumSharedHits) {
       break;
     }
-    selected[*bad] = 0;
-    for (auto k = offsets[*bad]; k < offsets[*bad + 1]; ++k) {
+    const std::size_t bad = *sharing.begin();
+    sharing.erase(sharing.begin());
+    --hist[shared[bad]];
+    selected[bad] = 0;
+    for (auto k = offsets[bad]; k < offsets[bad + 1]; ++k) {
       const auto m = static_cast<std::size_t>(measurements[static_cast<std::size_t>(k)]);
-      if (--tracksPerMeas[m] == 1) {
-        for (const auto u : users[m]) {
-          if (selected[u]) {
-            recount(u);
-          }
+      if (--tracksPerMeas[m] != 1) {
+        continue;
+      }
+      // the one track left on m no longer shares it
+      for (const auto u : users[m]) {
+        if (!selected[u]) {
+          continue;
+        }
+        sharing.erase(u);
+        --hist[shared[u]];
+        --shared[u];
+        ++hist[shared[u]];
+        if (shared[u] > 0) {
+          sharing.insert(u);
         }
       }
     }
