@@ -58,8 +58,9 @@ from ..fitting.acts_reference import (
 )
 from ..seeding import SeedFinderConfig, find_seeds_in_event
 from .chain import reconstruct
-from .ckf import Tracks
-from .detector import ModulePlanes, PassiveSurfaces
+from .ckf import Tracks, find_tracks_ckf, resolve_ambiguities
+from .config import AmbiguityConfig
+from .detector import ModulePlanes, PassiveSurfaces, detector_for
 
 __all__ = [
     "ACTS_GENERIC_SEEDING_LAYERS",
@@ -536,7 +537,8 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1, modules: bool = True
     -------
     dict
         ``metrics``: ``acts_ckf`` (before ambiguity resolution), ``acts_ambi`` (after),
-        ``helixkit_ckf`` (before), ``helixkit`` (after):
+        ``helixkit_ckf`` (before), ``helixkit`` (after), ``helixkit_on_acts_seeds`` (helixkit's
+        CKF + ambiguity resolution fed ACTS's seeds):
         :class:`~helixkit.evaluation.TrackFindingMetrics` fields, particles selected
         with pT > 0.5 GeV, |η| < 2.5, ≥ 9 hits, events pooled (measurement states only).
         ``ms_per_event``: ``acts`` and ``helixkit`` stage times [ms / event]
@@ -581,8 +583,20 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1, modules: bool = True
             teta.append(t.eta)
         return _metrics(per, tpt, teta)
 
+    # helixkit's CKF on ACTS's own seeds: the CKF compared without the seeding's differences
+    on_acts = []
+    for k, ev in enumerate(run.events):
+        det = detector_for(ev, **extra)
+        trip = np.asarray(run.seeds[k], dtype=np.int64).reshape(-1, 3)
+        r = np.hypot(ev.hits["x"], ev.hits["y"])[trip]
+        trip = np.take_along_axis(trip, np.argsort(r, axis=1), axis=1)
+        sid = det.surface_id[trip]
+        ok = (sid[:, 0] != sid[:, 1]) & (sid[:, 1] != sid[:, 2]) & (sid[:, 0] != sid[:, 2])
+        found = find_tracks_ckf(ev, trip[ok], detector=det, n_threads=n_threads)
+        on_acts.append(resolve_ambiguities(found, AmbiguityConfig.acts_generic()))
     metrics = {"acts_ckf": acts_metrics("ckf"), "acts_ambi": acts_metrics("ambi"),
-               "helixkit_ckf": hk_metrics(hk_ckf), "helixkit": hk_metrics(hk_tracks)}
+               "helixkit_ckf": hk_metrics(hk_ckf), "helixkit": hk_metrics(hk_tracks),
+               "helixkit_on_acts_seeds": hk_metrics(on_acts)}
     n = max(len(run.events), 1)
     acts_ms = {k: 1e3 * v for k, v in run.stage_seconds().items()}
     stages = ("seeding", "parameters", "ckf", "fit", "ambiguity")
