@@ -72,12 +72,12 @@ def _print_comparison(run, cmp) -> None:
     print("|---" * (len(cols) + 1) + "|")
     for label, key in _ROWS:
         print(f"| {label} | " + " | ".join(_pct(m[k], key) for _, k in cols) + " |")
+    mm = cmp["mean_measurements"]
+    print("| measurements / track | " + " | ".join(f"{mm[k]:.2f}" for _, k in cols) + " |")
     s = m["helixkit_on_acts_seeds"]
     print(f"\nhelixkit CKF + ambiguity on ACTS's own seeds: efficiency {100 * s['efficiency']:.2f} "
           f"± {100 * s['efficiency_err']:.2f} %, fake {100 * s['fake_rate']:.2f} %, duplicates "
           f"{100 * s['duplicate_rate']:.2f} %")
-    mm = cmp["mean_measurements"]
-    print("| measurements / track | " + " | ".join(f"{mm[k]:.2f}" for _, k in cols) + " |")
     a, h = cmp["ms_per_event"]["acts"], cmp["ms_per_event"]["helixkit"]
     print("\n| stage [ms / event] | ACTS | helixkit | helixkit / ACTS |\n|---|---|---|---|")
     stages = (("space points", a["spacepoints"], None), ("seeding", a["seeding"], h["seeding"]),
