@@ -7,15 +7,11 @@
 namespace {
 
 using helixkit::python::CArray;
+using helixkit::python::flat;
 using helixkit::python::requireRows;
 using helixkit::python::requireVector;
 using helixkit::python::toNumpy;
 using helixkit::python::toNumpy2D;
-
-template <typename T>
-std::span<const T> flat(const CArray<T>& a) {
-  return {a.data(), static_cast<std::size_t>(a.size())};
-}
 
 }  // namespace
 

@@ -9,16 +9,11 @@
 namespace {
 
 using helixkit::python::CArray;
+using helixkit::python::flat;
 using helixkit::python::requireRows;
 using helixkit::python::requireVector;
 using helixkit::python::toNumpy;
 using helixkit::python::toNumpy2D;
-
-/// Flat view of a C-contiguous array of any dimensionality.
-template <typename T>
-std::span<const T> flat(const CArray<T>& a) {
-  return {a.data(), static_cast<std::size_t>(a.size())};
-}
 
 /// Require an (n, cols) array and return its flat view.
 template <typename T>

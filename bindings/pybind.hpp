@@ -59,6 +59,13 @@ std::span<const T> requireVector(const CArray<T>& arr, const char* name,
   return {arr.data(), n};
 }
 
+/// Flat view of a C-contiguous array of any dimensionality (empty arrays are
+/// "not given" for the optional inputs).
+template <typename T>
+std::span<const T> flat(const CArray<T>& a) {
+  return {a.data(), static_cast<std::size_t>(a.size())};
+}
+
 /// Hand a vector to numpy without copying: a capsule owns the buffer.
 template <typename T>
 py::array_t<T> toNumpy(std::vector<T>&& v) {

@@ -40,6 +40,14 @@ def as_float_array(
     return arr
 
 
+def require_instance(value: Any, cls: type, name: str, what: str | None = None) -> None:
+    """``TypeError("<name> must be a <what>, got <type>")`` unless ``value`` is a ``cls``."""
+    if not isinstance(value, cls):
+        kind = what or f"{cls.__module__.split('.')[0]}.{cls.__qualname__}"
+        msg = f"{name} must be a {kind}, got {type(value).__name__}"
+        raise TypeError(msg)
+
+
 def same_length(**arrays: np.ndarray) -> int:
     """Check that all named arrays have the same first dimension and return it."""
     lengths = {name: len(a) for name, a in arrays.items()}

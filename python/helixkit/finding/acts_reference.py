@@ -50,6 +50,7 @@ from ..evaluation import pool_track_metrics
 from ..fitting.acts_reference import (
     B_FIELD_Z,
     acts_available,
+    add_muon_gun_simulation,
     import_acts,
     passive_surfaces,
     read_timing,
@@ -385,37 +386,10 @@ def run_acts_ckf_chain(
         rnd = ae.RandomNumbers(seed=int(seed))
         seq = ae.Sequencer(events=int(n_events), numThreads=int(n_threads), logLevel=level,
                            outputDir=tmp)
-        seq.addReader(ae.EventGenerator(
-            level=level, randomNumbers=rnd, outputEvent="gun_event",
-            generators=[ae.EventGenerator.Generator(
-                multiplicity=ae.FixedMultiplicityGenerator(n=1),
-                vertex=ae.GaussianVertexGenerator(
-                    mean=acts.Vector4(0, 0, 0, 0),
-                    stddev=acts.Vector4(0.0125 * um.mm, 0.0125 * um.mm, 55.5 * um.mm, 0.0)),
-                particles=ae.ParametricParticleGenerator(
-                    p=(float(pt_range[0]) * um.GeV, float(pt_range[1]) * um.GeV),
-                    pTransverse=True, eta=(-float(eta_max), float(eta_max)), etaUniform=True,
-                    numParticles=int(particles_per_event), pdg=acts.PdgParticle.eMuon,
-                    randomizeCharge=True))]))
-        seq.addAlgorithm(acts.examples.hepmc3.HepMC3InputConverter(
-            level=level, inputEvent="gun_event", outputParticles="particles_generated",
-            outputVertices="vertices_generated", mergePrimaries=False))
-        seq.addAlgorithm(ae.FatrasSimulation(
-            level=level, inputParticles="particles_generated",
-            outputParticles="particles_simulated", outputSimHits="simhits", randomNumbers=rnd,
-            trackingGeometry=tg, magneticField=bfield, generateHitsOnSensitive=True,
-            emScattering=True, emEnergyLossIonisation=True, emEnergyLossRadiation=True,
-            emPhotonConversion=True))
-        seq.addWhiteboardAlias("particles", "particles_simulated")
-        seq.addAlgorithm(ae.DigitizationAlgorithm(ae.DigitizationAlgorithm.Config(
-            digitizationConfigs=acts.examples.json.readDigiConfigFromJson(str(digi)),
-            surfaceByIdentifier=surface_map, randomNumbers=rnd, inputSimHits="simhits",
-            outputMeasurements="measurements",
-            outputMeasurementSubset="measurement_subset",
-            outputMeasurementParticlesMap="measurement_particles_map",
-            outputMeasurementSimHitsMap="measurement_simhits_map",
-            outputParticleMeasurementsMap="particle_measurements_map",
-            outputSimHitMeasurementsMap="simhit_measurements_map"), level))
+        add_muon_gun_simulation(
+            seq, level=level, rnd=rnd, tracking_geometry=tg, field=bfield,
+            surface_map=surface_map, digi_json=digi, pt_range=pt_range, eta_max=eta_max,
+            n_particles=particles_per_event)
         # only the seeding's truth matcher reads the selected particles
         seq.addAlgorithm(ae.ParticleSelector(
             level=level, inputParticles="particles_simulated",

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._validation import check_n_threads
+from .._validation import check_n_threads, require_instance
 from ..data import Event, Geometry
 from ..seeding import (
     HashingConfig,
@@ -68,9 +68,7 @@ def reconstruct(
         surfaces are derived per layer) or a hit on no surface are not followed
         (``info["n_seeds_unusable"]``); ``tracks.seed`` indexes all seeds found.
     """
-    if not isinstance(event, Event):
-        msg = f"event must be a helixkit.data.Event, got {type(event).__name__}"
-        raise TypeError(msg)
+    require_instance(event, Event, "event", "helixkit.data.Event")
     if seeding not in ("standard", "hashing"):
         msg = f"seeding must be 'standard' or 'hashing', got {seeding!r}"
         raise ValueError(msg)

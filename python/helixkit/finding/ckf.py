@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._validation import as_numpy, check_n_threads
+from .._validation import as_numpy, check_n_threads, require_instance
 from ..data import Event
 from ..fitting import estimate_track_params, fit_tracks
 from ..fitting.kalman import default_initial_cov
@@ -216,18 +216,12 @@ def find_tracks_ckf(
     Tracks
         In seed order, at most one per seed.
     """
-    if not isinstance(event, Event):
-        msg = f"event must be a helixkit.data.Event, got {type(event).__name__}"
-        raise TypeError(msg)
+    require_instance(event, Event, "event", "helixkit.data.Event")
     cfg = CkfConfig() if config is None else config
-    if not isinstance(cfg, CkfConfig):
-        msg = f"config must be a helixkit.finding.CkfConfig, got {type(cfg).__name__}"
-        raise TypeError(msg)
+    require_instance(cfg, CkfConfig, "config", "helixkit.finding.CkfConfig")
     nt = check_n_threads(n_threads)
     det = detector_for(event) if detector is None else detector
-    if not isinstance(det, Detector):
-        msg = f"detector must be a helixkit.finding.Detector, got {type(det).__name__}"
-        raise TypeError(msg)
+    require_instance(det, Detector, "detector", "helixkit.finding.Detector")
     n_hits = event.n_hits
     if len(det.surface_id) != n_hits:
         msg = f"detector has {len(det.surface_id)} hits, the event {n_hits}"
@@ -329,13 +323,9 @@ def resolve_ambiguities(tracks: Tracks, config: AmbiguityConfig | None = None) -
     lengths, higher χ²/ndf, else fewer measurements). Outlier states do not count.
     Returns the kept tracks in their original order.
     """
-    if not isinstance(tracks, Tracks):
-        msg = f"tracks must be a helixkit.finding.Tracks, got {type(tracks).__name__}"
-        raise TypeError(msg)
+    require_instance(tracks, Tracks, "tracks", "helixkit.finding.Tracks")
     cfg = AmbiguityConfig() if config is None else config
-    if not isinstance(cfg, AmbiguityConfig):
-        msg = f"config must be a helixkit.finding.AmbiguityConfig, got {type(cfg).__name__}"
-        raise TypeError(msg)
+    require_instance(cfg, AmbiguityConfig, "config", "helixkit.finding.AmbiguityConfig")
     t0 = time.perf_counter()
     off, h = tracks.measurement_offsets()
     chi2ndf = np.ascontiguousarray(tracks.chi2 / np.maximum(tracks.ndf, 1), dtype=np.float64)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import units as u
+from .._validation import require_instance
 from ..data import Event, Geometry
 from ..fitting import CYLINDER, DISK, Surfaces, geometry_measurements
 
@@ -170,9 +171,7 @@ def detector_for(event: Event, geometry: Geometry | None = None, *, b_field_z: f
 
 
 def _fold_passive(det: Detector, passive: PassiveSurfaces) -> Detector:
-    if not isinstance(passive, PassiveSurfaces):
-        msg = f"passive must be a helixkit.finding.PassiveSurfaces, got {type(passive).__name__}"
-        raise TypeError(msg)
+    require_instance(passive, PassiveSurfaces, "passive", "helixkit.finding.PassiveSurfaces")
     s = det.surfaces
     on = det.surface_id >= 0
     lay = (det.layer if det.layer is not None else det.surface_id)[on].astype(np.int64)
@@ -197,9 +196,7 @@ def _fold_passive(det: Detector, passive: PassiveSurfaces) -> Detector:
 
 
 def _with_passive(det: Detector, passive: PassiveSurfaces) -> Detector:
-    if not isinstance(passive, PassiveSurfaces):
-        msg = f"passive must be a helixkit.finding.PassiveSurfaces, got {type(passive).__name__}"
-        raise TypeError(msg)
+    require_instance(passive, PassiveSurfaces, "passive", "helixkit.finding.PassiveSurfaces")
     s = det.surfaces
     typ, center, rot, radius, bounds, x0 = passive.surfaces()
     n = len(s)
@@ -213,9 +210,7 @@ def _detector(event: Event, geometry: Geometry | None, b_field_z: float | None,
               pixel_volumes: tuple[int, ...], pixel_resolution: tuple[float, float],
               strip_resolution: tuple[float, float], material_x0: float,
               modules: ModulePlanes | None) -> Detector:
-    if not isinstance(event, Event):
-        msg = f"event must be a helixkit.data.Event, got {type(event).__name__}"
-        raise TypeError(msg)
+    require_instance(event, Event, "event", "helixkit.data.Event")
     geo = geometry if geometry is not None else event.geometry
     if geo is not None and not isinstance(geo, Geometry):
         msg = f"geometry must be a helixkit.data.Geometry, got {type(geo).__name__}"
@@ -251,9 +246,7 @@ def _detector(event: Event, geometry: Geometry | None, b_field_z: float | None,
 def _on_modules(event: Event, layers: Detector, modules: ModulePlanes, x: np.ndarray,
                 y: np.ndarray, z: np.ndarray) -> Detector:
     """Measurements on module planes, searched on the derived layers."""
-    if not isinstance(modules, ModulePlanes):
-        msg = f"modules must be a helixkit.finding.ModulePlanes, got {type(modules).__name__}"
-        raise TypeError(msg)
+    require_instance(modules, ModulePlanes, "modules", "helixkit.finding.ModulePlanes")
     hits = event.hits
     if "geometry_id" not in hits.columns:
         msg = "modules need a geometry_id column in event.hits (ACTS events have one)"

@@ -248,6 +248,54 @@ def passive_surfaces(acts: Any, tracking_geometry: Any, gctx: Any) -> dict[str, 
     return out
 
 
+def add_muon_gun_simulation(seq: Any, *, level: Any, rnd: Any, tracking_geometry: Any,
+                            field: Any, surface_map: Any, digi_json: Path,
+                            pt_range: tuple[float, float], eta_max: float,
+                            n_particles: int) -> None:
+    """Add ACTS's muon gun, Fatras and smearing digitisation to a Sequencer.
+
+    EventGenerator (one vertex per event, sigma 12.5 um in x, y and 55.5 mm in z;
+    ``n_particles`` muons, pT uniform in ``pt_range`` [GeV], eta uniform in +-``eta_max``,
+    both charges) -> HepMC3InputConverter -> FatrasSimulation (scattering, energy loss,
+    conversions) -> DigitizationAlgorithm (``digi_json``); whiteboard keys
+    ``particles_simulated`` (alias ``particles``), ``simhits``, ``measurements``,
+    ``measurement_subset`` and the measurement/particle/sim-hit maps.
+    """
+    acts, ae = import_acts()
+    um = acts.UnitConstants
+    seq.addReader(ae.EventGenerator(
+        level=level, randomNumbers=rnd, outputEvent="gun_event",
+        generators=[ae.EventGenerator.Generator(
+            multiplicity=ae.FixedMultiplicityGenerator(n=1),
+            vertex=ae.GaussianVertexGenerator(
+                mean=acts.Vector4(0, 0, 0, 0),
+                stddev=acts.Vector4(0.0125 * um.mm, 0.0125 * um.mm, 55.5 * um.mm, 0.0)),
+            particles=ae.ParametricParticleGenerator(
+                p=(float(pt_range[0]) * um.GeV, float(pt_range[1]) * um.GeV),
+                pTransverse=True, eta=(-float(eta_max), float(eta_max)), etaUniform=True,
+                numParticles=int(n_particles), pdg=acts.PdgParticle.eMuon,
+                randomizeCharge=True))]))
+    seq.addAlgorithm(acts.examples.hepmc3.HepMC3InputConverter(
+        level=level, inputEvent="gun_event", outputParticles="particles_generated",
+        outputVertices="vertices_generated", mergePrimaries=False))
+    seq.addAlgorithm(ae.FatrasSimulation(
+        level=level, inputParticles="particles_generated",
+        outputParticles="particles_simulated", outputSimHits="simhits", randomNumbers=rnd,
+        trackingGeometry=tracking_geometry, magneticField=field, generateHitsOnSensitive=True,
+        emScattering=True, emEnergyLossIonisation=True, emEnergyLossRadiation=True,
+        emPhotonConversion=True))
+    seq.addWhiteboardAlias("particles", "particles_simulated")
+    seq.addAlgorithm(ae.DigitizationAlgorithm(ae.DigitizationAlgorithm.Config(
+        digitizationConfigs=acts.examples.json.readDigiConfigFromJson(str(digi_json)),
+        surfaceByIdentifier=surface_map, randomNumbers=rnd, inputSimHits="simhits",
+        outputMeasurements="measurements",
+        outputMeasurementSubset="measurement_subset",
+        outputMeasurementParticlesMap="measurement_particles_map",
+        outputMeasurementSimHitsMap="measurement_simhits_map",
+        outputParticleMeasurementsMap="particle_measurements_map",
+        outputSimHitMeasurementsMap="simhit_measurements_map"), level))
+
+
 def run_acts_truth_tracking(
     *,
     n_events: int = 100,
@@ -310,36 +358,11 @@ def run_acts_truth_tracking(
         rnd = ae.RandomNumbers(seed=int(seed))
         seq = ae.Sequencer(events=int(n_events), numThreads=int(n_threads), logLevel=level,
                            outputDir=tmp)
-        um = acts.UnitConstants
-        seq.addReader(ae.EventGenerator(
-            level=level, randomNumbers=rnd, outputEvent="gun_event",
-            generators=[ae.EventGenerator.Generator(
-                multiplicity=ae.FixedMultiplicityGenerator(n=1),
-                vertex=ae.GaussianVertexGenerator(
-                    mean=acts.Vector4(0, 0, 0, 0),
-                    stddev=acts.Vector4(0.0125 * um.mm, 0.0125 * um.mm, 55.5 * um.mm, 0.0)),
-                particles=ae.ParametricParticleGenerator(
-                    p=(pt_range[0] / u.GeV * um.GeV, pt_range[1] / u.GeV * um.GeV),
-                    pTransverse=True, eta=(-eta_max, eta_max), etaUniform=True,
-                    numParticles=int(muons_per_event), pdg=acts.PdgParticle.eMuon,
-                    randomizeCharge=True))]))
-        seq.addAlgorithm(acts.examples.hepmc3.HepMC3InputConverter(
-            level=level, inputEvent="gun_event", outputParticles="particles_generated",
-            outputVertices="vertices_generated", mergePrimaries=False))
-        seq.addAlgorithm(ae.FatrasSimulation(
-            level=level, inputParticles="particles_generated",
-            outputParticles="particles_simulated", outputSimHits="simhits", randomNumbers=rnd,
-            trackingGeometry=tg, magneticField=bfield, generateHitsOnSensitive=True,
-            emScattering=True, emEnergyLossIonisation=True, emEnergyLossRadiation=True,
-            emPhotonConversion=True))
-        seq.addAlgorithm(ae.DigitizationAlgorithm(ae.DigitizationAlgorithm.Config(
-            digitizationConfigs=acts.examples.json.readDigiConfigFromJson(str(digi)),
-            surfaceByIdentifier=surface_map, randomNumbers=rnd, inputSimHits="simhits",
-            outputMeasurements="measurements",
-            outputMeasurementParticlesMap="measurement_particles_map",
-            outputMeasurementSimHitsMap="measurement_simhits_map",
-            outputParticleMeasurementsMap="particle_measurements_map",
-            outputSimHitMeasurementsMap="simhit_measurements_map"), level))
+        add_muon_gun_simulation(
+            seq, level=level, rnd=rnd, tracking_geometry=tg, field=bfield,
+            surface_map=surface_map, digi_json=digi,
+            pt_range=(pt_range[0] / u.GeV, pt_range[1] / u.GeV), eta_max=eta_max,
+            n_particles=muons_per_event)
         sel = {"measurementsMin": int(min_measurements)}
         if max_measurements is not None:  # ACTS's upper cut is exclusive
             sel["measurementsMax"] = int(max_measurements) + 1
