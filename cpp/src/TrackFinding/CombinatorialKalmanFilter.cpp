@@ -502,6 +502,8 @@ struct Workspace {
   std::vector<Branch> tips;
   std::vector<Candidate> candidates;
   std::vector<const Candidate*> overlap;
+  std::vector<std::int64_t> outer;
+  std::vector<std::int8_t> outerOutlier;
   /// The three measurements of the seed being followed.
   const std::int64_t* seed = nullptr;
 };
@@ -1092,8 +1094,10 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   if (!outward) {
     return res;
   }
-  std::vector<std::int64_t> outer;  // measurement states, outermost first
-  std::vector<std::int8_t> outerOutlier;
+  auto& outer = ws.outer;  // measurement states, outermost first
+  auto& outerOutlier = ws.outerOutlier;
+  outer.clear();
+  outerOutlier.clear();
   for (std::int32_t t = outward->tip; t >= 0;) {
     const Node& n = ws.nodes[static_cast<std::size_t>(t)];
     if (n.type != 2) {

@@ -57,7 +57,6 @@ from ..fitting.acts_reference import (
     surface_frame,
     write_digi_json,
 )
-from ..seeding import SeedFinderConfig, find_seeds_in_event
 from .chain import reconstruct
 from .ckf import Tracks, find_tracks_ckf, resolve_ambiguities
 from .config import AmbiguityConfig
@@ -537,9 +536,7 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1, modules: bool = True
         hk_timing.append(dict(tr.timing))
         hk_seeds.append(int(tr.info["n_seeds"]))
         unusable.append(int(tr.info["n_seeds_unusable"]))
-        trip = find_seeds_in_event(ev, SeedFinderConfig.acts_odd(), volumes=(7, 8, 9),
-                                   n_threads=n_threads).triplets
-        agree.append(_seed_agreement(run.seeds[k], trip))
+        agree.append(_seed_agreement(run.seeds[k], tr.info["seeds"]))
     pids = [ev.truth["particle_id"] for ev in run.events]
     parts = [ev.particles for ev in run.events]
 

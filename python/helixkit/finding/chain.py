@@ -66,7 +66,8 @@ def reconstruct(
         ``timing`` has seconds per stage: seeding, parameters, ckf, fit, ambiguity.
         Seeds with two hits on one CKF surface (overlapping modules of one layer when the
         surfaces are derived per layer) or a hit on no surface are not followed
-        (``info["n_seeds_unusable"]``); ``tracks.seed`` indexes all seeds found.
+        (``info["n_seeds_unusable"]``); ``tracks.seed`` indexes all seeds found
+        (``info["seeds"]``, (S, 3) hit rows).
     """
     require_instance(event, Event, "event", "helixkit.data.Event")
     if seeding not in ("standard", "hashing"):
@@ -105,6 +106,7 @@ def reconstruct(
     if sel.max_shared_hits is not None and len(tracks):
         tracks = tracks.take(tracks.shared_hits() <= sel.max_shared_hits)
     tracks.info["n_seeds"] = len(trip)
+    tracks.info["seeds"] = trip
     return tracks
 
 

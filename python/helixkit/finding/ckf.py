@@ -83,13 +83,7 @@ class Tracks:
 
     def measurement_offsets(self) -> tuple[np.ndarray, np.ndarray]:
         """(offsets, hits) of the measurement states only (outliers removed)."""
-        keep = ~self.outlier
-        counts = np.add.reduceat(keep.astype(np.int64), self.offsets[:-1]) if len(self) else (
-            np.zeros(0, np.int64))
-        # reduceat of an empty track would read the next one: tracks are never empty
-        off = np.zeros(len(self) + 1, dtype=np.int64)
-        off[1:] = np.cumsum(counts)
-        return off, self.hits[keep]
+        return select_entries(self.offsets, self.hits, ~self.outlier)
 
     @property
     def pt(self) -> np.ndarray:
@@ -106,10 +100,10 @@ class Tracks:
             idx = np.flatnonzero(idx)
         idx = idx.astype(np.int64)
         counts = np.diff(self.offsets)[idx]
-        entry = np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1]) for i in idx]
-                               ) if len(idx) else np.zeros(0, np.int64)
         off = np.zeros(len(idx) + 1, dtype=np.int64)
         off[1:] = np.cumsum(counts)
+        # entry k of new track j is old entry offsets[idx[j]] + k
+        entry = np.repeat(self.offsets[idx] - off[:-1], counts) + np.arange(off[-1])
         return replace(
             self, offsets=off, hits=self.hits[entry], outlier=self.outlier[entry],
             params=self.params[idx], cov=self.cov[idx], chi2=self.chi2[idx], ndf=self.ndf[idx],
@@ -137,6 +131,21 @@ class Tracks:
             "seeds": {SEED_STATUS_NAMES[k]: int((ss == k).sum()) for k in SEED_STATUS_NAMES},
             "timing_ms": {k: 1e3 * v for k, v in self.timing.items()},
         }
+
+
+def select_entries(offsets: np.ndarray, hits: np.ndarray, keep: np.ndarray, *,
+                   drop_empty: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, hits) of flat tracks with only the entries where ``keep`` is true; tracks
+    left empty are kept (as empty) unless ``drop_empty``."""
+    keep = np.asarray(keep, dtype=bool)
+    track = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    counts = np.bincount(track[keep], minlength=len(offsets) - 1)
+    if drop_empty:
+        keep = keep & (counts > 0)[track]
+        counts = counts[counts > 0]
+    off = np.zeros(len(counts) + 1, dtype=np.int64)
+    off[1:] = np.cumsum(counts)
+    return off, hits[keep]
 
 
 def _seed_rows(seeds: Any, n_hits: int) -> np.ndarray:
@@ -168,14 +177,6 @@ def _layer_arrays(det: Detector, rows: np.ndarray) -> tuple[np.ndarray, ...]:
     return (np.ascontiguousarray(det.layer[rows], dtype=np.int32),
             np.ascontiguousarray(det.layer_local[rows], dtype=np.float64),
             np.ascontiguousarray(det.layer_offset[rows], dtype=np.float64), passive, var)
-
-
-def _diag_cov(params: np.ndarray, cfg: CkfConfig) -> np.ndarray:
-    cov = np.zeros((len(params), 5, 5))
-    for i, s in enumerate(cfg.initial_sigmas):
-        cov[:, i, i] = float(s) ** 2
-    cov[:, 4, 4] = (cfg.initial_sigma_qop_rel * np.abs(params[:, 4]) + cfg.initial_sigma_qop) ** 2
-    return cov
 
 
 def find_tracks_ckf(
@@ -259,7 +260,9 @@ def find_tracks_ckf(
         np.ascontiguousarray(det.surface_id[rows], dtype=np.int32),
         np.ascontiguousarray(det.local[rows]), np.ascontiguousarray(det.cov[rows]),
         np.full(len(rows), 3, dtype=np.int8), np.ascontiguousarray(meas_of[trip[usable]]),
-        p_use, np.ascontiguousarray(_diag_cov(p_use, cfg).reshape(-1, 25)),
+        p_use, np.ascontiguousarray(default_initial_cov(
+            p_use, tuple(cfg.initial_sigmas), cfg.initial_sigma_qop_rel,
+            cfg.initial_sigma_qop).reshape(-1, 25)),
         *_layer_arrays(det, rows),
     )
     timing["ckf"] = time.perf_counter() - t0
@@ -337,5 +340,5 @@ def resolve_ambiguities(tracks: Tracks, config: AmbiguityConfig | None = None) -
     return out
 
 
-__all__ = ["SEED_DEDUPLICATED", "SEED_FAILED", "SEED_NOT_SELECTED", "SEED_STATUS_NAMES",
+__all__ = ["select_entries", "SEED_DEDUPLICATED", "SEED_FAILED", "SEED_NOT_SELECTED", "SEED_STATUS_NAMES",
            "SEED_TRACK", "Tracks", "find_tracks_ckf", "resolve_ambiguities"]

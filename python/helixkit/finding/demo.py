@@ -9,9 +9,10 @@ import numpy as np
 from ..data import Event
 from ..data.sources import Mapper
 from ..evaluation import TrackFindingMetrics, labels_to_tracks, pool_track_metrics
+from ..fitting import estimate_track_params
 from ..report import Report
 from .chain import reconstruct
-from .ckf import Tracks
+from .ckf import Tracks, select_entries
 from .plots import plot_track_finding
 
 #: Particles counted: ACTS's selection on all hits, and the learned pipeline's threshold.
@@ -21,16 +22,27 @@ MIN_HITS = 9          # on all layers (ACTS: >= 9 measurements)
 MIN_PIXEL_HITS = 4    # for the pixel-only comparison
 
 
-def _pixel_tracks(off: np.ndarray, hits: np.ndarray, pixel: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    keep = pixel[hits]
-    counts = np.add.reduceat(keep.astype(np.int64), off[:-1]) if len(off) > 1 else np.zeros(0)
-    nonempty = counts > 0
-    entry_track = np.repeat(np.arange(len(off) - 1), np.diff(off))
-    sel = keep & nonempty[entry_track]
-    new = np.zeros(int(nonempty.sum()) + 1, dtype=np.int64)
-    new[1:] = np.cumsum(counts[nonempty])
-    return new, hits[sel]
+def _helix_kinematics(ev: Event, off: np.ndarray, hits: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """pT and η of tracks without fitted parameters (learned tracking's): the helix through
+    their innermost, middle and outermost hit; NaN for tracks of fewer than 3 hits."""
+    n = len(off) - 1
+    pt, eta = np.full(n, np.nan), np.full(n, np.nan)
+    xyz = np.stack([np.asarray(ev.hits[c], dtype=np.float64) for c in ("x", "y", "z")], 1)[hits]
+    size = np.diff(off)
+    ok = np.flatnonzero(size >= 3)
+    if len(ok) == 0:
+        return pt, eta
+    r = np.hypot(xyz[:, 0], xyz[:, 1])
+    order = np.lexsort((r, np.repeat(np.arange(n), size)))  # by radius within each track
+    xyz = xyz[order]
+    first, last = off[ok], off[ok + 1] - 1
+    params, status = estimate_track_params(xyz[first], xyz[(first + last) // 2], xyz[last],
+                                           b_field_z=ev.geometry.b_field_z)
+    good = status == 0
+    pt[ok[good]] = np.abs(np.sin(params[good, 3]) / params[good, 4])
+    eta[ok[good]] = -np.log(np.tan(0.5 * params[good, 3]))
+    return pt, eta
 
 
 def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int,
@@ -39,7 +51,7 @@ def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int
     efficiency, fake and duplicate rates, time per stage; learned tracking's tracks (when its
     stage ran before) scored the same way on the pixel hits they use."""
     tracks: list[Tracks] = [reconstruct(ev, n_threads=n_threads) for ev in events]
-    per_all, per_pix, per_learned = [], [], []
+    per_all, per_pix, per_learned, l_pt, l_eta = [], [], [], [], []
     t_pt, t_eta = [], []
     learned = report.artifacts.get("learned_labels")
     vols = report.artifacts.get("learned_volumes") or events[0].geometry.pixel_volumes
@@ -50,9 +62,14 @@ def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int
         per_all.append((tr.offsets, tr.hits, pid, ev.particles))
         t_pt.append(tr.pt)
         t_eta.append(tr.eta)
-        per_pix.append((*_pixel_tracks(tr.offsets, tr.hits, pixel), pid_pix, ev.particles))
+        per_pix.append((*select_entries(tr.offsets, tr.hits, pixel[tr.hits], drop_empty=True),
+                        pid_pix, ev.particles))
         if learned is not None:
-            per_learned.append((*labels_to_tracks(learned[k]), pid_pix, ev.particles))
+            off, hits = labels_to_tracks(learned[k])
+            per_learned.append((off, hits, pid_pix, ev.particles))
+            pt, eta = _helix_kinematics(ev, off, hits)
+            l_pt.append(pt)
+            l_eta.append(eta)
     sel = {"pt_min": PT_MIN, "max_abs_eta": ABS_ETA_MAX}
     m_all = pool_track_metrics(per_all, min_hits=MIN_HITS, track_pt=t_pt, track_eta=t_eta, **sel)
     m_pix = pool_track_metrics(per_pix, min_hits=MIN_PIXEL_HITS, **sel)
@@ -75,7 +92,8 @@ def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int
                                                                  for t in tracks]))}
     series = {"CKF chain": m_all}
     if per_learned:
-        m_l = pool_track_metrics(per_learned, min_hits=MIN_PIXEL_HITS, **sel)
+        m_l = pool_track_metrics(per_learned, min_hits=MIN_PIXEL_HITS, track_pt=l_pt,
+                                 track_eta=l_eta, **sel)
         ms_l = report.results.get("learned", {}).get("ms_per_event", {}).get("total", float("nan"))
         rows.append(row("learned tracking", f"pixel, particles >= {MIN_PIXEL_HITS} pixel hits",
                         m_l, ms_l))

@@ -106,14 +106,16 @@ class TrackFitResult:
 
 
 def default_initial_cov(initial_params: Any, sigmas: tuple[float, float, float, float] = (
-        DEFAULT_INITIAL_SIGMAS), qop_rel: float = DEFAULT_INITIAL_QOP_REL) -> np.ndarray:
-    """Diagonal initial covariances (N, 5, 5) around seed parameters."""
+        DEFAULT_INITIAL_SIGMAS), qop_rel: float = DEFAULT_INITIAL_QOP_REL,
+        qop_abs: float = 0.01) -> np.ndarray:
+    """Diagonal initial covariances (N, 5, 5) around seed parameters: ``sigmas`` for (d0, z0,
+    φ, θ), σ(q/p) = ``qop_rel``·|q/p| + ``qop_abs``."""
     p = as_float_array(initial_params, "initial_params", ndim=2)
     n = len(p)
     cov = np.zeros((n, 5, 5))
     for i, s in enumerate(sigmas):
         cov[:, i, i] = float(s) ** 2
-    cov[:, 4, 4] = (qop_rel * np.abs(p[:, 4]) + 0.01) ** 2
+    cov[:, 4, 4] = (qop_rel * np.abs(p[:, 4]) + qop_abs) ** 2
     return cov
 
 
