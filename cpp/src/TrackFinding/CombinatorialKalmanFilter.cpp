@@ -207,17 +207,6 @@ class Navigator {
       }
       return true;
     };
-    if (tz > 0.0) {
-      auto it = std::upper_bound(m_diskZ.begin(), m_diskZ.end(), z);
-      for (auto k = static_cast<std::size_t>(it - m_diskZ.begin());
-           k < m_disks.size() && tryDisk(k); ++k) {
-      }
-    } else if (tz < 0.0) {
-      auto it = std::lower_bound(m_diskZ.begin(), m_diskZ.end(), z);
-      for (auto k = static_cast<std::size_t>(it - m_diskZ.begin()); k > 0 && tryDisk(k - 1);
-           --k) {
-      }
-    }
     const double sinTheta = norm2(f[eFreeDir0], f[eFreeDir1]);
     const double w = f[eFreeQOverP] * prop.bFieldZ();
     auto tryCylinder = [&](std::size_t i) {
@@ -294,6 +283,19 @@ class Navigator {
         tryCylinder(i);
       }
     }
+    // Disks after the cylinders: the best path found there bounds the disk scan
+    // (a barrel track would otherwise test every disk out to its path limit).
+    if (tz > 0.0) {
+      auto it = std::upper_bound(m_diskZ.begin(), m_diskZ.end(), z);
+      for (auto k = static_cast<std::size_t>(it - m_diskZ.begin());
+           k < m_disks.size() && tryDisk(k); ++k) {
+      }
+    } else if (tz < 0.0) {
+      auto it = std::lower_bound(m_diskZ.begin(), m_diskZ.end(), z);
+      for (auto k = static_cast<std::size_t>(it - m_diskZ.begin()); k > 0 && tryDisk(k - 1);
+           --k) {
+      }
+    }
     for (const auto i : m_other) {
       if (static_cast<std::int64_t>(i) == exclude) {
         continue;
@@ -315,6 +317,12 @@ class Navigator {
       // z is linear in the path: no trigonometry for a full cylinder.
       const double zl = f[eFreePos2] + f[eFreeDir2] * path - s.center[2];
       return zl >= s.bounds[2] && zl <= s.bounds[3];
+    }
+    if (s.type == SurfaceType::eDisk && s.zAligned() && fullCircle(s, 1, s.period(1))) {
+      // only the radius is bounded: no azimuth (atan2) needed
+      const FreeVector g = prop.advance(f, path, nullptr);
+      const double r = norm2(g[eFreePos0] - s.center[0], g[eFreePos1] - s.center[1]);
+      return r >= s.bounds[0] && r <= s.bounds[1];
     }
     const FreeVector g = prop.advance(f, path, nullptr);
     const auto loc = s.globalToLocal({g[eFreePos0], g[eFreePos1], g[eFreePos2]},
@@ -504,6 +512,8 @@ struct Workspace {
   std::vector<const Candidate*> overlap;
   std::vector<std::int64_t> outer;
   std::vector<std::int8_t> outerOutlier;
+  std::vector<std::int64_t> refit;
+  std::vector<std::int8_t> refitOutlier;
   /// The three measurements of the seed being followed.
   const std::int64_t* seed = nullptr;
 };
@@ -590,20 +600,22 @@ class SeedFinder {
                     !(st.chi2 < m_cfg.chi2CutOffMeasurement))) {
       return false;
     }
-    Branch next = b;
-    if (!update(st, i, pr->free, next)) {
+    // (update changes b only when it succeeds)
+    const std::int32_t parent = b.tip;
+    if (!update(st, i, pr->free, b)) {
       return false;
     }
-    ws.nodes.push_back(Node{b.tip, 0, i});
-    next.tip = static_cast<std::int32_t>(ws.nodes.size() - 1);
-    next.path += pr->pathLength;
-    b = next;
+    ws.nodes.push_back(Node{parent, 0, i});
+    b.tip = static_cast<std::int32_t>(ws.nodes.size() - 1);
+    b.path += pr->pathLength;
     return true;
   }
   /// Branch b, on a module of `layer`: the best compatible measurement of
   /// every other module of the layer ahead of it (overlapping modules),
   /// taken in the order the track meets them.
-  void overlapsOnLayer(Branch& b, std::size_t layer, Workspace& ws, SeedResult& res) const {
+  /// (`taken`: measurements already on the track, not taken again)
+  void overlapsOnLayer(Branch& b, std::size_t layer, Workspace& ws, SeedResult& res,
+                       const std::vector<std::int64_t>* taken = nullptr) const {
     if (!m_index.layered) {
       return;
     }
@@ -639,6 +651,9 @@ class SeedFinder {
       const Surface& ms = surfaceOf(i);
       if (&ms == b.surface || i == ws.seed[0] || i == ws.seed[1] || i == ws.seed[2]) {
         return;  // (the seed's own measurements come in their turn)
+      }
+      if (taken != nullptr && std::find(taken->begin(), taken->end(), i) != taken->end()) {
+        return;
       }
       const auto pr = m_prop.propagate(*b.surface, b.x, b.f, ms, kMinPath);
       ++res.nPropagations;
@@ -826,8 +841,8 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
   b.path += nav->path;
   ++b.nSteps;
   if (passive) {
-    // material only: scattered, carried on
-    Branch child = b;
+    // material only: scattered, carried on (b is not used after its step)
+    Branch& child = b;
     child.surface = &target;
     child.x = st.xp;
     child.p = st.pp;
@@ -993,7 +1008,8 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
     return;
   }
   // Outlier or hole: the prediction (and the material) carries on.
-  Branch child = b;
+  const std::int32_t parentTip = b.tip;
+  Branch& child = b;  // (b is not used after its step)
   child.surface = &target;
   child.x = st.xp;
   child.p = st.pp;
@@ -1002,12 +1018,16 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
     addScattering(child.p, target, child.f, child.x[eBoundQOverP], m_cfg.mass);
   }
   bool stop = false;
+  auto addNodeTo = [&](std::int8_t type, std::int64_t meas) {
+    ws.nodes.push_back(Node{parentTip, type, meas});
+    return static_cast<std::int32_t>(ws.nodes.size() - 1);
+  };
   if (outlier >= 0) {
-    child.tip = addNode(b, 1, outlier);
+    child.tip = addNodeTo(1, outlier);
     ++child.nOutliers;
     stop = static_cast<std::uint32_t>(child.nOutliers) > m_cfg.maxOutliers;
   } else {
-    child.tip = addNode(b, 2, -1);
+    child.tip = addNodeTo(2, -1);
     ++child.nHoles;
     ++child.nConsecutiveHoles;
     stop = static_cast<std::uint32_t>(child.nHoles) > m_cfg.maxHoles ||
@@ -1118,8 +1138,20 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   }
   flip(in.x, in.p);
   in.f = in.surface->boundToFree(in.x);
+  // The seed stage takes the seed's own measurement first on the middle and
+  // top layers, so modules of those layers met before it were not searched:
+  // with the full information of the re-filter they are now (overlaps).
+  auto& refit = ws.refit;
+  auto& refitOutlier = ws.refitOutlier;
+  refit.clear();
+  refitOutlier.clear();
+  std::int32_t addedMeas = 0;
+  std::int32_t addedDims = 0;
+  double addedChi2 = 0.0;
   bool first = true;
   for (std::size_t k = 0; k < outer.size(); ++k) {
+    refit.push_back(outer[k]);
+    refitOutlier.push_back(outerOutlier[k]);
     if (outerOutlier[k] != 0) {
       continue;
     }
@@ -1145,7 +1177,25 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
     if (!update(st, i, predictedFree, in)) {
       return res;
     }
+    if (m_index.layered && (i == ws.seed[1] || i == ws.seed[2])) {
+      const std::int32_t n0 = in.nMeas;
+      const std::int32_t d0 = in.dims;
+      const double c0 = in.chi2;
+      in.tip = -1;
+      overlapsOnLayer(in, layerOf(i), ws, res, &outer);
+      const std::size_t mark = refit.size();
+      for (std::int32_t t = in.tip; t >= 0; t = ws.nodes[static_cast<std::size_t>(t)].parent) {
+        refit.push_back(ws.nodes[static_cast<std::size_t>(t)].meas);
+        refitOutlier.push_back(0);
+      }
+      std::reverse(refit.begin() + static_cast<std::ptrdiff_t>(mark), refit.end());
+      addedMeas += in.nMeas - n0;
+      addedDims += in.dims - d0;
+      addedChi2 += in.chi2 - c0;
+    }
   }
+  std::swap(outer, refit);
+  std::swap(outerOutlier, refitOutlier);
   // (update counted the re-filtered measurements: the inward pass counts
   // only what it adds)
   in.tip = -1;
@@ -1183,11 +1233,11 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   }
   res.measurements.insert(res.measurements.end(), outer.rbegin(), outer.rend());
   res.outlier.insert(res.outlier.end(), outerOutlier.rbegin(), outerOutlier.rend());
-  res.nMeas = outward->nMeas + inner.nMeas;
+  res.nMeas = outward->nMeas + addedMeas + inner.nMeas;
   res.nOutliers = outward->nOutliers + inner.nOutliers;
   res.nHoles = outward->nHoles + inner.nHoles;
-  res.chi2 = outward->chi2 + inner.chi2;
-  res.ndf = outward->dims + inner.dims - 5;
+  res.chi2 = outward->chi2 + addedChi2 + inner.chi2;
+  res.ndf = outward->dims + addedDims + inner.dims - 5;
 
   // ---- perigee parameters from the innermost filtered state ----
   BoundVector x = inner.xm;
