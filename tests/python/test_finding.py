@@ -605,3 +605,22 @@ def test_overlaps_before_the_seed_hits_are_found():
         p = pid[seeds[tr.seed[i]][0]]
         np.testing.assert_array_equal(np.sort(tr.track_hits(i)), np.flatnonzero(pid == p))
         assert tr.n_measurements[i] == (pid == p).sum()
+
+
+def test_tracking_study_small(tmp_path):
+    from helixkit.finding import study
+
+    cfgs = (study.DEFAULT_CONFIGS[0], study.DEFAULT_CONFIGS[3])
+    res = study.run_tracking_study(tmp_path, mu_values=(5.0,), n_events=1, configs=cfgs,
+                                   progress=False)
+    assert [r["config"] for r in res["runs"]] == [c[0] for c in cfgs]
+    for r in res["runs"]:
+        assert r["sample"] == "sim <mu>=5" and r["seeds_per_event"] > 0
+        assert 0.5 < r["after_ambiguity"]["efficiency"] <= 1.0
+        assert r["ms_total"] > 0
+    assert (tmp_path / "tracking_study_mu5.png").stat().st_size > 10_000
+    assert "sim <mu>=5" in (tmp_path / "tracking_study.md").read_text()
+    with pytest.raises(ValueError, match="acts_particles"):
+        study.run_tracking_study(tmp_path, mu_values=(), acts_particles=(0,), progress=False)
+    with pytest.raises(ValueError, match="n_events"):
+        study.run_tracking_study(tmp_path, n_events=0, progress=False)
