@@ -624,3 +624,57 @@ def test_tracking_study_small(tmp_path):
         study.run_tracking_study(tmp_path, mu_values=(), acts_particles=(0,), progress=False)
     with pytest.raises(ValueError, match="n_events"):
         study.run_tracking_study(tmp_path, n_events=0, progress=False)
+
+
+def _sampled_rz_variances(det, rows, rng, n=4000):
+    """Monte Carlo (r, z) variances of hits: local offsets drawn from their covariance, mapped
+    to global by each surface type's own formula (independent of space_point_variances)."""
+    s = det.surfaces
+    out = []
+    for i in rows:
+        k = det.surface_id[i]
+        c = det.cov[i]
+        cov = np.array([[c[0], c[2]], [c[2], c[1]]])
+        d = rng.multivariate_normal(np.zeros(2), cov, size=n)
+        l0, l1 = det.local[i, 0] + d[:, 0], det.local[i, 1] + d[:, 1]
+        rot, cen = s.rotation[k].reshape(3, 3), s.center[k]
+        if s.type[k] == fitting.CYLINDER:
+            rad = s.radius[k]
+            frame = np.stack([rad * np.cos(l0 / rad), rad * np.sin(l0 / rad), l1], axis=1)
+        elif s.type[k] == fitting.DISK:
+            frame = np.stack([l0 * np.cos(l1), l0 * np.sin(l1), np.zeros(n)], axis=1)
+        else:
+            frame = np.stack([l0, l1, np.zeros(n)], axis=1)
+        g = cen + frame @ rot.T
+        out.append((np.var(np.hypot(g[:, 0], g[:, 1])), np.var(g[:, 2])))
+    return np.array(out)
+
+
+def test_space_point_variances_against_sampling():
+    rng = np.random.default_rng(3)
+    ev = simulate_event(mu=5, seed=2)
+    det = finding.detector_for(ev)
+    vr, vz = finding.space_point_variances(det, ev.hits["x"], ev.hits["y"])
+    kinds = det.surfaces.type[det.surface_id]
+    rows = np.concatenate([rng.choice(np.flatnonzero(kinds == t), 6, replace=False)
+                           for t in (fitting.CYLINDER, fitting.DISK)])
+    # module planes, rotated about the z axis
+    ev_m, modules = _module_event([(2.0, 0.4, 0.5, 1), (1.5, -2.0, -0.7, -1)], _module_barrel())
+    det_m = finding.detector_for(ev_m, modules=modules, pixel_volumes=(8,))
+    vr_m, vz_m = finding.space_point_variances(det_m, ev_m.hits["x"], ev_m.hits["y"])
+    rows_m = rng.choice(len(vr_m), 6, replace=False)
+    for d, r, a, b in ((det, rows, vr, vz), (det_m, rows_m, vr_m, vz_m)):
+        mc = _sampled_rz_variances(d, r, rng)
+        for got, want in ((a[r], mc[:, 0]), (b[r], mc[:, 1])):
+            big = want > 1e-3 * want.max()     # (directions a measurement hardly constrains)
+            np.testing.assert_allclose(got[big], want[big], rtol=0.12)
+            assert np.all(got[~big] <= 1e-2 * want.max())
+    # an event's own var_r / var_z columns come first
+    hits = dict(ev.hits.to_dict()) if hasattr(ev.hits, "to_dict") else {c: ev.hits[c] for c in ev.hits.columns}
+    hits["var_r"] = np.full(ev.n_hits, 0.7)
+    hits["var_z"] = np.full(ev.n_hits, 0.9)
+    ev2 = dataclasses.replace(ev, hits=Table(hits))
+    vr2, vz2 = finding.seeding_variances(ev2, det)
+    assert np.all(vr2 == 0.7) and np.all(vz2 == 0.9)
+    with pytest.raises(ValueError, match="one entry per hit"):
+        finding.space_point_variances(det, ev.hits["x"][:5], ev.hits["y"][:5])

@@ -78,3 +78,18 @@ def test_acts_efficiency_and_comparison(cmp):
     assert m["helixkit_on_acts_seeds"]["efficiency"] >= m["acts_ambi"]["efficiency"] - 0.01, m
     assert m["helixkit"]["fake_rate"] <= m["acts_ambi"]["fake_rate"] + 0.005, m
     assert cmp["mean_measurements"]["helixkit"] > cmp["mean_measurements"]["acts_ambi"] - 0.3
+    # the seeding sees ACTS's space-point variances (finding.seeding_variances): the same seeds
+    assert cmp["n_seeds"]["acts_found_by_helixkit"] >= 0.999, cmp["n_seeds"]
+    # no more duplicates before ambiguity resolution than ACTS (overlaps before the seed hits)
+    assert m["helixkit_ckf"]["duplicate_rate"] <= m["acts_ckf"]["duplicate_rate"] + 0.005, m
+
+
+def test_space_point_variances_are_acts(run):
+    from helixkit.finding import detector_for, space_point_variances
+
+    for ev, sp in zip(run.events, run.spacepoints, strict=True):
+        det = detector_for(ev, modules=run.modules, passive=run.passive)
+        vr, vz = space_point_variances(det, ev.hits["x"], ev.hits["y"])
+        m = sp["measurement"]
+        np.testing.assert_allclose(vr[m], sp["var_r"], rtol=2e-3, atol=1e-12)
+        np.testing.assert_allclose(vz[m], sp["var_z"], rtol=2e-3, atol=1e-9)

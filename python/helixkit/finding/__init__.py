@@ -17,7 +17,14 @@ from __future__ import annotations
 from .chain import reconstruct
 from .ckf import SEED_STATUS_NAMES, Tracks, find_tracks_ckf, resolve_ambiguities
 from .config import AmbiguityConfig, CkfConfig, TrackSelectorConfig
-from .detector import Detector, ModulePlanes, PassiveSurfaces, detector_for
+from .detector import (
+    Detector,
+    ModulePlanes,
+    PassiveSurfaces,
+    detector_for,
+    seeding_variances,
+    space_point_variances,
+)
 
 __all__ = [
     "SEED_STATUS_NAMES",
@@ -29,6 +36,8 @@ __all__ = [
     "TrackSelectorConfig",
     "Tracks",
     "detector_for",
+    "seeding_variances",
+    "space_point_variances",
     "find_tracks_ckf",
     "reconstruct",
     "resolve_ambiguities",

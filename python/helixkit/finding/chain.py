@@ -17,7 +17,7 @@ from ..seeding import (
 )
 from .ckf import SEED_FAILED, Tracks, find_tracks_ckf, resolve_ambiguities
 from .config import AmbiguityConfig, CkfConfig
-from .detector import DEFAULT_PIXEL_VOLUMES, detector_for
+from .detector import DEFAULT_PIXEL_VOLUMES, detector_for, seeding_variances
 
 
 def reconstruct(
@@ -81,10 +81,13 @@ def reconstruct(
     scfg = seed_config if seed_config is not None else SeedFinderConfig.acts_odd(
         b_field_z=det.b_field_z)
     t0 = time.perf_counter()
+    var_r, var_z = seeding_variances(event, det)
     if seeding == "standard":
-        seeds = find_seeds_in_event(event, scfg, volumes=volumes, n_threads=nt)
+        seeds = find_seeds_in_event(event, scfg, volumes=volumes, var_r=var_r, var_z=var_z,
+                                    n_threads=nt)
     else:
-        seeds = find_seeds_hashing_in_event(event, scfg, hashing_config, nt, volumes=volumes)
+        seeds = find_seeds_hashing_in_event(event, scfg, hashing_config, nt, volumes=volumes,
+                                            var_r=var_r, var_z=var_z)
     t_seed = time.perf_counter() - t0
     trip = np.asarray(seeds.triplets, dtype=np.int64).reshape(-1, 3)
     sid = det.surface_id[trip]

@@ -39,7 +39,7 @@ from ..seeding import (
 from . import acts_reference  # (imports pyacts only when a run is made)
 from .ckf import Tracks, find_tracks_ckf, resolve_ambiguities
 from .config import AmbiguityConfig, CkfConfig
-from .detector import DEFAULT_PIXEL_VOLUMES, detector_for
+from .detector import DEFAULT_PIXEL_VOLUMES, detector_for, seeding_variances
 from .plots import plot_track_finding
 
 #: "uncapped": more seeds per middle space point than any event here has.
@@ -76,11 +76,13 @@ def _run_one(ev: Event, sample: _Sample, seeding: str, max_seeds: int, hashing: 
     scfg = SeedFinderConfig.acts_odd(max_seeds_per_spm=max_seeds, b_field_z=sample.b_field_z)
     det = detector_for(ev, **sample.detector_options)
     t0 = time.perf_counter()
+    var_r, var_z = seeding_variances(ev, det)
     if seeding == "standard":
-        seeds = find_seeds_in_event(ev, scfg, volumes=sample.volumes, n_threads=1)
+        seeds = find_seeds_in_event(ev, scfg, volumes=sample.volumes, var_r=var_r, var_z=var_z,
+                                    n_threads=1)
     else:
         seeds = find_seeds_hashing_in_event(ev, scfg, HashingConfig(**hashing), 1,
-                                            volumes=sample.volumes)
+                                            volumes=sample.volumes, var_r=var_r, var_z=var_z)
     t_seed = time.perf_counter() - t0
     trip = np.asarray(seeds.triplets, dtype=np.int64).reshape(-1, 3)
     sid = det.surface_id[trip]

@@ -550,18 +550,35 @@ def find_seeds_hashing_in_event(
     n_threads: int = 0,
     *,
     volumes: Sequence[int] | None = (7, 8, 9),
+    var_r: Any = None,
+    var_z: Any = None,
 ) -> HashingResult:
     """:func:`find_seeds_hashing` on the hits of an Event in ``volumes`` (default: pixels).
 
     Triplets are **row indices into** ``event.hits``, as for
-    :func:`~helixkit.seeding.find_seeds_in_event`.
+    :func:`~helixkit.seeding.find_seeds_in_event`; ``var_r`` / ``var_z`` are per hit of
+    the event (or one value), default as :func:`find_seeds_hashing`.
     """
     hits = event.hits
-    mask = np.ones(hits.n_rows, dtype=bool)
+    n = hits.n_rows
+    mask = np.ones(n, dtype=bool)
     if volumes is not None:
         mask &= np.isin(hits["volume_id"], np.asarray(list(volumes)))
     rows = np.flatnonzero(mask)
+
+    def per_hit(v: Any, name: str) -> Any:
+        if v is None:
+            return None
+        a = np.asarray(v, dtype=np.float64)
+        if a.ndim == 0:
+            return a
+        if a.shape != (n,):
+            msg = f"{name} must have one value per hit ({n}), got shape {a.shape}"
+            raise ValueError(msg)
+        return a[rows]
+
     res = find_seeds_hashing(
-        hits["x"][rows], hits["y"][rows], hits["z"][rows], seed_config, hashing_config, n_threads
+        hits["x"][rows], hits["y"][rows], hits["z"][rows], seed_config, hashing_config, n_threads,
+        var_r=per_hit(var_r, "var_r"), var_z=per_hit(var_z, "var_z"),
     )
     return HashingResult(rows[res.triplets], res.z_vertex, res.quality, res.timing, res.buckets)
