@@ -198,7 +198,11 @@ def test_simd_paths_give_identical_seeds(simd_outputs):
         "        r = seeding.find_seeds(e['x'], e['y'], e['z'], cfg, n_threads=1)\n"
         "        h.update(r.triplets.tobytes()); h.update(r.quality.tobytes()); h.update(r.z_vertex.tobytes())\n"
         "        h.update(str(len(r)).encode())\n"
-        "print(h.hexdigest())\n"
+        "e = toy_event(6000, seed=3)\n"  # dense, with wide variances: long triplet sweeps
+        "r = seeding.find_seeds(e['x'], e['y'], e['z'], seeding.SeedFinderConfig.acts_odd(\n"
+        "    max_seeds_per_spm=5), var_r=0.02, var_z=0.1, n_threads=1)\n"
+        "h.update(r.triplets.tobytes()); h.update(r.quality.tobytes()); h.update(r.z_vertex.tobytes())\n"
+        "print(len(r), h.hexdigest())\n"
     )
     digests = simd_outputs(script)
     assert digests["auto"] == digests["sse2"]

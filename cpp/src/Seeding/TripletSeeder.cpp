@@ -657,6 +657,121 @@ struct SeedRecord {
 constexpr std::uint32_t kNoBin = std::numeric_limits<std::uint32_t>::max();
 
 /// Per-thread scratch space for the middle space-point loop.
+#if defined(HELIXKIT_SEEDING_AVX2)
+/// The tops of one middle point as columns (for the AVX2 triplet sweep),
+/// padded with 8 entries past the last top.
+struct TopColumns {
+  std::vector<float> cot, er, iDeltaR, u, v;
+  std::vector<std::uint32_t> pos;
+
+  void fill(const std::vector<Doublet>& tops) {
+    const std::size_t n = tops.size() + 8;
+    for (auto* c : {&cot, &er, &iDeltaR, &u, &v}) {
+      c->assign(n, 0.f);
+    }
+    pos.assign(n, 0u);
+    for (std::size_t i = 0; i < tops.size(); ++i) {
+      cot[i] = tops[i].cotTheta;
+      er[i] = tops[i].er;
+      iDeltaR[i] = tops[i].iDeltaR;
+      u[i] = tops[i].u;
+      v[i] = tops[i].v;
+      pos[i] = tops[i].pos;
+    }
+  }
+};
+
+/// Per-bottom inputs of the sweep.
+struct SweepBottom {
+  float cotB, er, iDeltaR, u, v;
+  float sigmaSquaredPtDependent, scatteringInRegion2;
+  float rM, varianceRM, varianceZM, minHelixDiameter2, impactMax;
+};
+
+/// MiddleProcessor::triplets eight tops at a time: the same float operations
+/// per (bottom, top) pair in the same order (no FMA: the target has none), so
+/// the same candidates, the same order and the same next offset.
+__attribute__((target("avx2"))) std::size_t sweepAvx2(const TopColumns& tc, std::size_t nTops,
+                                                      std::size_t offset, const SweepBottom& b,
+                                                      TopCandidate* out, std::size_t& nOut) {
+  const __m256 cotB = _mm256_set1_ps(b.cotB);
+  const __m256 erB = _mm256_set1_ps(b.er);
+  const __m256 idrB = _mm256_set1_ps(b.iDeltaR);
+  const __m256 uB = _mm256_set1_ps(b.u);
+  const __m256 vB = _mm256_set1_ps(b.v);
+  const __m256 sigPt = _mm256_set1_ps(b.sigmaSquaredPtDependent);
+  const __m256 scat = _mm256_set1_ps(b.scatteringInRegion2);
+  const __m256 rM = _mm256_set1_ps(b.rM);
+  const __m256 varRM = _mm256_set1_ps(b.varianceRM);
+  const __m256 varZM = _mm256_set1_ps(b.varianceZM);
+  const __m256 minHD2 = _mm256_set1_ps(b.minHelixDiameter2);
+  const __m256 impMax = _mm256_set1_ps(b.impactMax);
+  const __m256 one = _mm256_set1_ps(1.f);
+  const __m256 two = _mm256_set1_ps(2.f);
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  alignas(32) float curv[8];
+  alignas(32) float imp[8];
+  std::size_t newOffset = offset;
+  nOut = 0;
+  for (std::size_t t = offset; t < nTops; t += 8) {
+    const __m256 cotT = _mm256_loadu_ps(tc.cot.data() + t);
+    // error2 = top.er + b.er + 2 * (cotB * cotT * varRM + varZM) * b.iDeltaR * top.iDeltaR
+    __m256 e = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(cotB, cotT), varRM), varZM);
+    e = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(two, e), idrB),
+                      _mm256_loadu_ps(tc.iDeltaR.data() + t));
+    const __m256 error2 = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(tc.er.data() + t), erB), e);
+    const __m256 dc = _mm256_sub_ps(cotB, cotT);
+    const __m256 dc2 = _mm256_mul_ps(dc, dc);
+    const __m256 fail1 = _mm256_cmp_ps(dc2, _mm256_add_ps(error2, scat), _CMP_GT_OQ);
+    const __m256 lt = _mm256_cmp_ps(cotB, cotT, _CMP_LT_OQ);
+    const __m256 dU = _mm256_sub_ps(_mm256_loadu_ps(tc.u.data() + t), uB);
+    const __m256 a = _mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(tc.v.data() + t), vB), dU);
+    const __m256 s2 = _mm256_add_ps(one, _mm256_mul_ps(a, a));
+    const __m256 bb = _mm256_sub_ps(vB, _mm256_mul_ps(a, uB));
+    const __m256 b2 = _mm256_mul_ps(bb, bb);
+    // lanes that reach the helix tests: passed the first cut, dU != 0, pT >= minPt
+    const __m256 tail = _mm256_andnot_ps(
+        _mm256_or_ps(fail1, _mm256_or_ps(_mm256_cmp_ps(dU, zero, _CMP_EQ_OQ),
+                                         _mm256_cmp_ps(s2, _mm256_mul_ps(b2, minHD2),
+                                                       _CMP_LT_OQ))),
+        _mm256_castsi256_ps(_mm256_set1_epi32(-1)));
+    const __m256 p2 = _mm256_mul_ps(_mm256_div_ps(b2, s2), sigPt);
+    const __m256 fail3 =
+        _mm256_and_ps(tail, _mm256_cmp_ps(dc2, _mm256_add_ps(error2, p2), _CMP_GT_OQ));
+    const __m256 im =
+        _mm256_and_ps(_mm256_mul_ps(_mm256_sub_ps(a, _mm256_mul_ps(bb, rM)), rM), absMask);
+    const __m256 accept = _mm256_andnot_ps(
+        _mm256_or_ps(fail3, _mm256_cmp_ps(im, impMax, _CMP_GT_OQ)), tail);
+    const std::size_t left = nTops - t;
+    const int valid = left >= 8 ? 0xff : (1 << left) - 1;
+    const int brk = _mm256_movemask_ps(_mm256_and_ps(_mm256_or_ps(fail1, fail3), lt)) & valid;
+    const int keep = brk != 0 ? (1 << __builtin_ctz(static_cast<unsigned>(brk))) - 1 : 0xff;
+    int acc = _mm256_movemask_ps(accept) & valid & keep;
+    const int offNext = _mm256_movemask_ps(_mm256_andnot_ps(lt, fail1)) & valid & keep;
+    const int offHere = _mm256_movemask_ps(_mm256_andnot_ps(lt, fail3)) & valid & keep;
+    if (acc != 0) {
+      _mm256_store_ps(curv, _mm256_div_ps(bb, _mm256_sqrt_ps(s2)));
+      _mm256_store_ps(imp, im);
+      while (acc != 0) {
+        const int k = __builtin_ctz(static_cast<unsigned>(acc));
+        out[nOut++] = {tc.pos[t + static_cast<std::size_t>(k)], curv[k], imp[k]};
+        acc &= acc - 1;
+      }
+    }
+    const int off = offNext | offHere;
+    if (off != 0) {
+      const int k = 31 - __builtin_clz(static_cast<unsigned>(off));
+      newOffset = t + static_cast<std::size_t>(k) + static_cast<std::size_t>((offNext >> k) & 1);
+    }
+    if (brk != 0) {
+      break;
+    }
+  }
+  return newOffset;
+}
+#endif
+
 struct Scratch {
   /// r windows (first, end positions) of the last middle searched, per
   /// neighbour bin, for tops [0] and bottoms [1]; winBin = its grid bin.
@@ -671,6 +786,9 @@ struct Scratch {
   BoundedCandidates normal, quality;
   std::vector<Candidate> sorted;
   std::vector<std::uint8_t> sortedQuality;
+#if defined(HELIXKIT_SEEDING_AVX2)
+  TopColumns topColumns;
+#endif
 };
 
 class MiddleProcessor {
@@ -722,12 +840,30 @@ class MiddleProcessor {
     if (s.cands.size() < nTops) {
       s.cands.resize(nTops);  // a bottom has at most one candidate per top
     }
+#if defined(HELIXKIT_SEEDING_AVX2)
+    if (m_avx2) {
+      s.topColumns.fill(s.tops);
+    }
+#endif
     for (const Doublet& b : s.bottoms) {
       if (topOffset >= nTops) {
         break;
       }
+#if defined(HELIXKIT_SEEDING_AVX2)
+      if (m_avx2) {
+        const BottomTerms bt = bottomTerms(b);
+        const SweepBottom sb{b.cotTheta, b.er, b.iDeltaR, b.u, b.v,
+                             bt.sigmaSquaredPtDependent, bt.scatteringInRegion2,
+                             rM, m_g.varR[m], m_g.varZ[m], m_d.minHelixDiameter2,
+                             m_cfg.impactMax};
+        topOffset = sweepAvx2(s.topColumns, nTops, topOffset, sb, s.cands.data(), s.nCands);
+      } else {
+        topOffset = triplets(m, b, s.tops.data(), nTops, topOffset, s.cands.data(), s.nCands);
+      }
+#else
       topOffset = triplets(m, b, s.tops.data(), nTops, topOffset,
                            s.cands.data(), s.nCands);
+#endif
       filter(m, b, rMaxSeedConf, s, seq);
     }
 

@@ -81,7 +81,7 @@ def reconstruct(
     scfg = seed_config if seed_config is not None else SeedFinderConfig.acts_odd(
         b_field_z=det.b_field_z)
     t0 = time.perf_counter()
-    var_r, var_z = seeding_variances(event, det)
+    var_r, var_z = seeding_variances(event, det, volumes)
     if seeding == "standard":
         seeds = find_seeds_in_event(event, scfg, volumes=volumes, var_r=var_r, var_z=var_z,
                                     n_threads=nt)

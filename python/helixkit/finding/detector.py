@@ -384,15 +384,16 @@ def _derived(event: Event, x: np.ndarray, y: np.ndarray, z: np.ndarray, bz: floa
     return Detector(surfaces, sid.astype(np.int32), local, cov, bz, True)
 
 
-def space_point_variances(det: Detector, x: Any, y: Any, default: float = (0.05 * u.mm) ** 2
-                          ) -> tuple[np.ndarray, np.ndarray]:
+def space_point_variances(det: Detector, x: Any, y: Any, default: float = (0.05 * u.mm) ** 2,
+                          *, rows: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Variances of the hits' transverse radius and z, from their measurement covariances.
 
     As ACTS's ``SpacePointUtility::globalCoords`` (what its SpacePointMaker gives the seeding):
     the local covariance on the hit's surface is carried to global coordinates through the
     surface's local axes (plane: its rotation; cylinder: R·φ and z; disk: r and φ) and then to
     (r, z) at the hit's (x, y). On ACTS GenericDetector events this reproduces ACTS's
-    space-point variances (to 0.1 %). Hits on no surface get ``default``.
+    space-point variances (to 0.1 %). Hits on no surface, and hits not in ``rows`` (default:
+    all), get ``default``.
     """
     require_instance(det, Detector, "det", "helixkit.finding.Detector")
     n = len(det.surface_id)
@@ -403,50 +404,61 @@ def space_point_variances(det: Detector, x: Any, y: Any, default: float = (0.05 
         raise ValueError(msg)
     var_r = np.full(n, default)
     var_z = np.full(n, default)
-    on = np.flatnonzero(det.surface_id >= 0)
+    cand = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64).reshape(-1)
+    on = cand[det.surface_id[cand] >= 0]
     if len(on) == 0:
         return var_r, var_z
     sid = det.surface_id[on]
     srf = det.surfaces
-    rot = srf.rotation[sid].reshape(-1, 3, 3)
+    rot = srf.rotation[sid]                           # (m, 9) row-major: rot[:, 3 i + j]
     kind = srf.type[sid]
-    loc = det.local[on]
-    # local axes in the surface frame (columns: d position / d loc0, d position / d loc1)
-    axes = np.zeros((len(on), 3, 2))
-    axes[:, 0, 0] = axes[:, 1, 1] = 1.0                              # plane: u, v
+    l0, l1 = det.local[on, 0], det.local[on, 1]
+    # the local axes in the surface frame: d position / d loc0 (e0) and / d loc1 (e1)
+    m = len(on)
+    e0 = np.zeros((m, 3))
+    e1 = np.zeros((m, 3))
+    e0[:, 0] = 1.0                                    # plane: u, v
+    e1[:, 1] = 1.0
     cyl = kind == CYLINDER
-    phi = loc[cyl, 0] / np.maximum(srf.radius[sid[cyl]], 1e-12)
-    axes[cyl] = 0.0
-    axes[cyl, 0, 0], axes[cyl, 1, 0], axes[cyl, 2, 1] = -np.sin(phi), np.cos(phi), 1.0
+    phi = l0[cyl] / np.maximum(srf.radius[sid[cyl]], 1e-12)
+    e0[cyl] = np.stack([-np.sin(phi), np.cos(phi), np.zeros(len(phi))], axis=1)
+    e1[cyl] = (0.0, 0.0, 1.0)
     dsk = kind == DISK
-    rr, ph = loc[dsk, 0], loc[dsk, 1]
-    axes[dsk] = 0.0
-    axes[dsk, 0, 0], axes[dsk, 1, 0] = np.cos(ph), np.sin(ph)
-    axes[dsk, 0, 1], axes[dsk, 1, 1] = -rr * np.sin(ph), rr * np.cos(ph)
-    g = rot @ axes                                                   # (m, 3, 2) in global
-    c = det.cov[on]
-    cov = np.empty((len(on), 2, 2))
-    cov[:, 0, 0], cov[:, 1, 1] = c[:, 0], c[:, 1]
-    cov[:, 0, 1] = cov[:, 1, 0] = c[:, 2]
-    glob = g @ cov @ np.transpose(g, (0, 2, 1))
+    c, s_ = np.cos(l1[dsk]), np.sin(l1[dsk])
+    e0[dsk] = np.stack([c, s_, np.zeros(len(c))], axis=1)
+    e1[dsk] = np.stack([-l0[dsk] * s_, l0[dsk] * c, np.zeros(len(c))], axis=1)
+
+    def to_global(e: np.ndarray, i: int) -> np.ndarray:
+        # row i of rot @ e
+        return rot[:, 3 * i] * e[:, 0] + rot[:, 3 * i + 1] * e[:, 1] + rot[:, 3 * i + 2] * e[:, 2]
+
     r = np.maximum(np.hypot(xs[on], ys[on]), 1e-12)
-    jr = np.stack([xs[on] / r, ys[on] / r], axis=1)
+    cr, sr = xs[on] / r, ys[on] / r
+    # d r / d loc_k and d z / d loc_k
+    a0 = cr * to_global(e0, 0) + sr * to_global(e0, 1)
+    a1 = cr * to_global(e1, 0) + sr * to_global(e1, 1)
+    b0, b1 = to_global(e0, 2), to_global(e1, 2)
+    v0, v1, c01 = det.cov[on, 0], det.cov[on, 1], det.cov[on, 2]
     # (a variance along an axis the measurement does not constrain rounds to +-1e-22)
-    var_r[on] = np.maximum(np.einsum("ni,nij,nj->n", jr, glob[:, :2, :2], jr), 0.0)
-    var_z[on] = np.maximum(glob[:, 2, 2], 0.0)
+    var_r[on] = np.maximum(a0 * a0 * v0 + 2.0 * a0 * a1 * c01 + a1 * a1 * v1, 0.0)
+    var_z[on] = np.maximum(b0 * b0 * v0 + 2.0 * b0 * b1 * c01 + b1 * b1 * v1, 0.0)
     return var_r, var_z
 
 
-def seeding_variances(event: Event, det: Detector) -> tuple[np.ndarray, np.ndarray]:
+def seeding_variances(event: Event, det: Detector, volumes: Any = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """(var_r, var_z) per hit for the seeding: the event's own ``var_r`` / ``var_z`` columns
     (ACTS space-point or TrackML files) where it has them, else
-    :func:`space_point_variances` from the measurements on ``det``."""
+    :func:`space_point_variances` from the measurements on ``det`` (for the hits of
+    ``volumes`` only, when given: the seeding volumes)."""
     hits = event.hits
     names = set(hits.columns)
     if {"var_r", "var_z"} <= names:
         return (np.asarray(hits["var_r"], dtype=np.float64),
                 np.asarray(hits["var_z"], dtype=np.float64))
-    return space_point_variances(det, hits["x"], hits["y"])
+    rows = None if volumes is None else np.flatnonzero(
+        np.isin(hits["volume_id"], np.asarray(list(volumes))))
+    return space_point_variances(det, hits["x"], hits["y"], rows=rows)
 
 
 __all__ = ["Detector", "ModulePlanes", "PassiveSurfaces", "PIXEL_RESOLUTION", "STRIP_RESOLUTION", "detector_for",

@@ -76,7 +76,7 @@ def _run_one(ev: Event, sample: _Sample, seeding: str, max_seeds: int, hashing: 
     scfg = SeedFinderConfig.acts_odd(max_seeds_per_spm=max_seeds, b_field_z=sample.b_field_z)
     det = detector_for(ev, **sample.detector_options)
     t0 = time.perf_counter()
-    var_r, var_z = seeding_variances(ev, det)
+    var_r, var_z = seeding_variances(ev, det, sample.volumes)
     if seeding == "standard":
         seeds = find_seeds_in_event(ev, scfg, volumes=sample.volumes, var_r=var_r, var_z=var_z,
                                     n_threads=1)
