@@ -116,6 +116,9 @@ class Detector:
         Indices of material-only surfaces.
     layer_var : (n_hits, 2) float64 or None
         With module planes: each measurement's variance along the layer's coordinates.
+    measurement_cov : (n_hits, 3) float64 or None
+        Derived surfaces: the measurements' own covariances on them (``cov`` adds the spread
+        of the modules' depth in the layer); what :func:`space_point_variances` uses.
     """
 
     surfaces: Surfaces
@@ -129,6 +132,7 @@ class Detector:
     layer_offset: np.ndarray | None = None
     passive: np.ndarray | None = None
     layer_var: np.ndarray | None = None
+    measurement_cov: np.ndarray | None = None
 
     def __repr__(self) -> str:
         kind = "derived from hits" if self.derived else "from the geometry"
@@ -381,7 +385,10 @@ def _derived(event: Event, x: np.ndarray, y: np.ndarray, z: np.ndarray, bz: floa
     cov = np.zeros((len(sid), 3))
     cov[:, 0] = np.where(b, var_u, var_v + shift_e**2)
     cov[:, 1] = np.where(b, var_v + shift_b**2, var_u / np.maximum(r, 1e-6) ** 2)
-    return Detector(surfaces, sid.astype(np.int32), local, cov, bz, True)
+    own = cov.copy()  # without the layer-depth terms: what the seeding's space points get
+    own[:, 0] = np.where(b, var_u, var_v)
+    own[:, 1] = np.where(b, var_v, var_u / np.maximum(r, 1e-6) ** 2)
+    return Detector(surfaces, sid.astype(np.int32), local, cov, bz, True, measurement_cov=own)
 
 
 def space_point_variances(det: Detector, x: Any, y: Any, default: float = (0.05 * u.mm) ** 2,
@@ -438,7 +445,8 @@ def space_point_variances(det: Detector, x: Any, y: Any, default: float = (0.05 
     a0 = cr * to_global(e0, 0) + sr * to_global(e0, 1)
     a1 = cr * to_global(e1, 0) + sr * to_global(e1, 1)
     b0, b1 = to_global(e0, 2), to_global(e1, 2)
-    v0, v1, c01 = det.cov[on, 0], det.cov[on, 1], det.cov[on, 2]
+    own = det.cov if det.measurement_cov is None else det.measurement_cov
+    v0, v1, c01 = own[on, 0], own[on, 1], own[on, 2]
     # (a variance along an axis the measurement does not constrain rounds to +-1e-22)
     var_r[on] = np.maximum(a0 * a0 * v0 + 2.0 * a0 * a1 * c01 + a1 * a1 * v1, 0.0)
     var_z[on] = np.maximum(b0 * b0 * v0 + 2.0 * b0 * b1 * c01 + b1 * b1 * v1, 0.0)
