@@ -678,3 +678,27 @@ def test_space_point_variances_against_sampling():
     assert np.all(vr2 == 0.7) and np.all(vz2 == 0.9)
     with pytest.raises(ValueError, match="one entry per hit"):
         finding.space_point_variances(det, ev.hits["x"][:5], ev.hits["y"][:5])
+
+
+@pytest.mark.parametrize("dz", [0.1, 0.2])
+def test_wrong_seed_hit_becomes_an_outlier(dz):
+    # The seed stage takes the seed's middle hit untested; a wrong one (dz = 10-20 sigma
+    # off the helix, close enough not to derail the outward pass) is found inconsistent by
+    # the backward re-filter and flagged an outlier.
+    geo = _geometry()
+    t = _helix_hits(2.0, 0.4, 0.3, 1)
+    wrong = t[1].copy()
+    wrong[2] += dz
+    ev = _event([t], geo, extra=np.array([[*wrong, 1]]))
+    rows = np.flatnonzero(ev.hit_particle_id == 1)
+    bad = int(np.flatnonzero(ev.hit_particle_id == 0)[0])
+    tr = finding.find_tracks_ckf(ev, np.array([[rows[0], bad, rows[2]]]), config=LOOSE)
+    assert len(tr) == 1
+    hits = list(tr.track_hits(0))
+    out = tr.outlier[tr.offsets[0]:tr.offsets[1]]
+    assert bad in hits and out[hits.index(bad)]
+    assert tr.n_outliers[0] == 1
+    assert set(rows) - {rows[1]} <= set(hits)
+    assert tr.n_measurements[0] == len(RADII) - 1
+    # the final fit uses the measurements only: a good helix
+    assert tr.chi2[0] / tr.ndf[0] < 3

@@ -49,6 +49,7 @@ struct Node {
   std::int32_t parent = -1;
   std::int8_t type = 0;  // 0 measurement, 1 outlier, 2 hole
   std::int64_t meas = -1;
+  double chi2 = 0.0;  // the measurement's (or outlier's) filter chi2
 };
 
 /// One live branch: its current state (after the surface's material, in
@@ -512,6 +513,7 @@ struct Workspace {
   std::vector<const Candidate*> overlap;
   std::vector<std::int64_t> outer;
   std::vector<std::int8_t> outerOutlier;
+  std::vector<double> outerChi2;
   std::vector<std::int64_t> refit;
   std::vector<std::int8_t> refitOutlier;
   /// The three measurements of the seed being followed.
@@ -605,7 +607,7 @@ class SeedFinder {
     if (!update(st, i, pr->free, b)) {
       return false;
     }
-    ws.nodes.push_back(Node{parent, 0, i});
+    ws.nodes.push_back(Node{parent, 0, i, st.chi2});
     b.tip = static_cast<std::int32_t>(ws.nodes.size() - 1);
     b.path += pr->pathLength;
     return true;
@@ -854,8 +856,8 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
     return;
   }
 
-  auto addNode = [&](const Branch& parent, std::int8_t type, std::int64_t meas) {
-    ws.nodes.push_back(Node{parent.tip, type, meas});
+  auto addNode = [&](const Branch& parent, std::int8_t type, std::int64_t meas, double chi2) {
+    ws.nodes.push_back(Node{parent.tip, type, meas, chi2});
     return static_cast<std::int32_t>(ws.nodes.size() - 1);
   };
   // Stay on seed: on the module of the next seed measurement only that
@@ -982,7 +984,7 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
     if (!update(first, overlap.front()->meas, overlap.front()->free, child)) {
       return std::nullopt;  // a numerically failing branch is dropped
     }
-    child.tip = addNode(b, 0, overlap.front()->meas);
+    child.tip = addNode(b, 0, overlap.front()->meas, first.chi2);
     for (std::size_t k = 1; k < overlap.size(); ++k) {
       // (the seed measurement is always taken)
       updateOnModule(child, overlap[k]->meas, overlap[k] == &cand && seedHere, ws, res);
@@ -1018,16 +1020,16 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
     addScattering(child.p, target, child.f, child.x[eBoundQOverP], m_cfg.mass);
   }
   bool stop = false;
-  auto addNodeTo = [&](std::int8_t type, std::int64_t meas) {
-    ws.nodes.push_back(Node{parentTip, type, meas});
+  auto addNodeTo = [&](std::int8_t type, std::int64_t meas, double chi2) {
+    ws.nodes.push_back(Node{parentTip, type, meas, chi2});
     return static_cast<std::int32_t>(ws.nodes.size() - 1);
   };
   if (outlier >= 0) {
-    child.tip = addNodeTo(1, outlier);
+    child.tip = addNodeTo(1, outlier, bestOutlier);
     ++child.nOutliers;
     stop = static_cast<std::uint32_t>(child.nOutliers) > m_cfg.maxOutliers;
   } else {
-    child.tip = addNodeTo(2, -1);
+    child.tip = addNodeTo(2, -1, 0.0);
     ++child.nHoles;
     ++child.nConsecutiveHoles;
     stop = static_cast<std::uint32_t>(child.nHoles) > m_cfg.maxHoles ||
@@ -1098,7 +1100,7 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
     if (!update(st, i, pr->free, b)) {
       return res;
     }
-    ws.nodes.push_back(Node{b.tip, 0, i});
+    ws.nodes.push_back(Node{b.tip, 0, i, st.chi2});
     b.tip = static_cast<std::int32_t>(ws.nodes.size() - 1);
   }
   // ---- outward pass from the seed's inner measurement, through the
@@ -1116,13 +1118,16 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   }
   auto& outer = ws.outer;  // measurement states, outermost first
   auto& outerOutlier = ws.outerOutlier;
+  auto& outerChi2 = ws.outerChi2;
   outer.clear();
   outerOutlier.clear();
+  outerChi2.clear();
   for (std::int32_t t = outward->tip; t >= 0;) {
     const Node& n = ws.nodes[static_cast<std::size_t>(t)];
     if (n.type != 2) {
       outer.push_back(n.meas);
       outerOutlier.push_back(n.type == 1 ? 1 : 0);
+      outerChi2.push_back(n.chi2);
     }
     t = n.parent;
   }
@@ -1147,6 +1152,7 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   refitOutlier.clear();
   std::int32_t addedMeas = 0;
   std::int32_t addedDims = 0;
+  std::int32_t addedOutliers = 0;
   double addedChi2 = 0.0;
   bool first = true;
   for (std::size_t k = 0; k < outer.size(); ++k) {
@@ -1160,6 +1166,7 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
     State st;
     st.surface = &target;
     FreeVector predictedFree = in.f;
+    const bool first0 = first;
     if (first) {
       st.xp = in.x;
       st.pp = in.p;
@@ -1174,10 +1181,27 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
       st.pp = transportSimilarity(pr->jacobian, in.p);
       predictedFree = pr->free;
     }
+    const bool seedMeasurement = i == ws.seed[1] || i == ws.seed[2];
+    if (seedMeasurement && !first0) {
+      // The seed stage takes the seed's middle and top measurements untested;
+      // with the information of the outer measurements one beyond the outlier
+      // cut is an outlier (a seed with a wrong hit).
+      if (!residualAndChi2(st, value(i), variance(i), mask(i))) {
+        return res;
+      }
+      if (!(st.chi2 < m_cfg.chi2CutOffOutlier)) {
+        refitOutlier.back() = 1;
+        --addedMeas;
+        addedDims -= static_cast<std::int32_t>(st.dim);
+        addedChi2 -= outerChi2[k];
+        ++addedOutliers;
+        continue;
+      }
+    }
     if (!update(st, i, predictedFree, in)) {
       return res;
     }
-    if (m_index.layered && (i == ws.seed[1] || i == ws.seed[2])) {
+    if (m_index.layered && seedMeasurement) {
       const std::int32_t n0 = in.nMeas;
       const std::int32_t d0 = in.dims;
       const double c0 = in.chi2;
@@ -1234,7 +1258,7 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   res.measurements.insert(res.measurements.end(), outer.rbegin(), outer.rend());
   res.outlier.insert(res.outlier.end(), outerOutlier.rbegin(), outerOutlier.rend());
   res.nMeas = outward->nMeas + addedMeas + inner.nMeas;
-  res.nOutliers = outward->nOutliers + inner.nOutliers;
+  res.nOutliers = outward->nOutliers + addedOutliers + inner.nOutliers;
   res.nHoles = outward->nHoles + inner.nHoles;
   res.chi2 = outward->chi2 + addedChi2 + inner.chi2;
   res.ndf = outward->dims + addedDims + inner.dims - 5;
