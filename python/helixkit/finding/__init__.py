@@ -9,7 +9,8 @@ Quick start::
 
 Pieces: :class:`CkfConfig`, :class:`TrackSelectorConfig`, :class:`AmbiguityConfig`
 (ACTS names and defaults), :func:`detector_for` (surfaces and local measurements of an
-event), :func:`find_tracks_ckf`, :func:`resolve_ambiguities`, :func:`reconstruct`.
+event), :func:`seeding_variances` (the seeding's space-point variances, as ACTS's space-point
+maker), :func:`find_tracks_ckf`, :func:`resolve_ambiguities`, :func:`reconstruct`.
 """
 
 from __future__ import annotations
