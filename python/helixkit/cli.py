@@ -22,10 +22,12 @@ from ._commands import SystemCommands
 from .learned import cli as learned_cli
 from .finding import study as tracking_study
 from .seeding import hashing_study
+from .tokens import cli as tokens_cli
 from .trackformer import cli as trackformer_cli
 
 #: The ML systems, in the order their models are listed.
-SYSTEMS: tuple[SystemCommands, ...] = (trackformer_cli.COMMANDS, learned_cli.COMMANDS)
+SYSTEMS: tuple[SystemCommands, ...] = (trackformer_cli.COMMANDS, learned_cli.COMMANDS,
+                                       tokens_cli.COMMANDS)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -75,10 +77,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_simulate)
 
     st = sub.add_parser("study", help="performance studies (hashing seeding scan, seeding "
-                        "choices at track level)")
+                        "choices at track level, tokeniser codebook sizes)")
     studies = st.add_subparsers(dest="study", metavar="STUDY")
     hashing_study.register(studies)
     tracking_study.register(studies)
+    tokens_cli.register(studies)
 
     _add_train_evaluate(sub)
     for system in SYSTEMS:

@@ -39,6 +39,7 @@ BUILTIN: dict[str, str] = {
     "edge": "helixkit.learned.edge",
     "learned_tracking": "helixkit.learned.model",
     "trackformer": "helixkit.trackformer.model",
+    "hit_tokenizer": "helixkit.tokens.model",
 }
 
 
