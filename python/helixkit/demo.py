@@ -25,6 +25,7 @@ from .plots import plot_event
 from .report import Report
 from .seeding import demo as seeding_demo
 from .seeding import hashing_study
+from .tokens import demo as tokens_demo
 from .trackformer import demo as trackformer_demo
 
 Stage = Callable[..., None]
@@ -38,6 +39,7 @@ STAGE_FUNCS: dict[str, Stage] = {
     "learned": learned_demo.demo_stage,
     "tracking": finding_demo.demo_stage,
     "trackformer": trackformer_demo.demo_stage,
+    "tokens": tokens_demo.demo_stage,
 }
 STAGES = tuple(STAGE_FUNCS)
 

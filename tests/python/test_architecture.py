@@ -243,14 +243,15 @@ def test_old_package_paths_forward_submodules(monkeypatch):
 def test_shipped_weights_live_with_their_system_and_load_by_name():
     from helixkit import nn
 
-    assert nn.shipped() == ["learned_tracking", "trackformer"]
+    assert nn.shipped() == ["hit_tokenizer", "learned_tracking", "trackformer"]
     assert (PACKAGE / "learned" / "weights" / "learned_tracking.pt").is_file()
     assert (PACKAGE / "trackformer" / "weights" / "trackformer.pt").is_file()
+    assert (PACKAGE / "tokens" / "weights" / "hit_tokenizer.pt").is_file()
     for name, module in nn.BUILTIN.items():
         cls = importlib.import_module(module)
         assert any(getattr(v, "model_name", None) == name for v in vars(cls).values()), name
     assert type(nn.pretrained("trackformer")).__module__ == "helixkit.trackformer.model"
-    with pytest.raises(ValueError, match=r"no pretrained model 'gc'; shipped: \['learned"):
+    with pytest.raises(ValueError, match=r"no pretrained model 'gc'; shipped: \['hit_tokenizer"):
         nn.pretrained("gc")
 
 
@@ -258,7 +259,7 @@ KNOWN = {"event": "Event", "events": "Event", "model": "", "config": ""}
 
 
 @pytest.mark.parametrize("package", ["helixkit.nn", "helixkit.learned", "helixkit.trackformer",
-                                     "helixkit.distributed",
+                                     "helixkit.tokens", "helixkit.distributed",
                                      "helixkit.data", "helixkit.seeding", "helixkit.fitting",
                                      "helixkit.graph", "helixkit.evaluation"])
 def test_public_signatures_name_their_types(package):

@@ -37,7 +37,7 @@ def test_demo_writes_report_and_plots(tmp_path):
     assert (out / "event_display.png").stat().st_size > 10_000
     results = json.loads((out / "results.json").read_text())
     for stage in ("simulation", "seeding", "hashing", "fitting", "clustering", "learned",
-                  "trackformer"):
+                  "trackformer", "tokens"):
         assert stage in results, stage
     assert (out / "fit_pulls.png").exists()
     assert 0.0 <= results["seeding"]["efficiency"] <= 1.0

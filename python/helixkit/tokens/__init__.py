@@ -6,7 +6,8 @@
 - :func:`train_hit_tokenizer` (``helixkit train hit_tokenizer``),
   :func:`evaluate_hit_tokenizer` (``helixkit evaluate hit_tokenizer``: resolution per
   coordinate and layer, codebook use), :func:`codebook_study` (resolution vs codebook size);
-- :func:`hit_sample`, :func:`layer_index`, :func:`track_order` (events → tokeniser inputs).
+- :func:`hit_sample`, :func:`layer_index`, :func:`track_order` (events → tokeniser inputs);
+- :func:`~helixkit.tokens.demo.demo_stage` (its ``helixkit demo`` stage).
 
 Shipped weights: ``helixkit.nn.pretrained("hit_tokenizer")``. Names are imported on first
 use, so ``import helixkit.tokens`` does not import torch.
@@ -24,7 +25,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "data": ["HitSample", "hit_sample", "layer_index", "track_order"],
     "train": ["train_hit_tokenizer"],
     "evaluate": ["codebook_study", "evaluate_hit_tokenizer", "tokenizer_metrics"],
-}, submodules=["cli", "data", "evaluate", "model", "run", "train"])
+}, submodules=["cli", "data", "demo", "evaluate", "model", "run", "train"])
 
 if TYPE_CHECKING:
     from .data import HitSample, hit_sample, layer_index, track_order
