@@ -32,6 +32,8 @@ from ..nn.registry import register_model
 
 #: Largest latent dimension for which encode() searches codes with the k-d tree.
 FAST_SEARCH_MAX_DIM = 8
+#: Hits per chunk of encode().
+ENCODE_CHUNK = 65536
 
 
 @dataclass
@@ -95,9 +97,13 @@ class _Coder(nn.Module):
         return self.linear(x) + self.mlp(x)
 
 
-def nearest_code(x: torch.Tensor, codebook: torch.Tensor, chunk: int = 16384) -> torch.Tensor:
-    """Index of the nearest code (Euclidean) of every row of ``x``; ties: the lower index."""
+def nearest_code(x: torch.Tensor, codebook: torch.Tensor, chunk: int | None = None
+                 ) -> torch.Tensor:
+    """Index of the nearest code (Euclidean) of every row of ``x``; ties: the lower index.
+    ``chunk`` rows at a time (default: a distance block of about 16M entries)."""
     out = torch.empty(len(x), dtype=torch.long, device=x.device)
+    if chunk is None:
+        chunk = max(256, (1 << 24) // max(len(codebook), 1))
     c2 = (codebook * codebook).sum(1)
     for s in range(0, len(x), chunk):
         xs = x[s:s + chunk]
@@ -311,11 +317,15 @@ class HitTokenizer(nn.Module):
         self.eval()
         try:
             x, lay = self._inputs(xyz, layer)
-            z = self.encode_latent(x, lay)
-            if self.config.latent_dim <= FAST_SEARCH_MAX_DIM:
-                codes = self._nearest_knn(z.numpy().astype(np.float32), n_threads)
-            else:
-                codes = self.quantizer(z)[1].numpy()
+            codes = np.empty((len(x), self.config.levels), dtype=np.int64)
+            # in chunks that stay in cache (the MLP's activations, the residuals)
+            for s in range(0, len(x), ENCODE_CHUNK):
+                z = self.encode_latent(x[s:s + ENCODE_CHUNK],
+                                       None if lay is None else lay[s:s + ENCODE_CHUNK])
+                if self.config.latent_dim <= FAST_SEARCH_MAX_DIM:
+                    codes[s:s + ENCODE_CHUNK] = self._nearest_knn(z.numpy(), n_threads)
+                else:
+                    codes[s:s + ENCODE_CHUNK] = self.quantizer(z)[1].numpy()
         finally:
             self.train(was)
         return codes
