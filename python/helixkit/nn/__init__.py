@@ -24,7 +24,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
                  "register_model", "save", "shipped"],
     "config": ["DataConfig", "config_from_dict", "load_json_config"],
     "training": ["TrainConfig", "Trainer", "is_main_process", "lr_factor", "plot_history",
-                 "seed_everything", "select_device", "world"],
+                 "seed_everything", "select_device", "training_sections", "world"],
     "features": ["EXTRA_FEATURES", "FEATURE_NAMES", "feature_columns", "hit_features",
                  "n_features"],
     "dataset": ["HitDataset"],
@@ -51,4 +51,5 @@ if TYPE_CHECKING:
         plot_history,
         seed_everything,
         select_device,
+        training_sections,
     )

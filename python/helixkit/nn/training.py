@@ -29,6 +29,7 @@ import numpy as np
 
 from .._validation import require
 from ..plots import pyplot, save_figure
+from .config import DataConfig, config_from_dict
 from .registry import read_checkpoint, save
 
 if TYPE_CHECKING:
@@ -349,5 +350,22 @@ def plot_history(history: list[dict[str, float]], path: str | os.PathLike[str]) 
     return save_figure(fig, path)
 
 
+def training_sections(config: dict[str, Any], model_config: type, *, progress: bool = True,
+                      train_defaults: dict[str, Any] | None = None
+                      ) -> tuple[DataConfig, Any, TrainConfig]:
+    """The ``data``, ``model`` and ``train`` sections of a system's training config file, each
+    checked strictly (an unknown section or field is a ``ValueError`` naming it);
+    ``train_defaults`` are the system's own defaults under the file's ``train`` values."""
+    unknown = sorted(set(config) - {"data", "model", "train"})
+    if unknown:
+        msg = f"config: unknown section(s) {unknown}; valid: ['data', 'model', 'train']"
+        raise ValueError(msg)
+    data = config_from_dict(DataConfig, config.get("data", {}), where="config.data")
+    model = config_from_dict(model_config, config.get("model", {}), where="config.model")
+    train = config_from_dict(TrainConfig, {"progress": progress, **(train_defaults or {}),
+                                           **config.get("train", {})}, where="config.train")
+    return data, model, train
+
+
 __all__ = ["TrainConfig", "Trainer", "is_main_process", "lr_factor", "plot_history",
-           "seed_everything", "select_device", "world"]
+           "seed_everything", "select_device", "training_sections", "world"]

@@ -19,8 +19,7 @@ from typing import Any
 import torch
 
 from ..data import Event, generate_events
-from ..nn.config import DataConfig, config_from_dict
-from ..nn.training import TrainConfig, Trainer, is_main_process, seed_everything
+from ..nn.training import Trainer, is_main_process, seed_everything, training_sections
 from .data import HitSample, hit_sample
 from .model import HitTokenizer, HitTokenizerConfig
 
@@ -49,15 +48,9 @@ def train_hit_tokenizer(config: dict[str, Any], out_dir: str | Path, *, resume: 
                         ) -> HitTokenizer:
     """Simulate (or take ``events`` = (train, validation)), initialise the codebooks by
     k-means, train with early stopping; returns the best model (also ``out_dir/best.pt``)."""
-    unknown = sorted(set(config) - {"data", "model", "train"})
-    if unknown:
-        msg = f"config: unknown section(s) {unknown}; valid: ['data', 'model', 'train']"
-        raise ValueError(msg)
-    data = config_from_dict(DataConfig, config.get("data", {}), where="config.data")
-    mcfg = config_from_dict(HitTokenizerConfig, config.get("model", {}), where="config.model")
-    tcfg = config_from_dict(TrainConfig, {"progress": progress, "batch_size": 1024, "lr": 2e-3,
-                                          "weight_decay": 0.0, **config.get("train", {})},
-                            where="config.train")
+    data, mcfg, tcfg = training_sections(
+        config, HitTokenizerConfig, progress=progress,
+        train_defaults={"batch_size": 1024, "lr": 2e-3, "weight_decay": 0.0})
     seed_everything(tcfg.seed)
     if events is None:
         train_ev = simulate(data.n_train_events, data.mu, data.seed, 0)

@@ -17,8 +17,7 @@ import numpy as np
 import torch
 
 from ..data import Event, generate_events
-from ..nn.config import DataConfig, config_from_dict
-from ..nn.training import TrainConfig, Trainer, is_main_process, seed_everything
+from ..nn.training import Trainer, is_main_process, seed_everything, training_sections
 from .model import (
     TrackFormer,
     TrackFormerConfig,
@@ -41,14 +40,7 @@ def _tensors(seq: TrackSequences) -> tuple[torch.Tensor, ...]:
 def train_trackformer(config: dict[str, Any], out_dir: str | Path, *, resume: bool = False,
                       progress: bool = True) -> TrackFormer:
     """Simulate, build sequences, train with early stopping; returns the best model."""
-    unknown = sorted(set(config) - {"data", "model", "train"})
-    if unknown:
-        msg = f"config: unknown section(s) {unknown}; valid: ['data', 'model', 'train']"
-        raise ValueError(msg)
-    data = config_from_dict(DataConfig, config.get("data", {}), where="config.data")
-    mcfg = config_from_dict(TrackFormerConfig, config.get("model", {}), where="config.model")
-    tcfg = config_from_dict(TrainConfig, {"progress": progress, **config.get("train", {})},
-                            where="config.train")
+    data, mcfg, tcfg = training_sections(config, TrackFormerConfig, progress=progress)
     seed_everything(tcfg.seed)
     n_tr, n_va = data.n_train_events, data.n_val_events
     train_seq = build_sequences(simulate(n_tr, data.mu, data.seed, 0), mcfg,
