@@ -248,3 +248,17 @@ def test_shipped_tokenizer_meets_its_targets():
     m = tokenizer_metrics(model, sample, per_layer=False)
     assert m["rms_3d"] <= 1.0, m["rms_3d"]
     assert min(m["code_usage"]) >= 0.95, m["code_usage"]
+
+
+def test_dead_code_window_waits_for_two_assignments_per_code():
+    # a large codebook and small batches: codes are judged only once the window has seen
+    # 2 x size assignments, not every restart_every steps regardless
+    q = _quantizer(levels=1, size=64, dim=2, restart_every=1)
+    q.initialise(torch.randn(640, 2, generator=torch.Generator().manual_seed(5)))
+    q.train()
+    batch = torch.randn(10, 2, generator=torch.Generator().manual_seed(6))
+    for _ in range(12):          # 120 assignments < 128
+        q(batch)
+    assert int(q.restarts[0]) == 0
+    q(batch)                     # 130 >= 128: the codes no batch point chose restart
+    assert int(q.restarts[0]) > 0

@@ -51,8 +51,9 @@ class HitTokenizerConfig:
     layer_embed_dim: int = 8
     ema_decay: float = 0.99
     commitment: float = 0.25
-    #: A code is dead when, over the last ``restart_every`` training steps, it was chosen
-    #: fewer than ``dead_fraction`` × the average number of times (0: never chosen).
+    #: A code is dead when, over the last ``restart_every`` training steps (or more, until
+    #: they made two assignments per code), it was chosen fewer than ``dead_fraction`` × the
+    #: average number of times (0: never chosen).
     dead_fraction: float = 0.0
     restart_every: int = 50
     #: Positions are divided by this before the encoder (and the decoder's output multiplied).
@@ -179,6 +180,8 @@ class ResidualQuantizer(nn.Module):
     @torch.no_grad()
     def _restart_dead(self, level: int, residual: torch.Tensor) -> None:
         used = self.window_count[level]
+        if float(used.sum()) < 2.0 * self.size:
+            return  # the window has not yet seen two assignments per code: wait
         dead = used <= self.dead_fraction * used.mean()
         self.window_count[level].zero_()
         n_dead = int(dead.sum())
