@@ -842,22 +842,25 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
   st.pp = transportSimilarity(pr->jacobian, b.p);
   b.path += nav->path;
   ++b.nSteps;
-  if (passive) {
-    // material only: scattered, carried on (b is not used after its step)
-    Branch& child = b;
-    child.surface = &target;
-    child.x = st.xp;
-    child.p = st.pp;
-    child.f = pr->free;
+  // b carried on to the surface without a measurement: the prediction, then
+  // the surface's material (b is not used after its step)
+  auto carryOn = [&]() {
+    b.surface = &target;
+    b.x = st.xp;
+    b.p = st.pp;
+    b.f = pr->free;
     if (m_cfg.multipleScattering) {
-      addScattering(child.p, target, child.f, child.x[eBoundQOverP], m_cfg.mass);
+      addScattering(b.p, target, b.f, b.x[eBoundQOverP], m_cfg.mass);
     }
-    ws.next.push_back(child);
+  };
+  if (passive) {
+    carryOn();
+    ws.next.push_back(b);
     return;
   }
 
-  auto addNode = [&](const Branch& parent, std::int8_t type, std::int64_t meas, double chi2) {
-    ws.nodes.push_back(Node{parent.tip, type, meas, chi2});
+  auto addNode = [&](std::int32_t parentTip, std::int8_t type, std::int64_t meas, double chi2) {
+    ws.nodes.push_back(Node{parentTip, type, meas, chi2});
     return static_cast<std::int32_t>(ws.nodes.size() - 1);
   };
   // Stay on seed: on the module of the next seed measurement only that
@@ -984,7 +987,7 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
     if (!update(first, overlap.front()->meas, overlap.front()->free, child)) {
       return std::nullopt;  // a numerically failing branch is dropped
     }
-    child.tip = addNode(b, 0, overlap.front()->meas, first.chi2);
+    child.tip = addNode(b.tip, 0, overlap.front()->meas, first.chi2);
     for (std::size_t k = 1; k < overlap.size(); ++k) {
       // (the seed measurement is always taken)
       updateOnModule(child, overlap[k]->meas, overlap[k] == &cand && seedHere, ws, res);
@@ -1011,25 +1014,15 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
   }
   // Outlier or hole: the prediction (and the material) carries on.
   const std::int32_t parentTip = b.tip;
-  Branch& child = b;  // (b is not used after its step)
-  child.surface = &target;
-  child.x = st.xp;
-  child.p = st.pp;
-  child.f = pr->free;
-  if (m_cfg.multipleScattering) {
-    addScattering(child.p, target, child.f, child.x[eBoundQOverP], m_cfg.mass);
-  }
+  carryOn();
+  Branch& child = b;
   bool stop = false;
-  auto addNodeTo = [&](std::int8_t type, std::int64_t meas, double chi2) {
-    ws.nodes.push_back(Node{parentTip, type, meas, chi2});
-    return static_cast<std::int32_t>(ws.nodes.size() - 1);
-  };
   if (outlier >= 0) {
-    child.tip = addNodeTo(1, outlier, bestOutlier);
+    child.tip = addNode(parentTip, 1, outlier, bestOutlier);
     ++child.nOutliers;
     stop = static_cast<std::uint32_t>(child.nOutliers) > m_cfg.maxOutliers;
   } else {
-    child.tip = addNodeTo(2, -1, 0.0);
+    child.tip = addNode(parentTip, 2, -1, 0.0);
     ++child.nHoles;
     ++child.nConsecutiveHoles;
     stop = static_cast<std::uint32_t>(child.nHoles) > m_cfg.maxHoles ||

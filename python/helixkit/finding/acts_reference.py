@@ -60,7 +60,7 @@ from ..fitting.acts_reference import (
 from .chain import reconstruct
 from .ckf import Tracks, find_tracks_ckf, resolve_ambiguities
 from .config import AmbiguityConfig
-from .detector import ModulePlanes, PassiveSurfaces, detector_for
+from .detector import ModulePlanes, PassiveSurfaces, detector_for, seeds_on_distinct_surfaces
 
 __all__ = [
     "ACTS_GENERIC_SEEDING_LAYERS",
@@ -138,6 +138,15 @@ class ActsCkfRun:
     @property
     def n_events(self) -> int:
         return len(self.events)
+
+    def scoring_inputs(self, key: str) -> tuple[list[tuple[Any, ...]], list[np.ndarray],
+                                                list[np.ndarray]]:
+        """ACTS's tracks ``key`` (``"ckf"`` / ``"ambi"``) as :func:`pool_track_metrics` takes
+        them: per event (offsets, hits, hit particle ids, particles), and the tracks' pT, η."""
+        tr = [t[key] for t in self.acts_tracks]
+        per = [(t["offsets"], t["hits"], ev.hit_particle_id, ev.particles)
+               for t, ev in zip(tr, self.events, strict=True)]
+        return per, [t["pt"] for t in tr], [t["eta"] for t in tr]
 
     def stage_seconds(self) -> dict[str, float]:
         """ACTS seconds per event of the chain's stages (:data:`ACTS_STAGES`) and their sum."""
@@ -551,9 +560,7 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1, modules: bool = True,
     parts = [ev.particles for ev in run.events]
 
     def acts_metrics(key: str) -> dict[str, float]:
-        tr = [t[key] for t in run.acts_tracks]
-        per = [(t["offsets"], t["hits"], p, q) for t, p, q in zip(tr, pids, parts, strict=True)]
-        return _metrics(per, [t["pt"] for t in tr], [t["eta"] for t in tr])
+        return _metrics(*run.scoring_inputs(key))
 
     def hk_metrics(tracks: list[Tracks]) -> dict[str, float]:
         per, tpt, teta = [], [], []
@@ -571,9 +578,8 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1, modules: bool = True,
         trip = np.asarray(run.seeds[k], dtype=np.int64).reshape(-1, 3)
         r = np.hypot(ev.hits["x"], ev.hits["y"])[trip]
         trip = np.take_along_axis(trip, np.argsort(r, axis=1), axis=1)
-        sid = det.surface_id[trip]
-        ok = (sid[:, 0] != sid[:, 1]) & (sid[:, 1] != sid[:, 2]) & (sid[:, 0] != sid[:, 2])
-        found = find_tracks_ckf(ev, trip[ok], detector=det, n_threads=n_threads)
+        found = find_tracks_ckf(ev, trip[seeds_on_distinct_surfaces(det, trip)], detector=det,
+                                n_threads=n_threads)
         on_acts.append(resolve_ambiguities(found, AmbiguityConfig.acts_generic()))
     metrics = {"acts_ckf": acts_metrics("ckf"), "acts_ambi": acts_metrics("ambi"),
                "helixkit_ckf": hk_metrics(hk_ckf), "helixkit": hk_metrics(hk_tracks),

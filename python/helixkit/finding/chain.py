@@ -17,7 +17,12 @@ from ..seeding import (
 )
 from .ckf import SEED_FAILED, Tracks, find_tracks_ckf, resolve_ambiguities
 from .config import AmbiguityConfig, CkfConfig
-from .detector import DEFAULT_PIXEL_VOLUMES, detector_for, seeding_variances
+from .detector import (
+    DEFAULT_PIXEL_VOLUMES,
+    detector_for,
+    seeding_variances,
+    seeds_on_distinct_surfaces,
+)
 
 
 def reconstruct(
@@ -90,9 +95,7 @@ def reconstruct(
                                             var_r=var_r, var_z=var_z)
     t_seed = time.perf_counter() - t0
     trip = np.asarray(seeds.triplets, dtype=np.int64).reshape(-1, 3)
-    sid = det.surface_id[trip]
-    usable = ((sid >= 0).all(axis=1) & (sid[:, 0] != sid[:, 1]) & (sid[:, 1] != sid[:, 2])
-              & (sid[:, 0] != sid[:, 2]))
+    usable = seeds_on_distinct_surfaces(det, trip)
     found = find_tracks_ckf(event, trip[usable], config=ckf, detector=det, n_threads=nt)
     keep = np.flatnonzero(usable)
     found.seed = keep[found.seed]

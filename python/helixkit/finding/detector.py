@@ -382,12 +382,14 @@ def _derived(event: Event, x: np.ndarray, y: np.ndarray, z: np.ndarray, bz: floa
     slope_e = r / np.maximum(np.abs(z), 1e-6)
     shift_b = (r - radius[sid]) * slope_b
     shift_e = (z - z_mean[sid]) * slope_e
-    cov = np.zeros((len(sid), 3))
-    cov[:, 0] = np.where(b, var_u, var_v + shift_e**2)
-    cov[:, 1] = np.where(b, var_v + shift_b**2, var_u / np.maximum(r, 1e-6) ** 2)
-    own = cov.copy()  # without the layer-depth terms: what the seeding's space points get
+    # the measurements' own covariances (what the seeding's space points get), and the CKF's,
+    # with the spread of the modules' depth in the layer
+    own = np.zeros((len(sid), 3))
     own[:, 0] = np.where(b, var_u, var_v)
     own[:, 1] = np.where(b, var_v, var_u / np.maximum(r, 1e-6) ** 2)
+    cov = own.copy()
+    cov[:, 0] += np.where(b, 0.0, shift_e**2)
+    cov[:, 1] += np.where(b, shift_b**2, 0.0)
     return Detector(surfaces, sid.astype(np.int32), local, cov, bz, True, measurement_cov=own)
 
 
@@ -453,6 +455,15 @@ def space_point_variances(det: Detector, x: Any, y: Any, default: float = (0.05 
     return var_r, var_z
 
 
+def seeds_on_distinct_surfaces(det: Detector, seeds: np.ndarray) -> np.ndarray:
+    """(S,) bool: the seeds (S, 3 hit rows) whose three hits lie on three different surfaces
+    of ``det`` — what the CKF can follow (two hits on one derived layer surface, from
+    overlapping modules, cannot)."""
+    sid = det.surface_id[np.asarray(seeds, dtype=np.int64).reshape(-1, 3)]
+    return ((sid >= 0).all(axis=1) & (sid[:, 0] != sid[:, 1]) & (sid[:, 1] != sid[:, 2])
+            & (sid[:, 0] != sid[:, 2]))
+
+
 def seeding_variances(event: Event, det: Detector, volumes: Any = None
                       ) -> tuple[np.ndarray, np.ndarray]:
     """(var_r, var_z) per hit for the seeding: the event's own ``var_r`` / ``var_z`` columns
@@ -470,4 +481,4 @@ def seeding_variances(event: Event, det: Detector, volumes: Any = None
 
 
 __all__ = ["Detector", "ModulePlanes", "PassiveSurfaces", "PIXEL_RESOLUTION", "STRIP_RESOLUTION", "detector_for",
-           "seeding_variances", "space_point_variances"]
+           "seeding_variances", "seeds_on_distinct_surfaces", "space_point_variances"]

@@ -39,7 +39,12 @@ from ..seeding import (
 from . import acts_reference  # (imports pyacts only when a run is made)
 from .ckf import Tracks, find_tracks_ckf, resolve_ambiguities
 from .config import AmbiguityConfig, CkfConfig
-from .detector import DEFAULT_PIXEL_VOLUMES, detector_for, seeding_variances
+from .detector import (
+    DEFAULT_PIXEL_VOLUMES,
+    detector_for,
+    seeding_variances,
+    seeds_on_distinct_surfaces,
+)
 from .plots import plot_track_finding
 
 #: "uncapped": more seeds per middle space point than any event here has.
@@ -85,9 +90,7 @@ def _run_one(ev: Event, sample: _Sample, seeding: str, max_seeds: int, hashing: 
                                             volumes=sample.volumes, var_r=var_r, var_z=var_z)
     t_seed = time.perf_counter() - t0
     trip = np.asarray(seeds.triplets, dtype=np.int64).reshape(-1, 3)
-    sid = det.surface_id[trip]
-    # (as reconstruct: seeds with two hits on one CKF surface are not followed)
-    usable = (sid[:, 0] != sid[:, 1]) & (sid[:, 1] != sid[:, 2]) & (sid[:, 0] != sid[:, 2])
+    usable = seeds_on_distinct_surfaces(det, trip)  # (as reconstruct)
     before = find_tracks_ckf(ev, trip[usable], config=ckf, detector=det, n_threads=1)
     after = resolve_ambiguities(before, amb)
     timing = {"seeding": t_seed, **after.timing}
@@ -119,14 +122,10 @@ def _fatras(particles: Sequence[int], n_events: int, seed: int) -> list[_Sample]
 def _acts_row(sample: _Sample) -> dict[str, Any]:
     """ACTS's own chain on the sample's events, scored and timed like helixkit's rows."""
     run = sample.acts
-    pid = [ev.hit_particle_id for ev in sample.events]
-    parts = [ev.particles for ev in sample.events]
 
     def metrics(key: str, binned_by_track: bool) -> Any:
-        tr = [t[key] for t in run.acts_tracks]
-        per = [(t["offsets"], t["hits"], p, q) for t, p, q in zip(tr, pid, parts, strict=True)]
-        kw = {"track_pt": [t["pt"] for t in tr], "track_eta": [t["eta"] for t in tr]} \
-            if binned_by_track else {}
+        per, pt, eta = run.scoring_inputs(key)
+        kw = {"track_pt": pt, "track_eta": eta} if binned_by_track else {}
         return pool_track_metrics(per, **kw, **SELECTION)
 
     st = {k: 1e3 * v for k, v in run.stage_seconds().items()}

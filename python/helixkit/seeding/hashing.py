@@ -62,7 +62,16 @@ import numpy as np
 from .. import _core
 from .._validation import check_n_threads
 from ..graph import knn
-from .triplet import SeedFinderConfig, SeedingResult, _config, _space_points, _subset
+from .triplet import (
+    DEFAULT_VARIANCE_R,
+    DEFAULT_VARIANCE_Z,
+    SeedFinderConfig,
+    SeedingResult,
+    _config,
+    _space_points,
+    _subset,
+    _variance,
+)
 
 if TYPE_CHECKING:
     from ..data import Event
@@ -565,20 +574,10 @@ def find_seeds_hashing_in_event(
     if volumes is not None:
         mask &= np.isin(hits["volume_id"], np.asarray(list(volumes)))
     rows = np.flatnonzero(mask)
-
-    def per_hit(v: Any, name: str) -> Any:
-        if v is None:
-            return None
-        a = np.asarray(v, dtype=np.float64)
-        if a.ndim == 0:
-            return a
-        if a.shape != (n,):
-            msg = f"{name} must have one value per hit ({n}), got shape {a.shape}"
-            raise ValueError(msg)
-        return a[rows]
-
+    vr = None if var_r is None else _variance(var_r, "var_r", n, DEFAULT_VARIANCE_R)[rows]
+    vz = None if var_z is None else _variance(var_z, "var_z", n, DEFAULT_VARIANCE_Z)[rows]
     res = find_seeds_hashing(
         hits["x"][rows], hits["y"][rows], hits["z"][rows], seed_config, hashing_config, n_threads,
-        var_r=per_hit(var_r, "var_r"), var_z=per_hit(var_z, "var_z"),
+        var_r=vr, var_z=vz,
     )
     return HashingResult(rows[res.triplets], res.z_vertex, res.quality, res.timing, res.buckets)

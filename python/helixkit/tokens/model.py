@@ -247,7 +247,7 @@ class HitTokenizer(nn.Module):
                                            restart_every=cfg.restart_every)
 
     # ------------------------------------------------------------------ tensors
-    def _layer(self, layer: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    def _layer(self, layer: torch.Tensor | None) -> torch.Tensor | None:
         if self.layer_embed is None:
             return None
         if layer is None:
@@ -257,11 +257,11 @@ class HitTokenizer(nn.Module):
 
     def encode_latent(self, xyz: torch.Tensor, layer: torch.Tensor | None = None) -> torch.Tensor:
         x = xyz / self.config.length_scale
-        e = self._layer(layer, len(x))
+        e = self._layer(layer)
         return self.encoder(x if e is None else torch.cat([x, e], 1))
 
     def decode_latent(self, zq: torch.Tensor, layer: torch.Tensor | None = None) -> torch.Tensor:
-        e = self._layer(layer, len(zq))
+        e = self._layer(layer)
         out = self.decoder(zq if e is None else torch.cat([zq, e], 1))
         return out * self.config.length_scale
 
@@ -292,22 +292,25 @@ class HitTokenizer(nn.Module):
         if bad.any():
             msg = f"xyz: hit {int(np.flatnonzero(bad)[0])} is not finite ({a[bad][0].tolist()})"
             raise ValueError(msg)
-        lay = None
-        if self.layer_embed is not None:
-            if layer is None:
-                msg = "layer: this tokeniser takes the layer index as an input (layer_input=True)"
-                raise ValueError(msg)
-            li = np.asarray(layer, dtype=np.int64).reshape(-1)
-            if len(li) != len(a):
-                msg = f"layer has {len(li)} entries for {len(a)} hits"
-                raise ValueError(msg)
-            out = (li < 0) | (li >= self.config.n_layer_ids)
-            if out.any():
-                msg = (f"layer: index {int(li[out][0])} outside [0, {self.config.n_layer_ids}) "
-                       "(unknown layer)")
-                raise ValueError(msg)
-            lay = torch.from_numpy(li)
-        return torch.from_numpy(a), lay
+        return torch.from_numpy(a), self._layer_input(layer, len(a))
+
+    def _layer_input(self, layer: Any, n: int) -> torch.Tensor | None:
+        """The checked layer indices of n hits (None for a tokeniser without the layer)."""
+        if self.layer_embed is None:
+            return None
+        if layer is None:
+            msg = "layer: this tokeniser takes the layer index as an input (layer_input=True)"
+            raise ValueError(msg)
+        li = np.asarray(layer, dtype=np.int64).reshape(-1)
+        if len(li) != n:
+            msg = f"layer has {len(li)} entries for {n} hits"
+            raise ValueError(msg)
+        out = (li < 0) | (li >= self.config.n_layer_ids)
+        if out.any():
+            msg = (f"layer: index {int(li[out][0])} outside [0, {self.config.n_layer_ids}) "
+                   "(unknown layer)")
+            raise ValueError(msg)
+        return torch.from_numpy(li)
 
     @torch.no_grad()
     def encode(self, xyz: Any, layer: Any = None, *, n_threads: int = 0) -> np.ndarray:
@@ -355,11 +358,8 @@ class HitTokenizer(nn.Module):
         if len(t) and (t.min() < 0 or t.max() >= self.config.codebook_size):
             msg = f"tokens must be in [0, {self.config.codebook_size}), got {t.min()}..{t.max()}"
             raise ValueError(msg)
-        lay = None
-        if self.layer_embed is not None:
-            _, lay = self._inputs(np.zeros((len(t), 3)), layer)
         z = self.quantizer.lookup(torch.from_numpy(t))
-        return self.decode_latent(z, lay).numpy().astype(np.float64)
+        return self.decode_latent(z, self._layer_input(layer, len(t))).numpy().astype(np.float64)
 
     @torch.no_grad()
     def reconstruct(self, xyz: Any, layer: Any = None) -> tuple[np.ndarray, np.ndarray]:
