@@ -40,6 +40,8 @@ BUILTIN: dict[str, str] = {
     "learned_tracking": "helixkit.learned.model",
     "trackformer": "helixkit.trackformer.model",
     "hit_tokenizer": "helixkit.tokens.model",
+    "next_hit": "helixkit.tokens.nexthit",
+    "next_hit_tokens": "helixkit.tokens.nexthit",
 }
 
 

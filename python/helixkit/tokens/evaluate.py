@@ -18,9 +18,21 @@ import numpy as np
 
 from .._table import format_table
 from ..data import Event
+from ..nn.registry import pretrained
 from ..plots import pyplot, save_figure
 from .data import HitSample, hit_sample, track_order
+from .follow import (
+    check_tokenizer,
+    follow,
+    following_efficiency,
+    helix_next_hits,
+    helix_predictor,
+    model_predictor,
+    predict_next_hits,
+    token_only_next_hits,
+)
 from .model import HitTokenizer
+from .sequences import track_sequences
 from .train import simulate, train_hit_tokenizer
 
 
@@ -223,5 +235,200 @@ def codebook_study(out_dir: str | Path, *, configs: Sequence[tuple[int, int]] = 
     return {"runs": runs, "table": text}
 
 
-__all__ = ["STUDY_CONFIGS", "codebook_study", "coordinate_errors", "evaluate_hit_tokenizer",
+
+
+# ---------------------------------------------------------------------- next-hit prediction
+#: pT [GeV] above which next hits are scored and particles followed.
+SCORE_MIN_PT = 1.0
+#: Distances [mm] whose within-fractions are reported.
+WITHIN = (1.0, 10.0, 100.0)
+
+
+def _distance_row(name: str, d: np.ndarray, layer_acc: float | None, token_acc: float | None
+                  ) -> dict[str, Any]:
+    d = np.where(np.isfinite(d), d, np.inf)
+    row: dict[str, Any] = {"model": name, "n": len(d),
+                           "median": float(np.median(d)) if len(d) else float("nan"),
+                           "q68": float(np.quantile(d, 0.68)) if len(d) else float("nan"),
+                           "q95": float(np.quantile(d, 0.95)) if len(d) else float("nan"),
+                           "layer_accuracy": layer_acc, "token_accuracy": token_acc}
+    for w in WITHIN:
+        row[f"within_{w:g}"] = float(np.mean(d <= w)) if len(d) else float("nan")
+    return row
+
+
+def next_hit_metrics(seqs: Any, predictions: dict[str, dict[str, np.ndarray]],
+                     geometry: Any) -> dict[str, Any]:
+    """Scores of next-hit predictions (``{model: {"xyz", "layer"?, "token"?}}``) on the steps
+    t >= 2 (three hits seen) that have a next hit, of tracks with pT >= 1 GeV: distances to
+    the true next hit (median, 68 %, 95 %, within 1 / 10 / 100 mm), layer and token accuracy,
+    and the distances by step and by the next hit's layer."""
+    T = seqs.max_len
+    t = np.arange(T)[None, :]
+    target = (t >= 2) & (t < seqs.length[:, None] - 1) & (seqs.pt[:, None] >= SCORE_MIN_PT)
+    nxt_xyz = np.roll(seqs.xyz, -1, 1)[target]
+    nxt_layer = np.roll(seqs.layer, -1, 1)[target]
+    nxt_tok = np.roll(seqs.tokens[..., 0], -1, 1)[target]
+    steps = np.broadcast_to(t, target.shape)[target]
+    rows, by_step, by_layer = [], {}, {}
+    for name, p in predictions.items():
+        d = np.linalg.norm(p["xyz"][target] - nxt_xyz, axis=1)
+        lacc = float(np.mean(p["layer"][target] == nxt_layer)) if "layer" in p else None
+        tacc = float(np.mean(p["token"][target] == nxt_tok)) if "token" in p else None
+        rows.append(_distance_row(name, d, lacc, tacc))
+        by_step[name] = [_distance_row(name, d[steps == s], None, None) | {"step": int(s)}
+                         for s in np.unique(steps)]
+        by_layer[name] = [_distance_row(name, d[nxt_layer == li], None, None) | {"layer": int(li)}
+                          for li in np.unique(nxt_layer)]
+    g = geometry.arrays()
+    coarse = g["sigma_v"][nxt_layer] >= 5.0
+    return {"rows": rows, "by_step": by_step, "by_layer": by_layer, "n_steps": int(target.sum()),
+            "n_tracks": int(target.any(1).sum()),
+            # next hits whose own smearing (sigma_v >= 5 mm: long strips) is coarse
+            "coarse_target_fraction": float(coarse.mean()) if len(coarse) else 0.0}
+
+
+def _seeds(event: Event, min_pt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                  np.ndarray]:
+    """Truth seeds: the first three hits (propagation order) of every particle with pT >=
+    ``min_pt`` and >= 4 hits. Returns (seeds (n, 3) rows, particle ids, pT, η)."""
+    s = track_sequences([event], None, min_pt=min_pt, priors=False)
+    return s.rows[:, :3], s.particle_id, s.pt, s.eta
+
+
+def following_study(events: Sequence[Event], model: Any, tokenizer: Any, *,
+                    window: float = 10.0, max_holes: int = 1) -> dict[str, Any]:
+    """Track following from truth seeds (pT >= 1 GeV) with the next-hit model and the helix:
+    per method, the fraction of particles followed with >= 50 % and >= 75 % of their hits and
+    no foreign majority, the seconds it took, and per particle (pT, η, found fraction)."""
+    out: dict[str, Any] = {}
+    methods = {"next_hit": lambda g: model_predictor(model, g), "helix": helix_predictor}
+    for name, make in methods.items():
+        fr, maj, pts, etas, secs = [], [], [], [], 0.0
+        for ev in events:
+            seeds, pid, pt, eta = _seeds(ev, SCORE_MIN_PT)
+            t0 = time.perf_counter()
+            res = follow(ev, seeds, make(ev.geometry), tokenizer=tokenizer if name == "next_hit"
+                         else None, window=window, max_holes=max_holes)
+            secs += time.perf_counter() - t0
+            e = following_efficiency(ev, pid, res)
+            fr.append(e["fraction"])
+            maj.append(e["majority"])
+            pts.append(pt)
+            etas.append(eta)
+        f, m = np.concatenate(fr), np.concatenate(maj)
+        out[name] = {"n_particles": len(f), "eff50": float(np.mean((f >= 0.5) & m)),
+                     "eff75": float(np.mean((f >= 0.75) & m)), "seconds": secs,
+                     "_fraction": f, "_majority": m, "_pt": np.concatenate(pts),
+                     "_eta": np.concatenate(etas)}
+    return out
+
+
+def _next_hit_plots(metrics: dict[str, Any], follows: dict[float, dict[str, Any]], out: Path,
+                    geometry: Any) -> list[Path]:
+    plt = pyplot()
+    paths = []
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    names = [g.kind[0].upper() + f"{g.volume_id}:{g.layer_id}" for g in geometry.layers]
+    for name, rows in metrics["by_layer"].items():
+        li = np.array([r["layer"] for r in rows])
+        ax.plot(li, [r["median"] for r in rows], "o-", ms=4, label=f"{name}: median")
+        ax.plot(li, [r["q68"] for r in rows], "s:", ms=3, alpha=0.6, label=f"{name}: 68 %")
+    ax.set_yscale("log")
+    used = sorted({r["layer"] for rows in metrics["by_layer"].values() for r in rows})
+    ax.set_xticks(used)
+    ax.set_xticklabels([names[i] for i in used], rotation=90, fontsize=6)
+    ax.set_xlabel("layer of the next hit (B barrel / E endcap, volume:layer)")
+    ax.set_ylabel("|predicted − true next hit| [mm]")
+    ax.set_title("Next-hit error by layer (pT > 1 GeV, after >= 3 hits)")
+    ax.legend(fontsize=7, ncol=3)
+    paths.append(save_figure(fig, out / "next_hit_error_vs_layer.png"))
+    for mu, res in follows.items():
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+        for name, r in res.items():
+            ok = (r["_fraction"] >= 0.75) & r["_majority"]
+            for ax, var, bins, lab in ((axes[0], r["_pt"], np.geomspace(1, 100, 11), "pT [GeV]"),
+                                       (axes[1], r["_eta"], np.linspace(-4, 4, 17), "η")):
+                n, _ = np.histogram(var, bins)
+                k, _ = np.histogram(var[ok], bins)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    eff = k / n
+                err = np.sqrt(np.clip(eff * (1 - eff), 0, None) / np.maximum(n, 1))
+                c = 0.5 * (bins[1:] + bins[:-1]) if var is r["_eta"] else np.sqrt(bins[1:] * bins[:-1])
+                ax.errorbar(c, eff, yerr=err, fmt="o-", ms=4, capsize=2,
+                            label=f"{name}: {100 * r['eff75']:.1f} %")
+                ax.set_xlabel(lab)
+                ax.set_ylabel("followed with >= 75 % of hits")
+                ax.set_ylim(0, 1.05)
+                ax.grid(alpha=0.3)
+        axes[0].set_xscale("log")
+        axes[0].legend(fontsize=8)
+        fig.suptitle(f"Track following from truth seeds, <mu> = {mu:g} (pT > 1 GeV)")
+        paths.append(save_figure(fig, out / f"following_mu{mu:g}.png"))
+    return paths
+
+
+def evaluate_next_hit(model: Any, *, tokenizer: Any = None, token_model: Any = None,
+                      n_events: int = 3, mu: float = 50.0, seed: int = 54321,
+                      follow_mu: Sequence[float] = (50.0, 200.0), follow_events: int = 1,
+                      window: float = 10.0, out_dir: str | Path | None = None) -> dict[str, Any]:
+    """The next-hit model, the token-only model and the helix side by side on fresh events:
+    next-hit scores (:func:`next_hit_metrics`), inference throughput, and track following at
+    each ``follow_mu`` (:func:`following_study`). Default tokeniser / token-only model: the
+    shipped ones."""
+    if n_events < 1 or follow_events < 0:
+        msg = f"n_events must be >= 1 and follow_events >= 0, got {n_events}, {follow_events}"
+        raise ValueError(msg)
+    tok = tokenizer if tokenizer is not None else pretrained("hit_tokenizer")
+    check_tokenizer(model, tok)
+    evs = simulate(n_events, mu, seed, 20_000)
+    geo = evs[0].geometry
+    seqs = track_sequences(evs, tok, min_pt=SCORE_MIN_PT, max_len=model.config.max_len)
+    t0 = time.perf_counter()
+    preds = {"next_hit": predict_next_hits(model, seqs, geo)}
+    t_model = time.perf_counter() - t0
+    if token_model is None:
+        token_model = pretrained("next_hit_tokens")
+    check_tokenizer(token_model, tok)
+    preds["token_only"] = token_only_next_hits(token_model, tok, seqs)
+    t0 = time.perf_counter()
+    preds["helix"] = helix_next_hits(seqs, geo)
+    t_helix = time.perf_counter() - t0
+    m = next_hit_metrics(seqs, preds, geo)
+    m["tracks_per_second"] = len(seqs) / max(t_model, 1e-12)
+    m["helix_tracks_per_second"] = len(seqs) / max(t_helix, 1e-12)
+    follows = {}
+    for k, fmu in enumerate(follow_mu):
+        if follow_events:
+            fev = simulate(follow_events, fmu, seed + 11 + k, 30_000 + 100 * k)
+            follows[fmu] = following_study(fev, model, tok, window=window)
+    rows = [[r["model"], f"{r['median']:.3f}", f"{r['q68']:.3f}", f"{r['q95']:.2f}",
+             *(f"{100 * r[f'within_{w:g}']:.2f}" for w in WITHIN),
+             "-" if r["layer_accuracy"] is None else f"{100 * r['layer_accuracy']:.2f}",
+             "-" if r["token_accuracy"] is None else f"{100 * r['token_accuracy']:.2f}"]
+            for r in m["rows"]]
+    headers = ["model", "median [mm]", "68 % [mm]", "95 % [mm]", "<= 1 mm %", "<= 10 mm %",
+               "<= 100 mm %", "layer acc %", "token acc %"]
+    table = format_table(rows, headers)
+    frows = [[f"{fmu:g}", name, r["n_particles"], f"{100 * r['eff50']:.2f}",
+              f"{100 * r['eff75']:.2f}", f"{r['seconds']:.2f}"]
+             for fmu, res in follows.items() for name, r in res.items()]
+    ftable = format_table(frows, ["<mu>", "method", "particles", ">= 50 % hits %",
+                                  ">= 75 % hits %", "seconds"]) if frows else ""
+    res_out: dict[str, Any] = {
+        "metrics": m, "table": table, "following_table": ftable,
+        "following": {f"{fmu:g}": {n: _public(r) for n, r in res.items()}
+                      for fmu, res in follows.items()},
+        "config": dict(vars(model.config)), "window_mm": window,
+        "events": {"n": n_events, "mu": mu, "seed": seed, "follow_events": follow_events}}
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        res_out["plots"] = [str(p) for p in _next_hit_plots(m, follows, out, geo)]
+        (out / "next_hit_eval.json").write_text(json.dumps(res_out, indent=1, default=float))
+    return res_out
+
+
+__all__ = ["SCORE_MIN_PT", "STUDY_CONFIGS", "WITHIN", "codebook_study", "coordinate_errors",
+           "evaluate_hit_tokenizer", "evaluate_next_hit", "following_study", "next_hit_metrics",
            "tokenizer_metrics"]

@@ -19,9 +19,19 @@ from typing import Any
 import torch
 
 from ..data import Event, generate_events
+from ..nn.registry import pretrained
 from ..nn.training import Trainer, is_main_process, seed_everything, training_sections
 from .data import HitSample, hit_sample
 from .model import HitTokenizer, HitTokenizerConfig
+from .nexthit import (
+    NextHitConfig,
+    NextHitModel,
+    TokenNextHitConfig,
+    TokenNextHitModel,
+    batch_tensors,
+    tokenizer_digest,
+)
+from .sequences import track_sequences
 
 #: Training hits the k-means initialisation of the codebooks runs on.
 KMEANS_HITS = 50_000
@@ -80,4 +90,73 @@ def train_hit_tokenizer(config: dict[str, Any], out_dir: str | Path, *, resume: 
     return model
 
 
-__all__ = ["KMEANS_HITS", "simulate", "train_hit_tokenizer"]
+
+
+def _next_hit_data(events: list[Event], tokenizer: Any, mcfg: Any) -> Any:
+    return track_sequences(events, tokenizer, min_pt=NEXT_HIT_MIN_PT, max_len=mcfg.max_len,
+                           priors=mcfg.helix_prior and mcfg.inputs == "full")
+
+
+#: Tracks below this pT [GeV] are not trained on (loopers have no next-layer order).
+NEXT_HIT_MIN_PT = 0.5
+
+
+def train_next_hit(config: dict[str, Any], out_dir: str | Path, *, resume: bool = False,
+                   progress: bool = True, tokenizer: HitTokenizer | None = None,
+                   events: tuple[list[Event], list[Event]] | None = None,
+                   model_name: str = "next_hit") -> Any:
+    """Train a :class:`~helixkit.tokens.nexthit.NextHitModel` on the tracks (pT >= 0.5 GeV,
+    >= 4 hits) of simulated events (or ``events`` = (train, validation)), tokenised by
+    ``tokenizer`` (default: the shipped ``pretrained("hit_tokenizer")``); returns the best
+    model (also ``out_dir/best.pt``). The model's codebook size, levels and tokeniser
+    fingerprint are taken from the tokeniser. ``model_name="next_hit_tokens"``: the
+    token-only baseline."""
+    if model_name not in ("next_hit", "next_hit_tokens"):
+        msg = f"model_name must be 'next_hit' or 'next_hit_tokens', got {model_name!r}"
+        raise ValueError(msg)
+    cls, cfg_cls = (NextHitModel, NextHitConfig) if model_name == "next_hit" else \
+        (TokenNextHitModel, TokenNextHitConfig)
+    data, mcfg, tcfg = training_sections(
+        config, cfg_cls, progress=progress,
+        train_defaults={"batch_size": 256, "lr": 1e-3, "weight_decay": 1e-4})
+    tok = tokenizer if tokenizer is not None else pretrained("hit_tokenizer")
+    tc = tok.config
+    for field in ("codebook_size", "levels"):
+        given = config.get("model", {}).get(field)
+        if given is not None and given != getattr(tc, field):
+            msg = (f"config.model.{field} = {given} differs from the tokeniser's "
+                   f"{getattr(tc, field)} (leave it out: it is taken from the tokeniser)")
+            raise ValueError(msg)
+    mcfg.codebook_size, mcfg.levels, mcfg.tokenizer = tc.codebook_size, tc.levels, \
+        tokenizer_digest(tok)
+    seed_everything(tcfg.seed)
+    if events is None:
+        train_ev = simulate(data.n_train_events, data.mu, data.seed, 0)
+        val_ev = simulate(data.n_val_events, data.mu, data.seed + 1, data.n_train_events)
+    else:
+        train_ev, val_ev = events
+    train_s, val_s = _next_hit_data(train_ev, tok, mcfg), _next_hit_data(val_ev, tok, mcfg)
+    for name, s in (("training", train_s), ("validation", val_s)):
+        if len(s) == 0:
+            msg = f"{name} events: no tracks with >= 4 hits and pT >= {NEXT_HIT_MIN_PT} GeV"
+            raise ValueError(msg)
+        top = int(s.layer.max())
+        if top >= mcfg.n_layer_ids:
+            msg = (f"{name} tracks: layer index {top} >= model.n_layer_ids "
+                   f"({mcfg.n_layer_ids}); raise n_layer_ids")
+            raise ValueError(msg)
+    model = cls(mcfg)
+    out = Path(out_dir)
+    trainer = Trainer(model, lambda m, b: m.loss(b), tcfg, out)
+    if resume:
+        trainer.resume(out / "last.pt")
+    trainer.fit(batch_tensors(train_s), batch_tensors(val_s))
+    if is_main_process():
+        (out / "run_config.json").write_text(json.dumps(
+            {"data": asdict(data), "model": asdict(mcfg), "train": asdict(tcfg),
+             "tracks": {"train": len(train_s), "validation": len(val_s)}}, indent=1))
+    model.eval()
+    return model
+
+
+__all__ = ["KMEANS_HITS", "NEXT_HIT_MIN_PT", "simulate", "train_hit_tokenizer", "train_next_hit"]
