@@ -362,6 +362,9 @@ def _next_hit_plots(metrics: dict[str, Any], follows: dict[float, dict[str, Any]
                 ax.set_ylim(0, 1.05)
                 ax.grid(alpha=0.3)
         axes[0].set_xscale("log")
+        ticks = [1, 2, 5, 10, 20, 50, 100]
+        axes[0].set_xticks(ticks, [str(v) for v in ticks])
+        axes[0].xaxis.set_minor_formatter(plt.NullFormatter())
         axes[0].legend(fontsize=8)
         fig.suptitle(f"Track following from truth seeds, <mu> = {mu:g} (pT > 1 GeV)")
         paths.append(save_figure(fig, out / f"following_mu{mu:g}.png"))

@@ -42,6 +42,12 @@ def simulate(n: int, mu: float, seed: int, first: int) -> list[Event]:
     return list(generate_events(n, mu=mu, seed=seed, first_event_id=first))
 
 
+def simulated_split(data: Any) -> tuple[list[Event], list[Event]]:
+    """The training and validation events of a config's ``data`` section (different seeds)."""
+    return (simulate(data.n_train_events, data.mu, data.seed, 0),
+            simulate(data.n_val_events, data.mu, data.seed + 1, data.n_train_events))
+
+
 def _tensors(s: HitSample) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(s.xyz), torch.from_numpy(s.layer)
 
@@ -62,11 +68,7 @@ def train_hit_tokenizer(config: dict[str, Any], out_dir: str | Path, *, resume: 
         config, HitTokenizerConfig, progress=progress,
         train_defaults={"batch_size": 1024, "lr": 2e-3, "weight_decay": 0.0})
     seed_everything(tcfg.seed)
-    if events is None:
-        train_ev = simulate(data.n_train_events, data.mu, data.seed, 0)
-        val_ev = simulate(data.n_val_events, data.mu, data.seed + 1, data.n_train_events)
-    else:
-        train_ev, val_ev = events
+    train_ev, val_ev = events if events is not None else simulated_split(data)
     train_s, val_s = hit_sample(train_ev), hit_sample(val_ev)
     model = HitTokenizer(mcfg)
     _check_layers(model, train_s, "training hits")
@@ -130,11 +132,7 @@ def train_next_hit(config: dict[str, Any], out_dir: str | Path, *, resume: bool 
     mcfg.codebook_size, mcfg.levels, mcfg.tokenizer = tc.codebook_size, tc.levels, \
         tokenizer_digest(tok)
     seed_everything(tcfg.seed)
-    if events is None:
-        train_ev = simulate(data.n_train_events, data.mu, data.seed, 0)
-        val_ev = simulate(data.n_val_events, data.mu, data.seed + 1, data.n_train_events)
-    else:
-        train_ev, val_ev = events
+    train_ev, val_ev = events if events is not None else simulated_split(data)
     train_s, val_s = _next_hit_data(train_ev, tok, mcfg), _next_hit_data(val_ev, tok, mcfg)
     for name, s in (("training", train_s), ("validation", val_s)):
         if len(s) == 0:
@@ -159,4 +157,4 @@ def train_next_hit(config: dict[str, Any], out_dir: str | Path, *, resume: bool 
     return model
 
 
-__all__ = ["KMEANS_HITS", "NEXT_HIT_MIN_PT", "simulate", "train_hit_tokenizer", "train_next_hit"]
+__all__ = ["KMEANS_HITS", "NEXT_HIT_MIN_PT", "simulate", "simulated_split", "train_hit_tokenizer", "train_next_hit"]
