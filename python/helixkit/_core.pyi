@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AnnoyForest', 'DbscanConfig', 'KalmanFitterConfig', 'KalmanSmoother', 'NeighborGraphConfig', 'SeedConfirmationRange', 'SurfaceSet', 'TripletSeederConfig', 'dbscan', 'dbscan_graph', 'estimate_perigee_from_seeds', 'find_seeds', 'find_seeds_buckets', 'find_seeds_subset', 'hardware_threads', 'hashing_annoy_buckets', 'hashing_buckets', 'hashing_embedding', 'hashing_exact_phi_neighbours', 'hashing_merge', 'hashing_query_cells', 'hashing_query_layer', 'hashing_seed', 'kalman_fit', 'knn_graph', 'perigee_from_momenta', 'radius_graph', 'seeding_grid_info', 'units']
+__all__: list[str] = ['AnnoyForest', 'DbscanConfig', 'KalmanFitterConfig', 'KalmanSmoother', 'NeighborGraphConfig', 'PixelClusterizerConfig', 'SeedConfirmationRange', 'SurfaceSet', 'TripletSeederConfig', 'cluster_pixels', 'dbscan', 'dbscan_graph', 'estimate_perigee_from_seeds', 'find_seeds', 'find_seeds_buckets', 'find_seeds_subset', 'hardware_threads', 'hashing_annoy_buckets', 'hashing_buckets', 'hashing_embedding', 'hashing_exact_phi_neighbours', 'hashing_merge', 'hashing_query_cells', 'hashing_query_layer', 'hashing_seed', 'kalman_fit', 'knn_graph', 'perigee_from_momenta', 'radius_graph', 'seeding_grid_info', 'units']
 class SeedConfirmationRange:
     """
     Seed-confirmation parameters of one detector region (ACTS SeedConfirmationRangeConfig); lengths in mm.
@@ -469,6 +469,23 @@ class DbscanConfig:
     @n_threads.setter
     def n_threads(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+class PixelClusterizerConfig:
+    def __init__(self) -> None:
+        ...
+    def validate(self) -> None:
+        ...
+    @property
+    def connectivity(self) -> int:
+        ...
+    @connectivity.setter
+    def connectivity(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def n_threads(self) -> int:
+        ...
+    @n_threads.setter
+    def n_threads(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
 class SurfaceSet:
     def __init__(self, type: numpy.typing.NDArray[numpy.int8], center: numpy.typing.NDArray[numpy.float64], rotation: numpy.typing.NDArray[numpy.float64], radius: numpy.typing.NDArray[numpy.float64], bounds: numpy.typing.NDArray[numpy.float64], thickness_x0: numpy.typing.NDArray[numpy.float64]) -> None:
         ...
@@ -581,6 +598,16 @@ class KalmanFitterConfig:
         ...
 def _parallel_collect_check(n: typing.SupportsInt | typing.SupportsIndex, chunk: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
     ...
+@typing.overload
+def cluster_pixels(module: numpy.typing.NDArray[numpy.int64], row: numpy.typing.NDArray[numpy.int32], col: numpy.typing.NDArray[numpy.int32], charge: numpy.typing.NDArray[numpy.float32], config: PixelClusterizerConfig) -> tuple:
+    """
+    Connected components of fired pixels per module -> (labels, module, size, size_row, size_col, charge, row, col).
+    """
+@typing.overload
+def cluster_pixels(module: numpy.typing.NDArray[numpy.int64], row: numpy.typing.NDArray[numpy.int32], col: numpy.typing.NDArray[numpy.int32], charge: numpy.typing.NDArray[numpy.float64], config: PixelClusterizerConfig) -> tuple:
+    """
+    Connected components of fired pixels per module -> (labels, module, size, size_row, size_col, charge, row, col).
+    """
 @typing.overload
 def dbscan(x: numpy.typing.NDArray[numpy.float32], config: DbscanConfig) -> numpy.typing.NDArray[numpy.int32]:
     ...

@@ -1,11 +1,16 @@
 """Neighbour graphs (kNN, radius) and DBSCAN on native, thread-parallel k-d trees,
-plus the graph-construction metrics of learned tracking pipelines."""
+pixel clustering (connected components per module), plus the graph-construction
+metrics of learned tracking pipelines."""
 
 from __future__ import annotations
 
 from ._neighbors import DbscanRescan, dbscan, knn, knn_graph, radius, radius_graph
 
 __all__ = ["DbscanRescan", "dbscan", "knn", "knn_graph", "radius", "radius_graph"]
+
+from ._pixels import PixelClusters, cluster_pixels
+
+__all__ += ["PixelClusters", "cluster_pixels"]
 
 from .metrics import GraphMetrics, KScan, graph_metrics, hits_of_interest, k_scan
 
