@@ -243,10 +243,12 @@ def test_old_package_paths_forward_submodules(monkeypatch):
 def test_shipped_weights_live_with_their_system_and_load_by_name():
     from helixkit import nn
 
-    assert nn.shipped() == ["hit_tokenizer", "learned_tracking", "trackformer"]
+    assert nn.shipped() == ["hit_tokenizer", "learned_tracking", "next_hit", "next_hit_tokens",
+                            "trackformer"]
     assert (PACKAGE / "learned" / "weights" / "learned_tracking.pt").is_file()
     assert (PACKAGE / "trackformer" / "weights" / "trackformer.pt").is_file()
-    assert (PACKAGE / "tokens" / "weights" / "hit_tokenizer.pt").is_file()
+    for name in ("hit_tokenizer", "next_hit", "next_hit_tokens"):
+        assert (PACKAGE / "tokens" / "weights" / f"{name}.pt").is_file()
     for name, module in nn.BUILTIN.items():
         cls = importlib.import_module(module)
         assert any(getattr(v, "model_name", None) == name for v in vars(cls).values()), name

@@ -14,7 +14,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "acts": ["decode_barcode", "decode_geometry_id", "encode_barcode", "encode_geometry_id",
              "read_acts_csv"],
     "event": ["Event", "Table", "layer_key"],
-    "geometry": ["Geometry", "Layer", "trackml_like"],
+    "geometry": ["Geometry", "Layer", "geometry_from_hits", "trackml_like"],
     "selection": ["CutFlow", "format_cutflow", "particle_hit_counts", "select_particles",
                   "split_events"],
     "trackml": ["list_trackml_events", "read_trackml", "trackml_event_files", "write_trackml"],
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
         read_acts_csv,
     )
     from .event import Event, Table, layer_key
-    from .geometry import Geometry, Layer, trackml_like
+    from .geometry import Geometry, Layer, geometry_from_hits, trackml_like
     from .selection import (
         CutFlow,
         format_cutflow,

@@ -19,12 +19,16 @@ simulation makes TrackML-style clusters (cells) and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from .. import units as u
+
+if TYPE_CHECKING:
+    from .event import Event
 
 BARREL = 0
 ENDCAP = 1
@@ -256,3 +260,74 @@ def trackml_like(b_field_z: float = 2.0 * u.T) -> Geometry:
                                 n_phi_modules=96, n_modules_2=3, pitch=ls_pitch,
                                 sensor_thickness=0.35))
     return Geometry(layers, b_field_z=b_field_z, name="trackml_like", pixel_volumes=(7, 8, 9))
+
+
+def _iqr(v: np.ndarray) -> float:
+    q75, q25 = np.percentile(v, [75, 25])
+    return float(q75 - q25)
+
+
+def geometry_from_hits(events: Event | Sequence[Event], *, b_field_z: float = 2.0 * u.T,
+                       resolution: tuple[float, float] | None = None,
+                       name: str = "from hits") -> Geometry:
+    """An approximate :class:`Geometry` of the detector that recorded ``events`` (an
+    :class:`~helixkit.data.Event` or several), for events read without one (TrackML, ACTS
+    CSV): one layer per (volume_id, layer_id), a cylinder at the hits' median radius where
+    the hits spread more in z than in r (a barrel layer), else a disk at their median z;
+    extent: the hits' range. Resolutions: ``resolution`` (sigma_u, sigma_v) [mm] if given,
+    else from the truth positions (tx, ty, tz) where the events have them (the RMS of the
+    measured - true local coordinates, >= 1 µm), else ``ValueError``. Material, module counts
+    and pitch keep the :class:`Layer` defaults (the geometry is for extrapolation and
+    windows, not for simulation)."""
+    evs: list[Event] = [events] if hasattr(events, "hits") else list(events)  # type: ignore[list-item]
+    if not evs:
+        msg = "events: no events given"
+        raise ValueError(msg)
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("vol", "lay", "x", "y", "z", "tx",
+                                                          "ty", "tz")}
+    with_truth = resolution is None and all(
+        e.has_truth and all(c in e.truth.columns for c in ("tx", "ty", "tz")) for e in evs)
+    for e in evs:
+        h = e.hits
+        for k, c in (("vol", "volume_id"), ("lay", "layer_id"), ("x", "x"), ("y", "y"),
+                     ("z", "z")):
+            cols[k].append(np.asarray(h[c], dtype=np.float64))
+        if with_truth:
+            for c in ("tx", "ty", "tz"):
+                cols[c].append(np.asarray(e.truth[c], dtype=np.float64))
+    a = {k: np.concatenate(v) for k, v in cols.items() if v}
+    if len(a["x"]) == 0:
+        msg = "events: no hits"
+        raise ValueError(msg)
+    if not all(np.isfinite(a[k]).all() for k in ("x", "y", "z")):
+        msg = "events: hit positions must be finite (found NaN or inf in x, y or z)"
+        raise ValueError(msg)
+    if resolution is None and not with_truth:
+        msg = ("resolution: not given, and the events have no truth positions (tx, ty, tz) "
+               "to measure it from; pass resolution=(sigma_u, sigma_v) in mm")
+        raise ValueError(msg)
+    r = np.hypot(a["x"], a["y"])
+    key = a["vol"].astype(np.int64) * 100_000 + a["lay"].astype(np.int64)
+    layers = []
+    for k in np.unique(key):
+        s = key == k
+        rs, zs = r[s], a["z"][s]
+        barrel = _iqr(zs) > _iqr(rs)
+        if resolution is not None:
+            res = (float(resolution[0]), float(resolution[1]))
+        else:
+            tr = np.hypot(a["tx"][s], a["ty"][s])
+            dphi = np.angle(np.exp(1j * (np.arctan2(a["y"][s], a["x"][s])
+                                         - np.arctan2(a["ty"][s], a["tx"][s]))))
+            dv = zs - a["tz"][s] if barrel else rs - tr
+            res = (max(float(np.sqrt(np.mean((tr * dphi) ** 2))), 1e-3),
+                   max(float(np.sqrt(np.mean(dv ** 2))), 1e-3))
+        if barrel:
+            pos, ext = float(np.median(rs)), (float(zs.min()), float(zs.max()))
+        else:
+            pos, ext = float(np.median(zs)), (float(rs.min()), float(rs.max()))
+        if not ext[1] > ext[0]:
+            ext = (ext[0] - 1.0, ext[1] + 1.0)
+        layers.append(Layer(int(k // 100_000), int(k % 100_000),
+                            "barrel" if barrel else "endcap", pos, ext, res))
+    return Geometry(layers, b_field_z=b_field_z, name=name)

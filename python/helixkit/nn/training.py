@@ -351,16 +351,17 @@ def plot_history(history: list[dict[str, float]], path: str | os.PathLike[str]) 
 
 
 def training_sections(config: dict[str, Any], model_config: type, *, progress: bool = True,
-                      train_defaults: dict[str, Any] | None = None
-                      ) -> tuple[DataConfig, Any, TrainConfig]:
+                      train_defaults: dict[str, Any] | None = None,
+                      data_config: type = DataConfig) -> tuple[Any, Any, TrainConfig]:
     """The ``data``, ``model`` and ``train`` sections of a system's training config file, each
     checked strictly (an unknown section or field is a ``ValueError`` naming it);
-    ``train_defaults`` are the system's own defaults under the file's ``train`` values."""
+    ``train_defaults`` are the system's own defaults under the file's ``train`` values;
+    ``data_config``: the system's ``data`` section (a :class:`DataConfig` or an extension)."""
     unknown = sorted(set(config) - {"data", "model", "train"})
     if unknown:
         msg = f"config: unknown section(s) {unknown}; valid: ['data', 'model', 'train']"
         raise ValueError(msg)
-    data = config_from_dict(DataConfig, config.get("data", {}), where="config.data")
+    data = config_from_dict(data_config, config.get("data", {}), where="config.data")
     model = config_from_dict(model_config, config.get("model", {}), where="config.model")
     train = config_from_dict(TrainConfig, {"progress": progress, **(train_defaults or {}),
                                            **config.get("train", {})}, where="config.train")

@@ -1,5 +1,5 @@
-"""``helixkit train hit_tokenizer`` and ``helixkit evaluate hit_tokenizer``, and ``helixkit
-study codebook`` (argparse only at import time; handlers import the system when they run)."""
+"""``helixkit train|evaluate hit_tokenizer|next_hit|next_hit_tokens`` and ``helixkit study
+codebook`` (argparse only at import time; handlers import the system when they run)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ def _run() -> Any:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """``helixkit train hit_tokenizer --config FILE --out DIR [--resume]``."""
+    """``helixkit train hit_tokenizer|next_hit|next_hit_tokens --config FILE --out DIR
+    [--resume]``."""
     return _run().train(args)
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    """``helixkit evaluate hit_tokenizer``: resolution per coordinate, codebook use."""
+    """``helixkit evaluate hit_tokenizer``: resolution per coordinate, codebook use;
+    ``next_hit`` / ``next_hit_tokens``: next-hit scores and track following."""
     return _run().evaluate(args)
 
 
@@ -44,11 +46,13 @@ def register(sub: Any) -> None:
 
 
 COMMANDS = SystemCommands(
-    train_models=("hit_tokenizer",),
-    train_help="hit_tokenizer: config sections data/model/train",
+    train_models=("hit_tokenizer", "next_hit", "next_hit_tokens"),
+    train_help="hit_tokenizer, next_hit, next_hit_tokens: config sections data/model/train "
+               "(configs/*.json)",
     train=train_command,
-    evaluate_models=("hit_tokenizer",),
-    evaluate_help="hit_tokenizer: reconstruction per coordinate and codebook use",
+    evaluate_models=("hit_tokenizer", "next_hit", "next_hit_tokens"),
+    evaluate_help="hit_tokenizer: reconstruction per coordinate and codebook use; next_hit, "
+                  "next_hit_tokens: next-hit error vs the helix, track following",
     evaluate_mu=50.0,
     evaluate=evaluate_command,
 )

@@ -32,8 +32,9 @@ from .follow import (
     token_only_next_hits,
 )
 from .model import HitTokenizer
+from .nexthit import NextHitModel
 from .sequences import track_sequences
-from .train import simulate, train_hit_tokenizer
+from .train import simulate, train_hit_tokenizer, with_geometry
 
 
 def _q68(a: np.ndarray) -> float:
@@ -158,7 +159,8 @@ def _plots(model: HitTokenizer, sample: HitSample, m: dict[str, Any], out: Path)
     return paths
 
 
-def _public(m: dict[str, Any]) -> dict[str, Any]:
+def public_metrics(m: dict[str, Any]) -> dict[str, Any]:
+    """``m`` without its private (``_``-prefixed) entries: what goes into JSON."""
     return {k: v for k, v in m.items() if not k.startswith("_")}
 
 
@@ -175,7 +177,7 @@ def evaluate_hit_tokenizer(model: HitTokenizer, *, n_events: int = 3, mu: float 
     rows = [[c, f"{m[f'rms_{c}']:.3f}", f"{m[f'q68_{c}']:.3f}"] for c in ("rphi", "z", "r")]
     rows.append(["3-D", f"{m['rms_3d']:.3f}", "-"])
     table = format_table(rows, ["coordinate", "RMS [mm]", "68 % of |error| [mm]"])
-    res = {"metrics": _public(m), "table": table, "config": dict(vars(model.config))}
+    res = {"metrics": public_metrics(m), "table": table, "config": dict(vars(model.config))}
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -212,7 +214,7 @@ def codebook_study(out_dir: str | Path, *, configs: Sequence[tuple[int, int]] = 
         model = train_hit_tokenizer(cfg, out / f"L{levels}_K{size}", progress=progress,
                                     events=(train_ev, val_ev))
         t_train = time.perf_counter() - t0
-        m = _public(tokenizer_metrics(model, test, per_layer=False))
+        m = public_metrics(tokenizer_metrics(model, test, per_layer=False))
         m.update(levels=levels, codebook_size=size, train_seconds=t_train,
                  bits=levels * float(np.log2(size)))
         runs.append(m)
@@ -246,11 +248,15 @@ WITHIN = (1.0, 10.0, 100.0)
 
 def _distance_row(name: str, d: np.ndarray, layer_acc: float | None, token_acc: float | None
                   ) -> dict[str, Any]:
+    # a missing prediction (NaN: the helix meets no layer) counts as infinitely far; the
+    # quantiles are order statistics (no interpolation towards inf)
     d = np.where(np.isfinite(d), d, np.inf)
-    row: dict[str, Any] = {"model": name, "n": len(d),
-                           "median": float(np.median(d)) if len(d) else float("nan"),
-                           "q68": float(np.quantile(d, 0.68)) if len(d) else float("nan"),
-                           "q95": float(np.quantile(d, 0.95)) if len(d) else float("nan"),
+
+    def q(p: float) -> float:
+        return float(np.quantile(d, p, method="inverted_cdf")) if len(d) else float("nan")
+
+    row: dict[str, Any] = {"model": name, "n": len(d), "median": q(0.5), "q68": q(0.68),
+                           "q95": q(0.95),
                            "layer_accuracy": layer_acc, "token_accuracy": token_acc}
     for w in WITHIN:
         row[f"within_{w:g}"] = float(np.mean(d <= w)) if len(d) else float("nan")
@@ -296,13 +302,14 @@ def _seeds(event: Event, min_pt: float) -> tuple[np.ndarray, np.ndarray, np.ndar
     return s.rows[:, :3], s.particle_id, s.pt, s.eta
 
 
-def following_study(events: Sequence[Event], model: Any, tokenizer: Any, *,
+def following_study(events: Sequence[Event], model: NextHitModel, tokenizer: HitTokenizer, *,
                     window: float = 10.0, max_holes: int = 1) -> dict[str, Any]:
     """Track following from truth seeds (pT >= 1 GeV) with the next-hit model and the helix:
     per method, the fraction of particles followed with >= 50 % and >= 75 % of their hits and
     no foreign majority, the seconds it took, and per particle (pT, η, found fraction)."""
     out: dict[str, Any] = {}
-    methods = {"next_hit": lambda g: model_predictor(model, g), "helix": helix_predictor}
+    methods = {"next_hit": lambda g: model_predictor(model, g), "helix": helix_predictor,
+               "helix_lever_arm": lambda g: helix_predictor(g, lever_arm=True)}
     for name, make in methods.items():
         fr, maj, pts, etas, secs = [], [], [], [], 0.0
         for ev in events:
@@ -345,7 +352,9 @@ def _next_hit_plots(metrics: dict[str, Any], follows: dict[float, dict[str, Any]
     paths.append(save_figure(fig, out / "next_hit_error_vs_layer.png"))
     for mu, res in follows.items():
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-        for name, r in res.items():
+        lowest = 1.0
+        styles = ("o-", "s--", "^:", "D-.")
+        for j, (name, r) in enumerate(res.items()):
             ok = (r["_fraction"] >= 0.75) & r["_majority"]
             for ax, var, bins, lab in ((axes[0], r["_pt"], np.geomspace(1, 100, 11), "pT [GeV]"),
                                        (axes[1], r["_eta"], np.linspace(-4, 4, 17), "η")):
@@ -354,13 +363,17 @@ def _next_hit_plots(metrics: dict[str, Any], follows: dict[float, dict[str, Any]
                 with np.errstate(invalid="ignore", divide="ignore"):
                     eff = k / n
                 err = np.sqrt(np.clip(eff * (1 - eff), 0, None) / np.maximum(n, 1))
-                c = 0.5 * (bins[1:] + bins[:-1]) if var is r["_eta"] else np.sqrt(bins[1:] * bins[:-1])
-                ax.errorbar(c, eff, yerr=err, fmt="o-", ms=4, capsize=2,
-                            label=f"{name}: {100 * r['eff75']:.1f} %")
+                c = 0.5 * (bins[1:] + bins[:-1]) if var is r["_eta"] else \
+                    np.sqrt(bins[1:] * bins[:-1])
+                ax.errorbar(c, eff, yerr=err, fmt=styles[j % len(styles)], ms=4, capsize=2,
+                            alpha=0.85, label=f"{name}: {100 * r['eff75']:.1f} %")
+                if np.isfinite(eff).any():
+                    lowest = min(lowest, float(np.nanmin(eff - err)))
                 ax.set_xlabel(lab)
                 ax.set_ylabel("followed with >= 75 % of hits")
-                ax.set_ylim(0, 1.05)
                 ax.grid(alpha=0.3)
+        for ax in axes:     # zoomed on the efficiencies (they sit near 1)
+            ax.set_ylim(max(0.0, np.floor(20 * lowest - 0.5) / 20), 1.005)
         axes[0].set_xscale("log")
         ticks = [1, 2, 5, 10, 20, 50, 100]
         axes[0].set_xticks(ticks, [str(v) for v in ticks])
@@ -371,59 +384,91 @@ def _next_hit_plots(metrics: dict[str, Any], follows: dict[float, dict[str, Any]
     return paths
 
 
-def evaluate_next_hit(model: Any, *, tokenizer: Any = None, token_model: Any = None,
+def compare_next_hit(events: Sequence[Event], model: NextHitModel, token_model: NextHitModel,
+                     tokenizer: HitTokenizer) -> dict[str, Any]:
+    """:func:`next_hit_metrics` of the next-hit model, the token-only model and the helix on
+    the tracks (pT >= 1 GeV) of ``events``, with the model's and the helix's tracks/s."""
+    check_tokenizer(model, tokenizer)
+    check_tokenizer(token_model, tokenizer)
+    geo = events[0].geometry
+    seqs = track_sequences(events, tokenizer, min_pt=SCORE_MIN_PT, max_len=model.config.max_len)
+    t0 = time.perf_counter()
+    preds = {"next_hit": predict_next_hits(model, seqs, geo)}
+    t_model = time.perf_counter() - t0
+    preds["token_only"] = token_only_next_hits(token_model, tokenizer, seqs)
+    t0 = time.perf_counter()
+    preds["helix"] = helix_next_hits(seqs, geo)
+    t_helix = time.perf_counter() - t0
+    preds["helix_lever_arm"] = helix_next_hits(seqs, geo, lever_arm=True)
+    m = next_hit_metrics(seqs, preds, geo)
+    m["n_tracks"] = len(seqs)
+    m["tracks_per_second"] = len(seqs) / max(t_model, 1e-12)
+    m["helix_tracks_per_second"] = len(seqs) / max(t_helix, 1e-12)
+    return m
+
+
+def next_hit_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """Rows of the next-hit table (:data:`NEXT_HIT_HEADERS`), one per model."""
+    return [[r["model"], f"{r['median']:.3f}", f"{r['q68']:.3f}", f"{r['q95']:.2f}",
+             *(f"{100 * r[f'within_{w:g}']:.2f}" for w in WITHIN),
+             "-" if r["layer_accuracy"] is None else f"{100 * r['layer_accuracy']:.2f}",
+             "-" if r["token_accuracy"] is None else f"{100 * r['token_accuracy']:.2f}"]
+            for r in metrics["rows"]]
+
+
+def following_rows(follows: dict[float, dict[str, Any]]) -> list[list[Any]]:
+    """Rows of the following table (:data:`FOLLOW_HEADERS`), one per <mu> and method."""
+    return [[f"{fmu:g}", name, r["n_particles"], f"{100 * r['eff50']:.2f}",
+             f"{100 * r['eff75']:.2f}", f"{r['seconds']:.2f}"]
+            for fmu, res in follows.items() for name, r in res.items()]
+
+
+#: Columns of the next-hit table.
+NEXT_HIT_HEADERS = ["model", "median [mm]", "68 % [mm]", "95 % [mm]", "<= 1 mm %", "<= 10 mm %",
+                    "<= 100 mm %", "layer acc %", "token acc %"]
+#: Columns of the following table.
+FOLLOW_HEADERS = ["<mu>", "method", "particles", ">= 50 % hits %", ">= 75 % hits %", "seconds"]
+
+
+def evaluate_next_hit(model: NextHitModel, *, tokenizer: HitTokenizer | None = None,
+                      token_model: NextHitModel | None = None,
+                      events: Sequence[Event] | None = None,
                       n_events: int = 3, mu: float = 50.0, seed: int = 54321,
                       follow_mu: Sequence[float] = (50.0, 200.0), follow_events: int = 1,
                       window: float = 10.0, out_dir: str | Path | None = None) -> dict[str, Any]:
     """The next-hit model, the token-only model and the helix side by side on fresh events:
     next-hit scores (:func:`next_hit_metrics`), inference throughput, and track following at
     each ``follow_mu`` (:func:`following_study`). Default tokeniser / token-only model: the
-    shipped ones."""
+    shipped ones. ``events``: score on these (e.g. TrackML / ACTS CSV events read without a
+    geometry: one is inferred from their hits) instead of ``n_events`` simulated ones."""
     if n_events < 1 or follow_events < 0:
         msg = f"n_events must be >= 1 and follow_events >= 0, got {n_events}, {follow_events}"
         raise ValueError(msg)
     tok = tokenizer if tokenizer is not None else pretrained("hit_tokenizer")
-    check_tokenizer(model, tok)
-    evs = simulate(n_events, mu, seed, 20_000)
+    evs = with_geometry(list(events)) if events is not None else \
+        simulate(n_events, mu, seed, 20_000)
+    if not evs:
+        msg = "events: no events given"
+        raise ValueError(msg)
     geo = evs[0].geometry
-    seqs = track_sequences(evs, tok, min_pt=SCORE_MIN_PT, max_len=model.config.max_len)
-    t0 = time.perf_counter()
-    preds = {"next_hit": predict_next_hits(model, seqs, geo)}
-    t_model = time.perf_counter() - t0
     if token_model is None:
         token_model = pretrained("next_hit_tokens")
-    check_tokenizer(token_model, tok)
-    preds["token_only"] = token_only_next_hits(token_model, tok, seqs)
-    t0 = time.perf_counter()
-    preds["helix"] = helix_next_hits(seqs, geo)
-    t_helix = time.perf_counter() - t0
-    m = next_hit_metrics(seqs, preds, geo)
-    m["tracks_per_second"] = len(seqs) / max(t_model, 1e-12)
-    m["helix_tracks_per_second"] = len(seqs) / max(t_helix, 1e-12)
+    m = compare_next_hit(evs, model, token_model, tok)
     follows = {}
     for k, fmu in enumerate(follow_mu):
         if follow_events:
             fev = simulate(follow_events, fmu, seed + 11 + k, 30_000 + 100 * k)
             follows[fmu] = following_study(fev, model, tok, window=window)
-    rows = [[r["model"], f"{r['median']:.3f}", f"{r['q68']:.3f}", f"{r['q95']:.2f}",
-             *(f"{100 * r[f'within_{w:g}']:.2f}" for w in WITHIN),
-             "-" if r["layer_accuracy"] is None else f"{100 * r['layer_accuracy']:.2f}",
-             "-" if r["token_accuracy"] is None else f"{100 * r['token_accuracy']:.2f}"]
-            for r in m["rows"]]
-    headers = ["model", "median [mm]", "68 % [mm]", "95 % [mm]", "<= 1 mm %", "<= 10 mm %",
-               "<= 100 mm %", "layer acc %", "token acc %"]
-    table = format_table(rows, headers)
-    frows = [[f"{fmu:g}", name, r["n_particles"], f"{100 * r['eff50']:.2f}",
-              f"{100 * r['eff75']:.2f}", f"{r['seconds']:.2f}"]
-             for fmu, res in follows.items() for name, r in res.items()]
-    ftable = format_table(frows, ["<mu>", "method", "particles", ">= 50 % hits %",
-                                  ">= 75 % hits %", "seconds"]) if frows else ""
+    table = format_table(next_hit_rows(m), NEXT_HIT_HEADERS)
+    frows = following_rows(follows)
+    ftable = format_table(frows, FOLLOW_HEADERS) if frows else ""
     res_out: dict[str, Any] = {
         "metrics": m, "table": table, "following_table": ftable,
-        "following": {f"{fmu:g}": {n: _public(r) for n, r in res.items()}
+        "following": {f"{fmu:g}": {n: public_metrics(r) for n, r in res.items()}
                       for fmu, res in follows.items()},
         "config": dict(vars(model.config)), "window_mm": window,
-        "events": {"n": n_events, "mu": mu, "seed": seed, "follow_events": follow_events}}
+        "events": {"n": len(evs), "mu": None if events is not None else mu, "seed": seed,
+                   "follow_events": follow_events}}
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -432,6 +477,8 @@ def evaluate_next_hit(model: Any, *, tokenizer: Any = None, token_model: Any = N
     return res_out
 
 
-__all__ = ["SCORE_MIN_PT", "STUDY_CONFIGS", "WITHIN", "codebook_study", "coordinate_errors",
+__all__ = ["FOLLOW_HEADERS", "NEXT_HIT_HEADERS", "SCORE_MIN_PT", "STUDY_CONFIGS", "WITHIN",
+           "codebook_study", "compare_next_hit", "coordinate_errors", "following_rows",
            "evaluate_hit_tokenizer", "evaluate_next_hit", "following_study", "next_hit_metrics",
+           "next_hit_rows", "public_metrics",
            "tokenizer_metrics"]

@@ -23,12 +23,13 @@ from ..data import Event
 from ..data.geometry import BARREL, Geometry
 from ..graph import knn_graph
 from .data import hit_sample
-from .helix import Helix, helix_to_layer, navigate
+from .helix import helix_to_layer, navigate, track_helix
 from .nexthit import NextHitModel, tokenizer_digest
 from .sequences import TrackSequences, helix_next_layers, rotate
 
-#: Tracks per forward pass of the model.
-BATCH = 4096
+#: Tracks per forward pass of the model (with length-sorted tracks, smaller batches pad less;
+#: 1,024 was the fastest on 2 cores, benchmarks/bench_next_hit.py).
+BATCH = 1024
 
 
 def check_tokenizer(model: NextHitModel, tokenizer: Any) -> None:
@@ -49,64 +50,79 @@ def _tensors(tokens: np.ndarray, local: np.ndarray, layer: np.ndarray, length: n
 @torch.no_grad()
 def _model_step(model: NextHitModel, geometry: Geometry | None, xyz: np.ndarray,
                 tokens: np.ndarray, layer: np.ndarray, length: np.ndarray, angle: np.ndarray,
-                helix_layer: np.ndarray, steps: np.ndarray | None = None
-                ) -> dict[str, np.ndarray]:
-    """Predictions at ``steps`` (n,) (default: every step, (n, T)) of tracks (n, T)."""
+                helix_layer: np.ndarray, steps: np.ndarray | None = None,
+                tokens_out: bool = True) -> dict[str, np.ndarray]:
+    """Predictions at ``steps`` (n,) (outputs (n, 1)) or, by default, at every step inside
+    each track (outputs (n, T); zero past a track's end) of tracks (n, T). The heads run on
+    those steps only, not on the padding; ``tokens_out=False`` skips the next-token head
+    (a full model's layer and position do not need it)."""
     cfg = model.config
-    T = max(int(length.max()), 1)
+    n = len(length)
+    T = max(int(length.max()), 1) if n else 1
     xyz, tokens, layer, helix_layer = xyz[:, :T], tokens[:, :T], layer[:, :T], \
         helix_layer[:, :T]
     local = rotate(xyz, -angle)
     h = model.encode(*_tensors(tokens, local, layer, length, helix_layer))
     if steps is not None:
-        idx = torch.from_numpy(steps)
-        h = h[torch.arange(len(h)), idx][:, None]
-        local_s = local[np.arange(len(xyz)), steps][:, None]
-        at = steps[:, None]
+        ii, tt = np.arange(n), np.asarray(steps, np.int64)
+        shape: tuple[int, int] = (n, 1)
+        flat = ii
     else:
-        local_s = local
-        at = np.broadcast_to(np.arange(T)[None, :], layer.shape)
-    out: dict[str, np.ndarray] = {"token": model.token_logits(h).argmax(-1).numpy()}
+        ii, tt = np.nonzero(np.arange(T)[None, :] < length[:, None])
+        shape = (n, T)
+        flat = ii * T + tt
+    h = h[torch.from_numpy(ii), torch.from_numpy(tt)]          # (N, d): the asked steps
+    local_s = local[ii, tt]
+
+    def scatter(v: np.ndarray) -> np.ndarray:
+        o = np.zeros((shape[0] * shape[1],) + v.shape[1:], v.dtype)
+        o[flat] = v
+        return o.reshape(shape + v.shape[1:])
+
+    out: dict[str, np.ndarray] = {}
+    if tokens_out or cfg.inputs != "full":
+        out["token"] = scatter(model.token_logits(h).argmax(-1).numpy())
     if cfg.inputs != "full":
         return out
     lay = model.layer_logits(h).argmax(-1).numpy()
     prior = np.zeros(local_s.shape)
-    ok = np.zeros(lay.shape, dtype=bool)
+    ok = np.zeros(len(lay), dtype=bool)
     if cfg.helix_prior and geometry is not None:
-        n_i, n_t = lay.shape
-        ii, tt = np.nonzero((at >= 2) & (lay != cfg.end_class) & (at < length[:, None]))
-        if len(ii):
-            g_idx = at[ii, tt]
-            hx = Helix(xyz[ii, g_idx - 2], xyz[ii, g_idx - 1], xyz[ii, g_idx])
-            pos, found = helix_to_layer(hx, geometry, np.minimum(lay[ii, tt], len(geometry) - 1))
-            prior[ii, tt] = rotate(pos[:, None, :], -angle[ii])[:, 0]
-            ok[ii, tt] = found & (lay[ii, tt] < len(geometry))
+        k = np.flatnonzero((tt >= 2) & (lay != cfg.end_class))
+        if len(k):
+            i, t = ii[k], tt[k]
+            hx = track_helix(xyz, i, t)
+            pos, found = helix_to_layer(hx, geometry, np.minimum(lay[k], len(geometry) - 1))
+            prior[k] = rotate(pos[:, None, :], -angle[i])[:, 0]
+            ok[k] = found & (lay[k] < len(geometry))
     pred = model.position(h, torch.from_numpy(local_s).float(), torch.from_numpy(lay),
                           torch.from_numpy(prior).float(), torch.from_numpy(ok)).numpy()
-    out["layer"] = lay
-    out["xyz"] = rotate(pred.astype(np.float64), angle)
-    out["prior_ok"] = ok
+    out["layer"] = scatter(lay)
+    out["xyz"] = scatter(rotate(pred.astype(np.float64)[:, None, :], angle[ii])[:, 0])
+    out["prior_ok"] = scatter(ok)
     return out
 
 
-def predict_next_hits(model: NextHitModel, seqs: TrackSequences, geometry: Geometry | None
-                      ) -> dict[str, np.ndarray]:
-    """The model's next token (n, T), next layer (n, T; ``end_class``: the track ends) and next
-    position (n, T, 3) [mm] at every step (from the true hits up to it)."""
+def predict_next_hits(model: NextHitModel, seqs: TrackSequences, geometry: Geometry | None,
+                      *, tokens: bool = True) -> dict[str, np.ndarray]:
+    """The model's next token (n, T; not with ``tokens=False``), next layer (n, T;
+    ``end_class``: the track ends) and next position (n, T, 3) [mm] at every step (from the
+    true hits up to it)."""
     model.eval()
-    parts: list[dict[str, np.ndarray]] = []
-    T = seqs.max_len
-    for s in range(0, len(seqs), BATCH):
-        sl = slice(s, s + BATCH)
+    n, T = len(seqs), seqs.max_len
+    # length-bucketed batches: tracks sorted by length, so a batch pads to its own longest
+    order = np.argsort(seqs.length, kind="stable")
+    out: dict[str, np.ndarray] = {}
+    for s in range(0, n, BATCH):
+        sl = order[s:s + BATCH]
         p = _model_step(model, geometry, seqs.xyz[sl], seqs.tokens[sl], seqs.layer[sl],
-                        seqs.length[sl], seqs.angle[sl], seqs.helix_layer[sl])
-        for k, v in p.items():      # pad back to the sequences' T
-            pad = [(0, 0), (0, T - v.shape[1])] + [(0, 0)] * (v.ndim - 2)
-            p[k] = np.pad(v, pad)
-        parts.append(p)
-    if not parts:
-        return {}
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+                        seqs.length[sl], seqs.angle[sl], seqs.helix_layer[sl],
+                        tokens_out=tokens)
+        for k, v in p.items():
+            if k not in out:
+                out[k] = np.zeros((n, T) + v.shape[2:], v.dtype)
+            out[k][sl, :v.shape[1]] = v
+    return out
 
 
 def token_only_next_hits(model: NextHitModel, tokenizer: Any, seqs: TrackSequences
@@ -124,9 +140,10 @@ def token_only_next_hits(model: NextHitModel, tokenizer: Any, seqs: TrackSequenc
     return {"token": pred, "xyz": xyz.reshape(pred.shape + (3,))}
 
 
-def helix_next_hits(seqs: TrackSequences, geometry: Geometry) -> dict[str, np.ndarray]:
-    """The helix through hits t-2, t-1, t at every step t >= 2: the layer it meets next and
-    where (-1 / NaN where it meets none)."""
+def helix_next_hits(seqs: TrackSequences, geometry: Geometry, *, lever_arm: bool = False
+                    ) -> dict[str, np.ndarray]:
+    """The helix through hits t-2, t-1, t (``lever_arm``: hits 0, (t + 1) // 2, t) at every
+    step t >= 2: the layer it meets next and where (-1 / NaN where it meets none)."""
     n, T = seqs.layer.shape
     layer = np.full((n, T), -1, np.int64)
     xyz = np.full((n, T, 3), np.nan)
@@ -134,8 +151,8 @@ def helix_next_hits(seqs: TrackSequences, geometry: Geometry) -> dict[str, np.nd
         sel = np.flatnonzero(seqs.length > t)
         if len(sel) == 0:
             continue
-        h = Helix(seqs.xyz[sel, t - 2], seqs.xyz[sel, t - 1], seqs.xyz[sel, t])
-        lay, pos, found = navigate(h, geometry)
+        lay, pos, found = navigate(track_helix(seqs.xyz, sel, t, lever_arm=lever_arm),
+                                   geometry)
         layer[sel, t] = np.where(found, lay, -1)
         xyz[sel[found], t] = pos[found]
     return {"layer": layer, "xyz": xyz}
@@ -226,20 +243,20 @@ def model_predictor(model: NextHitModel, geometry: Geometry) -> Predictor:
                 angle: np.ndarray, helix_layer: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p = _model_step(model, geometry, xyz, tokens, layer, length, angle, helix_layer,
-                        steps=length - 1)
+                        steps=length - 1, tokens_out=False)
         lay = p["layer"][:, 0]
         found = lay < len(geometry)
         return np.minimum(lay, len(geometry) - 1), p["xyz"][:, 0], found
     return predict
 
 
-def helix_predictor(geometry: Geometry) -> Predictor:
-    """The helix through the last three hits as a follower's predictor."""
+def helix_predictor(geometry: Geometry, *, lever_arm: bool = False) -> Predictor:
+    """The helix through the last three hits (``lever_arm``: the first, middle and last) as
+    a follower's predictor."""
     def predict(xyz: np.ndarray, tokens: np.ndarray, layer: np.ndarray, length: np.ndarray,
                 angle: np.ndarray, helix_layer: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        i = np.arange(len(length))
-        h = Helix(xyz[i, length - 3], xyz[i, length - 2], xyz[i, length - 1])
+        h = track_helix(xyz, np.arange(len(length)), length - 1, lever_arm=lever_arm)
         return navigate(h, geometry)
     return predict
 
@@ -309,10 +326,11 @@ def follow(event: Event, seeds: np.ndarray, predictor: Predictor, *, tokenizer: 
             rows[a, t] = hit
             xyz[a, t] = np.where(ok[:, None], sample.xyz[np.maximum(hit, 0)], pos)
             layer[a, t] = lay
-            if tokenizer is not None:
-                fill = xyz[a, t].astype(np.float32)
-                tokens[a, t] = np.where(ok[:, None], tok_all[np.maximum(hit, 0)],
-                                        tokenizer.encode(fill, lay if with_layer else None))
+            tokens[a[ok], t[ok]] = tok_all[hit[ok]]
+            if tokenizer is not None and not ok.all():     # a hole: tokenise the prediction
+                h = ~ok
+                tokens[a[h], t[h]] = tokenizer.encode(xyz[a[h], t[h]].astype(np.float32),
+                                                      lay[h] if with_layer else None)
             holes[a] += ~ok
             hlayer[a, t] = helix_next_layers(xyz, a, t, geo)
             length[a] += 1

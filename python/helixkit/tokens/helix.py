@@ -8,7 +8,9 @@ the transverse arc length between them). :func:`extrapolate_to_layers` gives the
 crossing ahead of the last hit with every layer of a :class:`~helixkit.data.Geometry` (a
 cylinder: the circle–circle intersection; a disk: ``z = position``), :func:`helix_to_layer`
 the crossing with a given layer, :func:`navigate` the first crossing with any layer inside
-its extent (the layer the helix meets next).
+its extent (the layer the helix meets next). :func:`track_helix` picks the three hits of a
+track so far: its last three (the baseline), or its first, middle and last ("lever arm": the
+longest lever arm for the curvature and the dip, which the next-hit model reads as its prior).
 """
 
 from __future__ import annotations
@@ -182,4 +184,21 @@ def navigate(helix: Helix, geometry: Geometry) -> tuple[np.ndarray, np.ndarray, 
     return layer.astype(np.int64), pos, found
 
 
-__all__ = ["Helix", "crossings", "helix_to_layer", "navigate"]
+def track_helix(xyz: np.ndarray, track: np.ndarray, step: np.ndarray, *,
+                lever_arm: bool = True) -> Helix:
+    """The helices of tracks ``track`` (positions ``xyz`` (n, T, 3)) after their hit ``step``
+    (>= 2): through hits 0, (step + 1) // 2 and step (``lever_arm``), or through hits
+    step - 2, step - 1 and step. In a uniform field without scattering both are exact;
+    with measurement errors and multiple scattering the long lever arm is the better
+    extrapolation (docs/tokens.md)."""
+    track = np.asarray(track, dtype=np.int64)
+    step = np.broadcast_to(np.asarray(step, dtype=np.int64), track.shape)
+    if len(step) and step.min() < 2:
+        msg = f"step must be >= 2 (three hits), got {int(step.min())}"
+        raise ValueError(msg)
+    if lever_arm:
+        return Helix(xyz[track, 0], xyz[track, (step + 1) // 2], xyz[track, step])
+    return Helix(xyz[track, step - 2], xyz[track, step - 1], xyz[track, step])
+
+
+__all__ = ["Helix", "crossings", "helix_to_layer", "navigate", "track_helix"]

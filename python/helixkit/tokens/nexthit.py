@@ -162,11 +162,16 @@ class NextHitModel(nn.Module):
         cfg = self.config
         e = self.next_layer_embed(next_layer.clamp(0, cfg.n_layer_ids))
         hx = torch.cat([h, e], -1)
-        out = local + cfg.step_scale * self.step_head(hx)
-        if self.prior_head is not None:
-            rel = (prior - local) / cfg.length_scale
-            corr = prior + cfg.prior_scale * self.prior_head(torch.cat([hx, rel], -1))
-            out = torch.where(prior_ok[..., None], corr, out)
+        if self.prior_head is None:
+            return local + cfg.step_scale * self.step_head(hx)
+        # each step runs the one head it uses: the prior correction where the helix reaches
+        # the next layer, the free step elsewhere (same values as running both and choosing)
+        out = torch.empty_like(local)
+        free = ~prior_ok
+        out[free] = local[free] + cfg.step_scale * self.step_head(hx[free])
+        rel = (prior[prior_ok] - local[prior_ok]) / cfg.length_scale
+        out[prior_ok] = prior[prior_ok] + cfg.prior_scale * self.prior_head(
+            torch.cat([hx[prior_ok], rel], -1))
         return out
 
     def _need_full(self, what: str) -> None:

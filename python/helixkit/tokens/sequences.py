@@ -17,7 +17,7 @@ import numpy as np
 from ..data import Event
 from ..data.geometry import Geometry
 from .data import hit_sample, track_order
-from .helix import Helix, helix_to_layer, navigate
+from .helix import helix_to_layer, navigate, track_helix
 
 #: Default longest sequence (later hits are dropped).
 MAX_LEN = 32
@@ -91,8 +91,9 @@ def _particle_kinematics(event: Event, pid: np.ndarray) -> tuple[np.ndarray, np.
 
 def helix_priors(xyz: np.ndarray, layer: np.ndarray, length: np.ndarray, geometry: Geometry
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """For every step t >= 2 with a next hit: the helix through hits t-2, t-1, t extrapolated
-    to the next hit's layer. Returns (prior (n, T, 3) global frame, ok (n, T))."""
+    """For every step t >= 2 with a next hit: the track's lever-arm helix after hit t
+    (:func:`~helixkit.tokens.helix.track_helix`) extrapolated to the next hit's layer.
+    Returns (prior (n, T, 3) global frame, ok (n, T))."""
     n, T = layer.shape
     prior = np.zeros((n, T, 3))
     ok = np.zeros((n, T), dtype=bool)
@@ -100,7 +101,7 @@ def helix_priors(xyz: np.ndarray, layer: np.ndarray, length: np.ndarray, geometr
         sel = np.flatnonzero(length > t + 1)
         if len(sel) == 0:
             continue
-        h = Helix(xyz[sel, t - 2], xyz[sel, t - 1], xyz[sel, t])
+        h = track_helix(xyz, sel, t)
         pos, found = helix_to_layer(h, geometry, layer[sel, t + 1])
         prior[sel, t] = pos
         ok[sel, t] = found
@@ -109,13 +110,13 @@ def helix_priors(xyz: np.ndarray, layer: np.ndarray, length: np.ndarray, geometr
 
 def helix_next_layers(xyz: np.ndarray, track: np.ndarray, step: np.ndarray,
                       geometry: Geometry | None) -> np.ndarray:
-    """The layer (-1: none) that the helix through hits step-2, step-1, step of tracks
-    ``track`` meets next (``step`` >= 2; positions ``xyz`` (n, T, 3))."""
+    """The layer (-1: none) that the lever-arm helix of tracks ``track`` after their hit
+    ``step`` (>= 2; :func:`~helixkit.tokens.helix.track_helix`) meets next (positions ``xyz``
+    (n, T, 3))."""
     out = np.full(len(track), -1, np.int64)
     if geometry is None or len(track) == 0:
         return out
-    h = Helix(xyz[track, step - 2], xyz[track, step - 1], xyz[track, step])
-    lay, _, found = navigate(h, geometry)
+    lay, _, found = navigate(track_helix(xyz, track, step), geometry)
     out[found] = lay[found]
     return out
 

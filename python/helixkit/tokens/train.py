@@ -11,14 +11,17 @@ training hits; they then follow the encoder by their moving averages.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..data import Event, generate_events
+from ..data import Event, generate_events, geometry_from_hits
+from ..data.sources import expand_sources
+from ..nn.config import DataConfig
 from ..nn.registry import pretrained
 from ..nn.training import Trainer, is_main_process, seed_everything, training_sections
 from .data import HitSample, hit_sample
@@ -48,6 +51,45 @@ def simulated_split(data: Any) -> tuple[list[Event], list[Event]]:
             simulate(data.n_val_events, data.mu, data.seed + 1, data.n_train_events))
 
 
+@dataclass
+class NextHitDataConfig(DataConfig):
+    """The next-hit models' ``data`` section: the simulation's (:class:`DataConfig`), or
+    ``events``: a directory of TrackML or ACTS CSV events, whose first ``n_train_events``
+    train and next ``n_val_events`` validate (``mu`` and ``seed`` then unused). Events read
+    without a geometry get one from their hits (:func:`~helixkit.data.geometry_from_hits`)."""
+
+    events: str = ""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.events and not Path(self.events).is_dir():
+            msg = f"config.data.events: {self.events!r} is not a directory"
+            raise ValueError(msg)
+
+
+def next_hit_events(data: NextHitDataConfig) -> tuple[list[Event], list[Event]]:
+    """The training and validation events of a next-hit ``data`` section, with a geometry."""
+    if not data.events:
+        return simulated_split(data)
+    sources = expand_sources([data.events])
+    need = data.n_train_events + data.n_val_events
+    if len(sources) < need:
+        msg = (f"config.data.events: {data.events} holds {len(sources)} events, fewer than "
+               f"n_train_events + n_val_events = {need}")
+        raise ValueError(msg)
+    evs = with_geometry([s.load() for s in sources[:need]])
+    return evs[:data.n_train_events], evs[data.n_train_events:]
+
+
+def with_geometry(events: list[Event]) -> list[Event]:
+    """``events``, those without a geometry given one inferred from all of their hits."""
+    if all(e.geometry is not None for e in events):
+        return events
+    geo = geometry_from_hits([e for e in events if e.geometry is None])
+    return [e if e.geometry is not None else dataclasses.replace(e, geometry=geo)
+            for e in events]
+
+
 def _tensors(s: HitSample) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(s.xyz), torch.from_numpy(s.layer)
 
@@ -68,7 +110,11 @@ def train_hit_tokenizer(config: dict[str, Any], out_dir: str | Path, *, resume: 
         config, HitTokenizerConfig, progress=progress,
         train_defaults={"batch_size": 1024, "lr": 2e-3, "weight_decay": 0.0})
     seed_everything(tcfg.seed)
-    train_ev, val_ev = events if events is not None else simulated_split(data)
+    if events is not None:
+        ev = with_geometry([*events[0], *events[1]])
+        train_ev, val_ev = ev[:len(events[0])], ev[len(events[0]):]
+    else:
+        train_ev, val_ev = next_hit_events(data)
     train_s, val_s = hit_sample(train_ev), hit_sample(val_ev)
     model = HitTokenizer(mcfg)
     _check_layers(model, train_s, "training hits")
@@ -112,14 +158,15 @@ def train_next_hit(config: dict[str, Any], out_dir: str | Path, *, resume: bool 
     ``tokenizer`` (default: the shipped ``pretrained("hit_tokenizer")``); returns the best
     model (also ``out_dir/best.pt``). The model's codebook size, levels and tokeniser
     fingerprint are taken from the tokeniser. ``model_name="next_hit_tokens"``: the
-    token-only baseline."""
+    token-only baseline. Events read without a geometry (TrackML, ACTS CSV: ``data.events``
+    or ``events``) get one inferred from their hits (:func:`with_geometry`)."""
     if model_name not in ("next_hit", "next_hit_tokens"):
         msg = f"model_name must be 'next_hit' or 'next_hit_tokens', got {model_name!r}"
         raise ValueError(msg)
     cls, cfg_cls = (NextHitModel, NextHitConfig) if model_name == "next_hit" else \
         (TokenNextHitModel, TokenNextHitConfig)
     data, mcfg, tcfg = training_sections(
-        config, cfg_cls, progress=progress,
+        config, cfg_cls, progress=progress, data_config=NextHitDataConfig,
         train_defaults={"batch_size": 256, "lr": 1e-3, "weight_decay": 1e-4})
     tok = tokenizer if tokenizer is not None else pretrained("hit_tokenizer")
     tc = tok.config
@@ -132,7 +179,11 @@ def train_next_hit(config: dict[str, Any], out_dir: str | Path, *, resume: bool 
     mcfg.codebook_size, mcfg.levels, mcfg.tokenizer = tc.codebook_size, tc.levels, \
         tokenizer_digest(tok)
     seed_everything(tcfg.seed)
-    train_ev, val_ev = events if events is not None else simulated_split(data)
+    if events is not None:
+        ev = with_geometry([*events[0], *events[1]])
+        train_ev, val_ev = ev[:len(events[0])], ev[len(events[0]):]
+    else:
+        train_ev, val_ev = next_hit_events(data)
     train_s, val_s = _next_hit_data(train_ev, tok, mcfg), _next_hit_data(val_ev, tok, mcfg)
     for name, s in (("training", train_s), ("validation", val_s)):
         if len(s) == 0:
@@ -157,4 +208,5 @@ def train_next_hit(config: dict[str, Any], out_dir: str | Path, *, resume: bool 
     return model
 
 
-__all__ = ["KMEANS_HITS", "NEXT_HIT_MIN_PT", "simulate", "simulated_split", "train_hit_tokenizer", "train_next_hit"]
+__all__ = ["KMEANS_HITS", "NEXT_HIT_MIN_PT", "NextHitDataConfig", "next_hit_events", "simulate",
+           "simulated_split", "train_hit_tokenizer", "train_next_hit", "with_geometry"]
