@@ -261,7 +261,8 @@ KNOWN = {"event": "Event", "events": "Event", "model": "", "config": ""}
 
 
 @pytest.mark.parametrize("package", ["helixkit.nn", "helixkit.learned", "helixkit.trackformer",
-                                     "helixkit.tokens", "helixkit.distributed",
+                                     "helixkit.tokens", "helixkit.deepcore",
+                                     "helixkit.distributed",
                                      "helixkit.data", "helixkit.seeding", "helixkit.fitting",
                                      "helixkit.graph", "helixkit.evaluation"])
 def test_public_signatures_name_their_types(package):
