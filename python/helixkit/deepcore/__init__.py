@@ -18,7 +18,11 @@ data side:
 - :func:`space_points`, :func:`jetcore_split`, :func:`triplet_seeds`: the standard path
   (clusters → space points → triplet seeding) and a JetCore-like cluster splitting;
 - :func:`seed_baseline`, :func:`seed_deepcore`, :func:`scored_particles`: seeding
-  efficiency, fakes and duplicates in the jet core, method by method.
+  efficiency, fakes and duplicates in the jet core, method by method;
+- :class:`DeepCoreModel`, :class:`DeepCoreConfig`, :func:`crossings`, :func:`export_onnx`:
+  the CNN (registered as ``"deepcore"``), DeepCore 2.0's threshold rules, ONNX export;
+- :func:`train_deepcore`, :class:`DeepCoreDataConfig`: training from a config on simulated
+  jets (``helixkit train deepcore``).
 
 Names are imported on first use, so ``import helixkit.deepcore`` does not import torch.
 """
@@ -40,7 +44,11 @@ __getattr__, __dir__, __all__ = attach(__name__, {
                  "triplet_seeds"],
     "evaluate": ["MethodResult", "efficiency_curve", "scored_particles", "seed_baseline",
                  "seed_deepcore"],
-}, submodules=["baseline", "detector", "evaluate", "plots", "simulation", "windows"])
+    "model": ["DeepCoreConfig", "DeepCoreModel", "RAISED_THRESHOLDS", "SEED_LAYER",
+              "THRESHOLDS", "VBERTA_LAYERS", "check_inputs", "crossings", "export_onnx"],
+    "train": ["DeepCoreDataConfig", "simulate_windows", "train_deepcore", "window_tensors"],
+}, submodules=["baseline", "detector", "evaluate", "model", "plots", "simulation", "train",
+               "windows"])
 
 if TYPE_CHECKING:
     from .baseline import (
@@ -58,6 +66,17 @@ if TYPE_CHECKING:
         seed_baseline,
         seed_deepcore,
     )
+    from .model import (
+        RAISED_THRESHOLDS,
+        SEED_LAYER,
+        THRESHOLDS,
+        VBERTA_LAYERS,
+        DeepCoreConfig,
+        DeepCoreModel,
+        check_inputs,
+        crossings,
+        export_onnx,
+    )
     from .plots import plot_window
     from .simulation import (
         JetEvent,
@@ -67,6 +86,7 @@ if TYPE_CHECKING:
         simulate_jets,
         simulate_particles,
     )
+    from .train import DeepCoreDataConfig, simulate_windows, train_deepcore, window_tensors
     from .windows import (
         ADC_SCALE,
         N_LAYERS,

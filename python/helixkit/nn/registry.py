@@ -42,6 +42,7 @@ BUILTIN: dict[str, str] = {
     "hit_tokenizer": "helixkit.tokens.model",
     "next_hit": "helixkit.tokens.nexthit",
     "next_hit_tokens": "helixkit.tokens.nexthit",
+    "deepcore": "helixkit.deepcore.model",
 }
 
 
