@@ -10,6 +10,8 @@ models to ``train`` / ``evaluate`` through its ``cli.COMMANDS``
 from __future__ import annotations
 
 import argparse
+import functools
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,15 +21,16 @@ import numpy as np
 
 from . import __version__, hardware_threads
 from ._commands import SystemCommands
-from .learned import cli as learned_cli
+from .deepcore import cli as deepcore_cli
 from .finding import study as tracking_study
+from .learned import cli as learned_cli
 from .seeding import hashing_study
 from .tokens import cli as tokens_cli
 from .trackformer import cli as trackformer_cli
 
 #: The ML systems, in the order their models are listed.
 SYSTEMS: tuple[SystemCommands, ...] = (trackformer_cli.COMMANDS, learned_cli.COMMANDS,
-                                       tokens_cli.COMMANDS)
+                                       tokens_cli.COMMANDS, deepcore_cli.COMMANDS)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -260,9 +263,6 @@ def _simulate_distributed(args: argparse.Namespace) -> int:
     """``simulate --workers N``: each worker simulates and writes its events; the files are
     those of the serial run. A marker per finished event (removed at the end) lets a rerun
     after a crash skip what is done."""
-    import functools  # noqa: PLC0415
-    import shutil  # noqa: PLC0415
-
     from .data import simulated_events  # noqa: PLC0415
     from .distributed import map_events  # noqa: PLC0415  (dask)
 

@@ -1,7 +1,7 @@
 """The main job: ``helixkit demo``.
 
 simulate → seed → fit → cluster → learned tracking → classical chain (CKF) → TrackFormer →
-report, on the built-in
+tokens / next hit → DeepCore (its own TeV jets) → report, on the built-in
 simulation, with a summary table (printed and written as Markdown/JSON) and PNG plots. Each
 stage is its package's ``demo_stage(events, report, *, n_threads, seed)``; this module only
 runs them in order.
@@ -17,6 +17,7 @@ from typing import Any
 from ._deprecated import forward
 from .data import Event, generate_events
 from .data.sources import Mapper, event_itself, simulated_events
+from .deepcore import demo as deepcore_demo
 from .finding import demo as finding_demo
 from .fitting import demo as fitting_demo
 from .graph import demo as graph_demo
@@ -40,6 +41,7 @@ STAGE_FUNCS: dict[str, Stage] = {
     "tracking": finding_demo.demo_stage,
     "trackformer": trackformer_demo.demo_stage,
     "tokens": tokens_demo.demo_stage,
+    "deepcore": deepcore_demo.demo_stage,
 }
 STAGES = tuple(STAGE_FUNCS)
 

@@ -243,9 +243,10 @@ def test_old_package_paths_forward_submodules(monkeypatch):
 def test_shipped_weights_live_with_their_system_and_load_by_name():
     from helixkit import nn
 
-    assert nn.shipped() == ["hit_tokenizer", "learned_tracking", "next_hit", "next_hit_tokens",
-                            "trackformer"]
+    assert nn.shipped() == ["deepcore", "hit_tokenizer", "learned_tracking", "next_hit",
+                            "next_hit_tokens", "trackformer"]
     assert (PACKAGE / "learned" / "weights" / "learned_tracking.pt").is_file()
+    assert (PACKAGE / "deepcore" / "weights" / "deepcore.pt").is_file()
     assert (PACKAGE / "trackformer" / "weights" / "trackformer.pt").is_file()
     for name in ("hit_tokenizer", "next_hit", "next_hit_tokens"):
         assert (PACKAGE / "tokens" / "weights" / f"{name}.pt").is_file()
@@ -253,7 +254,7 @@ def test_shipped_weights_live_with_their_system_and_load_by_name():
         cls = importlib.import_module(module)
         assert any(getattr(v, "model_name", None) == name for v in vars(cls).values()), name
     assert type(nn.pretrained("trackformer")).__module__ == "helixkit.trackformer.model"
-    with pytest.raises(ValueError, match=r"no pretrained model 'gc'; shipped: \['hit_tokenizer"):
+    with pytest.raises(ValueError, match=r"no pretrained model 'gc'; shipped: \['deepcore"):
         nn.pretrained("gc")
 
 

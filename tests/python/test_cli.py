@@ -37,9 +37,12 @@ def test_demo_writes_report_and_plots(tmp_path):
     assert (out / "event_display.png").stat().st_size > 10_000
     results = json.loads((out / "results.json").read_text())
     for stage in ("simulation", "seeding", "hashing", "fitting", "clustering", "learned",
-                  "trackformer", "tokens"):
+                  "trackformer", "tokens", "deepcore"):
         assert stage in results, stage
     assert (out / "fit_pulls.png").exists()
+    assert (out / "deepcore_efficiency.png").exists()
+    dc = results["deepcore"]["methods"]
+    assert dc["deepcore"]["efficiency"] > dc["standard"]["efficiency"]
     assert 0.0 <= results["seeding"]["efficiency"] <= 1.0
 
 

@@ -384,3 +384,33 @@ def test_constants_match_the_windows_module():
 
     for name in ("WINDOW", "N_LAYERS", "N_OVERLAPS", "N_PARAMS", "PARAM_NAMES"):
         assert getattr(model, name) == getattr(windows, name), name
+
+
+def test_cli_train_and_evaluate(tmp_path, capsys):
+    """``helixkit train deepcore`` on a few simulated jets, then ``helixkit evaluate
+    deepcore`` with that checkpoint: the three methods' table, the resolutions, JSON and
+    plots."""
+    from helixkit.cli import main  # noqa: PLC0415  (the CLI only for this test)
+
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"data": {"n_train_jets": 3, "n_val_jets": 1, "seed": 4},
+                               "model": {"trunk_channels": [8], "trunk_kernels": [3]},
+                               "train": {"epochs": 1, "batch_size": 64}}))
+    run = tmp_path / "run"
+    assert main(["train", "deepcore", "--config", str(cfg), "--out", str(run),
+                 "--no-progress"]) == 0
+    out = tmp_path / "eval"
+    assert main(["evaluate", "deepcore", "--checkpoint", str(run / "best.pt"), "--events", "2",
+                 "--jet-pt", "1000,1500", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for name in ("standard", "JetCore-like", "DeepCore", "isolated", "merged"):
+        assert name in text
+    m = json.loads((out / "deepcore_eval.json").read_text())
+    assert m["n_jets"] == 2 and m["jet_pt"] == [1000.0, 1500.0]
+    assert set(m["methods"]) == {"standard", "jetcore", "deepcore"}
+    for png in ("deepcore_efficiency.png", "deepcore_residuals.png", "deepcore_window.png"):
+        assert (out / png).stat().st_size > 10_000, png
+    with pytest.raises(SystemExit):
+        main(["evaluate", "deepcore", "--jet-pt", "3000,1000"])
+    assert "MIN <= MAX" in capsys.readouterr().err
+    assert main(["evaluate", "trackformer", "--jet-pt", "1000,2000"]) == 2

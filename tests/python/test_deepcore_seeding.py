@@ -90,3 +90,73 @@ def test_scored_particles_are_jet_core_particles(events):
     ev = events[0]
     sc = scored_particles(ev, min_pt=1.0)
     assert (sc["pt"] >= 1.0).all() and (sc["delta_r"] <= 0.1).all() and len(sc["pt"]) > 5
+
+
+def _oracle(win):
+    """The true targets as the network's output, with the direction and pT."""
+    n, k, i, j = np.nonzero(win.tcp > 0.5)
+    p = win.params[n, k, :, i, j]
+    return {"window": n, "row": i + p[:, 0], "col": j + p[:, 1], "prob": np.ones(len(n)),
+            "slot": k.astype(np.int8), "deta": p[:, 2], "dphi": p[:, 3], "pt": p[:, 4]}
+
+
+def test_merged_clusters_are_where_the_standard_seeding_loses(events):
+    std = seed_baseline(events)
+    assert std.merged is not None and 0.05 < std.merged.mean() < 0.9
+    iso = std.summary(10.0, merged=False)["efficiency"]
+    mer = std.summary(10.0, merged=True)["efficiency"]
+    assert iso > mer + 0.3                # merged clusters break the triplets
+    assert std.n_duplicate >= 0
+    # a particle flagged merged shares its cluster: its cluster holds >= 2 particles
+    ev = events[0]
+    sc = scored_particles(ev)
+    cl = ev.clusters()
+    n_part = ev.cluster_particles(cl)
+    assert (n_part >= 2).any() and sc["merged"].any() and not sc["merged"].all()
+
+
+def test_oracle_seeds_carry_the_true_point_direction_and_charge(events):
+    r = seed_deepcore(events, _oracle)
+    t, seeds = r.residuals, r.seeds
+    assert t is not None and seeds is not None and seeds.n_rows == r.n_seeds
+    # exact, but for the few particles whose nearest crossing is a neighbour's (a 4th
+    # particle in a pixel has no slot; crossings within 0.75 pixels are merged)
+    exact = (np.abs(t["d_row"]) < 1e-4) & (np.abs(t["d_col"]) < 1e-4)
+    assert exact.mean() > 0.9
+    for c in ("d_eta", "d_phi"):
+        assert np.abs(t[c][exact]).max() < 1e-4, c
+    # (the target is the pT at the crossing, the particle's is at production)
+    np.testing.assert_allclose(t["pt_pred"][exact], t["pt"][exact], rtol=1e-2)
+    # the seed's point is the particle's true BPIX2 crossing in global coordinates
+    ev = events[0]
+    cr = ev.crossings
+    on2 = np.asarray(cr["layer"]) == 1
+    mine = seeds["event"] == ev.event_id
+    d = np.min(np.hypot(seeds["x"][mine][:, None] - cr["x"][on2][None, :],
+                        seeds["y"][mine][:, None] - cr["y"][on2][None, :]), axis=1)
+    assert np.median(d) < 1e-3
+    # the charge from the bending is right for the softer tracks (the bend is large)
+    soft = exact & (t["pt"] < 20.0)
+    q = seeds["q"][t["crossing"]]
+    assert soft.sum() > 20 and np.mean(q[soft] == t["q"][soft]) > 0.95
+    # jet fragments start at the primary vertex: the seeds' perigee is there too
+    near = exact & (t["pt"] > 5.0)
+    vz = np.array([e.vertex[2] for e in events])
+    z0 = seeds["z0"][t["crossing"][near]]
+    assert np.median(np.abs(seeds["d0"][t["crossing"][near]])) < 0.01
+    assert np.min(np.abs(z0[:, None] - vz[None, :]), axis=1).max() < 0.05
+    assert set(seeds.columns) >= {"x", "y", "z", "eta", "phi", "pt", "q", "d0", "z0",
+                                  "phi0", "theta", "qop"}
+
+
+def test_fakes_exclude_crossings_of_other_particles():
+    sc = {"particle_id": np.array([1]), "module": np.array([7]), "row": np.array([10.0]),
+          "col": np.array([5.0])}
+    others = {"module": np.array([7, 7]), "row": np.array([10.0, 20.0]),
+              "col": np.array([5.0, 5.0])}
+    mod, row, col = np.array([7, 7, 7, 7]), np.array([10.1, 10.5, 20.2, 25.0]), np.full(4, 5.0)
+    found, fake, dup = match_crossings(sc, mod, row, col, others=others)
+    # 10.1 finds particle 1, 10.5 duplicates it, 20.2 is another particle's, 25.0 is fake
+    assert found.all() and dup == 1 and fake == 1
+    found, fake, dup = match_crossings(sc, mod, row, col)
+    assert fake == 2 and dup == 1

@@ -18,7 +18,10 @@ data side:
 - :func:`space_points`, :func:`jetcore_split`, :func:`triplet_seeds`: the standard path
   (clusters → space points → triplet seeding) and a JetCore-like cluster splitting;
 - :func:`seed_baseline`, :func:`seed_deepcore`, :func:`scored_particles`: seeding
-  efficiency, fakes and duplicates in the jet core, method by method;
+  efficiency, fakes and duplicates in the jet core, method by method (merged vs isolated
+  clusters); :func:`crossing_seeds`: seeds (point, direction, pT, charge, perigee) from
+  the network's crossings; :func:`evaluate_deepcore`: the three methods side by side on
+  fresh jets with resolutions and plots (``helixkit evaluate deepcore``);
 - :class:`DeepCoreModel`, :class:`DeepCoreConfig`, :func:`crossings`, :func:`export_onnx`:
   the CNN (registered as ``"deepcore"``), DeepCore 2.0's threshold rules, ONNX export;
 - :func:`train_deepcore`, :class:`DeepCoreDataConfig`: training from a config on simulated
@@ -39,16 +42,17 @@ __getattr__, __dir__, __all__ = attach(__name__, {
                    "simulate_jets", "simulate_particles"],
     "windows": ["ADC_SCALE", "N_LAYERS", "N_OVERLAPS", "N_PARAMS", "PARAM_NAMES", "WINDOW",
                 "Windows", "jet_windows"],
-    "plots": ["plot_window"],
+    "plots": ["plot_efficiencies", "plot_prediction", "plot_residuals", "plot_window"],
     "baseline": ["SpacePoints", "bpix_seeding_config", "jetcore_split", "space_points",
                  "triplet_seeds"],
-    "evaluate": ["MethodResult", "efficiency_curve", "scored_particles", "seed_baseline",
-                 "seed_deepcore"],
+    "evaluate": ["MethodResult", "crossing_seeds", "efficiency_curve", "match_crossings",
+                 "merge_crossings", "scored_particles", "seed_baseline", "seed_deepcore"],
+    "study": ["compare_methods", "evaluate_deepcore", "resolution_metrics"],
     "model": ["DeepCoreConfig", "DeepCoreModel", "RAISED_THRESHOLDS", "SEED_LAYER",
               "THRESHOLDS", "VBERTA_LAYERS", "check_inputs", "crossings", "export_onnx"],
     "train": ["DeepCoreDataConfig", "simulate_windows", "train_deepcore", "window_tensors"],
-}, submodules=["baseline", "detector", "evaluate", "model", "plots", "simulation", "train",
-               "windows"])
+}, submodules=["baseline", "detector", "evaluate", "model", "plots", "simulation", "study",
+               "train", "windows"])
 
 if TYPE_CHECKING:
     from .baseline import (
@@ -61,7 +65,10 @@ if TYPE_CHECKING:
     from .detector import PixelBarrel, PixelLayer, cms_phase1_layers
     from .evaluate import (
         MethodResult,
+        crossing_seeds,
         efficiency_curve,
+        match_crossings,
+        merge_crossings,
         scored_particles,
         seed_baseline,
         seed_deepcore,
@@ -77,7 +84,7 @@ if TYPE_CHECKING:
         crossings,
         export_onnx,
     )
-    from .plots import plot_window
+    from .plots import plot_efficiencies, plot_prediction, plot_residuals, plot_window
     from .simulation import (
         JetEvent,
         JetSimConfig,
@@ -86,6 +93,7 @@ if TYPE_CHECKING:
         simulate_jets,
         simulate_particles,
     )
+    from .study import compare_methods, evaluate_deepcore, resolution_metrics
     from .train import DeepCoreDataConfig, simulate_windows, train_deepcore, window_tensors
     from .windows import (
         ADC_SCALE,

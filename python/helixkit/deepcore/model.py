@@ -75,8 +75,8 @@ ROI_MODES = ("none", "hard", "soft")
 class DeepCoreConfig:
     """Network, input normalisation and loss settings (GeV, pixels; see the module docstring).
 
-    ``trunk_channels`` / ``trunk_kernels``: output channels and (odd) kernel size of each
-    trunk convolution; ``param_channels`` / ``prob_channels``: the hidden convolutions of
+    ``trunk_channels`` / ``trunk_kernels`` / ``trunk_dilations``: output channels, (odd)
+    kernel size and dilation (empty: 1) of each trunk convolution; ``param_channels`` / ``prob_channels``: the hidden convolutions of
     the parameter and TCP heads (empty: the output convolution only), ``param_kernel`` /
     ``prob_kernel`` the kernel of every convolution of that head. ``jet_pt_scale`` [GeV] / ``jet_eta_scale``
     divide the jet inputs. ``param_offset`` / ``param_scale`` (one per ``PARAM_NAMES``)
@@ -85,6 +85,7 @@ class DeepCoreConfig:
 
     trunk_channels: list[int] = field(default_factory=lambda: [16, 16])
     trunk_kernels: list[int] = field(default_factory=lambda: [5, 3])
+    trunk_dilations: list[int] = field(default_factory=list)
     param_channels: list[int] = field(default_factory=list)
     prob_channels: list[int] = field(default_factory=list)
     prob_kernel: int = 3
@@ -111,6 +112,11 @@ class DeepCoreConfig:
                 and len(self.trunk_kernels) == len(self.trunk_channels)
                 and all(_is_int(k) and k >= 1 and k % 2 == 1 for k in self.trunk_kernels),
                 self, "trunk_kernels", "must hold one odd integer >= 1 per trunk_channels entry")
+        require(isinstance(self.trunk_dilations, (list, tuple))
+                and len(self.trunk_dilations) in (0, len(self.trunk_channels))
+                and all(_is_int(d) and d >= 1 for d in self.trunk_dilations),
+                self, "trunk_dilations",
+                "must be empty (all 1) or hold one integer >= 1 per trunk_channels entry")
         for name in ("prob_kernel", "param_kernel"):
             k = getattr(self, name)
             require(_is_int(k) and k >= 1 and k % 2 == 1, self, name,
@@ -143,13 +149,15 @@ def _is_real(v: object) -> bool:
 
 
 def _convs(c_in: int, hidden: Sequence[int], kernels: Sequence[int], c_out: int | None,
-           out_kernel: int) -> tuple[nn.Sequential, int]:
+           out_kernel: int, dilations: Sequence[int] = ()) -> tuple[nn.Sequential, int]:
     """"Same"-padded convolutions with ReLU after each hidden one; the last (``c_out``
     channels) is linear. Returns the stack and its output channels."""
     layers: list[nn.Module] = []
     c = c_in
-    for width, k in zip(hidden, kernels, strict=True):
-        layers += [nn.Conv2d(c, int(width), int(k), padding=int(k) // 2),
+    dil = list(dilations) or [1] * len(hidden)
+    for width, k, d in zip(hidden, kernels, dil, strict=True):
+        layers += [nn.Conv2d(c, int(width), int(k), padding=int(d) * (int(k) // 2),
+                             dilation=int(d)),
                    nn.ReLU(inplace=True)]
         c = int(width)
     if c_out is not None:
@@ -171,7 +179,8 @@ class DeepCoreModel(nn.Module):
         cfg = config or DeepCoreConfig()
         cfg.validate()
         self.config = cfg
-        self.trunk, width = _convs(N_LAYERS + 2, cfg.trunk_channels, cfg.trunk_kernels, None, 1)
+        self.trunk, width = _convs(N_LAYERS + 2, cfg.trunk_channels, cfg.trunk_kernels, None, 1,
+                                   cfg.trunk_dilations)
         kp, kq = cfg.param_kernel, cfg.prob_kernel
         self.param_head, _ = _convs(width, cfg.param_channels, [kp] * len(cfg.param_channels),
                                     N_OVERLAPS * N_PARAMS, kp)

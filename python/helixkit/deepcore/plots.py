@@ -10,6 +10,7 @@ import numpy as np
 
 from ..plots import pyplot, save_figure
 from .detector import PixelBarrel
+from .evaluate import DR_BINS, JET_PT_BINS, PT_BINS, MethodResult, efficiency_curve
 from .windows import ADC_SCALE, N_LAYERS, N_OVERLAPS, WINDOW, Windows
 
 if TYPE_CHECKING:
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
 
 _SLOT_MARKERS = ("o", "s", "^")
 _SLOT_COLOURS = ("#d62728", "#ff7f0e", "#9467bd")
+_METHOD_STYLE = {"standard": ("#1f77b4", "o", "standard (clusters → triplets)"),
+                 "jetcore": ("#2ca02c", "s", "JetCore-like (cluster splitting)"),
+                 "deepcore": ("#d62728", "^", "DeepCore (CNN crossings)")}
 
 
 def plot_window(windows: Windows, index: int, path: str | os.PathLike[str], *,
@@ -169,3 +173,145 @@ def _shade_outside(ax: Axes, windows: Windows, index: int, layer: int, det: Pixe
         ax.imshow(np.ma.masked_equal(outside.astype(float), 0), origin="lower",
                   cmap="Greys", vmin=0, vmax=4, alpha=0.5,
                   extent=(-0.5, WINDOW - 0.5, -0.5, WINDOW - 0.5), zorder=0)
+
+
+def plot_efficiencies(results: dict[str, MethodResult], path: str | os.PathLike[str], *,
+                      title: str = "") -> Path:
+    """Seeding efficiency of each method vs particle pT, vs ΔR to the jet axis (pT > 10 GeV)
+    and vs jet pT (pT > 10 GeV), with binomial errors; the fourth panel splits pT > 10 GeV
+    into particles in merged and isolated BPIX2 clusters."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.4), constrained_layout=True)
+    for key, res in results.items():
+        colour, marker, label = _METHOD_STYLE.get(key, ("black", "o", key))
+        hi = res.pt >= 10.0
+        sub = MethodResult(res.found[hi], res.pt[hi], res.delta_r[hi], res.jet_pt[hi],
+                           res.n_seeds, res.n_fake, res.n_duplicate, res.seconds)
+        for ax, r, var, bins in ((axes[0], res, "pt", PT_BINS), (axes[1], sub, "delta_r", DR_BINS),
+                                 (axes[2], sub, "jet_pt", JET_PT_BINS)):
+            x, eff, err = efficiency_curve(r, var, bins)
+            ok = np.isfinite(eff)
+            ax.errorbar(x[ok], eff[ok], yerr=err[ok], color=colour, marker=marker, ms=5,
+                        capsize=2, lw=1.2, label=label)
+        if res.merged is not None:
+            vals = [res.summary(10.0, merged=m) for m in (False, True)]
+            xs = np.arange(2) + 0.25 * (list(results).index(key) - 1)
+            axes[3].bar(xs, [v["efficiency"] for v in vals], width=0.24, color=colour,
+                        label=label)
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("particle pT [GeV]")
+    axes[0].set_title("efficiency vs particle pT")
+    axes[1].set_xlabel("ΔR(particle, jet axis)")
+    axes[1].set_title("vs ΔR to the jet axis (pT > 10 GeV)")
+    axes[2].set_xlabel("jet pT [GeV]")
+    axes[2].set_title("vs jet pT (particles with pT > 10 GeV)")
+    axes[3].set_xticks([0, 1], ["isolated BPIX2 cluster", "merged BPIX2 cluster"])
+    axes[3].set_title("pT > 10 GeV: isolated vs merged clusters")
+    for ax in axes:
+        ax.set_ylim(0.0, 1.05)
+        ax.set_ylabel("seeding efficiency")
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="lower left", fontsize=8)
+    if title:
+        fig.suptitle(f"Jet-core seeding efficiency: {title}", fontsize=11)
+    return save_figure(fig, path)
+
+
+def plot_residuals(res: MethodResult, path: str | os.PathLike[str], *,
+                   min_pt: float = 10.0) -> Path:
+    """DeepCore's residuals (predicted - true) of the crossing row (r·φ) and column (z) in
+    µm, the direction η and φ, and pT / pT_true, for isolated and merged BPIX2 clusters
+    (particles with pT >= ``min_pt``; nearest crossing within 3 pixels)."""
+    t = res.residuals
+    if t is None:
+        msg = "res has no residuals (a DeepCore result with deta/dphi/pt crossings)"
+        raise ValueError(msg)
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 5, figsize=(21, 4.0), constrained_layout=True)
+    sel = np.asarray(t["pt"]) >= min_pt
+    panels = (("d_row", 100.0, np.linspace(-300, 300, 61), "Δ row (r·φ) [µm]"),
+              ("d_col", 150.0, np.linspace(-450, 450, 61), "Δ column (z) [µm]"),
+              ("d_eta", 1e3, np.linspace(-30, 30, 61), "Δη (direction) × 10³"),
+              ("d_phi", 1e3, np.linspace(-30, 30, 61), "Δφ (direction) [mrad]"),
+              ("pt_ratio", 1.0, np.linspace(0, 3, 61), "predicted pT / true pT"))
+    for ax, (col, scale, bins, label) in zip(axes, panels, strict=True):
+        for merged, colour, name in ((False, "#1f77b4", "isolated"), (True, "#d62728", "merged")):
+            s = sel & (np.asarray(t["merged"]) == merged)
+            if not s.any():
+                continue
+            v = t["pt_pred"][s] / t["pt"][s] if col == "pt_ratio" else t[col][s] * scale
+            ax.hist(np.clip(v, bins[0], bins[-1]), bins=bins, histtype="step", lw=1.5,
+                    color=colour, density=True, label=f"{name} ({int(s.sum()):,})")
+        ax.set_xlabel(label)
+        ax.set_yticks([])
+        ax.grid(alpha=0.3)
+    axes[0].axvspan(-100, 100, color="grey", alpha=0.12, lw=0, label="± 1 pixel")
+    axes[1].axvspan(-150, 150, color="grey", alpha=0.12, lw=0, label="± 1 pixel")
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle(f"DeepCore crossing residuals on BPIX2 (particles with pT ≥ {min_pt:g} GeV, "
+                 "nearest predicted crossing within 3 pixels; overflow in the edge bins)",
+                 fontsize=11)
+    return save_figure(fig, path)
+
+
+def plot_prediction(windows: Windows, index: int, prob: np.ndarray, params: np.ndarray,
+                    path: str | os.PathLike[str], *, thresholds: tuple[float, ...] = (0.7, 0.85, 1.0)
+                    ) -> Path:
+    """One window's BPIX2 charge, its true TCP map and the predicted TCP probability of the
+    three overlap slots (``prob`` (3, 30, 30), ``params`` (3, 5, 30, 30) from
+    :meth:`DeepCoreModel.predict`), with the true crossing points (circles) and the
+    predicted crossings above threshold (pixel + predicted dx / dy; crosses)."""
+    if not isinstance(windows, Windows):
+        msg = f"windows must be a helixkit.deepcore.Windows, got {type(windows).__name__}"
+        raise ValueError(msg)
+    prob = np.asarray(prob, np.float64)
+    params = np.asarray(params, np.float64)
+    if prob.shape != (N_OVERLAPS, WINDOW, WINDOW) or params.shape[:1] != (N_OVERLAPS,):
+        msg = f"prob must have shape (3, 30, 30) and params (3, 5, 30, 30), got {prob.shape}, {params.shape}"
+        raise ValueError(msg)
+    plt = pyplot()
+    seed = windows.seed_layer
+    t = windows.truth
+    mine = t["window"] == index
+    rows, cols = t["row"][mine], t["col"][mine]
+    extent = (-0.5, WINDOW - 0.5, -0.5, WINDOW - 0.5)
+    fig, axes = plt.subplots(1, 2 + N_OVERLAPS, figsize=(4.2 * (2 + N_OVERLAPS), 4.3),
+                             constrained_layout=True)
+    adc = windows.charge[index, seed] * ADC_SCALE
+    cmap = plt.get_cmap("viridis").with_extremes(bad=(1.0, 1.0, 1.0, 0.0))
+    im = axes[0].imshow(np.ma.masked_equal(adc, 0.0), origin="lower", cmap=cmap, extent=extent,
+                        interpolation="nearest", aspect=2 / 3)
+    fig.colorbar(im, ax=axes[0], location="bottom", shrink=0.8, pad=0.02, label="ADC counts")
+    axes[0].set_title(f"BPIX{seed + 1} charge ({int((adc > 0).sum())} pixels)", fontsize=9)
+    n_cross = windows.tcp[index].sum(axis=0)
+    im = axes[1].imshow(n_cross, origin="lower", cmap="Greys", vmin=0, vmax=N_OVERLAPS,
+                        extent=extent, interpolation="nearest", aspect=2 / 3)
+    fig.colorbar(im, ax=axes[1], location="bottom", shrink=0.8, pad=0.02,
+                 label="true particles crossing the pixel")
+    axes[1].set_title(f"true TCP ({int(mine.sum())} crossings, pT ≥ 1 GeV)", fontsize=9)
+    for k in range(N_OVERLAPS):
+        ax = axes[2 + k]
+        im = ax.imshow(prob[k], origin="lower", cmap="magma", vmin=0, vmax=1, extent=extent,
+                       interpolation="nearest", aspect=2 / 3)
+        fig.colorbar(im, ax=ax, location="bottom", shrink=0.8, pad=0.02,
+                     label=f"predicted TCP probability, slot {k + 1}")
+        fire = prob[k] > thresholds[k]
+        i, j = np.nonzero(fire)
+        ax.scatter(j + params[k, 1, i, j], i + params[k, 0, i, j], marker="x", s=18,
+                   color="#00e5ff", lw=1.0, zorder=4, label="predicted crossing")
+        ax.set_title(f"slot {k + 1}: {int(fire.sum())} pixels above {thresholds[k]:g}",
+                     fontsize=9)
+    for ax in axes:
+        ax.scatter(cols, rows, s=30, facecolors="none", edgecolors="#ff7f0e", lw=1.0,
+                   zorder=3, label="true crossing")
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
+        ax.set_xlabel("column (z, 150 µm)")
+        ax.tick_params(labelsize=8)
+    axes[0].set_ylabel("row (r·φ, 100 µm)")
+    axes[2].legend(loc="upper right", fontsize=7, framealpha=0.8)
+    jet_pt, jet_eta = windows.jet[index]
+    fig.suptitle(f"DeepCore on window {index} (event {windows.event[index]}, jet pT "
+                 f"{jet_pt:.0f} GeV, η {jet_eta:+.2f}): predicted vs true track crossing "
+                 "points on BPIX2", fontsize=11)
+    return save_figure(fig, path)
