@@ -51,9 +51,7 @@ def oc_batch(event: Event, gc_model: GraphConstructionNet, oc_config: OCConfig, 
     """Inputs of the OC GNN for one event: (node, edge, edge_index, particle_id, of_interest,
     rows); the GC embedding is frozen (computed without gradients)."""
     feats, rows = hit_features(event, volumes=volumes, extra=feature_groups(gc_model))
-    if noise_model is not None:
-        keep = noise_mask(feats, noise_model, n_threads=n_threads)
-        feats, rows = feats[keep], rows[keep]
+    feats, rows = filter_noise(feats, rows, feature_groups(gc_model), noise_model, n_threads)
     emb = gc_model.embed(feats)
     node, edge, ei = graph_inputs(feats, emb, oc_config, n_threads=n_threads)
     pid = torch.from_numpy(event.hit_particle_id[rows].astype(np.int64))
@@ -91,10 +89,11 @@ def edge_batch(event: Event, gc_model: GraphConstructionNet, edge_config: EdgeCo
 
 
 def noise_batch(event: Event, volumes: tuple[int, ...] | None,
-                extra: tuple[str, ...] = ()) -> tuple[torch.Tensor, torch.Tensor]:
+                extra: tuple[str, ...] = (), direction: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Inputs of the noise classifier for one event: (features, is_noise)."""
     feats, rows = hit_features(event, volumes=volumes, extra=extra)
-    x = noise_features(feats)
+    x = noise_features(feats, extra=extra, direction=direction)
     y = torch.from_numpy(event.hit_particle_id[rows] == 0)
     return torch.from_numpy(x), y
 

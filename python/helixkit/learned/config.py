@@ -48,7 +48,7 @@ from ..nn.features import n_features
 from ..nn.training import TrainConfig
 from .edge import EdgeConfig, check_edge_stages
 from .gc import GCConfig
-from .noise import NEIGHBOUR_RANKS, NoiseConfig
+from .noise import NoiseConfig, n_input_features
 from .oc import OCConfig
 from .track_filter import TrackFilterConfig
 
@@ -110,8 +110,18 @@ def parse_config(config: dict[str, Any], progress: bool = True) -> dict[str, Any
     oc = {"emb_dim": out["gc"].out_dim, "out_dim": out["gc"].out_dim, "hit_dim": width,
           **config.get("oc", {})}
     out["oc"] = config_from_dict(OCConfig, oc, where="config.oc")
-    noise = {"in_dim": width + len(NEIGHBOUR_RANKS), "extra_features": list(extra),
-             **config.get("noise", {})}
+    noise = {"extra_features": list(extra), **config.get("noise", {})}
+    groups, direction = noise["extra_features"], noise.get("direction_features", False)
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        msg = f"config.noise.extra_features must be a list of strings, got {groups!r}"
+        raise ValueError(msg)
+    if not isinstance(direction, bool):
+        msg = f"config.noise.direction_features must be true or false, got {direction!r}"
+        raise ValueError(msg)
+    try:
+        noise.setdefault("in_dim", n_input_features(tuple(groups), direction))
+    except ValueError as e:
+        raise ValueError(f"config.noise.extra_features: {e}") from None
     out["noise"] = config_from_dict(NoiseConfig, noise, where="config.noise")
     edge = {"emb_dim": out["gc"].out_dim, "pt_thld": out["gc"].pt_thld, **config.get("edge", {})}
     out["edge"] = config_from_dict(EdgeConfig, edge, where="config.edge")

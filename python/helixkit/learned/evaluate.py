@@ -20,7 +20,7 @@ from ..evaluation import TrackingMetrics, tracking_metrics, tracking_metrics_bin
 from ..graph import DbscanRescan, graph_metrics, hits_of_interest, knn_graph
 from ..nn.features import feature_columns, hit_features
 from ..plots import pyplot, save_figure
-from .batches import feature_groups, filter_noise, hit_geometry, noise_batch, noise_mask
+from .batches import feature_groups, filter_noise, hit_geometry, noise_batch
 from .edge import EdgeClassifier, build_tracks, edge_graph, edge_inputs
 from .gc import GraphConstructionNet
 from .model import LearnedTracking
@@ -148,9 +148,8 @@ def evaluate_oc(gc_model: GraphConstructionNet, oc_model: CondensationNet, event
         t0 = time.perf_counter()
         feats, rows = hit_features(ev, volumes=volumes, extra=feature_groups(gc_model))
         t1 = time.perf_counter()
-        if noise_model is not None:
-            keep = noise_mask(feats, noise_model, n_threads=n_threads)
-            feats, rows = feats[keep], rows[keep]
+        feats, rows = filter_noise(feats, rows, feature_groups(gc_model), noise_model,
+                                   n_threads)
         t2 = time.perf_counter()
         emb = gc_model.embed(feats)
         t3 = time.perf_counter()
@@ -278,7 +277,7 @@ def evaluate_noise(model: NoiseClassifier, events: list[Event], *,
 
     scores, labels = [], []
     for ev in events:
-        x, y = noise_batch(ev, volumes, feature_groups(model))
+        x, y = noise_batch(ev, volumes, feature_groups(model), model.config.direction_features)
         model.eval()
         with torch.no_grad():
             scores.append(torch.sigmoid(model(x)).numpy())

@@ -29,7 +29,7 @@ from ..nn.registry import pretrained, register_model
 from .batches import feature_groups, hit_geometry
 from .edge import EdgeClassifier, EdgeConfig, build_tracks, edge_graph, edge_inputs
 from .gc import GCConfig, GraphConstructionNet
-from .noise import NoiseClassifier, NoiseConfig, noise_features
+from .noise import NoiseClassifier, NoiseConfig
 from .oc import CondensationNet, OCConfig, embed_clusters, graph_inputs
 from .track_filter import TrackFilter, TrackFilterConfig, refine_tracks
 
@@ -102,6 +102,13 @@ class LearnedTracking(nn.Module):
         if noise is not None and noise.config.volumes != vols:
             msg = (f"the noise classifier was trained on volumes {noise.config.volumes}, the "
                    f"pipeline uses {vols}: its per-event feature standardisation would differ")
+            raise ValueError(msg)
+        owner = edge if edge is not None else gc
+        if noise is not None and not set(noise.config.extra_features) <= set(
+                owner.config.extra_features):
+            msg = (f"the noise classifier needs the feature groups "
+                   f"{noise.config.extra_features}, the pipeline computes "
+                   f"{owner.config.extra_features} (those of its edge classifier, or GC)")
             raise ValueError(msg)
         cfg = LearnedTrackingConfig(gc=asdict(gc.config),
                                     oc=None if oc is None else asdict(oc.config),
@@ -187,7 +194,7 @@ class LearnedTracking(nn.Module):
         if self.noise is not None and len(rows) > 16:
             t0 = time.perf_counter()
             cols = feature_columns(extra, tuple(self.noise.config.extra_features))
-            p = self.noise.noise_probability(noise_features(feats[:, cols], n_threads=n_threads))
+            p = self.noise.noise_probability(self.noise.inputs(feats[:, cols], n_threads=n_threads))
             keep = p < self.noise.config.threshold
             feats, rows = feats[keep], rows[keep]
             t["noise_filter"] = time.perf_counter() - t0

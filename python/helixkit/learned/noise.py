@@ -6,7 +6,15 @@ before graph construction. Inputs: the geometric hit features of
 log-distances to the 1st, 2nd, 4th, 8th and 16th nearest hit in
 (cos φ, sin φ, η) (exact kNN in C++), which tell hits on a particle's path
 (aligned neighbours on other layers) from uniformly scattered noise. Features
-are standardised per event. Positive class = noise (``particle_id == 0``);
+are standardised per event. With the ``"cluster"`` feature group and
+``direction_features``, three more inputs test the cluster's direction (the
+track direction its shape measures; a noise hit's cluster points anywhere):
+its polar angle in the (r, z) plane minus that of the line from the origin to
+the hit, and over the 16 nearest hits (on other layers) the smallest angle
+between the cluster direction and the direction to that hit, alone and summed
+with the neighbour's own cluster mismatch — a hit on a track has a neighbour
+on the next layer along its cluster direction whose cluster agrees.
+Positive class = noise (``particle_id == 0``);
 the loss is class-weighted binary cross entropy (``pos_weight = n_real /
 n_noise``). The working point is the threshold whose false-positive rate on
 real hits is at most ``max_fpr`` (0.5 % by default).
@@ -24,7 +32,7 @@ from torch import nn
 from .._validation import require
 from ..graph import knn_graph
 from ..nn.blocks import ResFCNN
-from ..nn.features import n_features
+from ..nn.features import feature_columns, n_features
 from ..nn.registry import register_model
 
 NEIGHBOUR_RANKS = (1, 2, 4, 8, 16)
@@ -40,15 +48,21 @@ class NoiseConfig:
     threshold: float = 1.0   # probability above which a hit is called noise (set by training)
     volumes: list[int] | None = field(default_factory=lambda: [7, 8, 9])  # trained on (None = all)
     extra_features: list[str] = field(default_factory=list)  # hit-feature groups trained on
+    direction_features: bool = False  # cluster-direction compatibility (needs "cluster")
 
     def validate(self) -> None:
         require(self.in_dim >= 1, self, "in_dim", "must be >= 1")
+        require(isinstance(self.direction_features, bool), self, "direction_features",
+                "must be true or false")
+        require(not self.direction_features or "cluster" in self.extra_features, self,
+                "direction_features", 'needs the "cluster" feature group in extra_features')
         try:
-            width = n_features(tuple(self.extra_features)) + len(NEIGHBOUR_RANKS)
+            width = n_input_features(tuple(self.extra_features), self.direction_features)
         except ValueError as e:
             raise ValueError(f"NoiseConfig.extra_features: {e}") from None
         require(not self.extra_features or self.in_dim == width, self, "in_dim",
-                f"must be {width} with extra_features {list(self.extra_features)}")
+                f"must be {width} with extra_features {list(self.extra_features)} and "
+                f"direction_features {self.direction_features}")
         require(self.hidden_dim >= 1, self, "hidden_dim", "must be >= 1")
         require(self.depth >= 1, self, "depth", "must be >= 1")
         require(0 <= self.alpha <= 1, self, "alpha", "must be in [0, 1]")
@@ -56,17 +70,58 @@ class NoiseConfig:
         require(0 <= self.threshold <= 1, self, "threshold", "must be in [0, 1]")
 
 
-def noise_features(features: np.ndarray, *, n_threads: int = 0) -> np.ndarray:
-    """Per-event standardised classifier inputs from the (N, 7) hit features."""
+#: Inputs that ``direction_features`` adds.
+DIRECTION_FEATURES = ("cluster_theta_residual", "best_neighbour_alignment",
+                      "best_neighbour_pair_alignment")
+#: Hits closer than this in r and in z [m] are on one layer (not a neighbour for alignment).
+SAME_LAYER = 0.005
+
+
+def n_input_features(extra: tuple[str, ...] = (), direction: bool = False) -> int:
+    """Width of :func:`noise_features` for hit features with these groups."""
+    return n_features(extra) + len(NEIGHBOUR_RANKS) + (len(DIRECTION_FEATURES) if direction
+                                                        else 0)
+
+
+def _direction_features(features: np.ndarray, neighbours: np.ndarray,
+                        extra: tuple[str, ...]) -> np.ndarray:
+    """(N, 3) cluster-direction compatibility (module docstring); ``neighbours`` (N, k)."""
+    cl = feature_columns(extra, ("cluster",))[-5:]
+    r, z = features[:, 0].astype(np.float64), features[:, 3].astype(np.float64)
+    d_r = np.abs(features[:, cl[2]].astype(np.float64))
+    d_z = features[:, cl[4]].astype(np.float64)
+    theta_cl = np.arctan2(d_r, d_z)                               # [0, π], outward
+    resid = theta_cl - np.arctan2(r, z)
+    dr = r[neighbours] - r[:, None]
+    dz = z[neighbours] - z[:, None]
+    outward = np.where(dr >= 0, 1.0, -1.0)
+    theta_pair = np.arctan2(np.abs(dr), dz * outward)
+    other = (np.abs(dr) > SAME_LAYER) | (np.abs(dz) > SAME_LAYER)
+    mine = np.abs(theta_cl[:, None] - theta_pair)
+    theirs = np.abs(theta_cl[neighbours] - theta_pair)
+    big = np.pi
+    best = np.where(other, mine, big).min(1)
+    pair = np.where(other, mine + theirs, 2 * big).min(1)
+    return np.stack([resid, np.log(best + 1e-4), np.log(pair + 1e-4)], axis=1)
+
+
+def noise_features(features: np.ndarray, *, n_threads: int = 0, extra: tuple[str, ...] = (),
+                   direction: bool = False) -> np.ndarray:
+    """Per-event standardised classifier inputs from the hit features (the 7 base features
+    and the groups ``extra``, in :func:`helixkit.nn.features.hit_features`' layout);
+    ``direction`` adds :data:`DIRECTION_FEATURES` (needs ``"cluster"`` in ``extra``)."""
     n = len(features)
     kmax = max(NEIGHBOUR_RANKS)
     if n <= kmax:
         msg = f"noise classification needs more than {kmax} hits, got {n}"
         raise ValueError(msg)
     ang = np.ascontiguousarray(features[:, [1, 2, 4]], dtype=np.float32)
-    _, dist = knn_graph(ang, kmax, n_threads=n_threads, return_distances=True)
-    dist = dist.reshape(n, kmax)[:, [k - 1 for k in NEIGHBOUR_RANKS]]
-    f = np.concatenate([features, np.log(dist + 1e-5)], axis=1).astype(np.float64)
+    ei, dist = knn_graph(ang, kmax, n_threads=n_threads, return_distances=True)
+    dist = dist.reshape(n, kmax)
+    parts = [features, np.log(dist[:, [k - 1 for k in NEIGHBOUR_RANKS]] + 1e-5)]
+    if direction:
+        parts.append(_direction_features(features, ei[0].reshape(n, kmax), tuple(extra)))
+    f = np.concatenate(parts, axis=1).astype(np.float64)
     f = (f - f.mean(0)) / np.maximum(f.std(0), 1e-9)
     return f.astype(np.float32)
 
@@ -85,6 +140,12 @@ class NoiseClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)
+
+    def inputs(self, features: np.ndarray, *, n_threads: int = 0) -> np.ndarray:
+        """:func:`noise_features` of hit features with this model's groups."""
+        cfg = self.config
+        return noise_features(features, n_threads=n_threads, extra=tuple(cfg.extra_features),
+                              direction=cfg.direction_features)
 
     @torch.no_grad()
     def noise_probability(self, x: np.ndarray) -> np.ndarray:
@@ -143,9 +204,9 @@ def working_point(score: Any, positive: Any, max_fpr: float) -> tuple[float, flo
 def noise_mask(features: np.ndarray, noise_model: NoiseClassifier, *,
                n_threads: int = 0) -> np.ndarray:
     """True for hits the classifier keeps (noise probability below its threshold)."""
-    p = noise_model.noise_probability(noise_features(features, n_threads=n_threads))
+    p = noise_model.noise_probability(noise_model.inputs(features, n_threads=n_threads))
     return p < noise_model.config.threshold
 
 
-__all__ = ["NEIGHBOUR_RANKS", "NoiseClassifier", "NoiseConfig", "noise_features", "noise_mask",
+__all__ = ["DIRECTION_FEATURES", "NEIGHBOUR_RANKS", "n_input_features", "NoiseClassifier", "NoiseConfig", "noise_features", "noise_mask",
            "roc_auc", "roc_curve", "weighted_bce", "working_point"]

@@ -279,8 +279,9 @@ def train_noise(events: list[Event], val_events: list[Event],
     tcfg = train_config or TrainConfig(epochs=10, lr=1e-3, progress=False)
     seed_everything(tcfg.seed)
     model = NoiseClassifier(cfg)
-    train = [noise_batch(ev, volumes, feature_groups(model)) for ev in events]
-    val = [noise_batch(ev, volumes, feature_groups(model)) for ev in val_events]
+    direction = cfg.direction_features
+    train = [noise_batch(ev, volumes, feature_groups(model), direction) for ev in events]
+    val = [noise_batch(ev, volumes, feature_groups(model), direction) for ev in val_events]
     for name, batches in (("training", train), ("validation", val)):
         if not any(bool(b[1].any()) for b in batches):
             msg = f"the {name} events have no noise hits in volumes {volumes}"
