@@ -1,0 +1,135 @@
+"""Regression tests of issue 32: every bad input a clear error, no silent wrong answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helixkit import graph
+from helixkit.seeding import HashingConfig, SeedFinderConfig, find_seeds
+
+# ---------------------------------------------------------------- graph kernels
+
+
+def test_knn_rejects_squared_distance_overflow_float32() -> None:
+    x = np.array([[0.0], [1e20], [2.5e20]], dtype=np.float32)
+    with pytest.raises(ValueError, match=r"x: a column spans .*overflow float32"):
+        graph.knn_graph(x, 1)
+    # float64 holds these squares: the answer is then right.
+    ei = graph.knn_graph(x.astype(np.float64), 1)
+    assert ei[0].tolist() == [1, 0, 1]
+
+
+def test_radius_and_dbscan_reject_overflow() -> None:
+    x = np.array([[0.0], [2e19], [6e19]], dtype=np.float32)
+    with pytest.raises(ValueError, match="overflow"):
+        graph.radius_graph(x, 1e18)
+    with pytest.raises(ValueError, match="overflow"):
+        graph.dbscan(x, eps=1e18, min_samples=1)
+    with pytest.raises(ValueError, match=r"eps must be in .*float32"):
+        graph.dbscan(x, eps=3e19, min_samples=1)
+    big = np.array([[0.0], [1e200]])
+    with pytest.raises(ValueError, match="overflow float64"):
+        graph.knn_graph(big, 1)
+    with pytest.raises(ValueError, match="x and query"):
+        graph.knn(np.zeros((2, 1)), np.array([[1e300]]), 1)
+
+
+def test_radius_graph_includes_pairs_at_exactly_r() -> None:
+    scipy_spatial = pytest.importorskip("scipy.spatial")
+    x = np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0], [0.0, 5.0]])
+    for dtype in (np.float32, np.float64):
+        xs = x.astype(dtype)
+        ei = graph.radius_graph(xs, 5.0)
+        pairs = {(int(a), int(b)) for a, b in ei.T}
+        ref = {(j, i) for i, nb in enumerate(scipy_spatial.cKDTree(xs).query_ball_point(xs, 5.0))
+               for j in nb if j != i}
+        assert pairs == ref
+        assert (0, 1) in pairs  # distance exactly 5
+
+
+def test_dbscan_eps_boundary_like_sklearn() -> None:
+    cluster = pytest.importorskip("sklearn.cluster")
+    x = np.array([[0.0], [1.0], [2.0], [4.0], [4.5]])
+    for eps in (1.0, 0.5, 2.0):
+        ours = graph.dbscan(x, eps=eps, min_samples=2)
+        ref = cluster.DBSCAN(eps=eps, min_samples=2).fit_predict(x)
+        assert ours.tolist() == ref.tolist()
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (lambda x: graph.knn_graph(x, float("inf")), ValueError, "k must be a whole number"),
+        (lambda x: graph.knn_graph(x, None), TypeError, "k must be an integer"),
+        (lambda x: graph.knn_graph(x, 1.5), ValueError, "k must be a whole number"),
+        (lambda x: graph.radius_graph(x, "1"), TypeError, "r must be a number"),
+        (lambda x: graph.radius_graph(x, float("nan")), ValueError, "r must be finite"),
+        (lambda x: graph.dbscan(x, 0.1, min_samples=2**32), ValueError, "min_samples"),
+        (lambda x: graph.knn_graph(x, 1, n_threads=2**32), ValueError, "n_threads"),
+        (lambda x: graph.knn_graph(x, 1, n_threads=1.7), ValueError, "n_threads"),
+        (lambda x: graph.knn_graph(x, 1, n_threads="2"), TypeError, "n_threads"),
+        (lambda x: graph.radius_graph(x, 1.0, max_num_neighbors=2**64), ValueError,
+         "max_num_neighbors"),
+        (lambda x: graph.radius_graph(x, 1.0, n_threads=-1), ValueError, "n_threads must be >= 0"),
+    ],
+)
+def test_graph_scalar_arguments_named(call, exc, match) -> None:  # noqa: ANN001
+    with pytest.raises(exc, match=match):
+        call(np.zeros((4, 2)))
+
+
+# ---------------------------------------------------------------- seeding config caps
+
+_X = np.array([100.0, 200.0, 300.0])
+_Y = np.array([0.0, 1.0, 2.0])
+_Z = np.array([0.0, 10.0, 20.0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"num_phi_neighbors": 2**30}, "numPhiNeighbors"),
+        ({"phi_bin_deflection_coverage": 100000, "cot_theta_max": 0.000208, "delta_r_min": 0},
+         "phiBinDeflectionCoverage"),
+        ({"z_bin_edges": list(np.linspace(-2800, 2800, 2_000_000))}, "zBinEdges"),
+        ({"z_min": -3e38, "z_max": 3e38}, "zMax"),
+        ({"max_phi_bins": 2**31 - 1}, "maxPhiBins"),
+        ({"num_phi_neighbors": 60000, "phi_bin_deflection_coverage": 500}, "numPhiNeighbors"),
+    ],
+)
+def test_seed_finder_config_caps_grid(kwargs, field) -> None:  # noqa: ANN001
+    with pytest.raises(ValueError, match=field):
+        SeedFinderConfig(**kwargs)
+
+
+def test_seed_finder_config_large_but_sane_grid_still_runs() -> None:
+    cfg = SeedFinderConfig(num_phi_neighbors=1000)  # covers the full circle: fine
+    assert len(find_seeds(_X, _Y, _Z, cfg)) >= 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"max_seeds_per_spm": -1}, ValueError, r"max_seeds_per_spm must be an integer in \[0, "),
+        ({"max_seeds_per_spm": 1.5}, ValueError, "max_seeds_per_spm must be a whole number"),
+        ({"max_seeds_per_spm": None}, TypeError, "max_seeds_per_spm must be an integer"),
+        ({"r_max": "600"}, TypeError, "r_max must be a number"),
+        ({"num_phi_neighbors": 2**40}, ValueError, "num_phi_neighbors must be an integer in"),
+        ({"seed_confirmation": "yes"}, TypeError, "seed_confirmation must be a bool"),
+    ],
+)
+def test_seed_finder_config_field_types_named(kwargs, exc, match) -> None:  # noqa: ANN001
+    with pytest.raises(exc, match=match):
+        SeedFinderConfig(**kwargs)
+
+
+def test_seed_finder_config_integral_float_accepted() -> None:
+    assert SeedFinderConfig(max_seeds_per_spm=3.0).max_seeds_per_spm == 3
+
+
+def test_hashing_config_bounds_named() -> None:
+    with pytest.raises(ValueError, match="bucket_size"):
+        HashingConfig(bucket_size=2**64)
+    with pytest.raises(TypeError, match="bucket_size must be an integer"):
+        HashingConfig(bucket_size="5")
