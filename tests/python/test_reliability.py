@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helixkit import graph
+from helixkit import fitting, graph
+from helixkit import units as u
+from helixkit.fitting import _toy
 from helixkit.seeding import HashingConfig, SeedFinderConfig, find_seeds
 
 # ---------------------------------------------------------------- graph kernels
@@ -133,3 +135,73 @@ def test_hashing_config_bounds_named() -> None:
         HashingConfig(bucket_size=2**64)
     with pytest.raises(TypeError, match="bucket_size must be an integer"):
         HashingConfig(bucket_size="5")
+
+
+# ---------------------------------------------------------------- fitting: no silent wrapping
+
+_BZ = 2.0 * u.T
+_RADII = (32.0, 72.0, 116.0, 172.0, 260.0)
+
+
+@pytest.fixture(scope="module")
+def toy_fit():  # noqa: ANN201
+    t = _toy.make_toy_tracks(4, seed=3, radii=_RADII, pt_range=(2.0, 10.0))
+    surf = _toy.barrel_surfaces(_RADII)
+    nl = len(_RADII)
+    init, st = fitting.estimate_track_params(t.xyz[0::nl], t.xyz[nl // 2::nl], t.xyz[nl - 1::nl],
+                                             b_field_z=_BZ)
+    assert (st == 0).all()
+    return t, surf, init
+
+
+def _fit(toy_fit, **kw):  # noqa: ANN001, ANN202
+    t, surf, init = toy_fit
+    args = {"track_offsets": t.offsets, "surface_id": t.layer, "measurement": t.local,
+            "measurement_cov": t.local_cov, "initial_params": init, "b_field_z": _BZ}
+    args.update(kw)
+    return fitting.fit_tracks(surf, args.pop("track_offsets"), args.pop("surface_id"),
+                              args.pop("measurement"), args.pop("measurement_cov"),
+                              args.pop("initial_params"), **args)
+
+
+def test_fit_tracks_rejects_wrapping_and_truncation(toy_fit) -> None:  # noqa: ANN001
+    t = toy_fit[0]
+    assert (_fit(toy_fit).status == 0).all()
+    sid = t.layer.astype(np.int64)
+    sid[0] = 2**32 + int(sid[0])
+    with pytest.raises(ValueError, match=r"surface_id must be in \[-2147483648, 2147483647\]"):
+        _fit(toy_fit, surface_id=sid)
+    mask = np.full(len(t.layer), 3, dtype=np.int64)
+    mask[1] = 259
+    with pytest.raises(ValueError, match="measurement_mask must be in"):
+        _fit(toy_fit, measurement_mask=mask)
+    mask[1] = 7
+    with pytest.raises(ValueError, match="measurement_mask must be 0 .*got 7 at index 1"):
+        _fit(toy_fit, measurement_mask=mask)
+    off = t.offsets.astype(np.float64)
+    off[1] += 0.5
+    with pytest.raises(ValueError, match="track_offsets must hold whole numbers"):
+        _fit(toy_fit, track_offsets=off)
+    with pytest.raises(ValueError, match="hole_surfaces must be in"):
+        _fit(toy_fit, hole_surfaces=[2**32])
+    with pytest.raises(ValueError, match="min_measurements must be an integer in"):
+        _fit(toy_fit, min_measurements=-1)
+    with pytest.raises(ValueError, match="n_threads"):
+        _fit(toy_fit, n_threads=2**32)
+
+
+def test_zero_field_rejected(toy_fit) -> None:  # noqa: ANN001
+    t = toy_fit[0]
+    with pytest.raises(ValueError, match=r"b_field_z \(=0\) must be non-zero"):
+        _fit(toy_fit, b_field_z=0.0)
+    with pytest.raises(ValueError, match=r"b_field_z \(=0\) must be non-zero"):
+        fitting.estimate_track_params(t.xyz[0:1], t.xyz[1:2], t.xyz[2:3], b_field_z=0)
+    with pytest.raises(TypeError, match="b_field_z must be a number"):
+        fitting.estimate_track_params(t.xyz[0:1], t.xyz[1:2], t.xyz[2:3], b_field_z="2")
+
+
+def test_surfaces_type_not_truncated() -> None:
+    surf = _toy.barrel_surfaces(_RADII)
+    with pytest.raises(ValueError, match="type must hold whole numbers"):
+        fitting.Surfaces(surf.type.astype(float) + 0.9, surf.center, surf.rotation, surf.radius,
+                         surf.bounds, surf.thickness_x0)
