@@ -176,7 +176,7 @@ def test_fit_tracks_rejects_wrapping_and_truncation(toy_fit) -> None:  # noqa: A
     with pytest.raises(ValueError, match="measurement_mask must be in"):
         _fit(toy_fit, measurement_mask=mask)
     mask[1] = 7
-    with pytest.raises(ValueError, match="measurement_mask must be 0 .*got 7 at index 1"):
+    with pytest.raises(ValueError, match=r"measurement_mask\[1\] \(=7\)"):
         _fit(toy_fit, measurement_mask=mask)
     off = t.offsets.astype(np.float64)
     off[1] += 0.5

@@ -250,11 +250,6 @@ def fit_tracks(  # noqa: PLR0913
             msg = f"measurement_mask must be integer, got dtype {mask_raw.dtype}"
             raise ValueError(msg)
         mask = as_int_array(mask_raw, "measurement_mask", np.int8)
-        if mask.size and (mask.min() < 0 or mask.max() > 3):
-            bad = int(np.flatnonzero((mask < 0) | (mask > 3))[0])
-            msg = (f"measurement_mask must be 0 (passive), 1, 2 or 3, got {mask[bad]} "
-                   f"at index {bad}")
-            raise ValueError(msg)
         same_length(surface_id=sid, measurement_mask=mask)
         # Rows of passive entries are ignored and may be NaN.
         active = mask != PASSIVE
