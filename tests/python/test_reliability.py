@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helixkit import fitting, graph
+from helixkit import evaluation, fitting, graph
 from helixkit import units as u
 from helixkit.fitting import _toy
 from helixkit.seeding import HashingConfig, SeedFinderConfig, find_seeds
@@ -205,3 +205,52 @@ def test_surfaces_type_not_truncated() -> None:
     with pytest.raises(ValueError, match="type must hold whole numbers"):
         fitting.Surfaces(surf.type.astype(float) + 0.9, surf.center, surf.rotation, surf.radius,
                          surf.bounds, surf.thickness_x0)
+
+
+# ---------------------------------------------------------------- tracking metrics
+
+_PARTICLES = {"particle_id": np.array([1, 2]), "px": np.array([2.0, 3.0]),
+              "py": np.array([0.0, 0.0]), "pz": np.array([0.0, 1.0])}
+_LABELS = np.array([0, 0, 0, 1, 1, 1])
+_PID = np.array([1, 1, 1, 2, 2, 2])
+
+
+def test_tracking_metrics_rejects_duplicated_particles() -> None:
+    assert evaluation.tracking_metrics(_LABELS, _PID, _PARTICLES).double_majority == 1.0
+    dup = {k: np.concatenate([v, v[:1]]) for k, v in _PARTICLES.items()}
+    with pytest.raises(ValueError, match="duplicated particle_id rows .*first particle_id 1"):
+        evaluation.tracking_metrics(_LABELS, _PID, dup)
+
+
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [
+        (np.array([0, 0, 0, 1, 1, np.nan]), "labels must hold whole numbers"),
+        (np.array([0, 0, 0, 1, 1, 1.5]), "labels must hold whole numbers"),
+        (np.array(["a"] * 6), "labels must be an integer array"),
+    ],
+)
+def test_metrics_reject_non_integer_labels(labels, match) -> None:  # noqa: ANN001
+    with pytest.raises(ValueError, match=match):
+        evaluation.tracking_metrics(labels, _PID, _PARTICLES)
+    with pytest.raises(ValueError, match=match):
+        evaluation.trackml_score(labels, _PID, np.full(6, 1 / 6))
+    with pytest.raises(ValueError, match=match.replace("labels", "particle_id")):
+        evaluation.trackml_score(_LABELS, labels, np.full(6, 1 / 6))
+
+
+def test_metrics_binned_edges_checked() -> None:
+    for edges in ([1.0, 0.5, 2.0], [0.5, np.nan, 2.0], [1.0]):
+        with pytest.raises(ValueError, match="edges"):
+            evaluation.tracking_metrics_binned(_LABELS, _PID, _PARTICLES, edges=edges)
+    out = evaluation.tracking_metrics_binned(_LABELS, _PID, _PARTICLES, edges=[1.0, 2.5, 5.0])
+    assert out["n_particles"].tolist() == [1.0, 1.0]
+
+
+def test_quantile_width_n_sigma_checked() -> None:
+    r = np.random.default_rng(0).normal(size=1000)
+    assert 0.8 < evaluation.quantile_width(r, n_sigma=1.0) < 1.2
+    with pytest.raises(ValueError, match="n_sigma must be > 0"):
+        evaluation.quantile_width(r, n_sigma=0)
+    with pytest.raises(TypeError, match="n_sigma must be a number"):
+        evaluation.quantile_width(r, n_sigma="2")
