@@ -7,6 +7,7 @@ import pytest
 
 from helixkit import evaluation, fitting, graph
 from helixkit import units as u
+from helixkit.data import simulate_event
 from helixkit.fitting import _toy
 from helixkit.seeding import HashingConfig, SeedFinderConfig, find_seeds
 
@@ -254,3 +255,33 @@ def test_quantile_width_n_sigma_checked() -> None:
         evaluation.quantile_width(r, n_sigma=0)
     with pytest.raises(TypeError, match="n_sigma must be a number"):
         evaluation.quantile_width(r, n_sigma="2")
+
+
+# ---------------------------------------------------------------- simulation
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"vertex_sigma_z": float("inf")}, ValueError, "vertex_sigma_z must be finite"),
+        ({"vertex_sigma_xy": 1e30}, ValueError, r"vertex_sigma_xy \(=1e\+30\) must be <="),
+        ({"tsallis_t": float("inf")}, ValueError, "tsallis_t must be finite"),
+        ({"tsallis_n": float("inf")}, ValueError, "tsallis_n must be finite"),
+        ({"hard_scatter_mean_pt": float("inf")}, ValueError, "hard_scatter_mean_pt must be finite"),
+        ({"secondary_mean_flight": float("inf")}, ValueError,
+         "secondary_mean_flight must be finite"),
+        ({"pt_max": float("inf")}, ValueError, "pt_max must be finite"),
+        ({"mu": 1e12}, ValueError, r"mu \(=1000000000000.0\) times charged_per_collision"),
+        ({"mu": "5"}, TypeError, "mu must be a number"),
+        ({"hard_scatter": "yes"}, TypeError, "hard_scatter must be a bool"),
+        ({"max_crossings": 2.5}, ValueError, "max_crossings must be a whole number"),
+    ],
+)
+def test_simulate_event_rejects_absurd_settings(kwargs, exc, match) -> None:  # noqa: ANN001
+    with pytest.raises(exc, match=match):
+        simulate_event(seed=1, **kwargs)
+
+
+def test_simulate_event_small_still_works() -> None:
+    ev = simulate_event(mu=2, seed=1, vertex_sigma_z=100.0)
+    assert len(ev.hits) > 0
