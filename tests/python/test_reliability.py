@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+import stat
+
 import numpy as np
 import pytest
 
 from helixkit import evaluation, fitting, graph
 from helixkit import units as u
-from helixkit.data import simulate_event
+from helixkit.data import read_trackml, simulate_event, write_trackml
 from helixkit.fitting import _toy
 from helixkit.seeding import HashingConfig, SeedFinderConfig, find_seeds
 
@@ -285,3 +289,59 @@ def test_simulate_event_rejects_absurd_settings(kwargs, exc, match) -> None:  # 
 def test_simulate_event_small_still_works() -> None:
     ev = simulate_event(mu=2, seed=1, vertex_sigma_z=100.0)
     assert len(ev.hits) > 0
+
+
+# ---------------------------------------------------------------- files
+
+
+@pytest.fixture
+def umask_022():  # noqa: ANN201
+    old = os.umask(0o022)
+    yield 0o644
+    os.umask(old)
+
+
+def test_write_trackml_normal_permissions(tmp_path, umask_022) -> None:  # noqa: ANN001
+    ev = simulate_event(mu=5, seed=2, cells=False)
+    paths = write_trackml(ev, tmp_path)
+    for p in paths.values():
+        assert stat.S_IMODE(p.stat().st_mode) == umask_022
+    os.umask(0o077)
+    paths = write_trackml(ev, tmp_path / "private")
+    for p in paths.values():
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600
+
+
+def test_write_trackml_all_or_nothing(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    old = simulate_event(mu=5, seed=2, cells=False)
+    paths = write_trackml(old, tmp_path)
+    before = {name: p.read_bytes() for name, p in paths.items()}
+    new = simulate_event(mu=6, seed=3, cells=False)
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def failing_replace(src, dst):  # noqa: ANN001, ANN202
+        if str(src).endswith(".tmp"):
+            calls["n"] += 1
+            if calls["n"] == 2:  # the second move (truth) fails, hits is already moved
+                raise OSError("disk full")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_trackml(new, tmp_path)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert {name: p.read_bytes() for name, p in paths.items()} == before
+    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
+    back = read_trackml(tmp_path, event_id=old.event_id)
+    assert back.n_hits == old.n_hits
+
+
+def test_model_checkpoint_normal_permissions(tmp_path, umask_022) -> None:  # noqa: ANN001
+    pytest.importorskip("torch")
+    registry = importlib.import_module("helixkit.nn.registry")
+    importlib.import_module("helixkit.tokens")  # registers hit_tokenizer
+    cls, cfg_cls = registry._lookup("hit_tokenizer")  # noqa: SLF001
+    path = registry.save(cls(cfg_cls()), tmp_path / "m.pt")
+    assert stat.S_IMODE(path.stat().st_mode) == umask_022
+    assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]
