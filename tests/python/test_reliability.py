@@ -345,3 +345,33 @@ def test_model_checkpoint_normal_permissions(tmp_path, umask_022) -> None:  # no
     path = registry.save(cls(cfg_cls()), tmp_path / "m.pt")
     assert stat.S_IMODE(path.stat().st_mode) == umask_022
     assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]
+
+
+# ---------------------------------------------------------------- errors that name the argument
+
+
+def test_graph_metrics_float_edge_index() -> None:
+    pid = np.array([1, 1, 2, 2])
+    good = np.ones(4, bool)
+    ok = graph.graph_metrics(np.array([[0, 2], [1, 3]]), pid, good)
+    assert ok.edge_efficiency == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="edge_index must hold whole numbers"):
+        graph.graph_metrics(np.array([[0.0, 2.0], [np.nan, 3.0]]), pid, good)
+    with pytest.raises(ValueError, match="edge_index must hold whole numbers"):
+        graph.graph_metrics(np.array([[0.0, 2.0], [1.5, 3.0]]), pid, good)
+
+
+def test_find_tracks_and_truth_fit_argument_types() -> None:
+    pytest.importorskip("torch")
+    learned = importlib.import_module("helixkit.learned")
+    with pytest.raises(TypeError, match="event must be a helixkit.data.Event, got dict"):
+        learned.find_tracks({"hits": []})
+    ev = simulate_event(mu=5, seed=2, cells=False)
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        learned.find_tracks(ev, eps=-1)
+    with pytest.raises(ValueError, match="min_samples must be a whole number"):
+        learned.find_tracks(ev, min_samples=float("nan"))
+    with pytest.raises(ValueError, match="min_hits must be a whole number"):
+        fitting.fit_truth_tracks(ev, min_hits=float("nan"))
+    with pytest.raises(TypeError, match="event must be a helixkit.data.Event"):
+        fitting.fit_truth_tracks("event.csv")
