@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from helixkit import evaluation, fitting, graph
+from helixkit.cli import main
 from helixkit import units as u
 from helixkit.data import read_trackml, simulate_event, write_trackml
 from helixkit.fitting import _toy
@@ -375,3 +376,45 @@ def test_find_tracks_and_truth_fit_argument_types() -> None:
         fitting.fit_truth_tracks(ev, min_hits=float("nan"))
     with pytest.raises(TypeError, match="event must be a helixkit.data.Event"):
         fitting.fit_truth_tracks("event.csv")
+
+
+# ---------------------------------------------------------------- CLI: one line, exit code 2
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str]:  # noqa: ANN001
+    rc = main(list(argv))
+    err = capsys.readouterr().err.strip().splitlines()
+    return rc, err[-1] if err else ""
+
+
+def test_cli_bad_config_files(tmp_path, capsys) -> None:  # noqa: ANN001
+    pytest.importorskip("torch")
+    (tmp_path / "epochs.json").write_text('{"train": {"epochs": "5"}}')
+    (tmp_path / "lr.json").write_text('{"train": {"lr": null}}')
+    (tmp_path / "bin.json").write_bytes(b"\x00\xff\xfe\x80binary")
+    (tmp_path / "dir.json").mkdir()
+    cases = {
+        "epochs.json": "epochs must be an integer, got str '5'",
+        "lr.json": "lr must be a number, got NoneType None",
+        "bin.json": "bin.json is not UTF-8 text",
+        "dir.json": "dir.json is a directory",
+    }
+    for name, expected in cases.items():
+        rc, line = _cli(capsys, "train", "trackformer", "--config", str(tmp_path / name),
+                        "--out", str(tmp_path / "out"))
+        assert rc == 2, name
+        assert line.startswith("helixkit train: error:") and expected in line, line
+
+
+def test_cli_bad_out_mu_and_checkpoint(tmp_path, capsys) -> None:  # noqa: ANN001
+    pytest.importorskip("torch")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    rc, line = _cli(capsys, "simulate", "--out", str(afile), "--events", "1", "--mu", "2")
+    assert rc == 2 and "afile" in line and line.startswith("helixkit simulate: error:")
+    rc, line = _cli(capsys, "simulate", "--out", str(tmp_path / "o"), "--events", "1",
+                    "--mu", "1e12")
+    assert rc == 2 and "mu" in line
+    rc, line = _cli(capsys, "evaluate", "trackformer", "--checkpoint", str(tmp_path / "nope.pt"),
+                    "--out", str(tmp_path / "o3"))
+    assert rc == 2 and "nope.pt" in line
