@@ -30,14 +30,25 @@ def as_float_array(
     if arr.dtype.kind not in "fiu":
         msg = f"{name} must be numeric, got dtype {arr.dtype}"
         raise ValueError(msg)
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    src = arr
+    with np.errstate(over="ignore"):
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     if ndim is not None and arr.ndim != ndim:
         msg = f"{name} must be {ndim}-D, got shape {arr.shape}"
         raise ValueError(msg)
-    if finite and arr.size and not np.isfinite(arr).all():
-        bad = int(np.flatnonzero(~np.isfinite(arr.reshape(-1)))[0])
-        msg = f"{name} contains NaN or inf (first at flat index {bad})"
-        raise ValueError(msg)
+    if arr.size and not np.isfinite(arr).all():
+        flat = arr.reshape(-1)
+        was = np.asarray(src).reshape(-1)
+        lost = np.isinf(flat) & np.isfinite(was) if was.dtype.kind == "f" else np.isinf(flat)
+        if lost.any():
+            i = int(np.flatnonzero(lost)[0])
+            msg = (f"{name} holds {was[i]!r} at flat index {i}, beyond the "
+                   f"{np.dtype(dtype).name} range (|x| <= {np.finfo(dtype).max:.3g})")
+            raise ValueError(msg)
+        if finite:
+            bad = int(np.flatnonzero(~np.isfinite(flat))[0])
+            msg = f"{name} contains NaN or inf (first at flat index {bad})"
+            raise ValueError(msg)
     return arr
 
 
