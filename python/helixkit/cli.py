@@ -299,8 +299,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
+        # bad input (docs/reliability.md): one line naming what is wrong, exit code 2
         print(f"helixkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # an output directory that is a file or not writable, a missing checkpoint, ...
+        where = f": {exc.filename}" if exc.filename else ""
+        what = exc.strerror or str(exc)
+        print(f"helixkit {args.command}: error: {what}{where}", file=sys.stderr)
         return 2
 
 

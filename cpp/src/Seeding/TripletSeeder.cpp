@@ -35,6 +35,13 @@ std::string str(value_t v) {
   return os.str();
 }
 
+/// Bounds that keep every validated grid computable (memory and time).
+constexpr std::int32_t kMaxPhiNeighbors = 100000;
+constexpr std::int32_t kMaxPhiBinsCap = 1000000;
+constexpr std::size_t kMaxZBins = 100000;
+constexpr std::uint64_t kMaxGridBins = 4000000;
+constexpr std::uint64_t kMaxNeighbourLookups = 100000000;
+
 [[noreturn]] void fail(const std::string& field, const std::string& value,
                        const std::string& rule) {
   throw std::invalid_argument("TripletSeeder: " + field + " (=" + value +
@@ -288,7 +295,7 @@ void collectNeighbours(
   std::vector<std::int32_t> phis;
   for (std::int32_t p = 0; p < g.nPhi; ++p) {
     phis.clear();
-    if (2 * numPhiNeighbors + 1 >= g.nPhi) {
+    if (2 * static_cast<std::int64_t>(numPhiNeighbors) + 1 >= g.nPhi) {
       for (std::int32_t q = 0; q < g.nPhi; ++q) {
         phis.push_back(q);
       }
@@ -1401,6 +1408,15 @@ void TripletSeeder::Config::validate() const {
   if (numPhiNeighbors < 0) {
     fail("numPhiNeighbors", str(numPhiNeighbors), "must be >= 0");
   }
+  if (numPhiNeighbors > kMaxPhiNeighbors) {
+    fail("numPhiNeighbors", str(numPhiNeighbors),
+         "must be <= " + str(kMaxPhiNeighbors) +
+             " (more than the phi bins covers the full circle anyway)");
+  }
+  if (maxPhiBins > kMaxPhiBinsCap) {
+    fail("maxPhiBins", str(maxPhiBins),
+         "must be <= " + str(kMaxPhiBinsCap));
+  }
   std::size_t nZ = 0;
   if (!zBinEdges.empty()) {
     if (zBinEdges.size() < 2) {
@@ -1415,14 +1431,30 @@ void TripletSeeder::Config::validate() const {
       }
     }
     nZ = zBinEdges.size() - 1;
-  } else {
-    const float zBinSize = cotThetaMax * deltaRMax;
-    nZ = static_cast<std::size_t>(
-        std::max(1.f, std::floor((zMax - zMin) / zBinSize)));
-    if (nZ > 100000) {
-      fail("zMax", str(zMax),
-           "gives more than 100000 equidistant z bins; set zBinEdges");
+    if (nZ > kMaxZBins) {
+      fail("zBinEdges", "size " + str(zBinEdges.size()),
+           "must hold at most " + str(kMaxZBins + 1) + " edges");
     }
+  } else {
+    // The grid's z edges are computed in float (as in ACTS): the span and the
+    // bin count must be finite there, and the count is bounded before any
+    // integer conversion.
+    const float zSpan = zMax - zMin;
+    if (!std::isfinite(zSpan)) {
+      fail("zMax", str(zMax),
+           "minus zMin (=" + str(zMin) + " mm) overflows float; keep |zMin|, "
+           "|zMax| below 1e38 mm");
+    }
+    const float zBinSize = cotThetaMax * deltaRMax;
+    const double nZd = std::max(
+        1.0, std::floor(static_cast<double>(zSpan / zBinSize)));
+    if (!(nZd <= static_cast<double>(kMaxZBins))) {
+      fail("zMax", str(zMax),
+           "with zMin (=" + str(zMin) + " mm) and cotThetaMax*deltaRMax (=" +
+               str(zBinSize) + " mm) gives more than " + str(kMaxZBins) +
+               " equidistant z bins; set zBinEdges");
+    }
+    nZ = static_cast<std::size_t>(nZd);
   }
   const auto neighbours =
       [&](const char* name,
@@ -1518,7 +1550,30 @@ void TripletSeeder::Config::validate() const {
     fail("maxSeedsPerSpM", str(maxSeedsPerSpM), "must be <= 1000000");
   }
   // The helix-radius and phi-bin rules (ACTS's grid sanity checks).
-  (void)computePhiBins(*this);
+  const std::int32_t nPhi = computePhiBins(*this);
+  // Grid bins are addressed with 32-bit keys and every bin gets a neighbour
+  // list: bound both the bin count and the neighbour-lookup work, so that a
+  // config that validates cannot exhaust memory or run for minutes.
+  const std::uint64_t nBins =
+      static_cast<std::uint64_t>(nPhi) * static_cast<std::uint64_t>(nZ + 2);
+  if (nBins > kMaxGridBins) {
+    fail("phiBinDeflectionCoverage", str(phiBinDeflectionCoverage),
+         "with the z binning gives a grid of " + str(nPhi) + " phi x " +
+             str(nZ) + " z bins (=" + str(nBins) + " bins), more than " +
+             str(kMaxGridBins) +
+             "; lower phiBinDeflectionCoverage or maxPhiBins, or use fewer z "
+             "bins (zBinEdges, cotThetaMax, deltaRMax, zMin/zMax)");
+  }
+  const std::uint64_t phiSpan = std::min<std::uint64_t>(
+      2 * static_cast<std::uint64_t>(numPhiNeighbors) + 1,
+      static_cast<std::uint64_t>(nPhi));
+  if (nBins * phiSpan > kMaxNeighbourLookups) {
+    fail("numPhiNeighbors", str(numPhiNeighbors),
+         "with " + str(nPhi) + " phi bins and " + str(nZ) +
+             " z bins needs " + str(nBins * phiSpan) +
+             " neighbour-bin lookups, more than " + str(kMaxNeighbourLookups) +
+             "; lower numPhiNeighbors or the number of bins");
+  }
 }
 
 TripletSeeder::TripletSeeder(const Config& cfg) : m_cfg(cfg) {

@@ -25,6 +25,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import shutil
 import tempfile
 import zlib
 from collections.abc import Iterable, Mapping
@@ -32,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .._files import default_file_mode
 
 _BOOL_TOKENS = {"0": False, "1": True, "false": False, "true": True}
 
@@ -383,18 +386,41 @@ def format_csv(columns: Mapping[str, np.ndarray], label: str) -> bytes:
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
+def _backup(target: Path) -> str | None:
+    """A hard link (or, where links are unsupported, a copy) of an existing target."""
+    if not target.exists():
+        return None
+    fd, bak = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".bak")
+    os.close(fd)
+    os.unlink(bak)
+    try:
+        os.link(target, bak)
+    except OSError:
+        shutil.copy2(target, bak)
+    return bak
+
+
 def write_files_atomically(files: Mapping[Path, bytes], *, remove: Iterable[Path] = ()) -> None:
-    """Write every file to a temporary sibling, then move all into place.
+    """Write every file to a temporary sibling, then move all into place: all or nothing.
 
     If anything fails before the moves, no target is touched and every
-    temporary file is removed. ``remove`` lists stale files deleted after the
-    moves (e.g. the ``.csv`` twin of a freshly written ``.csv.gz``).
+    temporary file is removed. If a move fails, the targets already moved are
+    rolled back (the previous file restored from a hard-link backup, or the new
+    file removed where there was none), so the directory never holds a mix of
+    the old and the new set. New files get the user's normal permissions
+    (``0o666 & ~umask``), not ``mkstemp``'s ``0o600``. ``remove`` lists stale
+    files deleted after the moves (e.g. the ``.csv`` twin of a freshly written
+    ``.csv.gz``).
     """
+    mode = default_file_mode()
     temps: list[tuple[str, Path]] = []
+    backups: dict[Path, str | None] = {}
+    moved: list[Path] = []
     try:
         for target, payload in files.items():
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
             temps.append((tmp, target))
+            os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as fh:
                 if target.name.endswith(".gz"):
                     # mtime=0 and no file name: identical events give identical bytes
@@ -406,13 +432,28 @@ def write_files_atomically(files: Mapping[Path, bytes], *, remove: Iterable[Path
                     fh.write(payload)
                 fh.flush()
                 os.fsync(fh.fileno())
+        for _, target in temps:
+            backups[target] = _backup(target)
         for tmp, target in temps:
             os.replace(tmp, target)
+            moved.append(target)
     except BaseException:
+        for target in reversed(moved):
+            bak = backups.get(target)
+            if bak is not None:
+                os.replace(bak, target)
+            elif target.exists():
+                target.unlink()
         for tmp, _ in temps:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        for bak in backups.values():
+            if bak is not None and os.path.exists(bak):
+                os.unlink(bak)
         raise
+    for bak in backups.values():
+        if bak is not None and os.path.exists(bak):
+            os.unlink(bak)
     for stale in remove:
         if stale.exists() and stale not in files:
             stale.unlink()

@@ -65,7 +65,7 @@ import numba
 import numpy as np
 
 from .. import units as u
-from .._validation import require
+from .._validation import check_float, check_int, require
 from .event import Event, Table
 from .geometry import BARREL, Geometry, trackml_like
 
@@ -79,6 +79,14 @@ _SPECIES = (
 )
 _ORDER_PROPOSAL = np.array([10.0, 8.0, 6.0, 5.0, 3.0, 3.0, 3.0, 5.0, 6.0])
 _DEDX_PER_X0 = 36.6 * u.MeV  # mean loss of a MIP per radiation length of silicon
+
+
+#: Bounds of :class:`SimulationConfig` beyond which an event is not computable
+#: (memory) or holds no hits (vertices outside the detector).
+MAX_MEAN_PARTICLES = 500_000
+MAX_VERTEX_SIGMA_Z = 10_000.0 * u.mm
+MAX_VERTEX_SIGMA_XY = 1_000.0 * u.mm
+MAX_HARD_SCATTER = 100_000
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,28 @@ class SimulationConfig:
     cells: bool = True
 
     def validate(self) -> None:
-        require(np.isfinite(self.mu) and self.mu >= 0, self, "mu", "must be finite and >= 0")
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.type in ("bool", bool):
+                if not isinstance(v, (bool, np.bool_)):
+                    msg = f"SimulationConfig: {f.name} must be a bool, got {type(v).__name__} {v!r}"
+                    raise TypeError(msg)
+            elif f.type in ("int", int):
+                object.__setattr__(self, f.name, check_int(v, f"SimulationConfig: {f.name}"))
+            else:
+                object.__setattr__(self, f.name, check_float(v, f"SimulationConfig: {f.name}"))
+        require(self.mu >= 0, self, "mu", "must be finite and >= 0")
+        require(self.mu * self.charged_per_collision <= MAX_MEAN_PARTICLES, self, "mu",
+                f"times charged_per_collision (={self.charged_per_collision}) must be <= "
+                f"{MAX_MEAN_PARTICLES:g} mean particles per event (HL-LHC: mu ~ 200)")
+        require(self.vertex_sigma_z <= MAX_VERTEX_SIGMA_Z, self, "vertex_sigma_z",
+                f"must be <= {MAX_VERTEX_SIGMA_Z:g} mm (a wider spread puts the vertices "
+                "outside the detector)")
+        require(self.vertex_sigma_xy <= MAX_VERTEX_SIGMA_XY, self, "vertex_sigma_xy",
+                f"must be <= {MAX_VERTEX_SIGMA_XY:g} mm (a wider spread puts the vertices "
+                "outside the detector)")
+        require(self.hard_scatter_particles <= MAX_HARD_SCATTER, self, "hard_scatter_particles",
+                f"must be <= {MAX_HARD_SCATTER}")
         require(self.charged_per_collision > 0, self, "charged_per_collision", "must be > 0")
         require(0 < self.eta_max <= 6, self, "eta_max", "must be in (0, 6]")
         require(self.pt_min > 0, self, "pt_min", "must be > 0 GeV")

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_numpy
+from .._validation import as_numpy, check_float
 
 _P68 = 0.6826894921370859
 
@@ -55,6 +55,7 @@ def clipped_std(residuals: Any, n_sigma: float = 3.0, max_iter: int = 100) -> fl
 def quantile_width(residuals: Any, n_sigma: float = 5.0) -> float:
     """σ from the quantiles at ±n_sigma Gaussian-equivalent probability around the median."""
     r = _values(residuals)
+    n_sigma = check_float(n_sigma, "n_sigma", positive=True)
     p_hi = 0.5 * (1.0 + math.erf(n_sigma / math.sqrt(2.0)))
     lo, hi = np.quantile(r, [1.0 - p_hi, p_hi])
     return float((hi - lo) / (2 * n_sigma))

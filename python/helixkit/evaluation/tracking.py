@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_numpy
+from .._validation import as_float_array, as_int_array, check_float, check_int, same_length
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,19 @@ def _lookup(keys: np.ndarray, values: np.ndarray, queries: np.ndarray
 def _particle_table(
     pid: np.ndarray, particles: Any, layer_key: np.ndarray | None, min_layers: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    ppid = np.asarray(particles["particle_id"], dtype=np.int64)
-    pt = np.hypot(particles["px"], particles["py"]).astype(np.float64)
-    eta = np.arcsinh(np.asarray(particles["pz"], np.float64) / np.maximum(pt, 1e-12))
-    order = np.argsort(ppid)
+    ppid = as_int_array(particles["particle_id"], "particles['particle_id']", np.int64)
+    px, py, pz = (as_float_array(particles[c], f"particles[{c!r}]", ndim=1)
+                  for c in ("px", "py", "pz"))
+    same_length(particle_id=ppid, px=px, py=py, pz=pz)
+    pt = np.hypot(px, py)
+    eta = np.arcsinh(pz / np.maximum(pt, 1e-12))
+    order = np.argsort(ppid, kind="stable")
     ppid, pt, eta = ppid[order], pt[order], eta[order]
+    dup = np.flatnonzero(ppid[1:] == ppid[:-1])
+    if len(dup):
+        msg = (f"particles has duplicated particle_id rows ({len(dup)} duplicates, first "
+               f"particle_id {int(ppid[dup[0]])}); each particle must appear once")
+        raise ValueError(msg)
     real = pid > 0
     pid_u, n_hits = np.unique(pid[real], return_counts=True)
     if layer_key is not None:
@@ -127,15 +135,22 @@ def tracking_metrics(
         Restrict particles of interest (and counted clusters) further — used
         for the binned versions.
     """
-    lab = np.asarray(as_numpy(labels)).astype(np.int64)
-    pid = np.asarray(as_numpy(particle_id)).astype(np.int64)
-    if lab.shape != pid.shape or lab.ndim != 1:
+    lab = as_int_array(labels, "labels", np.int64)
+    pid = as_int_array(particle_id, "particle_id", np.int64)
+    if lab.shape != pid.shape:
         msg = f"labels and particle_id must be 1-D of equal length, got {lab.shape}, {pid.shape}"
         raise ValueError(msg)
-    key = None if layer_key is None else np.asarray(as_numpy(layer_key)).astype(np.int64)
+    key = None if layer_key is None else as_int_array(layer_key, "layer_key", np.int64)
     if key is not None and key.shape != pid.shape:
         msg = "layer_key must have the same length as particle_id"
         raise ValueError(msg)
+    pt_thld = check_float(pt_thld, "pt_thld", finite=False)
+    max_abs_eta = check_float(max_abs_eta, "max_abs_eta", finite=False)
+    if np.isnan(pt_thld) or np.isnan(max_abs_eta):
+        msg = f"pt_thld (={pt_thld}) and max_abs_eta (={max_abs_eta}) must not be NaN"
+        raise ValueError(msg)
+    min_cluster_size = check_int(min_cluster_size, "min_cluster_size", lo=0)
+    min_layers = check_int(min_layers, "min_layers", lo=0)
     ppid, pt, eta, hits_of, recon = _particle_table(pid, particles, key, min_layers)
     interest = (pt >= pt_thld) & recon & (np.abs(eta) < max_abs_eta)
     if pt_range is not None:
@@ -180,7 +195,10 @@ def tracking_metrics_binned(
         raise ValueError(msg)
     if edges is None:
         edges = [0.9, 1.5, 2, 3, 5, 10, 100] if variable == "pt" else np.linspace(-4, 4, 17)
-    edges = np.asarray(edges, dtype=np.float64)
+    edges = as_float_array(edges, "edges", ndim=1)
+    if len(edges) < 2 or not (np.diff(edges) > 0).all():
+        msg = f"edges must hold >= 2 finite, strictly increasing values, got {edges.tolist()}"
+        raise ValueError(msg)
     rows = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         key = "pt_range" if variable == "pt" else "eta_range"
@@ -200,9 +218,9 @@ def trackml_score(labels: Any, particle_id: Any, weight: Any) -> float:
     tracks (weights are normalised to 1 per event, so a perfect submission
     scores 1). Noise hits (particle_id 0) carry no weight.
     """
-    lab = np.asarray(as_numpy(labels)).astype(np.int64)
-    pid = np.asarray(as_numpy(particle_id)).astype(np.int64)
-    w = np.asarray(as_numpy(weight)).astype(np.float64)
+    lab = as_int_array(labels, "labels", np.int64)
+    pid = as_int_array(particle_id, "particle_id", np.int64)
+    w = as_float_array(weight, "weight", finite=False)
     if not (lab.shape == pid.shape == w.shape) or lab.ndim != 1:
         msg = "labels, particle_id and weight must be 1-D arrays of equal length"
         raise ValueError(msg)

@@ -9,7 +9,16 @@ import numpy as np
 
 from .. import _core
 from .. import units as u
-from .._validation import as_float_array, as_numpy, check_n_threads, make_config, same_length
+from .._validation import (
+    as_float_array,
+    as_int_array,
+    as_numpy,
+    check_float,
+    check_int,
+    check_n_threads,
+    make_config,
+    same_length,
+)
 from .surfaces import Surfaces
 
 #: Status codes of :func:`fit_tracks` (``result.status``).
@@ -223,12 +232,13 @@ def fit_tracks(  # noqa: PLR0913
     if not isinstance(surfaces, Surfaces):
         msg = f"surfaces must be a helixkit.fitting.Surfaces, got {type(surfaces).__name__}"
         raise TypeError(msg)
-    off = np.ascontiguousarray(as_numpy(track_offsets), dtype=np.int64)
+    _check_field(b_field_z, nonzero=True)
+    off = as_int_array(track_offsets, "track_offsets", np.int64)
     sid_raw = as_numpy(surface_id)
     if sid_raw.dtype.kind not in "iu":
         msg = f"surface_id must be integer, got dtype {sid_raw.dtype}"
         raise ValueError(msg)
-    sid = np.ascontiguousarray(sid_raw, dtype=np.int32)
+    sid = as_int_array(sid_raw, "surface_id", np.int32)
     m = len(sid)
     if measurement_mask is None:
         mask = np.full(m, 3, dtype=np.int8)
@@ -239,7 +249,7 @@ def fit_tracks(  # noqa: PLR0913
         if mask_raw.dtype.kind not in "iub":
             msg = f"measurement_mask must be integer, got dtype {mask_raw.dtype}"
             raise ValueError(msg)
-        mask = np.ascontiguousarray(mask_raw, dtype=np.int8)
+        mask = as_int_array(mask_raw, "measurement_mask", np.int8)
         same_length(surface_id=sid, measurement_mask=mask)
         # Rows of passive entries are ignored and may be NaN.
         active = mask != PASSIVE
@@ -276,7 +286,7 @@ def fit_tracks(  # noqa: PLR0913
         same_length(mass=masses, initial_params=init)
         mass_cfg = PION_MASS
     holes = (np.zeros(0, dtype=np.int32) if hole_surfaces is None
-             else np.ascontiguousarray(as_numpy(hole_surfaces), dtype=np.int32))
+             else as_int_array(hole_surfaces, "hole_surfaces", np.int32))
     smoothers = {"mbf": _core.KalmanSmoother.MBF, "rts": _core.KalmanSmoother.RTS}
     if smoother not in smoothers:
         msg = f"smoother must be one of {sorted(smoothers)}, got {smoother!r}"
@@ -287,7 +297,9 @@ def fit_tracks(  # noqa: PLR0913
         multiple_scattering=bool(multiple_scattering), energy_loss=bool(energy_loss),
         energy_loss_per_x0=float(energy_loss_per_x0), mass=mass_cfg,
         outlier_chi2_cut=float(outlier_chi2_cut), count_holes=bool(count_holes),
-        smoother=smoothers[smoother], min_measurements=int(min_measurements), beam_x=bx,
+        smoother=smoothers[smoother],
+        min_measurements=check_int(min_measurements, "min_measurements", lo=0, hi=2**31 - 1),
+        beam_x=bx,
         beam_y=by, store_states=bool(store_states), n_threads=check_n_threads(n_threads),
     )
     out = _core.kalman_fit(
@@ -319,7 +331,7 @@ def estimate_track_params(bottom: Any, middle: Any, top: Any, *, b_field_z: floa
     t = as_float_array(top, "top", ndim=2)
     same_length(bottom=b, middle=mid, top=t)
     bx, by = (float(v) for v in beam_position)
-    _check_field(b_field_z)
+    _check_field(b_field_z, nonzero=True)
     return _core.estimate_perigee_from_seeds(b, mid, t, float(b_field_z), bx, by,
                                              check_n_threads(n_threads))
 
@@ -338,7 +350,12 @@ def perigee_from_momenta(position: Any, momentum: Any, charge: Any, *, b_field_z
                                       check_n_threads(n_threads))
 
 
-def _check_field(b: float) -> None:
+def _check_field(b: float, *, nonzero: bool = False) -> None:
+    check_float(b, "b_field_z", finite=False)
     if not np.isfinite(b) or abs(b) > 0.01:
         msg = f"b_field_z (={b}) looks like Tesla or is not finite; use e.g. 2 * units.T"
+        raise ValueError(msg)
+    if nonzero and b == 0:
+        msg = ("b_field_z (=0) must be non-zero: without a field the curvature (q/p) "
+               "cannot be measured; use e.g. 2 * units.T")
         raise ValueError(msg)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._validation import as_float_array, as_numpy
+from .._validation import as_float_array, as_int_array, as_numpy
 from ..data.geometry import BARREL, Geometry
 
 PLANE = 0
@@ -44,7 +44,7 @@ class Surfaces:
 
     def __init__(self, type: Any, center: Any, rotation: Any, radius: Any, bounds: Any,  # noqa: A002
                  thickness_x0: Any) -> None:
-        t = np.ascontiguousarray(as_numpy(type), dtype=np.int8)
+        t = as_int_array(type, "type", np.int8)
         n = len(t)
         c = as_float_array(center, "center").reshape(n, 3) if n else np.zeros((0, 3))
         rot = as_float_array(rotation, "rotation")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_n_threads
+from .._validation import check_int, check_n_threads, require_instance
 from ..data import Event, Geometry
 from ..plots import pyplot, save_figure
 from .kalman import (
@@ -86,11 +86,13 @@ def fit_truth_tracks(
         With ``particle_id`` set and ``extra["hit_rows"]`` / ``extra["offsets"]``:
         the event hit rows of each track's measurements, in fit order.
     """
+    require_instance(event, Event, "event", "helixkit.data.Event")
     geo = geometry if geometry is not None else getattr(event, "geometry", None)
     if geo is None:
         msg = "fit_truth_tracks needs a geometry: event.geometry is None and geometry= not given"
         raise ValueError(msg)
-    if int(min_hits) < 3:
+    min_hits = check_int(min_hits, "min_hits")
+    if min_hits < 3:
         msg = f"min_hits must be >= 3, got {min_hits}"
         raise ValueError(msg)
     if not event.has_truth:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._validation import as_numpy, check_n_threads, make_config
+from .._validation import as_numpy, check_float, check_int, check_n_threads, make_config
 
 
 def _points(x: Any, name: str = "x") -> np.ndarray:
@@ -29,6 +29,44 @@ def _points(x: Any, name: str = "x") -> np.ndarray:
         msg = f"{name} contains NaN or inf"
         raise ValueError(msg)
     return arr
+
+
+def _check_span(x: np.ndarray, q: np.ndarray | None) -> None:
+    """Reject coordinates whose squared distances overflow the working dtype.
+
+    The kernels compare squared distances in the points' dtype; with a
+    coordinate span s per column and D columns, D * s**2 must stay finite, or
+    neighbours come out wrong without any error.
+    """
+    if x.size == 0:
+        return
+    lo = x.min(axis=0).astype(np.float64)
+    hi = x.max(axis=0).astype(np.float64)
+    if q is not None and q.size:
+        lo = np.minimum(lo, q.min(axis=0))
+        hi = np.maximum(hi, q.max(axis=0))
+    with np.errstate(over="ignore"):
+        span = float(np.max(hi - lo))
+    bound = math.sqrt(float(np.finfo(x.dtype).max) / x.shape[1]) / 2
+    if not span <= bound:
+        name = "x" if q is None else "x and query"
+        msg = (
+            f"{name}: a column spans {span:.3g}, so squared distances overflow "
+            f"{x.dtype.name} (the span must be <= {bound:.3g} for D={x.shape[1]}); "
+            "rescale the coordinates" + (" or pass float64" if x.dtype == np.float32 else "")
+        )
+        raise ValueError(msg)
+
+
+def _check_radius(r: Any, name: str, dtype: np.dtype) -> float:
+    """A radius whose square is a finite, normal number of ``dtype``."""
+    v = check_float(r, name, positive=True)
+    fi = np.finfo(dtype)
+    lo, hi = math.sqrt(float(fi.tiny)), math.sqrt(float(fi.max))
+    if not lo <= v <= hi:
+        msg = f"{name} must be in [{lo:.3g}, {hi:.3g}] for {np.dtype(dtype).name} points (its square must be a normal number), got {r!r}"
+        raise ValueError(msg)
+    return v
 
 
 def _query(query: Any, x: np.ndarray) -> np.ndarray | None:
@@ -86,20 +124,15 @@ def knn_graph(
     """
     pts = _points(x)
     q = _query(query, pts)
-    if isinstance(k, bool) or int(k) != k or int(k) < 1:
-        msg = f"k must be an integer >= 1, got {k!r}"
-        raise ValueError(msg)
-    k = int(k)
+    k = check_int(k, "k", lo=1)
     n_cand = pts.shape[0] - (1 if (q is None and not loop) else 0)
     if k > n_cand:
         msg = f"k (={k}) must be <= the number of candidate neighbours ({n_cand})"
         raise ValueError(msg)
+    _check_span(pts, q)
     radius = 0.0
     if max_radius is not None:
-        if not (max_radius > 0) or not math.isfinite(max_radius):
-            msg = f"max_radius must be finite and > 0, got {max_radius}"
-            raise ValueError(msg)
-        radius = float(max_radius)
+        radius = _check_radius(max_radius, "max_radius", pts.dtype)
     cfg = make_config(
         _core.NeighborGraphConfig, k=k, radius=radius, loop=bool(loop),
         n_threads=check_n_threads(n_threads),
@@ -125,15 +158,11 @@ def radius_graph(
     """
     pts = _points(x)
     q = _query(query, pts)
-    if not (r > 0) or not math.isfinite(r):
-        msg = f"r must be finite and > 0, got {r}"
-        raise ValueError(msg)
+    r = _check_radius(r, "r", pts.dtype)
+    _check_span(pts, q)
     max_nb = 0
     if max_num_neighbors is not None:
-        if int(max_num_neighbors) != max_num_neighbors or int(max_num_neighbors) < 1:
-            msg = f"max_num_neighbors must be an integer >= 1, got {max_num_neighbors!r}"
-            raise ValueError(msg)
-        max_nb = int(max_num_neighbors)
+        max_nb = check_int(max_num_neighbors, "max_num_neighbors", lo=1, hi=2**31 - 1)
     cfg = make_config(
         _core.NeighborGraphConfig, radius=float(r), max_neighbors=max_nb, loop=bool(loop),
         n_threads=check_n_threads(n_threads),
@@ -151,15 +180,11 @@ def radius(x: Any, query: Any, r: float, **kwargs: Any) -> Any:
     return radius_graph(x, r, query=query, **kwargs)
 
 
-def _dbscan_config(eps: float, min_samples: int, n_threads: int) -> Any:
-    if not (eps > 0) or not math.isfinite(eps):
-        msg = f"eps must be finite and > 0, got {eps}"
-        raise ValueError(msg)
-    if isinstance(min_samples, bool) or int(min_samples) != min_samples or min_samples < 1:
-        msg = f"min_samples must be an integer >= 1, got {min_samples!r}"
-        raise ValueError(msg)
+def _dbscan_config(eps: float, min_samples: int, n_threads: int, dtype: Any = np.float32) -> Any:
+    eps = _check_radius(eps, "eps", np.dtype(dtype))
+    min_points = check_int(min_samples, "min_samples", lo=1, hi=2**31 - 1)
     return make_config(
-        _core.DbscanConfig, epsilon=float(eps), min_points=int(min_samples),
+        _core.DbscanConfig, epsilon=eps, min_points=min_points,
         n_threads=check_n_threads(n_threads),
     )
 
@@ -175,7 +200,8 @@ def dbscan(x: Any, eps: float, min_samples: int = 5, *, n_threads: int = 0) -> n
     gives it. ``min_samples`` counts the point itself.
     """
     pts = _points(x)
-    cfg = _dbscan_config(eps, min_samples, n_threads)
+    cfg = _dbscan_config(eps, min_samples, n_threads, pts.dtype)
+    _check_span(pts, None)
     if pts.shape[0] == 0:
         return np.zeros(0, dtype=np.int32)
     return _core.dbscan(pts, cfg)
@@ -194,7 +220,8 @@ class DbscanRescan:
 
     def __init__(self, x: Any, max_eps: float, *, n_threads: int = 0) -> None:
         pts = _points(x)
-        self.max_eps = float(max_eps)
+        self.max_eps = _check_radius(max_eps, "max_eps", pts.dtype)
+        self.dtype = pts.dtype
         self.n_threads = check_n_threads(n_threads)
         self.n_points = pts.shape[0]
         if self.n_points:
@@ -214,10 +241,11 @@ class DbscanRescan:
         return len(self.neighbors)
 
     def labels(self, eps: float, min_samples: int = 5) -> np.ndarray:
+        eps = check_float(eps, "eps", positive=True)
         if eps > self.max_eps:
             msg = f"eps (={eps}) must be <= max_eps (={self.max_eps}) of this rescan"
             raise ValueError(msg)
-        cfg = _dbscan_config(eps, min_samples, self.n_threads)
+        cfg = _dbscan_config(eps, min_samples, self.n_threads, self.dtype)
         if self.n_points == 0:
             return np.zeros(0, dtype=np.int32)
         return _core.dbscan_graph(self.offsets, self.neighbors, self.distances, cfg)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._validation import as_numpy
+from .._validation import as_int_array, as_numpy
 from ._neighbors import knn_graph
 
 if TYPE_CHECKING:
@@ -22,14 +22,14 @@ if TYPE_CHECKING:
 
 
 def _edges(edge_index: Any, n_hits: int) -> tuple[np.ndarray, np.ndarray]:
-    ei = np.asarray(as_numpy(edge_index))
-    if ei.ndim != 2 or ei.shape[0] != 2:
+    ei = as_int_array(edge_index, "edge_index", np.int64, ndim=2)
+    if ei.shape[0] != 2:
         msg = f"edge_index must have shape (2, E), got {ei.shape}"
         raise ValueError(msg)
     if ei.size and (ei.min() < 0 or ei.max() >= n_hits):
         msg = f"edge_index refers to hits outside [0, {n_hits})"
         raise ValueError(msg)
-    return ei[0].astype(np.int64), ei[1].astype(np.int64)
+    return ei[0], ei[1]
 
 
 def hits_of_interest(
@@ -98,7 +98,7 @@ def graph_metrics(edge_index: Any, particle_id: Any, good: Any) -> GraphMetrics:
       (connected component of the subgraph induced on their own hits by true
       edges) holds >= X % of their hits.
     """
-    pid = np.asarray(as_numpy(particle_id)).astype(np.int64)
+    pid = as_int_array(particle_id, "particle_id", np.int64)
     good = np.asarray(as_numpy(good)).astype(bool)
     if pid.shape != good.shape or pid.ndim != 1:
         msg = f"particle_id and good must be 1-D of equal length, got {pid.shape}, {good.shape}"

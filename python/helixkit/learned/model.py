@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from .._validation import require
+from .._validation import check_float, check_int, check_n_threads, require, require_instance
 from ..data import Event
 from ..graph import dbscan
 from ..nn.config import config_from_dict
@@ -185,6 +185,12 @@ class LearnedTracking(nn.Module):
     def _find(self, event: Event, *, eps: float | None = None, min_samples: int | None = None,
               threshold: float | None = None, n_threads: int = 0, use_track_filter: bool = True,
               keep_candidates: bool = False) -> Any:
+        _check_find_args(event, eps, min_samples, n_threads)
+        if threshold is not None:
+            threshold = check_float(threshold, "threshold")
+            if not 0.0 <= threshold <= 1.0:
+                msg = f"threshold must be in [0, 1] (an edge score cut), got {threshold!r}"
+                raise ValueError(msg)
         vols = None if self.config.volumes is None else tuple(self.config.volumes)
         extra = self.extra_features
         t = {}
@@ -264,6 +270,17 @@ def _check_features(gc: GraphConstructionNet, edge: EdgeClassifier | None,
         raise ValueError(msg)
 
 
+def _check_find_args(event: Any, eps: Any, min_samples: Any, n_threads: Any) -> None:
+    """Type and range of find_tracks' arguments, checked on every route (the edge route
+    does not use ``eps`` / ``min_samples``, but a bad value is still an error)."""
+    require_instance(event, Event, "event", "helixkit.data.Event")
+    if eps is not None:
+        check_float(eps, "eps", positive=True)
+    if min_samples is not None:
+        check_int(min_samples, "min_samples", lo=1, hi=2**31 - 1)
+    check_n_threads(n_threads)
+
+
 def find_tracks(event: Event, model: LearnedTracking | GraphConstructionNet | None = None, *,
                 eps: float | None = None, min_samples: int | None = None,
                 volumes: tuple[int, ...] | None = (7, 8, 9), n_threads: int = 0) -> np.ndarray:
@@ -273,6 +290,7 @@ def find_tracks(event: Event, model: LearnedTracking | GraphConstructionNet | No
     shipped ``pretrained("learned_tracking")``), or a bare GC embedding model, which
     is clustered directly with DBSCAN (``eps`` default 0.1, ``min_samples`` 1, ``volumes``).
     """
+    _check_find_args(event, eps, min_samples, n_threads)
     if model is None:
         model = pretrained("learned_tracking")
     if hasattr(model, "find_tracks"):

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._files import default_file_mode
 from .config import config_from_dict
 
 if TYPE_CHECKING:
@@ -93,6 +94,8 @@ def save(model: nn.Module, path: str | os.PathLike[str], *,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    # mkstemp's 0o600 would survive the rename: give the user's normal mode
+    os.fchmod(fd, default_file_mode())
     os.close(fd)
     try:
         torch.save(payload, tmp)

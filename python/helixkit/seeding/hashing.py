@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _core
-from .._validation import check_n_threads
+from .._validation import check_int, check_n_threads
 from ..graph import knn
 from .triplet import (
     DEFAULT_VARIANCE_R,
@@ -165,23 +165,20 @@ class HashingConfig:
 
     def __post_init__(self) -> None:
         def integer(name: str, lo: int, hi: int | None = None) -> None:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                msg = f"HashingConfig: {name} must be an integer, got {v!r}"
-                raise ValueError(msg)
+            v = check_int(getattr(self, name), f"HashingConfig: {name}")
             if v < lo or (hi is not None and v > hi):
                 rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
                 msg = f"HashingConfig: {name} (={v}) must be {rng}"
                 raise ValueError(msg)
-            object.__setattr__(self, name, int(v))
+            object.__setattr__(self, name, v)
 
-        integer("bucket_size", 1)
+        integer("bucket_size", 1, 2**31 - 1)
         integer("phi_bins", 1, 1 << 20)
         integer("z_bins", 0, 1 << 20)
         if self.n_trees is not None:
             integer("n_trees", 1, 4096)
         integer("seed", 0, 2**32 - 1)
-        integer("search_k", -1)
+        integer("search_k", -1, 2**62)
         integer("leaf_size", 0, 1 << 20)
         if self.search_k == 0:
             msg = "HashingConfig: search_k (=0) must be -1 (Annoy's default) or >= 1"

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import _core
 from .. import units as u
-from .._validation import as_float_array, as_numpy, check_n_threads, same_length
+from .._validation import as_float_array, as_numpy, check_n_threads, same_length, set_native_field
 
 if TYPE_CHECKING:
     from ..data import Event
@@ -68,6 +68,9 @@ class SeedConfirmationRange(_core.SeedConfirmationRange):
                 msg = f"SeedConfirmationRange has no field {name!r}"
                 raise TypeError(msg)
             setattr(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        set_native_field(self, "SeedConfirmationRange", name, value, super().__setattr__)
 
     def __repr__(self) -> str:
         fields = ", ".join(
@@ -117,6 +120,9 @@ class SeedFinderConfig(_core.TripletSeederConfig):
                 raise TypeError(msg)
             setattr(self, name, value)
         self.validate()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        set_native_field(self, "SeedFinderConfig", name, value, super().__setattr__)
 
     @classmethod
     def acts_odd(cls, **overrides: Any) -> SeedFinderConfig:
