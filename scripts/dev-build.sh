@@ -17,4 +17,7 @@ cmake -S . -B build/dev-inplace "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DPython_EXECUTABLE="$(command -v "$PY")" \
   -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" >/dev/null
 cmake --build build/dev-inplace -j "${JOBS:-2}"
-cp -f build/dev-inplace/bindings/_core*.so python/helixkit/
+# a new file, then a rename: overwriting the mapped .so in place crashes running processes
+for so in build/dev-inplace/bindings/_core*.so; do
+  cp -f "$so" "python/helixkit/.$(basename "$so").tmp" && mv -f "python/helixkit/.$(basename "$so").tmp" "python/helixkit/$(basename "$so")"
+done
