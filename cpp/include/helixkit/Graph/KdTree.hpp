@@ -802,6 +802,15 @@ class KdTree {
   void countNode(std::int32_t id, const value_t* q, value_t r2, std::size_t stopAt,
                  std::size_t& count) const {
     const Node& node = m_nodes[static_cast<std::size_t>(id)];
+    if constexpr (kChebyshev) {
+      // The whole box within the radius: every point is, with no scan. Each
+      // point's |p - q| in a dimension is at most the larger of the box
+      // sides' (same subtraction, rounding is monotonic), so this is exact.
+      if (boxFarthest<kD>(id, q) <= r2) {
+        count += node.end - node.begin;
+        return;
+      }
+    }
     if (node.left < 0) {
       scanLeaf<kD>(node, q, r2, [&](std::size_t, const value_t* acc, std::size_t m) {
         for (std::size_t i = 0; i < m; ++i) {
@@ -820,6 +829,19 @@ class KdTree {
     if (boxVisible<kD>(boxDist2<kD>(node.right, q), r2)) {
       countNode<kD>(node.right, q, r2, stopAt, count);
     }
+  }
+
+  /// Max-norm distance from q to the farthest corner of the box of node
+  /// `id` (real dimensions only).
+  template <std::size_t kD>
+  value_t boxFarthest(std::int32_t id, const value_t* q) const {
+    const value_t* lo = m_lo.data() + static_cast<std::size_t>(id) * m_boxDim;
+    const value_t* hi = m_hi.data() + static_cast<std::size_t>(id) * m_boxDim;
+    value_t s = 0;
+    for (std::size_t d = 0; d < dims<kD>(); ++d) {
+      s = std::max(s, std::max(q[d] - lo[d], hi[d] - q[d]));
+    }
+    return s;
   }
 
   std::size_t m_dim;
