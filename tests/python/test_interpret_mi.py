@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helixkit.graph import ksg_counts, max_norm_count_within, max_norm_kth_distance
 from helixkit.interpret import (
     conditional_entropy,
