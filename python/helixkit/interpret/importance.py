@@ -1,5 +1,5 @@
 """Permutation importance of input features and of neurons of any layer of a
-torch model (Breiman; scikit-learn's semantics for features).
+torch model (this module imports torch; ``helixkit.interpret`` loads it lazily) (Breiman; scikit-learn's semantics for features).
 
 A feature's (or neuron's) importance is the drop in a score when its values are
 shuffled across the samples, the others kept: ``baseline - permuted``, oriented so
@@ -11,15 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import numpy as np
+import torch
 from numpy.typing import ArrayLike, NDArray
 
 from .._table import format_table
-
-if TYPE_CHECKING:
-    import torch
 
 
 @dataclass(frozen=True)
@@ -134,8 +130,6 @@ def permutation_scores(
 
 
 def _module_by_name(model: torch.nn.Module, layer: str | torch.nn.Module) -> torch.nn.Module:
-    import torch  # noqa: PLC0415  (torch is heavy; only the model functions need it)
-
     if isinstance(layer, torch.nn.Module):
         if not any(m is layer for m in model.modules()):
             msg = "layer is not a submodule of model"
@@ -160,8 +154,6 @@ def layer_activations(
 ) -> dict[str, NDArray[np.float64]]:
     """The outputs of the named submodules on ``inputs`` (one forward pass), as
     (N, m) float64 arrays (extra leading dimensions flattened into N)."""
-    import torch  # noqa: PLC0415  (torch is heavy)
-
     grabbed: dict[str, torch.Tensor] = {}
     handles = []
     for name in layers:
@@ -226,8 +218,6 @@ def permutation_importance(
     forward : callable, optional
         ``forward(model, inputs) -> output`` for models not called as ``model(x)``.
     """
-    import torch  # noqa: PLC0415  (torch is heavy; imported on first use)
-
     if not isinstance(model, torch.nn.Module):
         msg = f"model must be a torch.nn.Module, got {type(model).__name__}"
         raise TypeError(msg)
