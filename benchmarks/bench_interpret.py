@@ -12,7 +12,6 @@ import os
 
 import numpy as np
 import pytest
-
 from helixkit.interpret import layer_proficiency, mutual_information, neuron_mi_table
 
 N_1D = int(os.environ.get("HK_BENCH_MI_N", 100_000))
