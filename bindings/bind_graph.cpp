@@ -1,3 +1,4 @@
+#include "helixkit/Graph/MaxNormNeighbors.hpp"
 #include "helixkit/Graph/NeighborGraph.hpp"
 #include "pybind.hpp"
 
@@ -44,6 +45,48 @@ py::tuple runGraph(const CArray<value_t>& points, const py::object& query,
   return edgesToNumpy(std::move(edges));
 }
 
+using helixkit::MaxNormNeighbors;
+
+template <typename value_t>
+py::array_t<value_t> kthDistance(const CArray<value_t>& points,
+                                 const MaxNormNeighbors::Config& cfg) {
+  const auto pts = requireRows(points, "points");
+  std::vector<value_t> out;
+  {
+    py::gil_scoped_release release;
+    out = MaxNormNeighbors::kthDistance<value_t>(pts.span, pts.cols, cfg);
+  }
+  return toNumpy(std::move(out));
+}
+
+template <typename value_t>
+py::array_t<std::uint32_t> countWithin(const CArray<value_t>& points,
+                                       const CArray<value_t>& radius,
+                                       const MaxNormNeighbors::Config& cfg) {
+  const auto pts = requireRows(points, "points");
+  const auto r = requireVector(radius, "radius", pts.rows);
+  std::vector<std::uint32_t> out;
+  {
+    py::gil_scoped_release release;
+    out = MaxNormNeighbors::countWithin<value_t>(pts.span, pts.cols, r, cfg);
+  }
+  return toNumpy(std::move(out));
+}
+
+template <typename value_t>
+py::tuple ksgCounts(const CArray<value_t>& x, const CArray<value_t>& y,
+                    const MaxNormNeighbors::Config& cfg) {
+  const auto xv = requireRows(x, "x");
+  const auto yv = requireRows(y, "y");
+  helixkit::KsgCounts<value_t> out;
+  {
+    py::gil_scoped_release release;
+    out = MaxNormNeighbors::ksg<value_t>(xv.span, xv.cols, yv.span, yv.cols, cfg);
+  }
+  return py::make_tuple(toNumpy(std::move(out.radius)), toNumpy(std::move(out.nx)),
+                        toNumpy(std::move(out.ny)));
+}
+
 }  // namespace
 
 void bindGraph(py::module_& m) {
@@ -65,4 +108,28 @@ void bindGraph(py::module_& m) {
         py::arg("query"), py::arg("config"));
   m.def("radius_graph", &runGraph<double, true>, py::arg("x").noconvert(),
         py::arg("query"), py::arg("config"));
+
+  using MCfg = MaxNormNeighbors::Config;
+  py::class_<MCfg>(m, "MaxNormNeighborsConfig")
+      .def(py::init<>())
+      .def_readwrite("k", &MCfg::k)
+      .def_readwrite("strict", &MCfg::strict)
+      .def_readwrite("n_threads", &MCfg::nThreads)
+      .def_readwrite("leaf_size", &MCfg::leafSize)
+      .def("validate", &MCfg::validate);
+  m.def("max_norm_kth_distance", &kthDistance<double>, py::arg("points").noconvert(),
+        py::arg("config"),
+        "Max-norm distance of each row to its k-th nearest other row.");
+  m.def("max_norm_kth_distance", &kthDistance<float>, py::arg("points").noconvert(),
+        py::arg("config"));
+  m.def("max_norm_count_within", &countWithin<double>, py::arg("points").noconvert(),
+        py::arg("radius").noconvert(), py::arg("config"),
+        "Number of other rows within radius[i] of row i (max-norm).");
+  m.def("max_norm_count_within", &countWithin<float>, py::arg("points").noconvert(),
+        py::arg("radius").noconvert(), py::arg("config"));
+  m.def("ksg_counts", &ksgCounts<double>, py::arg("x").noconvert(),
+        py::arg("y").noconvert(), py::arg("config"),
+        "KSG estimator-1 counts: (joint k-th-neighbour radius, n_x, n_y).");
+  m.def("ksg_counts", &ksgCounts<float>, py::arg("x").noconvert(),
+        py::arg("y").noconvert(), py::arg("config"));
 }

@@ -15,3 +15,7 @@ __all__ += ["PixelClusters", "cluster_pixels"]
 from .metrics import GraphMetrics, KScan, graph_metrics, hits_of_interest, k_scan
 
 __all__ += ["GraphMetrics", "KScan", "graph_metrics", "hits_of_interest", "k_scan"]
+
+from ._maxnorm import ksg_counts, max_norm_count_within, max_norm_kth_distance
+
+__all__ += ["ksg_counts", "max_norm_count_within", "max_norm_kth_distance"]

@@ -29,6 +29,11 @@
 
 namespace helixkit {
 
+/// Distance of a KdTree. The tree's "dist2" values are squared Euclidean
+/// distances for eEuclidean and plain max-norm (Chebyshev) distances,
+/// max_d |p_d - q_d|, for eChebyshev.
+enum class KdMetric { eEuclidean, eChebyshev };
+
 namespace detail {
 /// 16-byte SIMD vectors (GCC/Clang vector extensions: SSE2 on x86-64, NEON
 /// on AArch64), the baseline every supported target has.
@@ -49,17 +54,30 @@ struct Simd16<double> {
 /// a time, each summed over the dimensions in order (the same float
 /// operations as the SSE2 scan; no FMA); written to acc (32-byte aligned).
 /// Returns the smallest of them.
+/// With `chebyshev`, the max-norm distances instead (max of |difference|).
+template <bool chebyshev = false>
 __attribute__((target("avx2"))) inline float blockDist2Avx2(
     const float* col, std::size_t stride, std::size_t m, const float* q,
     std::size_t dim, float* acc) {
   __m256 smallest = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  // |e| clears the sign bit.
+  const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   for (std::size_t i = 0; i < m; i += 8) {
     const float* c = col + i;
     __m256 e = _mm256_sub_ps(_mm256_loadu_ps(c), _mm256_set1_ps(q[0]));
-    __m256 sum = _mm256_mul_ps(e, e);
+    __m256 sum;
+    if constexpr (chebyshev) {
+      sum = _mm256_and_ps(e, absMask);
+    } else {
+      sum = _mm256_mul_ps(e, e);
+    }
     for (std::size_t d = 1; d < dim; ++d) {
       e = _mm256_sub_ps(_mm256_loadu_ps(c + d * stride), _mm256_set1_ps(q[d]));
-      sum = _mm256_add_ps(sum, _mm256_mul_ps(e, e));
+      if constexpr (chebyshev) {
+        sum = _mm256_max_ps(sum, _mm256_and_ps(e, absMask));
+      } else {
+        sum = _mm256_add_ps(sum, _mm256_mul_ps(e, e));
+      }
     }
     _mm256_store_ps(acc + i, sum);
     smallest = _mm256_min_ps(smallest, sum);
@@ -74,7 +92,9 @@ __attribute__((target("avx2"))) inline float blockDist2Avx2(
 }  // namespace detail
 
 /// A k-d tree over N points in D dimensions (D chosen at run time), exact
-/// nearest-neighbour and fixed-radius queries in squared Euclidean distance.
+/// nearest-neighbour and fixed-radius queries in squared Euclidean distance
+/// (metric_v = eEuclidean) or in max-norm distance (eChebyshev; there the
+/// "dist2" values and bounds are max_d |p_d - q_d|, not squared).
 ///
 /// Layout: nodes split the dimension of largest spread at the median; every
 /// node keeps its tight bounding box, and the points of a leaf are stored
@@ -90,7 +110,9 @@ __attribute__((target("avx2"))) inline float blockDist2Avx2(
 /// when the bound is *strictly* larger than the current search bound, so
 /// equal-distance ties are always resolved by the lower original index,
 /// exactly as a brute-force lexicographic (distance, index) ordering would.
-template <typename value_t>
+/// With the max-norm a box term is also never larger than the matching point
+/// term, and a maximum has no summation order: the bound is exact.
+template <typename value_t, KdMetric metric_v = KdMetric::eEuclidean>
 class KdTree {
  public:
   /// A (squared distance, original index) pair.
@@ -103,6 +125,7 @@ class KdTree {
   };
 
   static constexpr std::uint32_t npos = std::numeric_limits<std::uint32_t>::max();
+  static constexpr bool kChebyshev = metric_v == KdMetric::eChebyshev;
   /// Dimensions up to this get a compile-time specialised search.
   static constexpr std::size_t kMaxStaticDim = 16;
 
@@ -497,18 +520,30 @@ class KdTree {
       for (std::size_t d = 0; d < PaddedQuery<kD>::kSize; d += kWidth) {
         const Vec qv = load(q + d);
         const Vec t = vmax(vmax(load(lo + d) - qv, qv - load(hi + d)), zero);
-        part += t * t;
+        if constexpr (kChebyshev) {
+          part = vmax(part, t);
+        } else {
+          part += t * t;
+        }
       }
       value_t s = 0;
       for (std::size_t l = 0; l < kWidth; ++l) {
-        s += part[l];
+        if constexpr (kChebyshev) {
+          s = std::max(s, part[l]);
+        } else {
+          s += part[l];
+        }
       }
       return s;
     } else {
       value_t s = 0;
       for (std::size_t d = 0; d < m_dim; ++d) {
         const value_t t = std::max(std::max(lo[d] - q[d], q[d] - hi[d]), value_t(0));
-        s += t * t;
+        if constexpr (kChebyshev) {
+          s = std::max(s, t);
+        } else {
+          s += t * t;
+        }
       }
       return s;
     }
@@ -530,12 +565,23 @@ class KdTree {
           _mm256_max_ps(_mm256_sub_ps(_mm256_loadu_ps(lo + d), qv),
                         _mm256_sub_ps(qv, _mm256_loadu_ps(hi + d))),
           _mm256_setzero_ps());
-      part = _mm256_add_ps(part, _mm256_mul_ps(t, t));
+      if constexpr (kChebyshev) {
+        part = _mm256_max_ps(part, t);
+      } else {
+        part = _mm256_add_ps(part, _mm256_mul_ps(t, t));
+      }
     }
-    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(part), _mm256_extractf128_ps(part, 1));
-    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-    sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
-    return _mm_cvtss_f32(sum);
+    if constexpr (kChebyshev) {
+      __m128 top = _mm_max_ps(_mm256_castps256_ps128(part), _mm256_extractf128_ps(part, 1));
+      top = _mm_max_ps(top, _mm_movehl_ps(top, top));
+      top = _mm_max_ss(top, _mm_shuffle_ps(top, top, 1));
+      return _mm_cvtss_f32(top);
+    } else {
+      __m128 sum = _mm_add_ps(_mm256_castps256_ps128(part), _mm256_extractf128_ps(part, 1));
+      sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+      sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
+      return _mm_cvtss_f32(sum);
+    }
   }
 
   /// radiusNode compiled for AVX2 (box distances eight dimensions at a
@@ -613,7 +659,8 @@ class KdTree {
 #if defined(HELIXKIT_KDTREE_AVX2)
       if constexpr (std::is_same_v<value_t, float>) {
         if (m_avx2) {
-          const value_t lowest = detail::blockDist2Avx2(block + i0, stride, m, q, dim, acc);
+          const value_t lowest =
+              detail::blockDist2Avx2<kChebyshev>(block + i0, stride, m, q, dim, acc);
           if (lowest <= bound && !fn(node.begin + i0, acc, m)) {
             return;
           }
@@ -622,14 +669,27 @@ class KdTree {
       }
 #endif
       Vec smallest = load(block + i0) - q[0];
-      smallest = smallest * smallest;
+      if constexpr (kChebyshev) {
+        smallest = vmax(smallest, -smallest);
+      } else {
+        smallest = smallest * smallest;
+      }
       for (std::size_t i = 0; i < m; i += kWidth) {
         const value_t* col = block + i0 + i;
         Vec e = load(col) - q[0];
-        Vec sum = e * e;
+        Vec sum;
+        if constexpr (kChebyshev) {
+          sum = vmax(e, -e);
+        } else {
+          sum = e * e;
+        }
         for (std::size_t d = 1; d < dim; ++d) {
           e = load(col + d * stride) - q[d];
-          sum += e * e;
+          if constexpr (kChebyshev) {
+            sum = vmax(sum, vmax(e, -e));
+          } else {
+            sum += e * e;
+          }
         }
         store(acc + i, sum);
         smallest = vmin(smallest, sum);
@@ -742,6 +802,15 @@ class KdTree {
   void countNode(std::int32_t id, const value_t* q, value_t r2, std::size_t stopAt,
                  std::size_t& count) const {
     const Node& node = m_nodes[static_cast<std::size_t>(id)];
+    if constexpr (kChebyshev) {
+      // The whole box within the radius: every point is, with no scan. Each
+      // point's |p - q| in a dimension is at most the larger of the box
+      // sides' (same subtraction, rounding is monotonic), so this is exact.
+      if (boxFarthest<kD>(id, q) <= r2) {
+        count += node.end - node.begin;
+        return;
+      }
+    }
     if (node.left < 0) {
       scanLeaf<kD>(node, q, r2, [&](std::size_t, const value_t* acc, std::size_t m) {
         for (std::size_t i = 0; i < m; ++i) {
@@ -760,6 +829,19 @@ class KdTree {
     if (boxVisible<kD>(boxDist2<kD>(node.right, q), r2)) {
       countNode<kD>(node.right, q, r2, stopAt, count);
     }
+  }
+
+  /// Max-norm distance from q to the farthest corner of the box of node
+  /// `id` (real dimensions only).
+  template <std::size_t kD>
+  value_t boxFarthest(std::int32_t id, const value_t* q) const {
+    const value_t* lo = m_lo.data() + static_cast<std::size_t>(id) * m_boxDim;
+    const value_t* hi = m_hi.data() + static_cast<std::size_t>(id) * m_boxDim;
+    value_t s = 0;
+    for (std::size_t d = 0; d < dims<kD>(); ++d) {
+      s = std::max(s, std::max(q[d] - lo[d], hi[d] - q[d]));
+    }
+    return s;
   }
 
   std::size_t m_dim;
