@@ -25,6 +25,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import tempfile
 import zlib
 from collections.abc import Iterable, Mapping
@@ -138,7 +139,13 @@ def _token_error(tok: str, kind: str, dtype: Any) -> str | None:
 
 
 def _diagnose(
-    path: Path, names: list[str], kinds: list[str], dtypes: list[Any], body: bytes, first: int
+    path: Path,
+    names: list[str],
+    kinds: list[str],
+    dtypes: list[Any],
+    body: bytes,
+    first: int,
+    nan_ok: set[str] | frozenset[str] = frozenset(),
 ) -> str:
     """Slow path: the first problem in ``body`` as a message (used only after a failure)."""
     _decode(body, path, len(body))  # the offset is approximate: header bytes not counted
@@ -152,10 +159,58 @@ def _diagnose(
                 f"{len(names)} columns ({', '.join(names)})"
             )
         for name, kind, dtype, tok in zip(names, kinds, dtypes, fields):
+            if name in nan_ok and tok.strip().lower() == "nan":
+                continue
             why = _token_error(tok, kind, dtype)
             if why is not None:
                 return f"{path}: column {name!r}, line {lineno}: {why}"
     return ""
+
+
+def _byte_column_pattern(index: int) -> re.Pattern[bytes]:
+    # a row whose field ``index`` is one raw byte followed by a comma (the whole row is
+    # consumed, so a raw newline byte cannot start a bogus row), or any other line
+    lead = rb"(?:[^,\n]*,)" + b"{%d}" % index
+    return re.compile(rb"(?m)^(" + lead + rb")([\s\S])(,[^\n]*)$|^([^\n]*)$")
+
+
+def decode_byte_column(body: bytes, names: list[str], name: str, path: Path, first: int) -> bytes:
+    """Rewrite an 8-bit column written as one raw byte per row into decimal text.
+
+    ACTS (dfelibs' CSV writer) writes ``uint8_t`` fields such as ``local_key`` of
+    ``measurements.csv`` as the byte itself, not as digits. The column is taken as
+    raw bytes when some row holds a single byte there that is not a digit; a file
+    whose every value is one digit is read as text (a raw key of 48..57 would be
+    ambiguous and is read as the digit). The last column cannot be a raw byte
+    column (the byte could be the line end).
+    """
+    index = names.index(name)
+    if index == len(names) - 1:
+        return body
+    lead = rb"(?:[^,\n]*,)" + b"{%d}" % index
+    if re.search(rb"(?m)^" + lead + rb"[^0-9],", body) is None:
+        return body
+    pattern = _byte_column_pattern(index)
+    line = first - 1
+
+    def repl(m: re.Match[bytes]) -> bytes:
+        nonlocal line
+        line += 1
+        if m.group(2) is None:
+            rest = m.group(4)
+            if not rest.strip():
+                return rest
+            msg = (
+                f"{path}: column {name!r}, line {line}: expected one raw byte (the ACTS "
+                f"8-bit flavour of this column, as on the other rows)"
+            )
+            raise ValueError(msg)
+        value = m.group(2)[0]
+        if value == 0x0A:
+            line += 1  # the raw byte was a newline: the file has one more line here
+        return m.group(1) + b"%d" % value + m.group(3)
+
+    return pattern.sub(repl, body)
 
 
 def read_csv(
@@ -163,6 +218,8 @@ def read_csv(
     dtypes: Mapping[str, Any],
     *,
     required: Iterable[str] = (),
+    byte_columns: Iterable[str] = (),
+    nan_ok: Iterable[str] = (),
 ) -> dict[str, np.ndarray]:
     """Read a numeric CSV table into a dict of 1-D arrays, in header order.
 
@@ -174,6 +231,12 @@ def read_csv(
         Storage dtype of the known columns (int32/int64/uint64/float32/float64/bool).
     required : iterable of str
         Columns that must be present.
+    byte_columns : iterable of str
+        Integer columns that may be written as one raw byte per row (ACTS
+        ``uint8_t`` fields, see :func:`decode_byte_column`).
+    nan_ok : iterable of str
+        Float columns where NaN is a valid value (ACTS writes ``global_x`` as
+        ``nan`` when it has no surface); inf is still an error.
 
     Raises
     ------
@@ -183,6 +246,10 @@ def read_csv(
         value.
     """
     names, body, first = split_header(read_bytes(path), path)
+    for name in byte_columns:
+        if name in names:
+            body = decode_byte_column(body, names, name, path, first)
+    nan_cols = set(nan_ok)
     missing = [c for c in required if c not in names]
     if missing:
         msg = (
@@ -207,7 +274,10 @@ def read_csv(
     except ValueError as exc:
         diag_kinds = [k if k != "extra" else "float" for k in kinds]
         diag_dtypes = [dtypes.get(n, np.float64) for n in names]
-        msg = _diagnose(path, names, diag_kinds, diag_dtypes, body, first) or f"{path}: {exc}"
+        msg = (
+            _diagnose(path, names, diag_kinds, diag_dtypes, body, first, nan_cols)
+            or f"{path}: {exc}"
+        )
         raise ValueError(msg) from None
     out: dict[str, np.ndarray] = {}
     for name, kind in zip(names, kinds):
@@ -223,7 +293,9 @@ def read_csv(
         if kind == "extra":
             out[name] = _convert_extra(col, name, path, first, body)
             continue
-        out[name] = _convert_known(col, kind, np.dtype(dtypes[name]), name, path, first, body)
+        out[name] = _convert_known(
+            col, kind, np.dtype(dtypes[name]), name, path, first, body, name in nan_cols
+        )
     return out
 
 
@@ -240,7 +312,14 @@ def _bad_row(mask: np.ndarray, first: int, body: bytes) -> int:
 
 
 def _convert_known(
-    col: np.ndarray, kind: str, dtype: np.dtype, name: str, path: Path, first: int, body: bytes
+    col: np.ndarray,
+    kind: str,
+    dtype: np.dtype,
+    name: str,
+    path: Path,
+    first: int,
+    body: bytes,
+    nan_ok: bool = False,
 ) -> np.ndarray:
     if kind == "bool":
         low = np.char.lower(np.char.strip(col))
@@ -256,6 +335,8 @@ def _convert_known(
         with np.errstate(over="ignore"):  # overflow to inf is reported below
             out = col.astype(dtype)
         bad = ~np.isfinite(out)
+        if nan_ok:
+            bad &= ~np.isnan(out)
         if bad.any():
             line = _bad_row(bad, first, body)
             value = float(col[bad][0])
