@@ -13,6 +13,7 @@ from .._lazy import attach
 __getattr__, __dir__, __all__ = attach(__name__, {
     "acts": ["decode_barcode", "decode_geometry_id", "encode_barcode", "encode_geometry_id",
              "read_acts_csv"],
+    "colliderml": ["ODD_VOLUMES", "colliderml_event_ids", "iter_colliderml", "read_colliderml"],
     "event": ["Event", "Table", "layer_key"],
     "geometry": ["Geometry", "Layer", "geometry_from_hits", "trackml_like"],
     "selection": ["CutFlow", "format_cutflow", "particle_hit_counts", "select_particles",
@@ -21,7 +22,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "simulation": ["SimulationConfig", "generate_events", "simulate_event", "trackml_weights"],
     "sources": ["ActsEvent", "InMemoryEvent", "Mapper", "SimulatedEvent", "TrackMLEvent",
                 "expand_sources", "simulated_events"],
-}, submodules=["acts", "event", "geometry", "selection", "simulation", "sources", "trackml"])
+}, submodules=["acts", "colliderml", "event", "geometry", "selection", "simulation", "sources", "trackml"])
 
 if TYPE_CHECKING:
     from .acts import (
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
         encode_geometry_id,
         read_acts_csv,
     )
+    from .colliderml import ODD_VOLUMES, colliderml_event_ids, iter_colliderml, read_colliderml
     from .event import Event, Table, layer_key
     from .geometry import Geometry, Layer, geometry_from_hits, trackml_like
     from .selection import (
