@@ -1,9 +1,13 @@
 """Strict, fast reading and atomic writing of numeric CSV tables.
 
-Shared by the TrackML and ACTS readers. Parsing is done by ``numpy.loadtxt``
-with a structured dtype (C parser, no pandas); when it fails, a slow pure-Python
-pass over the text finds the first bad line and reports the file, the line,
-the column and the problem. Nothing here ever returns partially parsed data.
+Shared by the TrackML and ACTS readers. Parsing is done by pyarrow's CSV reader
+(multi-threaded, typed; the optional extra ``parquet``) when pyarrow is installed,
+else by ``numpy.loadtxt`` with a structured dtype (C parser, no pandas). The
+checks after parsing are the same for both. When the fast parser refuses the
+text, the numpy path reads it again, and when that fails too a slow
+pure-Python pass over the text finds the first bad line and reports the file,
+the line, the column and the problem. Nothing here ever returns partially
+parsed data.
 
 Conventions
 -----------
@@ -22,7 +26,9 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import gzip
+import importlib
 import io
 import os
 import re
@@ -49,6 +55,81 @@ def _kind(dtype: Any) -> str:
         return "float"
     msg = f"unsupported column dtype {dt}"
     raise TypeError(msg)
+
+
+@functools.cache
+def _arrow_csv() -> Any:
+    """(pyarrow, pyarrow.csv), or None without pyarrow (optional extra, imported on first read)."""
+    if os.environ.get("HELIXKIT_CSV_PARSER", "").lower() == "numpy":
+        return None
+    try:
+        return importlib.import_module("pyarrow"), importlib.import_module("pyarrow.csv")
+    except ImportError:
+        return None
+
+
+def _parse_arrow(
+    body: bytes,
+    names: list[str],
+    kinds: list[str],
+    dtypes: Mapping[str, Any],
+    nan_ok: set[str],
+) -> dict[str, np.ndarray] | None:
+    """Typed columns parsed by pyarrow; None when it refuses the text (the caller falls back)."""
+    mods = _arrow_csv()
+    if mods is None:
+        return None
+    pa, pcsv = mods
+    # parsed straight into the storage dtype (an int32 overflow or a float32 overflow makes
+    # pyarrow refuse or gives inf: then the numpy path reports it with its usual message)
+    column_types = {
+        n: pa.string() if k == "bool" else pa.from_numpy_dtype(np.dtype(dtypes[n]))
+        for n, k in zip(names, kinds)
+        if k != "extra"
+    }
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(body),
+            read_options=pcsv.ReadOptions(column_names=names, use_threads=True),
+            parse_options=pcsv.ParseOptions(delimiter=",", quote_char=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types=column_types,
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+    out: dict[str, np.ndarray] = {}
+    for name, kind in zip(names, kinds):
+        col = table.column(name)
+        if col.null_count:
+            return None
+        if kind == "extra":
+            if col.type == pa.int64():
+                out[name] = col.to_numpy()
+            elif col.type == pa.float64():
+                arr = col.to_numpy()
+                if not np.isfinite(arr).all():
+                    return None  # the numpy path reports it
+                if (np.abs(arr) >= 2.0**63).any():
+                    return None  # perhaps uint64 integers: the numpy path keeps them exact
+                out[name] = arr
+            else:
+                return None  # text, bool, dates, uint64: the numpy path decides
+        elif kind == "bool":
+            out[name] = np.asarray(col.to_pylist(), dtype=str)
+        else:
+            arr = col.to_numpy()
+            if kind == "float":
+                finite = np.isfinite(arr)
+                if name in nan_ok:
+                    finite |= np.isnan(arr)
+                if not finite.all():
+                    return None  # inf, overflow or nan: the numpy path decides and reports
+            out[name] = arr
+    return out
 
 
 _PARSE_DTYPE = {"bool": "U8", "uint": np.uint64, "int": np.int64, "float": np.float64}
@@ -262,6 +343,19 @@ def read_csv(
     parse = [(n, _PARSE_DTYPE[k] if k != "extra" else "U64") for n, k in zip(names, kinds)]
     if not body or body.isspace():
         return {n: np.zeros(0, dtype=dtypes.get(n, np.int64)) for n in names}
+    fast = _parse_arrow(body, names, kinds, dtypes, nan_cols)
+    if fast is not None:
+        return {
+            name: (
+                fast[name]
+                if kind == "extra"
+                else _convert_known(
+                    fast[name], kind, np.dtype(dtypes[name]), name, path, first, body,
+                    name in nan_cols,
+                )
+            )
+            for name, kind in zip(names, kinds)
+        }
     try:
         table = np.loadtxt(
             io.BytesIO(body),
@@ -391,6 +485,8 @@ def _convert_extra(col: np.ndarray, name: str, path: Path, first: int, body: byt
 
 def check_unique(ids: np.ndarray, path: Path, column: str) -> None:
     """ValueError naming ``path`` and ``column`` if ``ids`` has a repeated value."""
+    if len(ids) < 2 or (ids[1:] > ids[:-1]).all():
+        return  # strictly increasing (the usual file order): unique, no sort needed
     s = np.sort(ids)
     dup = s[1:] == s[:-1]
     if dup.any():
