@@ -335,6 +335,7 @@ def test_arrow_and_numpy_parsers_agree(tmp_path, monkeypatch) -> None:
                .with_column("f", np.linspace(0, 1, ev.n_hits)), truth=ev.truth,
                particles=ev.particles, event_id=3)
     write_trackml(ev, tmp_path)
+    monkeypatch.delenv("HELIXKIT_CSV_PARSER", raising=False)
     _csv._arrow_csv.cache_clear()
     assert _csv._arrow_csv() is not None
     fast = read_trackml(tmp_path, 3)
