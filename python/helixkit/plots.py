@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._files import umask_mode
+
 if TYPE_CHECKING:
     from .data import Event
 
@@ -31,6 +33,7 @@ def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.chmod(tmp, umask_mode())  # mkstemp's 0o600 would leak
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

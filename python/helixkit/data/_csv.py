@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from .._files import umask_mode
+
 _BOOL_TOKENS = {"0": False, "1": True, "false": False, "true": True}
 
 
@@ -584,6 +586,7 @@ def write_files_atomically(files: Mapping[Path, bytes], *, remove: Iterable[Path
                 fh.flush()
                 os.fsync(fh.fileno())
         for tmp, target in temps:
+            os.chmod(tmp, umask_mode())  # mkstemp's 0o600 would leak
             os.replace(tmp, target)
     except BaseException:
         for tmp, _ in temps:

@@ -133,7 +133,8 @@ def _cells(table: Any, row: int, shard: _Shard, base: int) -> dict[str, np.ndarr
             raise ValueError(msg)
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             i = int(np.flatnonzero(~np.isfinite(arr))[0])
-            msg = f"{shard.path}: column {name!r}, row {base + row} ({where}): value {i} is {arr[i]}"
+            msg = (f"{shard.path}: column {name!r}, row {base + row} ({where}): "
+                   f"value {i} is {arr[i]}")
             raise ValueError(msg)
         out[name] = arr
     return out

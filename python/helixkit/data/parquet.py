@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import umask_mode
 from . import _parquet as P
 from .event import Event, Table
 from .trackml import _REQUIRED, _SCHEMAS, _cast_known
@@ -41,12 +42,6 @@ __all__ = ["parquet_event_ids", "read_parquet_events", "write_parquet_events"]
 
 _TABLES = ("hits", "truth", "particles", "cells")
 _META_KEY = b"helixkit.event_ids"
-
-
-def _file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def _arrow_table(event_id: int, columns: dict[str, np.ndarray]) -> Any:
@@ -146,7 +141,7 @@ def write_parquet_events(
         for w in writers.values():
             w.add_key_value_metadata({_META_KEY: meta})
             w.close()
-        mode = _file_mode()
+        mode = umask_mode()
         for name, tmp in temps.items():
             os.chmod(tmp, mode)
             os.replace(tmp, d / f"{name}.parquet")

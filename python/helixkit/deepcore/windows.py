@@ -47,6 +47,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._files import umask_mode
 from .. import units as u
 from ..data.event import Table
 from .simulation import JetEvent, _wrap
@@ -246,6 +247,7 @@ class Windows:
         try:
             with os.fdopen(fd, "wb") as fh:
                 (np.savez_compressed if compress else np.savez)(fh, **payload)
+            os.chmod(tmp, umask_mode())  # mkstemp's 0o600 would leak
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._files import umask_mode
 from .config import config_from_dict
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ def save(model: nn.Module, path: str | os.PathLike[str], *,
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        os.chmod(tmp, umask_mode())  # mkstemp's 0o600 would leak
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
