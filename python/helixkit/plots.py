@@ -25,6 +25,23 @@ def pyplot() -> Any:
     return plt
 
 
+def wilson_interval(k: Any, n: Any, *, z: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a binomial fraction ``k / n`` (``z`` standard deviations; 1 =
+    68.3 %), as (lower, upper) arrays; NaN where ``n == 0``. Unlike ``sqrt(p(1-p)/n)`` it
+    stays inside [0, 1] and does not vanish at 0 or 1 passed out of a few."""
+    k = np.asarray(k, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    bad = n <= 0
+    lo = np.where(bad, np.nan, np.clip(centre - half, 0, 1))
+    hi = np.where(bad, np.nan, np.clip(centre + half, 0, 1))
+    return lo, hi
+
+
 def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
     """Save atomically (temp file + rename) so no partial PNG is ever left behind."""
     path = Path(path)

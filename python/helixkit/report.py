@@ -29,6 +29,14 @@ class Report:
         print(format_table(rows, headers))
         self.sections.append((title, format_table(rows, headers, markdown=True)))
 
+    def sample(self, n_events: int) -> str:
+        """What the events are, for plot captions: the simulation's <mu> when this run
+        simulated them, and the number of events."""
+        sim = self.results.get("simulation")
+        if isinstance(sim, dict) and "mu" in sim:
+            return f"sample: built-in simulation, ⟨μ⟩ = {sim['mu']:g}, {n_events} events"
+        return f"sample: {n_events} events"
+
     def plot(self, path: Path) -> None:
         """Add a PNG written under ``out_dir`` to the report."""
         self.plots.append(str(path.relative_to(self.out_dir)))
