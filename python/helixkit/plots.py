@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 from pathlib import Path
@@ -40,6 +41,18 @@ def wilson_interval(k: Any, n: Any, *, z: float = 1.0) -> tuple[np.ndarray, np.n
     lo = np.where(bad, np.nan, np.clip(centre - half, 0, 1))
     hi = np.where(bad, np.nan, np.clip(centre + half, 0, 1))
     return lo, hi
+
+
+def plain_log_ticks(ax: Any, lo: float, hi: float, *, axis: str = "x") -> None:
+    """Label a log axis spanning [lo, hi] with plain numbers at 1-2-5 steps and no minor
+    labels (matplotlib's default labels ``2×10⁰ 3×10⁰ ...`` collide on a short range)."""
+    ticker = importlib.import_module("matplotlib.ticker")
+    steps = [m * 10.0**e for e in range(-3, 5) for m in (1, 2, 5)]
+    ticks = [t for t in steps if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(ticker.FixedLocator(ticks))
+    target.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_formatter(ticker.NullFormatter())
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:

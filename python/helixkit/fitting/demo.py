@@ -48,7 +48,9 @@ def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int
     )
     report.results["fitting"] = {**mean, "us_per_track": us_per_track}
     if perf is not None:
-        for p in plot_fit_performance(perf, report.out_dir):
+        caption = (f"{report.sample(len(events))} · selection: truth tracks of primaries, "
+                   f"pT > 0.5 GeV, |η| < 2.5, ≥ 7 hits")
+        for p in plot_fit_performance(perf, report.out_dir, caption=caption):
             report.plot(Path(p))
 
 
