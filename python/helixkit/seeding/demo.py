@@ -9,7 +9,7 @@ import numpy as np
 
 from ..data import Event
 from ..data.sources import Mapper
-from ..report import Report
+from ..report import Report, describe_sample
 from .metrics import pool_events, pool_positions, seeding_metrics
 from .plots import plot_seeding_performance
 from .triplet import SeedFinderConfig, find_seeds_in_event
@@ -38,7 +38,7 @@ def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int
           d["ms_per_event"]]],
         ["seeds/event", "efficiency", "fake rate", "duplication rate", "ms/event"],
     )
-    caption = (f"{report.sample(len(events))} · selection: {SELECTION} · "
+    caption = (f"{describe_sample(report.results, len(events))} · selection: {SELECTION} · "
                f"seeds: ACTS ODD config, pixel volumes")
     report.plot(plot_seeding_performance({"helixkit": m}, report.out_dir / "seeding.png",
                                          title="triplet seeding", caption=caption))

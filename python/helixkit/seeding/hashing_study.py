@@ -25,7 +25,7 @@ import numpy as np
 
 from ..data import Event
 from ..data.sources import Mapper
-from ..report import Report
+from ..report import Report, describe_sample
 from .hashing import HashingConfig, find_seeds_hashing, find_seeds_hashing_in_event
 from .metrics import pool_events, pool_positions, seeding_metrics
 from .plots import plot_seeding_performance
@@ -275,7 +275,7 @@ def demo_stage(
         f"{hcfg.phi_bins} phi bins) vs standard seeding (ACTS ODD config, pixel volumes)",
         rows, ["method", "seeds/event", "efficiency", "fake rate", "duplication rate", "ms/event"],
     )
-    caption = (f"{report.sample(len(events))} · selection: particles pT > 1 GeV, |η| < 2.5, "
+    caption = (f"{describe_sample(report.results, len(events))} · selection: particles pT > 1 GeV, |η| < 2.5, "
                f"≥ 3 pixel layers · {hcfg.index} buckets of {hcfg.bucket_size}")
     report.plot(plot_seeding_performance(metrics, report.out_dir / "hashing.png",
                                          title="hashing vs standard seeding", caption=caption))

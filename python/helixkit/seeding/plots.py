@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..plots import pyplot, save_figure, wilson_interval
+from ..plots import plain_log_ticks, pyplot, save_figure, wilson_interval
 from .metrics import BinnedSeedingMetrics, SeedingMetrics
 
 __all__ = ["plot_seeding_performance"]
@@ -82,6 +82,7 @@ def plot_seeding_performance(
             if var == "pt":
                 ax.set_xscale("log")
                 ax.set_xlim(max(0.1, edges[1] / 2), edges[-1])
+                plain_log_ticks(ax, max(0.1, edges[1] / 2), edges[-1])
             else:
                 ax.set_xlim(edges[0], edges[-1])
             if not drawn:
