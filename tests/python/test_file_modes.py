@@ -7,7 +7,6 @@ import os
 import stat
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from helixkit._files import umask_mode

@@ -47,8 +47,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._files import umask_mode
 from .. import units as u
+from .._files import umask_mode
 from ..data.event import Table
 from .simulation import JetEvent, _wrap
 
