@@ -46,3 +46,13 @@ def test_written_files_have_the_umask_mode(umask: int, tmp_path: Path) -> None:
     write_parquet_events([simulate_event(mu=1, seed=1)], tmp_path / "pq")
     for p in (tmp_path / "pq").iterdir():
         assert _mode(p) == 0o666 & ~umask, p
+
+
+def test_checkpoints_have_the_umask_mode(umask: int, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from helixkit import nn
+    from helixkit.trackformer import TrackFormer, TrackFormerConfig
+
+    model = TrackFormer(TrackFormerConfig(model_dim=16, n_layers=1, n_heads=2))
+    path = nn.save(model, tmp_path / "tf.pt")
+    assert _mode(path) == 0o666 & ~umask
