@@ -1,4 +1,8 @@
-"""TrackML CSV read/write: helixkit (numpy, validating) vs pandas.read_csv / to_csv.
+"""TrackML CSV read/write: helixkit (validating) vs pandas.read_csv / to_csv.
+
+helixkit parses with pyarrow's CSV reader when pyarrow is installed (``test_read_helixkit``)
+and with numpy.loadtxt otherwise (``test_read_helixkit_numpy``, the same checks); pandas reads
+the same three files with ``read_csv(dtype=...)`` and no validation.
 
 Default size is small so that CI's ``--benchmark-disable`` smoke run is quick;
 ``HELIXKIT_BENCH_FULL=1`` uses a 10^5-hit event (a <mu> = 200 TrackML event).
@@ -82,6 +86,20 @@ def _pandas_read(d: Path) -> dict:
 @pytest.mark.benchmark(group="io-read")
 def test_read_helixkit(benchmark, event_dir: Path) -> None:
     ev = benchmark(read_trackml, event_dir, 1000)
+    assert ev.n_hits == N_HITS
+
+
+@pytest.mark.benchmark(group="io-read")
+def test_read_helixkit_numpy(benchmark, event_dir: Path, monkeypatch) -> None:
+    from helixkit.data import _csv
+
+    monkeypatch.setenv("HELIXKIT_CSV_PARSER", "numpy")
+    _csv._arrow_csv.cache_clear()
+    try:
+        ev = benchmark(read_trackml, event_dir, 1000)
+    finally:
+        monkeypatch.delenv("HELIXKIT_CSV_PARSER")
+        _csv._arrow_csv.cache_clear()
     assert ev.n_hits == N_HITS
 
 

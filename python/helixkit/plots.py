@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ._files import default_file_mode
 
 if TYPE_CHECKING:
     from .data import Event
@@ -23,6 +26,35 @@ def pyplot() -> Any:
     return plt
 
 
+def wilson_interval(k: Any, n: Any, *, z: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a binomial fraction ``k / n`` (``z`` standard deviations; 1 =
+    68.3 %), as (lower, upper) arrays; NaN where ``n == 0``. Unlike ``sqrt(p(1-p)/n)`` it
+    stays inside [0, 1] and does not vanish at 0 or 1 passed out of a few."""
+    k = np.asarray(k, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    bad = n <= 0
+    lo = np.where(bad, np.nan, np.clip(centre - half, 0, 1))
+    hi = np.where(bad, np.nan, np.clip(centre + half, 0, 1))
+    return lo, hi
+
+
+def plain_log_ticks(ax: Any, lo: float, hi: float, *, axis: str = "x") -> None:
+    """Label a log axis spanning [lo, hi] with plain numbers at 1-2-5 steps and no minor
+    labels (matplotlib's default labels ``2×10⁰ 3×10⁰ ...`` collide on a short range)."""
+    ticker = importlib.import_module("matplotlib.ticker")
+    steps = [m * 10.0**e for e in range(-3, 5) for m in (1, 2, 5)]
+    ticks = [t for t in steps if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(ticker.FixedLocator(ticks))
+    target.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_formatter(ticker.NullFormatter())
+
+
 def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
     """Save atomically (temp file + rename) so no partial PNG is ever left behind."""
     path = Path(path)
@@ -31,6 +63,7 @@ def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.chmod(tmp, default_file_mode())  # mkstemp's 0o600 would leak
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -253,7 +254,7 @@ def _replace(path: Path, old: str, new: str, count: int = 1) -> None:
         ("measurements", f"0,{GEO_A}", "0,-5", r"measurements.csv: column 'geometry_id', line 3: -5 does not fit in uint64"),
         ("hits", "1,0,1,1,0,", "1,0,1,1,0,0,", r"hits.csv: line 6 has 20 fields but the header has 19"),
         ("hits", "particle_id_part,", "particle_id_prt,", r"hits.csv: missing column 'particle_id' .*missing particle_id_part"),
-        ("particles_simulated", "1,0,2,0,0", "1,0,70000,0,0", r"particles_simulated.csv: barcode component 'particle_id_part' = 70000 does not fit in 16 bits"),
+        ("particles_simulated", "1,0,2,0,0", "1,0,2,0,-3", r"particles_simulated.csv: column 'particle_id_subpart', row 1: barcode component -3 is negative"),
         ("particles_simulated", "1,0,2,0,0", "1,0,1,0,0", r"particles_simulated.csv: column 'particle_id' has duplicate values"),
         ("particles_simulated", ",-1.0\n", ",-0.5\n", r"particles_simulated.csv: column 'q' has a non-integer charge"),
         ("spacepoint", "measurement_id_1,", "meas_1,", r"spacepoint.csv: missing columns: need 'measurement_id'"),
@@ -300,3 +301,150 @@ def test_acts_event_round_trips_through_trackml(tmp_path: Path) -> None:
         for c in getattr(ev, table):
             np.testing.assert_array_equal(getattr(back, table)[c], getattr(ev, table)[c])
     np.testing.assert_array_equal(back.particles["primary"], ev.particles["primary"])
+
+
+# --- the ACTS 48 flavour: raw-byte local_key, nan global positions, unbounded barcodes ----
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "acts48"
+
+
+def _acts48_measurements(path: Path, keys: list[int], *, global_xyz: bool = False) -> None:
+    """Rewrite a sample's measurements as ACTS 48.1 does: local_key as one raw byte."""
+    head = (b"measurement_id,geometry_id,local_key,local0,local1,phi,theta,time,"
+            b"var_local0,var_local1,var_phi,var_theta,var_time,global_x,global_y,global_z\n")
+    rows = []
+    sim = {m: SIMHITS[h] for m, h in MAP if m not in {r for r, _ in MAP[: MAP.index((m, h))]}}
+    for (mid, geo), key in zip(MEASUREMENTS.items(), keys, strict=True):
+        xyz = ",".join(str(v + 0.5) for v in sim[mid][2:5]) if global_xyz else "nan,nan,nan"
+        rows.append(b"%d,%d," % (mid, geo) + bytes([key])
+                    + b",0.1,-0.2,0,0,0,0.0001,0.0025,0,0,0," + xyz.encode() + b"\n")
+    path.write_bytes(head + b"".join(rows))
+
+
+@pytest.mark.parametrize("keys", [[6, 6, 6, 6, 6], [6, 44, 10, 13, 3], [6, 0, 255, 49, 6]],
+                         ids=["ctrl", "comma-newline-cr", "nul-ff-digit"])
+def test_local_key_written_as_a_raw_byte(tmp_path: Path, keys: list[int]) -> None:
+    d = write_sample(tmp_path, spacepoints=None)
+    meas = d / "event000000000-measurements.csv"
+    _acts48_measurements(meas, keys)
+    ev = read_acts_csv(d, 0)
+    assert ev.n_hits == 5
+    assert ev.hits["hit_id"].tolist() == [3, 0, 4, 1, 2]
+    # global_x = nan: positions are still the sim hits'
+    assert ev.hits["x"][1] == np.float32(31.0)
+
+
+def test_finite_global_positions_are_the_measurement_positions(tmp_path: Path) -> None:
+    d = write_sample(tmp_path, spacepoints=None)
+    _acts48_measurements(d / "event000000000-measurements.csv", [6] * 5, global_xyz=True)
+    ev = read_acts_csv(d, 0)
+    assert ev.hits["x"][1] == np.float32(31.5)  # measured; truth stays the sim hit
+    assert ev.truth["tx"][1] == np.float32(31.0)
+
+
+def test_raw_byte_local_key_errors(tmp_path: Path) -> None:
+    d = write_sample(tmp_path, spacepoints=None)
+    meas = d / "event000000000-measurements.csv"
+    _acts48_measurements(meas, [6] * 5)
+    lines = meas.read_bytes().split(b"\n")
+    lines[3] = lines[3].replace(b",\x06,", b",12,", 1)  # text on one row of a raw-byte file
+    meas.write_bytes(b"\n".join(lines))
+    with pytest.raises(ValueError, match=r"measurements.csv: column 'local_key', line 4: "
+                                         r"expected one raw byte"):
+        read_acts_csv(d, 0)
+    _acts48_measurements(meas, [6] * 5)
+    meas.write_bytes(meas.read_bytes().replace(b"nan,nan,nan\n", b"nan,inf,nan\n", 1))
+    with pytest.raises(ValueError, match=r"measurements.csv: column 'global_y', line 2: inf"):
+        read_acts_csv(d, 0)
+
+
+def _renumber_vertices(d: Path, pv: dict[int, int]) -> None:
+    """Give the primary-vertex components new values (e.g. beyond the 12-bit packing)."""
+    for stem in ("particles_simulated", "hits"):
+        f = d / f"event000000000-{stem}.csv"
+        lines = f.read_text().splitlines()
+        out = [lines[0]]
+        for line in lines[1:]:
+            first, rest = line.split(",", 1)
+            out.append(f"{pv[int(first)]},{rest}")
+        f.write_text("\n".join(out) + "\n")
+
+
+def test_more_than_4095_vertices(tmp_path: Path) -> None:
+    d = write_sample(tmp_path)
+    _renumber_vertices(d, {1: 10_000})  # every particle of the sample is from vertex 1
+    ev = read_acts_csv(d, 0)  # auto: dense ids
+    parts = ev.particles
+    # lexicographic order of (pv, sv, part, gen, subpart): P1 < P3 (part 1, gen 1) < P2
+    assert parts["particle_id"].tolist() == [1, 3, 2]
+    assert parts["particle_id_pv"].tolist() == [10_000] * 3
+    assert parts["particle_id_part"].tolist() == [1, 2, 1]
+    assert parts["nhits"].tolist() == [2, 1, 1]  # space-point hits
+    # same truth structure as the packed sample, with the dense ids
+    ref = read_acts_csv(write_sample(tmp_path / "ref"), 0)
+    dense = {PID[P1]: 1, PID[P3]: 2, PID[P2]: 3}
+    assert ev.truth["particle_id"].tolist() == [dense[p] for p in ref.truth["particle_id"]]
+    with pytest.raises(ValueError, match=r"'particle_id_pv' = 10000 does not fit in 12 bits.*"
+                                         r"particle_ids='dense'"):
+        read_acts_csv(d, 0, particle_ids="packed")
+    # packed ids stay available (and are the default) when everything fits
+    assert read_acts_csv(tmp_path / "ref", 0, particle_ids="dense").particles[
+        "particle_id"].tolist() == [1, 3, 2]
+    with pytest.raises(ValueError, match="particle_ids must be"):
+        read_acts_csv(d, 0, particle_ids="packd")  # type: ignore[arg-type]
+
+
+def test_header_only_simhit_file_is_a_value_error(tmp_path: Path) -> None:
+    d = write_sample(tmp_path)
+    hits = d / "event000000000-hits.csv"
+    hits.write_text(hits.read_text().splitlines()[0] + "\n")
+    with pytest.raises(ValueError, match=r"map.csv: column 'hit_id' has \d+ value\(s\) outside "
+                                         r"the 0 sim hits"):
+        read_acts_csv(d, 0)
+    mp = d / "event000000000-measurement-simhit-map.csv"
+    mp.write_text("measurement_id,hit_id\n")
+    ev = read_acts_csv(d, 0)  # space points, no sim hits at all: every hit is noise
+    assert ev.n_hits == 4
+    assert (ev.truth["particle_id"] == 0).all()
+    assert ev.truth["tx"].tolist() == ev.hits["x"].tolist()
+    with pytest.raises(ValueError, match="has no sim hit"):
+        read_acts_csv(d, 0, hits_from="measurements")
+
+
+def test_checked_in_acts48_sample() -> None:
+    """Files written by ACTS 48.1 itself (scripts/make_acts_csv_sample.py, Fatras on the
+    GenericDetector: 2 vertices x 2 pions): raw-byte local_key, nan global_x."""
+    raw = (DATA / "event000000000-measurements.csv").read_bytes()
+    assert b",\x06," in raw  # the flavour under test
+    assert b"nan" in raw
+    ev = read_acts_csv(DATA, 0)
+    assert ev.n_hits == 43
+    assert ev.particles["particle_id_pv"].tolist() == [1, 1, 2, 2]
+    assert ev.particles["nhits"].tolist() == [10, 11, 10, 12]
+    assert set(np.unique(ev.hits["volume_id"]).tolist()) <= {7, 8, 9, 12, 13, 14, 16, 17, 18}
+    d = np.hypot(ev.hits["x"] - ev.truth["tx"], ev.hits["y"] - ev.truth["ty"])
+    assert (d == 0).all()  # measurement hits sit at their sim hit (no global position)
+    r = np.hypot(ev.hits["x"], ev.hits["y"])
+    assert r.min() > 25
+    assert r.max() < 1100
+
+
+def test_pyacts_written_event_with_4200_vertices(tmp_path: Path) -> None:
+    """ACTS 48 writes the files itself (pyacts); one vertex per pion, > 4,095 vertices."""
+    pytest.importorskip("acts.examples")
+    spec = importlib.util.spec_from_file_location(
+        "make_acts_csv_sample",
+        Path(__file__).resolve().parents[2] / "scripts" / "make_acts_csv_sample.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.write_acts_csv(tmp_path, vertices=4200, particles_per_vertex=1, seed=3)
+    ev = read_acts_csv(tmp_path, 0)
+    parts = ev.particles
+    assert parts.n_rows >= 4200
+    assert parts["particle_id_pv"].max() == 4200
+    assert len(np.unique(parts["particle_id"])) == parts.n_rows
+    assert parts["particle_id"].min() == 1  # dense numbering
+    pid = ev.truth["particle_id"]
+    assert (pid != 0).all()  # Fatras sim hits: no noise
+    assert np.isin(pid, parts["particle_id"]).all()
+    assert parts["nhits"].sum() == ev.n_hits

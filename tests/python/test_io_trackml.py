@@ -7,7 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helixkit.data import Event, Table, list_trackml_events, read_trackml, write_trackml
+from helixkit.data import (
+    Event,
+    Table,
+    list_trackml_events,
+    read_trackml,
+    simulate_event,
+    write_trackml,
+)
 from helixkit.data import _csv
 from helixkit.data.event import CELL_COLUMNS, HIT_COLUMNS, PARTICLE_COLUMNS, TRUTH_COLUMNS
 
@@ -318,3 +325,32 @@ def test_unknown_float32_extra_column_keeps_its_value(tmp_path: Path) -> None:
     back = read_trackml(tmp_path, 1000)
     assert back.hits["charge"].dtype == np.float64  # unknown columns come back as float64
     np.testing.assert_array_equal(back.hits["charge"], extra.astype(np.float64))
+
+
+def test_arrow_and_numpy_parsers_agree(tmp_path, monkeypatch) -> None:
+    """read_csv's two parsers (pyarrow when installed, numpy.loadtxt) give the same columns."""
+    pytest.importorskip("pyarrow")
+    ev = simulate_event(mu=5, seed=4, event_id=3)
+    ev = Event(hits=ev.hits.with_column("big", np.full(ev.n_hits, 2**64 - 1, np.uint64))
+               .with_column("f", np.linspace(0, 1, ev.n_hits)), truth=ev.truth,
+               particles=ev.particles, event_id=3)
+    write_trackml(ev, tmp_path)
+    monkeypatch.delenv("HELIXKIT_CSV_PARSER", raising=False)
+    _csv._arrow_csv.cache_clear()
+    assert _csv._arrow_csv() is not None
+    fast = read_trackml(tmp_path, 3)
+    monkeypatch.setenv("HELIXKIT_CSV_PARSER", "numpy")
+    _csv._arrow_csv.cache_clear()
+    try:
+        assert _csv._arrow_csv() is None
+        slow = read_trackml(tmp_path, 3)
+    finally:
+        monkeypatch.delenv("HELIXKIT_CSV_PARSER")
+        _csv._arrow_csv.cache_clear()
+    for name in ("hits", "truth", "particles"):
+        a, b = getattr(fast, name), getattr(slow, name)
+        assert a.columns == b.columns
+        for c in a:
+            assert a[c].dtype == b[c].dtype, (name, c)
+            np.testing.assert_array_equal(a[c], b[c])
+    assert fast.hits["big"].dtype == np.uint64

@@ -13,7 +13,9 @@ from .._lazy import attach
 __getattr__, __dir__, __all__ = attach(__name__, {
     "acts": ["decode_barcode", "decode_geometry_id", "encode_barcode", "encode_geometry_id",
              "read_acts_csv"],
+    "colliderml": ["ODD_VOLUMES", "colliderml_event_ids", "iter_colliderml", "read_colliderml"],
     "event": ["Event", "Table", "layer_key"],
+    "parquet": ["parquet_event_ids", "read_parquet_events", "write_parquet_events"],
     "geometry": ["Geometry", "Layer", "geometry_from_hits", "trackml_like"],
     "selection": ["CutFlow", "format_cutflow", "particle_hit_counts", "select_particles",
                   "split_events"],
@@ -21,7 +23,8 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "simulation": ["SimulationConfig", "generate_events", "simulate_event", "trackml_weights"],
     "sources": ["ActsEvent", "InMemoryEvent", "Mapper", "SimulatedEvent", "TrackMLEvent",
                 "expand_sources", "simulated_events"],
-}, submodules=["acts", "event", "geometry", "selection", "simulation", "sources", "trackml"])
+}, submodules=["acts", "colliderml", "event", "geometry", "parquet", "selection", "simulation",
+               "sources", "trackml"])
 
 if TYPE_CHECKING:
     from .acts import (
@@ -31,8 +34,10 @@ if TYPE_CHECKING:
         encode_geometry_id,
         read_acts_csv,
     )
+    from .colliderml import ODD_VOLUMES, colliderml_event_ids, iter_colliderml, read_colliderml
     from .event import Event, Table, layer_key
     from .geometry import Geometry, Layer, geometry_from_hits, trackml_like
+    from .parquet import parquet_event_ids, read_parquet_events, write_parquet_events
     from .selection import (
         CutFlow,
         format_cutflow,

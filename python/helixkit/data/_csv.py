@@ -1,9 +1,13 @@
 """Strict, fast reading and atomic writing of numeric CSV tables.
 
-Shared by the TrackML and ACTS readers. Parsing is done by ``numpy.loadtxt``
-with a structured dtype (C parser, no pandas); when it fails, a slow pure-Python
-pass over the text finds the first bad line and reports the file, the line,
-the column and the problem. Nothing here ever returns partially parsed data.
+Shared by the TrackML and ACTS readers. Parsing is done by pyarrow's CSV reader
+(multi-threaded, typed; the optional extra ``parquet``) when pyarrow is installed,
+else by ``numpy.loadtxt`` with a structured dtype (C parser, no pandas). The
+checks after parsing are the same for both. When the fast parser refuses the
+text, the numpy path reads it again, and when that fails too a slow
+pure-Python pass over the text finds the first bad line and reports the file,
+the line, the column and the problem. Nothing here ever returns partially
+parsed data.
 
 Conventions
 -----------
@@ -22,9 +26,12 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import gzip
+import importlib
 import io
 import os
+import re
 import shutil
 import tempfile
 import zlib
@@ -51,6 +58,81 @@ def _kind(dtype: Any) -> str:
         return "float"
     msg = f"unsupported column dtype {dt}"
     raise TypeError(msg)
+
+
+@functools.cache
+def _arrow_csv() -> Any:
+    """(pyarrow, pyarrow.csv), or None without pyarrow (optional extra, imported on first read)."""
+    if os.environ.get("HELIXKIT_CSV_PARSER", "").lower() == "numpy":
+        return None
+    try:
+        return importlib.import_module("pyarrow"), importlib.import_module("pyarrow.csv")
+    except ImportError:
+        return None
+
+
+def _parse_arrow(
+    body: bytes,
+    names: list[str],
+    kinds: list[str],
+    dtypes: Mapping[str, Any],
+    nan_ok: set[str],
+) -> dict[str, np.ndarray] | None:
+    """Typed columns parsed by pyarrow; None when it refuses the text (the caller falls back)."""
+    mods = _arrow_csv()
+    if mods is None:
+        return None
+    pa, pcsv = mods
+    # parsed straight into the storage dtype (an int32 overflow or a float32 overflow makes
+    # pyarrow refuse or gives inf: then the numpy path reports it with its usual message)
+    column_types = {
+        n: pa.string() if k == "bool" else pa.from_numpy_dtype(np.dtype(dtypes[n]))
+        for n, k in zip(names, kinds)
+        if k != "extra"
+    }
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(body),
+            read_options=pcsv.ReadOptions(column_names=names, use_threads=True),
+            parse_options=pcsv.ParseOptions(delimiter=",", quote_char=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types=column_types,
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+    out: dict[str, np.ndarray] = {}
+    for name, kind in zip(names, kinds):
+        col = table.column(name)
+        if col.null_count:
+            return None
+        if kind == "extra":
+            if col.type == pa.int64():
+                out[name] = col.to_numpy()
+            elif col.type == pa.float64():
+                arr = col.to_numpy()
+                if not np.isfinite(arr).all():
+                    return None  # the numpy path reports it
+                if (np.abs(arr) >= 2.0**63).any():
+                    return None  # perhaps uint64 integers: the numpy path keeps them exact
+                out[name] = arr
+            else:
+                return None  # text, bool, dates, uint64: the numpy path decides
+        elif kind == "bool":
+            out[name] = np.asarray(col.to_pylist(), dtype=str)
+        else:
+            arr = col.to_numpy()
+            if kind == "float":
+                finite = np.isfinite(arr)
+                if name in nan_ok:
+                    finite |= np.isnan(arr)
+                if not finite.all():
+                    return None  # inf, overflow or nan: the numpy path decides and reports
+            out[name] = arr
+    return out
 
 
 _PARSE_DTYPE = {"bool": "U8", "uint": np.uint64, "int": np.int64, "float": np.float64}
@@ -141,7 +223,13 @@ def _token_error(tok: str, kind: str, dtype: Any) -> str | None:
 
 
 def _diagnose(
-    path: Path, names: list[str], kinds: list[str], dtypes: list[Any], body: bytes, first: int
+    path: Path,
+    names: list[str],
+    kinds: list[str],
+    dtypes: list[Any],
+    body: bytes,
+    first: int,
+    nan_ok: set[str] | frozenset[str] = frozenset(),
 ) -> str:
     """Slow path: the first problem in ``body`` as a message (used only after a failure)."""
     _decode(body, path, len(body))  # the offset is approximate: header bytes not counted
@@ -155,10 +243,58 @@ def _diagnose(
                 f"{len(names)} columns ({', '.join(names)})"
             )
         for name, kind, dtype, tok in zip(names, kinds, dtypes, fields):
+            if name in nan_ok and tok.strip().lower() == "nan":
+                continue
             why = _token_error(tok, kind, dtype)
             if why is not None:
                 return f"{path}: column {name!r}, line {lineno}: {why}"
     return ""
+
+
+def _byte_column_pattern(index: int) -> re.Pattern[bytes]:
+    # a row whose field ``index`` is one raw byte followed by a comma (the whole row is
+    # consumed, so a raw newline byte cannot start a bogus row), or any other line
+    lead = rb"(?:[^,\n]*,)" + b"{%d}" % index
+    return re.compile(rb"(?m)^(" + lead + rb")([\s\S])(,[^\n]*)$|^([^\n]*)$")
+
+
+def decode_byte_column(body: bytes, names: list[str], name: str, path: Path, first: int) -> bytes:
+    """Rewrite an 8-bit column written as one raw byte per row into decimal text.
+
+    ACTS (dfelibs' CSV writer) writes ``uint8_t`` fields such as ``local_key`` of
+    ``measurements.csv`` as the byte itself, not as digits. The column is taken as
+    raw bytes when some row holds a single byte there that is not a digit; a file
+    whose every value is one digit is read as text (a raw key of 48..57 would be
+    ambiguous and is read as the digit). The last column cannot be a raw byte
+    column (the byte could be the line end).
+    """
+    index = names.index(name)
+    if index == len(names) - 1:
+        return body
+    lead = rb"(?:[^,\n]*,)" + b"{%d}" % index
+    if re.search(rb"(?m)^" + lead + rb"[^0-9],", body) is None:
+        return body
+    pattern = _byte_column_pattern(index)
+    line = first - 1
+
+    def repl(m: re.Match[bytes]) -> bytes:
+        nonlocal line
+        line += 1
+        if m.group(2) is None:
+            rest = m.group(4)
+            if not rest.strip():
+                return rest
+            msg = (
+                f"{path}: column {name!r}, line {line}: expected one raw byte (the ACTS "
+                f"8-bit flavour of this column, as on the other rows)"
+            )
+            raise ValueError(msg)
+        value = m.group(2)[0]
+        if value == 0x0A:
+            line += 1  # the raw byte was a newline: the file has one more line here
+        return m.group(1) + b"%d" % value + m.group(3)
+
+    return pattern.sub(repl, body)
 
 
 def read_csv(
@@ -166,6 +302,8 @@ def read_csv(
     dtypes: Mapping[str, Any],
     *,
     required: Iterable[str] = (),
+    byte_columns: Iterable[str] = (),
+    nan_ok: Iterable[str] = (),
 ) -> dict[str, np.ndarray]:
     """Read a numeric CSV table into a dict of 1-D arrays, in header order.
 
@@ -177,6 +315,12 @@ def read_csv(
         Storage dtype of the known columns (int32/int64/uint64/float32/float64/bool).
     required : iterable of str
         Columns that must be present.
+    byte_columns : iterable of str
+        Integer columns that may be written as one raw byte per row (ACTS
+        ``uint8_t`` fields, see :func:`decode_byte_column`).
+    nan_ok : iterable of str
+        Float columns where NaN is a valid value (ACTS writes ``global_x`` as
+        ``nan`` when it has no surface); inf is still an error.
 
     Raises
     ------
@@ -186,6 +330,10 @@ def read_csv(
         value.
     """
     names, body, first = split_header(read_bytes(path), path)
+    for name in byte_columns:
+        if name in names:
+            body = decode_byte_column(body, names, name, path, first)
+    nan_cols = set(nan_ok)
     missing = [c for c in required if c not in names]
     if missing:
         msg = (
@@ -198,6 +346,19 @@ def read_csv(
     parse = [(n, _PARSE_DTYPE[k] if k != "extra" else "U64") for n, k in zip(names, kinds)]
     if not body or body.isspace():
         return {n: np.zeros(0, dtype=dtypes.get(n, np.int64)) for n in names}
+    fast = _parse_arrow(body, names, kinds, dtypes, nan_cols)
+    if fast is not None:
+        return {
+            name: (
+                fast[name]
+                if kind == "extra"
+                else _convert_known(
+                    fast[name], kind, np.dtype(dtypes[name]), name, path, first, body,
+                    name in nan_cols,
+                )
+            )
+            for name, kind in zip(names, kinds)
+        }
     try:
         table = np.loadtxt(
             io.BytesIO(body),
@@ -210,7 +371,10 @@ def read_csv(
     except ValueError as exc:
         diag_kinds = [k if k != "extra" else "float" for k in kinds]
         diag_dtypes = [dtypes.get(n, np.float64) for n in names]
-        msg = _diagnose(path, names, diag_kinds, diag_dtypes, body, first) or f"{path}: {exc}"
+        msg = (
+            _diagnose(path, names, diag_kinds, diag_dtypes, body, first, nan_cols)
+            or f"{path}: {exc}"
+        )
         raise ValueError(msg) from None
     out: dict[str, np.ndarray] = {}
     for name, kind in zip(names, kinds):
@@ -226,7 +390,9 @@ def read_csv(
         if kind == "extra":
             out[name] = _convert_extra(col, name, path, first, body)
             continue
-        out[name] = _convert_known(col, kind, np.dtype(dtypes[name]), name, path, first, body)
+        out[name] = _convert_known(
+            col, kind, np.dtype(dtypes[name]), name, path, first, body, name in nan_cols
+        )
     return out
 
 
@@ -243,7 +409,14 @@ def _bad_row(mask: np.ndarray, first: int, body: bytes) -> int:
 
 
 def _convert_known(
-    col: np.ndarray, kind: str, dtype: np.dtype, name: str, path: Path, first: int, body: bytes
+    col: np.ndarray,
+    kind: str,
+    dtype: np.dtype,
+    name: str,
+    path: Path,
+    first: int,
+    body: bytes,
+    nan_ok: bool = False,
 ) -> np.ndarray:
     if kind == "bool":
         low = np.char.lower(np.char.strip(col))
@@ -259,6 +432,8 @@ def _convert_known(
         with np.errstate(over="ignore"):  # overflow to inf is reported below
             out = col.astype(dtype)
         bad = ~np.isfinite(out)
+        if nan_ok:
+            bad &= ~np.isnan(out)
         if bad.any():
             line = _bad_row(bad, first, body)
             value = float(col[bad][0])
@@ -313,6 +488,8 @@ def _convert_extra(col: np.ndarray, name: str, path: Path, first: int, body: byt
 
 def check_unique(ids: np.ndarray, path: Path, column: str) -> None:
     """ValueError naming ``path`` and ``column`` if ``ids`` has a repeated value."""
+    if len(ids) < 2 or (ids[1:] > ids[:-1]).all():
+        return  # strictly increasing (the usual file order): unique, no sort needed
     s = np.sort(ids)
     dup = s[1:] == s[:-1]
     if dup.any():

@@ -45,15 +45,35 @@ Hits with no sim hit are noise (particle_id 0).
 Particle ids
 ------------
 ACTS >= v44 writes the barcode as five columns ``particle_id_pv, _sv, _part,
-_gen, _subpart``; older versions one ``particle_id`` (uint64). Both become one
-int64 ``particle_id`` with the layout of the pre-v44 barcode (``MultiIndex<12,
-12, 16, 8, 16>``, most significant first)::
+_gen, _subpart`` (unbounded integers); older versions one ``particle_id``
+(uint64) with the pre-v44 packing (``MultiIndex<12, 12, 16, 8, 16>``, most
+significant first)::
 
     particle_id = pv << 52 | sv << 40 | part << 24 | gen << 16 | subpart
 
-(the uint64 value reinterpreted as int64), so both formats give the same id for
-the same particle. Components that do not fit their bit width are an error. The
-components are kept as columns, and ``primary = (sv == 0) & (gen == 0)``.
+(the uint64 value reinterpreted as int64). ``particle_ids`` of
+:func:`read_acts_csv` chooses the int64 ``particle_id`` of the five-column files:
+
+* ``"packed"``: the pre-v44 packing above, so both formats give the same id for
+  the same particle; a component that does not fit its bit width (e.g. more than
+  4,095 primary vertices: a particle gun with one vertex per particle, high
+  pile-up) is an error.
+* ``"dense"``: 1, 2, 3, ... in the lexicographic order of the barcodes
+  (pv, sv, part, gen, subpart) of the particle file and the sim hits, with no
+  limit on any component. Ids are unique within the event only.
+* ``"auto"`` (default): ``"packed"`` when every barcode of the event fits,
+  ``"dense"`` otherwise.
+
+The components are always kept as columns (the stable identity of a particle),
+and ``primary = (sv == 0) & (gen == 0)``.
+
+ACTS 48 flavour
+---------------
+ACTS writes the 8-bit ``local_key`` of ``measurements.csv`` as one raw byte (not
+digits), and ``global_x, global_y, global_z`` as ``nan`` when the writer has no
+surfaces; both are accepted (``local_key`` is read as its integer value). When
+``global_x/y/z`` are finite for every measurement, they are the positions of
+measurement hits instead of the sim-hit positions.
 """
 
 from __future__ import annotations
@@ -228,6 +248,7 @@ _PARTICLE_DTYPES: dict[str, Any] = {
     **dict.fromkeys(("vx", "vy", "vz", "vt", "px", "py", "pz", "m"), _F4),
     "q": _F4,
 }
+_MEAS_NAN_OK = ("global_x", "global_y", "global_z")
 _SIMHIT_DTYPES: dict[str, Any] = {
     "particle_id": np.uint64,
     **dict.fromkeys(_BARCODE_COLUMNS, np.int64),
@@ -244,6 +265,9 @@ _MEAS_DTYPES: dict[str, Any] = {
     "local_key": np.int64,
     **dict.fromkeys(
         (
+            "global_x",
+            "global_y",
+            "global_z",
             "local0",
             "local1",
             "phi",
@@ -290,11 +314,13 @@ def _require_file(directory: Path, event: int, stems: tuple[str, ...]) -> Path:
     return p
 
 
-def _particle_ids(cols: dict[str, np.ndarray], path: Path) -> tuple[np.ndarray, dict]:
-    """int64 particle ids and their components from either barcode format."""
+ParticleIds = Literal["auto", "packed", "dense"]
+
+
+def _components(cols: dict[str, np.ndarray], path: Path) -> np.ndarray | None:
+    """(N, 5) int64 barcode components of a five-column file (None: one-column file)."""
     if "particle_id" in cols:
-        pid = cols["particle_id"].view(np.int64)
-        return pid, decode_barcode(pid)
+        return None
     missing = [c for c in _BARCODE_COLUMNS if c not in cols]
     if missing:
         msg = (
@@ -302,18 +328,53 @@ def _particle_ids(cols: dict[str, np.ndarray], path: Path) -> tuple[np.ndarray, 
             f"{', '.join(_BARCODE_COLUMNS)}; missing {', '.join(missing)})"
         )
         raise ValueError(msg)
+    comps = np.stack([cols[c] for c in _BARCODE_COLUMNS], axis=1).reshape(-1, 5)
+    bad = comps < 0
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        msg = (
+            f"{path}: column {_BARCODE_COLUMNS[col]!r}, row {row}: barcode component "
+            f"{comps[row, col]} is negative"
+        )
+        raise ValueError(msg)
+    return comps
+
+
+def _fits_packing(comps: np.ndarray) -> bool:
+    limits = np.array([(1 << w) - 1 for _, w in BARCODE_FIELDS])
+    return bool((comps <= limits).all()) if len(comps) else True
+
+
+def _pack(comps: np.ndarray, path: Path) -> np.ndarray:
     try:
-        pid = encode_barcode(*(cols[c] for c in _BARCODE_COLUMNS))
+        return encode_barcode(*comps.T).reshape(-1)
     except ValueError as exc:
-        msg = f"{path}: {exc}"
+        msg = f"{path}: {exc} (use particle_ids='dense' for barcodes beyond the packing)"
         raise ValueError(msg) from None
-    return pid, {c: cols[c].astype(np.int32) for c in _BARCODE_COLUMNS}
 
 
-def _read_particles(path: Path) -> Table:
-    required = ["particle_type", "vx", "vy", "vz", "px", "py", "pz", "q"]
-    cols = read_csv(path, _PARTICLE_DTYPES, required=required)
-    pid, comps = _particle_ids(cols, path)
+def _dense_ids(keys: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """1-based rank of every row of ``keys`` among the unique rows of ``reference``."""
+    uniq = np.unique(reference, axis=0)
+    view = np.dtype([(f"f{i}", np.int64) for i in range(5)])
+    u = np.ascontiguousarray(uniq).view(view).reshape(-1)
+    k = np.ascontiguousarray(keys).view(view).reshape(-1)
+    return (np.searchsorted(u, k) + 1).astype(np.int64)
+
+
+def _component_columns(comps: np.ndarray | None, pid: np.ndarray) -> dict[str, np.ndarray]:
+    if comps is None:
+        return decode_barcode(pid)
+    out = {}
+    for i, c in enumerate(_BARCODE_COLUMNS):
+        col = comps[:, i]
+        out[c] = col.astype(np.int32) if col.size == 0 or col.max() < 2**31 else col
+    return out
+
+
+def _read_particles(path: Path, cols: dict[str, np.ndarray], pid: np.ndarray,
+                    comps: np.ndarray | None) -> Table:
+    comps_cols = _component_columns(comps, pid)
     check_unique(pid, path, "particle_id")
     if (pid == 0).any():
         msg = f"{path}: particle id 0 (all components zero) is the invalid barcode"
@@ -328,9 +389,9 @@ def _read_particles(path: Path) -> Table:
         out[c] = cols[c]
     out["q"] = qi.astype(np.int32)
     out["nhits"] = np.zeros(len(pid), np.int32)  # filled once truth is known
-    out["primary"] = (comps["particle_id_sv"] == 0) & (comps["particle_id_gen"] == 0)
-    out.update(comps)
-    done = set(out) | {"particle_id"}
+    out["primary"] = (comps_cols["particle_id_sv"] == 0) & (comps_cols["particle_id_gen"] == 0)
+    out.update(comps_cols)
+    done = set(out) | {"particle_id"} | set(_BARCODE_COLUMNS)
     out.update({k: v for k, v in cols.items() if k not in done})
     return Table(out, name="particles")
 
@@ -342,6 +403,7 @@ def read_acts_csv(
     particles: str | None = None,
     hits_from: Literal["auto", "spacepoints", "measurements"] = "auto",
     allow_unknown_particles: bool = False,
+    particle_ids: ParticleIds = "auto",
 ) -> Event:
     """Read one event written by the ACTS Examples CSV writers.
 
@@ -359,6 +421,10 @@ def read_acts_csv(
     allow_unknown_particles : bool
         Accept sim hits of particles missing from the particle file (e.g. the
         generator-level file, which lacks secondaries). By default an error.
+    particle_ids : {"auto", "packed", "dense"}
+        How the five barcode columns of ACTS >= v44 become the int64
+        ``particle_id`` (module docstring): the pre-v44 packing, a dense
+        numbering with no limit, or the packing when every barcode fits it.
 
     Returns
     -------
@@ -384,6 +450,9 @@ def read_acts_csv(
     if hits_from not in ("auto", "spacepoints", "measurements"):
         msg = f"hits_from must be 'auto', 'spacepoints' or 'measurements', got {hits_from!r}"
         raise ValueError(msg)
+    if particle_ids not in ("auto", "packed", "dense"):
+        msg = f"particle_ids must be 'auto', 'packed' or 'dense', got {particle_ids!r}"
+        raise ValueError(msg)
 
     part_path = _require_file(d, event, (particles,) if particles else PARTICLE_STEMS)
     sim_path = _require_file(d, event, ("hits", "simhits"))
@@ -395,13 +464,43 @@ def read_acts_csv(
         if sp_path is None and hits_from == "spacepoints":
             _require_file(d, event, ("spacepoints", "spacepoint"))
 
-    particle_table = _read_particles(part_path)
+    part_required = ["particle_type", "vx", "vy", "vz", "px", "py", "pz", "q"]
+    part_cols = read_csv(part_path, _PARTICLE_DTYPES, required=part_required)
+    part_comps = _components(part_cols, part_path)
 
     sim_required = ["geometry_id", "tx", "ty", "tz", "tpx", "tpy", "tpz"]
     sim = read_csv(sim_path, _SIMHIT_DTYPES, required=sim_required)
-    sim_pid, _ = _particle_ids(sim, sim_path)
+    sim_comps = _components(sim, sim_path)
+    if (part_comps is None) != (sim_comps is None):
+        msg = (
+            f"{part_path.name} and {sim_path.name} use different barcode formats "
+            f"(one 'particle_id' column vs the five particle_id_* columns)"
+        )
+        raise ValueError(f"{d}: {msg}")
+    if part_comps is None or sim_comps is None:
+        part_pid = part_cols["particle_id"].view(np.int64)
+        sim_pid = sim["particle_id"].view(np.int64)
+    else:
+        mode = particle_ids
+        if mode == "auto":
+            fits = _fits_packing(part_comps) and _fits_packing(sim_comps)
+            mode = "packed" if fits else "dense"
+        if mode == "packed":
+            part_pid = _pack(part_comps, part_path)
+            sim_pid = _pack(sim_comps, sim_path)
+        else:
+            both = np.concatenate([part_comps, sim_comps])
+            part_pid = _dense_ids(part_comps, both)
+            sim_pid = _dense_ids(sim_comps, both)
+    particle_table = _read_particles(part_path, part_cols, part_pid, part_comps)
 
-    meas = read_csv(meas_path, _MEAS_DTYPES, required=["measurement_id", "geometry_id"])
+    meas = read_csv(
+        meas_path,
+        _MEAS_DTYPES,
+        required=["measurement_id", "geometry_id"],
+        byte_columns=("local_key",),
+        nan_ok=_MEAS_NAN_OK,
+    )
     meas_id = meas["measurement_id"]
     if len(meas_id) == 0:
         msg = f"{meas_path}: empty event (no measurements)"
@@ -470,16 +569,24 @@ def read_acts_csv(
                 extra[out_name] = sp[col]
     else:
         meas_row = np.arange(len(meas_id))
-        if not matched.all():
+        measured = all(c in meas for c in _MEAS_NAN_OK) and all(
+            np.isfinite(meas[c]).all() for c in _MEAS_NAN_OK
+        )
+        if measured:
+            hit_cols["hit_id"] = meas_id.copy()
+            for c in ("x", "y", "z"):
+                hit_cols[c] = meas["global_" + c]
+        elif not matched.all():
             mid = meas_id[~matched][0]
             msg = (
                 f"{map_path}: measurement {mid} has no sim hit, so it has no global position "
                 f"(ACTS measurements are local); provide a space-point file"
             )
             raise ValueError(msg)
-        hit_cols["hit_id"] = meas_id.copy()
-        for c in ("x", "y", "z"):
-            hit_cols[c] = sim["t" + c][meas_simhit]
+        else:
+            hit_cols["hit_id"] = meas_id.copy()
+            for c in ("x", "y", "z"):
+                hit_cols[c] = sim["t" + c][meas_simhit]
         extra = {c: meas[c] for c in ("var_local0", "var_local1") if c in meas}
 
     geometry_id = meas["geometry_id"][meas_row]
@@ -496,12 +603,18 @@ def read_acts_csv(
     has = simhit >= 0
     idx = np.where(has, simhit, 0)
     truth_cols: dict[str, np.ndarray] = {"hit_id": hits["hit_id"]}
-    matched_pid = sim_pid[idx] if len(sim_pid) else 0
-    truth_cols["particle_id"] = np.where(has, matched_pid, 0).astype(np.int64)
+    n_sim = len(sim_pid)
+
+    def at_simhit(values: np.ndarray, default: Any) -> np.ndarray:
+        # a header-only sim-hit file has nothing to index (every hit is then noise)
+        return np.where(has, values[idx], default) if n_sim else np.broadcast_to(
+            np.asarray(default), has.shape)
+
+    truth_cols["particle_id"] = at_simhit(sim_pid, 0).astype(np.int64)
     for c in ("x", "y", "z"):
-        truth_cols["t" + c] = np.where(has, sim["t" + c][idx], hits[c]).astype(np.float32)
+        truth_cols["t" + c] = at_simhit(sim["t" + c], hits[c]).astype(np.float32)
     for c in ("tpx", "tpy", "tpz"):
-        truth_cols[c] = np.where(has, sim[c][idx], 0).astype(np.float32)
+        truth_cols[c] = at_simhit(sim[c], 0).astype(np.float32)
     n_signal = int(has.sum())
     truth_cols["weight"] = np.where(has, 1.0 / max(n_signal, 1), 0.0).astype(np.float32)
     truth = Table(truth_cols, name="truth")

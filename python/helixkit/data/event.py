@@ -9,6 +9,7 @@ views or fancy-indexed copies; no per-row Python objects are ever built.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,15 @@ class Table(Mapping[str, np.ndarray]):
 
     def __repr__(self) -> str:
         return f"Table({self._n} rows: {', '.join(self._cols)})"
+
+
+def _awkward() -> Any:
+    try:
+        # optional extra, imported only here (importlib keeps helixkit.data light to import)
+        return importlib.import_module("awkward")
+    except ImportError as exc:
+        msg = "Event.to_awkward / from_awkward need awkward: pip install 'helixkit[awkward]'"
+        raise ImportError(msg) from exc
 
 
 def _empty(columns: dict[str, Any]) -> Table:
@@ -249,6 +259,49 @@ class Event:
             "noise_hits": int((pid == 0).sum()) if self.has_truth else None,
             "volumes": sorted(np.unique(self.hits["volume_id"]).tolist()),
         }
+
+    # --- awkward (optional extra ``awkward``) ----------------------------------
+    def to_awkward(self) -> Any:
+        """The event as an ``awkward.Record``: ``event_id`` and one list of records per
+        table (``hits``, ``truth``, ``particles``, ``cells`` when present), with the
+        columns' dtypes; :meth:`from_awkward` inverts it."""
+        ak = _awkward()
+        fields: dict[str, Any] = {"event_id": np.int64(self.event_id)}
+        tables = {"hits": self.hits, "truth": self.truth, "particles": self.particles}
+        if self.cells is not None:
+            tables["cells"] = self.cells
+        for name, table in tables.items():
+            if table.columns:  # a table without columns has no record type
+                fields[name] = ak.zip({c: table[c] for c in table}, depth_limit=1)
+        return ak.Record(fields)
+
+    @classmethod
+    def from_awkward(cls, record: Any) -> Event:
+        """An :class:`Event` from :meth:`to_awkward`'s record (or any record with a
+        ``hits`` list of records, and optionally ``truth``, ``particles``, ``cells``,
+        ``event_id``)."""
+        ak = _awkward()
+        if not isinstance(record, ak.Record):
+            msg = f"record must be an awkward.Record, got {type(record).__name__}"
+            raise TypeError(msg)
+        fields = set(record.fields)
+        if "hits" not in fields:
+            msg = f"record has no field 'hits' (fields: {sorted(fields)})"
+            raise ValueError(msg)
+        tables: dict[str, Table] = {}
+        for name in ("hits", "truth", "particles", "cells"):
+            if name not in fields:
+                continue
+            arr = record[name]
+            cols = {c: ak.to_numpy(arr[c]) for c in ak.fields(arr)}
+            tables[name] = Table(cols, name=name)
+        kwargs: dict[str, Any] = {"hits": tables["hits"]}
+        for name in ("truth", "particles", "cells"):
+            if name in tables and tables[name].columns:
+                kwargs[name] = tables[name]
+        if "event_id" in fields:
+            kwargs["event_id"] = int(record["event_id"])
+        return cls(**kwargs)
 
     def __repr__(self) -> str:
         return (

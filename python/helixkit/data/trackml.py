@@ -137,6 +137,8 @@ def align_rows(
     Raises a ValueError naming ``path`` and ``column`` when ``ids`` holds a value
     not in ``reference`` or misses one.
     """
+    if np.array_equal(ids, reference):
+        return np.arange(len(ids), dtype=np.int64)  # already aligned (the usual case)
     rows = index_of(ids, reference, path=path, column=column, what=what)
     if len(ids) != len(reference):
         seen = np.zeros(len(reference), bool)

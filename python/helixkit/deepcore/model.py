@@ -48,6 +48,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._files import default_file_mode
 from .._validation import as_numpy, require
 from ..data.event import Table
 from ..nn.registry import register_model
@@ -430,6 +431,7 @@ def export_onnx(model: DeepCoreModel, path: str | os.PathLike[str]) -> Path:
                               "prob": {0: "batch"}, "params": {0: "batch"}},
                 dynamo=False,
             )
+        os.chmod(tmp, default_file_mode())  # mkstemp's 0o600 would leak
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

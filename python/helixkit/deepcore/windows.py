@@ -48,6 +48,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import units as u
+from .._files import default_file_mode
 from ..data.event import Table
 from .simulation import JetEvent, _wrap
 
@@ -246,6 +247,7 @@ class Windows:
         try:
             with os.fdopen(fd, "wb") as fh:
                 (np.savez_compressed if compress else np.savez)(fh, **payload)
+            os.chmod(tmp, default_file_mode())  # mkstemp's 0o600 would leak
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._files import default_file_mode
 from ..data.sources import Source, expand_sources
 
 
@@ -100,6 +101,7 @@ def _write_atomic(path: Path, value: Any) -> None:
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, default_file_mode())  # mkstemp's 0o600 would leak
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._validation import check_int, check_n_threads, require_instance
 from ..data import Event, Geometry
-from ..plots import pyplot, save_figure
+from ..plots import plain_log_ticks, pyplot, save_figure
 from .kalman import (
     PARAM_NAMES,
     PION_MASS,
@@ -262,8 +262,10 @@ def fit_performance(result: TrackFitResult, event: Event, *,
     return FitPerformance(pids, truth, fitted, resid, resid / sig, pt, eta, result.chi2[ok] / ndf)
 
 
-def plot_fit_performance(perf: FitPerformance, out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Write ``fit_pulls.png`` and ``fit_resolution.png`` into ``out_dir``."""
+def plot_fit_performance(perf: FitPerformance, out_dir: str | os.PathLike[str], *,
+                         caption: str | None = None) -> list[Path]:
+    """Write ``fit_pulls.png`` and ``fit_resolution.png`` into ``out_dir``; ``caption``
+    (sample, <mu>, selection, number of events) is printed under each title."""
     plt = pyplot()
     out = Path(out_dir)
     paths = []
@@ -279,6 +281,9 @@ def plot_fit_performance(perf: FitPerformance, out_dir: str | os.PathLike[str]) 
     c = perf.chi2_ndf
     axes[5].hist(c, bins=60, range=(0, 4), histtype="step", color="C1")
     axes[5].set_title(f"χ²/ndf (mean {np.mean(c) if len(c) else float('nan'):.3f})", fontsize=9)
+    fig.suptitle(f"Kalman fit pulls, {len(c)} tracks" + (f"\n{caption}" if caption else ""),
+                 fontsize=10)
+    fig.tight_layout()
     paths.append(save_figure(fig, out / "fit_pulls.png"))
 
     b = perf.binned()
@@ -288,8 +293,13 @@ def plot_fit_performance(perf: FitPerformance, out_dir: str | os.PathLike[str]) 
                                 (axes[2], "pt_rel", "σ(pT)/pT [%]", 100.0)):
         ax.plot(centers, b[key] * scale, "o-")
         ax.set_xscale("log")
+        ax.set_xlim(b["edges"][0], b["edges"][-1])
+        plain_log_ticks(ax, b["edges"][0], b["edges"][-1])
         ax.set_xlabel("true pT [GeV]")
         ax.set_ylabel(lab)
         ax.grid(alpha=0.3)
+    fig.suptitle(f"Kalman fit resolutions (standard deviation per bin), {len(c)} tracks"
+                 + (f"\n{caption}" if caption else ""), fontsize=10)
+    fig.tight_layout()
     paths.append(save_figure(fig, out / "fit_resolution.png"))
     return paths

@@ -23,6 +23,7 @@ from .metrics import (
     BinnedSeedingMetrics,
     SeedingMetrics,
     pool_events,
+    pool_positions,
     seeding_metrics,
     seeding_particles,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "find_seeds_in_event",
     "plot_seeding_performance",
     "pool_events",
+    "pool_positions",
     "seeding_grid",
     "seeding_metrics",
     "seeding_particles",

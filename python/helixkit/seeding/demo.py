@@ -9,8 +9,8 @@ import numpy as np
 
 from ..data import Event
 from ..data.sources import Mapper
-from ..report import Report
-from .metrics import pool_events, seeding_metrics
+from ..report import Report, describe_sample
+from .metrics import pool_events, pool_positions, seeding_metrics
 from .plots import plot_seeding_performance
 from .triplet import SeedFinderConfig, find_seeds_in_event
 
@@ -26,7 +26,8 @@ def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int
         times.append(time.perf_counter() - t0)
         triplets.append(res.triplets)
     trip, sp_pid, particles, sel = pool_events(events, triplets)
-    m = seeding_metrics(trip, sp_pid, particles, sel)
+    m = seeding_metrics(trip, sp_pid, particles, sel, sp_xyz=pool_positions(events),
+                        b_field_z=events[0].geometry.b_field_z)
     d = m.as_dict()
     d["ms_per_event"] = 1e3 * float(np.mean(times))
     report.results["seeding"] = d
@@ -37,7 +38,14 @@ def demo_stage(events: list[Event], report: Report, *, n_threads: int, seed: int
           d["ms_per_event"]]],
         ["seeds/event", "efficiency", "fake rate", "duplication rate", "ms/event"],
     )
-    report.plot(plot_seeding_performance({"helixkit": m}, report.out_dir / "seeding.png"))
+    caption = (f"{describe_sample(report.results, len(events))} · selection: {SELECTION} · "
+               f"seeds: ACTS ODD config, pixel volumes")
+    report.plot(plot_seeding_performance({"helixkit": m}, report.out_dir / "seeding.png",
+                                         title="triplet seeding", caption=caption))
+
+
+#: the particles :func:`seeding_particles` selects, in words
+SELECTION = "particles pT > 1 GeV, |η| < 2.5, ≥ 3 pixel layers"
 
 
 __all__ = ["demo_stage"]

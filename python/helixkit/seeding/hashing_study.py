@@ -25,9 +25,9 @@ import numpy as np
 
 from ..data import Event
 from ..data.sources import Mapper
-from ..report import Report
+from ..report import Report, describe_sample
 from .hashing import HashingConfig, find_seeds_hashing, find_seeds_hashing_in_event
-from .metrics import pool_events, seeding_metrics
+from .metrics import pool_events, pool_positions, seeding_metrics
 from .plots import plot_seeding_performance
 from .triplet import SeedFinderConfig, find_seeds, find_seeds_in_event
 
@@ -260,7 +260,8 @@ def demo_stage(
             res = run(ev)
             times.append(time.perf_counter() - t0)
             trips.append(res.triplets)
-        m = seeding_metrics(*pool_events(events, trips))
+        m = seeding_metrics(*pool_events(events, trips), sp_xyz=pool_positions(events),
+                            b_field_z=events[0].geometry.b_field_z)
         metrics[name] = m
         d = m.as_dict()
         d["ms_per_event"] = 1e3 * float(np.mean(times))
@@ -274,8 +275,10 @@ def demo_stage(
         f"{hcfg.phi_bins} phi bins) vs standard seeding (ACTS ODD config, pixel volumes)",
         rows, ["method", "seeds/event", "efficiency", "fake rate", "duplication rate", "ms/event"],
     )
+    caption = (f"{describe_sample(report.results, len(events))} · selection: particles pT > 1 GeV, |η| < 2.5, "
+               f"≥ 3 pixel layers · {hcfg.index} buckets of {hcfg.bucket_size}")
     report.plot(plot_seeding_performance(metrics, report.out_dir / "hashing.png",
-                                         title="hashing vs standard seeding"))
+                                         title="hashing vs standard seeding", caption=caption))
 
 
 def _ints(text: str) -> list[int]:

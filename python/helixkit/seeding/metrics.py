@@ -24,7 +24,8 @@ import numpy as np
 from .._validation import as_numpy
 from ..data import Event, Table, layer_key
 
-__all__ = ["BinnedSeedingMetrics", "SeedingMetrics", "pool_events", "seeding_metrics",
+__all__ = ["BinnedSeedingMetrics", "SeedingMetrics", "pool_events", "pool_positions",
+           "seeding_metrics",
            "seeding_particles"]
 
 
@@ -117,6 +118,7 @@ def seeding_metrics(
     pt_edges: Any = DEFAULT_PT_EDGES,
     eta_edges: Any = DEFAULT_ETA_EDGES,
     sp_xyz: tuple[Any, Any, Any] | None = None,
+    b_field_z: float | None = None,
 ) -> SeedingMetrics:
     """Compute seeding efficiency, fake rate and duplication.
 
@@ -136,7 +138,12 @@ def seeding_metrics(
         Bin edges for the binned metrics (``.binned["pt"]``, ``.binned["eta"]``).
     sp_xyz : (x, y, z), optional
         Space-point positions, to bin the fake rate in the seed's own pT-free
-        variables (eta of the bottom-to-top direction); pT bins of fakes are NaN.
+        variables (eta of the bottom-to-top direction); pT bins of fakes are NaN
+        unless ``b_field_z`` is given too.
+    b_field_z : float, optional
+        Solenoid field in native units (``2 * units.T``): with ``sp_xyz``, the fake
+        rate vs pT is binned in the seed's own pT, ``|B| * R`` of the circle through
+        its three space points in x-y.
 
     Returns
     -------
@@ -195,7 +202,7 @@ def seeding_metrics(
     with np.errstate(divide="ignore", invalid="ignore"):
         eta = np.arcsinh(np.where(pt > 0, pz / np.where(pt > 0, pt, 1), np.sign(pz) * 1e6))
 
-    seed_eta = None
+    seed_eta = seed_pt = None
     if sp_xyz is not None and len(trip):
         x, y, z = (np.asarray(as_numpy(a), dtype=np.float64) for a in sp_xyz)
         b, t = trip[:, 0], trip[:, 2]
@@ -203,9 +210,18 @@ def seeding_metrics(
         dz = z[t] - z[b]
         with np.errstate(divide="ignore", invalid="ignore"):
             seed_eta = np.arcsinh(dz / np.where(dr != 0, dr, np.nan))
+        if b_field_z is not None:
+            m_ = trip[:, 1]
+            a = np.hypot(x[m_] - x[b], y[m_] - y[b])
+            c = np.hypot(x[t] - x[m_], y[t] - y[m_])
+            e = np.hypot(x[t] - x[b], y[t] - y[b])
+            cross = np.abs((x[m_] - x[b]) * (y[t] - y[b]) - (y[m_] - y[b]) * (x[t] - x[b]))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                radius = a * c * e / (2 * cross)  # circumradius abc / (4 * area)
+            seed_pt = np.where(np.isfinite(radius), radius * abs(float(b_field_z)), np.nan)
 
     binned = {
-        "pt": _binned("pt", pt, np.asarray(pt_edges, float), sel, per_particle, None, is_true),
+        "pt": _binned("pt", pt, np.asarray(pt_edges, float), sel, per_particle, seed_pt, is_true),
         "eta": _binned("eta", eta, np.asarray(eta_edges, float), sel, per_particle, seed_eta, is_true),
     }
     n_seeds = len(trip)
@@ -287,6 +303,13 @@ def seeding_particles(event: Event, *, min_pt: float = 1.0, min_layers: int = 3,
     pos = np.clip(pos, 0, max(len(pid_u) - 1, 0))
     layers = np.where(len(pid_u) and (pid_u[pos] == parts["particle_id"]), n_layers[pos], 0)
     return (pt > min_pt) & (np.abs(eta) < max_abs_eta) & (layers >= min_layers)
+
+
+def pool_positions(events: list[Event]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y, z of the hits of several events, concatenated as :func:`pool_events` offsets
+    their hit indices (the ``sp_xyz`` of :func:`seeding_metrics` for pooled events)."""
+    return tuple(np.concatenate([np.asarray(ev.hits[c], np.float64) for ev in events])
+                 for c in ("x", "y", "z"))
 
 
 def pool_events(events: list[Event], triplets: list[np.ndarray],

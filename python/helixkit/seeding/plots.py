@@ -7,9 +7,20 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import SeedingMetrics
+from ..plots import plain_log_ticks, pyplot, save_figure, wilson_interval
+from .metrics import BinnedSeedingMetrics, SeedingMetrics
 
 __all__ = ["plot_seeding_performance"]
+
+
+def _counts(b: BinnedSeedingMetrics, attr: str) -> tuple[np.ndarray, np.ndarray]:
+    """(passed, total) per bin behind a binned fraction."""
+    if attr == "efficiency":
+        return b.n_matched, b.n_selected
+    if attr == "fake_rate":
+        n = b.n_seeds.astype(float)
+        return np.where(n > 0, np.rint(np.nan_to_num(b.fake_rate) * n), 0), n
+    return np.zeros(len(b.centers)), np.zeros(len(b.centers))
 
 
 def plot_seeding_performance(
@@ -17,52 +28,76 @@ def plot_seeding_performance(
     path: str | Path,
     *,
     title: str | None = None,
+    caption: str | None = None,
 ) -> Path:
     """Efficiency, duplication rate and fake rate vs pT and eta, as one PNG.
+
+    Efficiency and fake rate carry 68 % Wilson intervals; the fake rate is binned in
+    the seed's own pT and eta (:func:`seeding_metrics` with ``sp_xyz`` and
+    ``b_field_z``). A panel without data says so instead of showing empty axes.
 
     Parameters
     ----------
     metrics : SeedingMetrics or {label: SeedingMetrics}
         One result, or several to overlay (e.g. helixkit vs ACTS).
     path : str or Path
-        Output file (parent directories are created).
+        Output file (parent directories are created; written atomically).
+    title : str, optional
+    caption : str, optional
+        What the plot shows (sample, <mu>, selection, number of events), printed
+        under the title.
 
     Returns
     -------
     Path of the written file.
     """
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
+    plt = pyplot()
     series = metrics if isinstance(metrics, dict) else {"seeds": metrics}
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    rows = [("efficiency", "efficiency"), ("duplication_rate", "duplication rate"),
-            ("fake_rate", "fake rate")]
-    fig, axes = plt.subplots(len(rows), 2, figsize=(10, 9), squeeze=False)
+    rows = [("efficiency", "efficiency (selected particles)"),
+            ("duplication_rate", "duplication rate"),
+            ("fake_rate", "fake rate (all seeds)")]
+    fig, axes = plt.subplots(len(rows), 2, figsize=(10, 9.6), squeeze=False)
+    first = series[next(iter(series))]
     for j, var in enumerate(("pt", "eta")):
+        edges = first.binned[var].edges
         for i, (attr, label) in enumerate(rows):
             ax: Any = axes[i][j]
+            drawn = False
             for name, m in series.items():
                 b = m.binned[var]
                 y = np.asarray(getattr(b, attr), dtype=float)
-                if not np.isfinite(y).any():
+                ok = np.isfinite(y)
+                if not ok.any():
                     continue
-                yerr = b.efficiency_error if attr == "efficiency" else None
-                ax.errorbar(b.centers, y, xerr=0.5 * np.diff(b.edges), yerr=yerr,
-                            fmt="o", ms=3, label=name)
-            ax.set_xlabel("particle pT [GeV]" if var == "pt" else "eta")
+                yerr = None
+                if attr in ("efficiency", "fake_rate"):
+                    lo, hi = wilson_interval(*_counts(b, attr))
+                    yerr = np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)])[:, ok]
+                half = 0.5 * np.diff(b.edges)
+                ax.errorbar(b.centers[ok], y[ok], xerr=half[ok], yerr=yerr, fmt="o", ms=3,
+                            label=name)
+                drawn = True
+            ax.set_xlabel("pT [GeV]" if var == "pt" else "η")
             ax.set_ylabel(label)
             if var == "pt":
                 ax.set_xscale("log")
-                ax.set_xlim(left=max(0.1, series[next(iter(series))].binned[var].edges[1] / 2))
+                ax.set_xlim(max(0.1, edges[1] / 2), edges[-1])
+                plain_log_ticks(ax, max(0.1, edges[1] / 2), edges[-1])
+            else:
+                ax.set_xlim(edges[0], edges[-1])
+            if not drawn:
+                why = ("no seed positions given (seeding_metrics(sp_xyz=..., b_field_z=...))"
+                       if attr == "fake_rate" else "no entries")
+                ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes,
+                        fontsize=8, color="0.4", wrap=True)
+                ax.set_yticks([])
+            elif attr in ("efficiency", "fake_rate"):
+                ax.set_ylim(bottom=0, top=min(1.05, ax.get_ylim()[1] * 1.1 + 0.02))
             ax.grid(alpha=0.3)
-            if ax.has_data() and len(series) > 1:
+            if drawn and len(series) > 1:
                 ax.legend(fontsize=8)
     fig.suptitle(title or "seeding performance")
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    if caption:
+        fig.text(0.5, 0.945, caption, ha="center", va="top", fontsize=8.5, color="0.25")
+    fig.tight_layout(rect=(0, 0, 1, 0.93 if caption else 0.97))
+    return save_figure(fig, path)

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._files import default_file_mode
 from .._validation import require
 from ..data import CutFlow, Event
 from ..data.selection import select_particles
@@ -544,6 +545,7 @@ def export_onnx(model: TrackFormer, path: str | os.PathLike[str]) -> Path:
                               "targets": {0: "batch"}},
                 dynamo=False,
             )
+        os.chmod(tmp, default_file_mode())  # mkstemp's 0o600 would leak
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
