@@ -294,11 +294,15 @@ def evaluate_noise(model: NoiseClassifier, events: list[Event], *,
 
         f, t_, _ = roc_curve(s, y)
         plt = pyplot()
-        fig, ax = plt.subplots(figsize=(5, 4))
+        fig, ax = plt.subplots(figsize=(5.6, 4.4))
         ax.plot(f, t_, "-", label=f"AUC = {res['auc']:.3f}")
         ax.axvline(fpr_max, color="grey", ls=":", label=f"FPR = {fpr_max:g}")
         ax.set(xscale="log", xlim=(1e-4, 1), xlabel="false-positive rate (real hits called noise)",
-               ylabel="noise hits removed (TPR)", title="noise classifier ROC")
+               ylabel="noise hits removed (TPR)",
+               title=f"noise classifier ROC: {len(events)} events, volumes "
+                     f"{'all' if volumes is None else list(volumes)}\n{len(y):,} hits, "
+                     f"{100 * float(y.mean()):.2f} % noise; at FPR {fpr_max:g}: "
+                     f"{100 * tpr:.1f} % of the noise removed")
         ax.legend()
         res["roc_png"] = str(save_figure(fig, Path(out_dir) / "noise_roc.png"))
     return res
