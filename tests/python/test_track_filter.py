@@ -196,11 +196,12 @@ def test_trained_filter_cuts_fakes_on_validation_events(shipped_with_filter):
     best = res["best"]
     assert best["cut"] == tf.config.cut
     # the unfiltered candidates hold fakes; the chosen cut reaches the 1 % target (removing
-    # 40 % of them or more) at a cost of at most one DM point — dropping candidates at
-    # random would leave the fake rate as it is
+    # a fifth of them or more: the cleaner the candidates — e.g. after the second-round
+    # noise filter — the less there is to cut) at a cost of at most one DM point; dropping
+    # candidates at random would leave the fake rate as it is
     assert scan[0.0]["fake_double_majority"] > tf.config.max_fake
     assert best["fake_double_majority"] <= tf.config.max_fake
-    assert best["fake_double_majority"] <= 0.6 * scan[0.0]["fake_double_majority"]
+    assert best["fake_double_majority"] <= 0.8 * scan[0.0]["fake_double_majority"]
     assert best["double_majority"] >= scan[0.0]["double_majority"] - 0.01
     # the strictest cut also lowers the fake rate (its DM may end above no filter: the
     # repair re-links what the cut rejects)
