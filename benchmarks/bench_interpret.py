@@ -1,7 +1,8 @@
 """KSG mutual information on the native max-norm k-d tree vs its peers (issue 30).
 
-Run: PYTHONPATH=python python -m pytest benchmarks/bench_interpret.py --benchmark-only
-(--benchmark-disable for a smoke run). Groups: "mi-1d" (vs sklearn's
+Run: HELIXKIT_BENCH_FULL=1 PYTHONPATH=python python -m pytest benchmarks/bench_interpret.py
+--benchmark-only (10^5 samples; without HELIXKIT_BENCH_FULL a 2,000-sample smoke test, as CI
+runs it; HK_BENCH_MI_N / HK_BENCH_MI_MD_N / HK_BENCH_PROF_N set the sizes). Groups: "mi-1d" (vs sklearn's
 mutual_info_regression), "mi-8+8" (vs a NumPy/SciPy KSG on cKDTree, p = inf),
 "proficiency" (a 256-neuron layer, 6 variables).
 """
@@ -14,9 +15,11 @@ import numpy as np
 import pytest
 from helixkit.interpret import layer_proficiency, mutual_information, neuron_mi_table
 
-N_1D = int(os.environ.get("HK_BENCH_MI_N", 100_000))
-N_MD = int(os.environ.get("HK_BENCH_MI_MD_N", 100_000))
-N_PROF = int(os.environ.get("HK_BENCH_PROF_N", 100_000))
+_FULL = bool(os.environ.get("HELIXKIT_BENCH_FULL"))
+_DEFAULT = 100_000 if _FULL else 2_000
+N_1D = int(os.environ.get("HK_BENCH_MI_N", _DEFAULT))
+N_MD = int(os.environ.get("HK_BENCH_MI_MD_N", _DEFAULT))
+N_PROF = int(os.environ.get("HK_BENCH_PROF_N", _DEFAULT))
 
 
 def _pair(n, d, rho=0.6, seed=0):
