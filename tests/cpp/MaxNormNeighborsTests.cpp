@@ -164,6 +164,74 @@ HK_TEST(ksgCountsMatchBruteForce) {
   }
 }
 
+// The 1 + 1-D path (sorted axes, rank-space grid) against brute force:
+// continuous, heavily tied, duplicated and signed-zero data, tiny and
+// larger N, several k, float and double, any thread count.
+template <typename value_t>
+void checkKsg1D(const std::vector<double>& xd, const std::vector<double>& yd, std::size_t k) {
+  const std::size_t n = xd.size();
+  std::vector<value_t> x(xd.begin(), xd.end()), y(yd.begin(), yd.end());
+  // Brute force in value_t arithmetic, as the searches compute it.
+  std::vector<value_t> r(n);
+  std::vector<std::uint32_t> nx(n, 0), ny(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::vector<value_t> d;
+    for (std::size_t j = 0; j < n; ++j) {
+      if (j != i) {
+        d.push_back(std::max(std::abs(x[j] - x[i]), std::abs(y[j] - y[i])));
+      }
+    }
+    std::nth_element(d.begin(), d.begin() + static_cast<long>(k - 1), d.end());
+    r[i] = d[k - 1];
+    for (std::size_t j = 0; j < n; ++j) {
+      if (j != i) {
+        nx[i] += std::abs(x[j] - x[i]) < r[i];
+        ny[i] += std::abs(y[j] - y[i]) < r[i];
+      }
+    }
+  }
+  MaxNormNeighbors::Config cfg;
+  cfg.k = k;
+  for (unsigned threads : {1u, 2u, 3u}) {
+    cfg.nThreads = threads;
+    const auto got = MaxNormNeighbors::ksg<value_t>(x, 1, y, 1, cfg);
+    HK_CHECK(got.radius == r);
+    HK_CHECK(got.nx == nx);
+    HK_CHECK(got.ny == ny);
+    HK_CHECK(MaxNormNeighbors::countWithin<value_t>(x, 1, r, cfg) == nx);
+  }
+}
+
+HK_TEST(ksg1DMatchesBruteForce) {
+  for (std::size_t n : {2u, 4u, 5u, 17u, 300u, 2500u}) {
+    for (std::size_t k : {1u, 3u, 7u}) {
+      if (k >= n) {
+        continue;
+      }
+      const auto g = gaussian(2 * n, 1, static_cast<unsigned>(n + k));
+      std::vector<double> x(g.begin(), g.begin() + static_cast<long>(n));
+      std::vector<double> y(g.begin() + static_cast<long>(n), g.end());
+      for (std::size_t i = 0; i < n; ++i) {
+        y[i] = 0.6 * x[i] + 0.8 * y[i];
+      }
+      checkKsg1D<double>(x, y, k);
+      checkKsg1D<float>(x, y, k);
+      const auto lx = lattice(n, 1, 7);
+      const auto ly = lattice(n, 1, 8);
+      checkKsg1D<double>(lx, ly, k);
+      checkKsg1D<float>(lx, ly, k);
+      // Duplicated points, signed zeros, one coordinate nearly constant.
+      std::vector<double> dx(n), dy(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        dx[i] = (i % 3 == 0) ? ((i % 2) ? -0.0 : 0.0) : x[i / 2];
+        dy[i] = (i % 5 == 0) ? 1.0 : 1.0 + 1e-300 * static_cast<double>(i % 2);
+      }
+      checkKsg1D<double>(dx, dy, k);
+      checkKsg1D<double>(x, dy, k);
+    }
+  }
+}
+
 HK_TEST(invalidInputThrows) {
   MaxNormNeighbors::Config cfg;
   const std::vector<double> x = {0.0, 1.0, 2.0};

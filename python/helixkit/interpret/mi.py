@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -21,16 +22,19 @@ from ..graph import ksg_counts, max_norm_count_within, max_norm_kth_distance
 EULER_GAMMA = 0.57721566490153286061
 
 
+@lru_cache(maxsize=8)
 def _digamma_int(n_max: int) -> NDArray[np.float64]:
     """psi(n) for n = 0 .. n_max (psi(0) is unused and set to nan).
 
     psi(1) = -gamma and psi(n + 1) = psi(n) + 1 / n: exact recurrences for the
-    integer arguments the estimators need, without scipy.
+    integer arguments the estimators need, without scipy. Cached (a table of
+    MI estimates at one N reuses it) and read-only.
     """
     out = np.empty(n_max + 1)
     out[0] = np.nan
     if n_max >= 1:
         out[1:] = -EULER_GAMMA + np.concatenate(([0.0], np.cumsum(1.0 / np.arange(1, n_max))))
+    out.setflags(write=False)
     return out
 
 

@@ -126,8 +126,10 @@ class KdTree {
 
   static constexpr std::uint32_t npos = std::numeric_limits<std::uint32_t>::max();
   static constexpr bool kChebyshev = metric_v == KdMetric::eChebyshev;
-  /// Dimensions up to this get a compile-time specialised search.
-  static constexpr std::size_t kMaxStaticDim = 16;
+  /// Dimensions up to this get a compile-time specialised search (17: a
+  /// 16-dimensional latent space plus one variable, the joint space of
+  /// layer proficiency).
+  static constexpr std::size_t kMaxStaticDim = 17;
 
   /// @param points row-major, size nPoints * dim
   /// @param dim number of dimensions (>= 1)
@@ -385,6 +387,7 @@ class KdTree {
       case 14: return fn(DimTag<14>{});
       case 15: return fn(DimTag<15>{});
       case 16: return fn(DimTag<16>{});
+      case 17: return fn(DimTag<17>{});
       default: return fn(DimTag<0>{});
     }
   }
