@@ -22,11 +22,13 @@ __getattr__, __dir__, __all__ = attach(
             "mutual_information", "neuron_mi_table", "random_calibration",
         ],
         "importance": ["Importance", "permutation_importance", "layer_activations"],
+        "activations": ["BinnedMean", "binned_mean", "plot_activation_map", "plot_activation_vs"],
         "symbolic": ["Formula", "SymbolicFit", "evaluate_formula", "symbolic_fit"],
     },
 )
 
 if TYPE_CHECKING:
+    from .activations import BinnedMean, binned_mean, plot_activation_map, plot_activation_vs
     from .importance import Importance, layer_activations, permutation_importance
     from .mi import (
         MITable,
