@@ -37,9 +37,9 @@ def register(sub: Any) -> None:
                    "%(default)s)")
     p.add_argument("--repeats", type=int, default=2,
                    help="permutation repeats per input / neuron (default: %(default)s)")
-    p.add_argument("--max-units", type=int, default=20000,
+    p.add_argument("--max-units", type=int, default=8000,
                    help="hits (gc) or edges (edge) kept for the study (default: %(default)s)")
-    p.add_argument("--mi-samples", type=int, default=10000,
+    p.add_argument("--mi-samples", type=int, default=8000,
                    help="samples of the MI tables (default: %(default)s)")
     p.add_argument("--top", type=int, default=3,
                    help="neurons with maps and formulas (default: %(default)s)")

@@ -299,7 +299,7 @@ def _symbolic_variables(xyz: np.ndarray, variables: dict[str, np.ndarray]) -> di
 
 def interpret_model(which: str, *, n_events: int = 2, mu: float = 50.0, seed: int = 2024,
                     out_dir: str | Path = "interpret-output", n_repeats: int = 2,
-                    max_units: int = 20000, mi_samples: int = 10000, top: int = 3,
+                    max_units: int = 8000, mi_samples: int = 8000, top: int = 3,
                     progress: bool = True) -> dict[str, object]:
     """The interpretability report of one shipped model (``gc``, ``edge`` or
     ``trackformer``); returns the numbers and writes ``report.md``, ``report.json`` and
