@@ -64,8 +64,8 @@ def binned_mean(a: ArrayLike, b: ArrayLike, values: ArrayLike, *, bins: int = 60
     return BinnedMean(ea, eb, mean, count.astype(np.int64))
 
 
-def _title(model: str, layer: str, neuron: int, sample: str, n: int) -> str:
-    return f"{model} · layer {layer} · neuron {neuron}\n{sample} · {n:,} hits"
+def _title(model: str, layer: str, neuron: int, sample: str, n: int, unit: str) -> str:
+    return f"{model} · layer {layer} · neuron {neuron}\n{sample} · plotted: {n:,} {unit}"
 
 
 def _panel(ax: Any, fig: Any, grid: BinnedMean, xlabel: str, ylabel: str,
@@ -84,7 +84,8 @@ def _panel(ax: Any, fig: Any, grid: BinnedMean, xlabel: str, ylabel: str,
 
 def plot_activation_map(activation: ArrayLike, x: ArrayLike, y: ArrayLike, z: ArrayLike, *,
                         model: str, layer: str, neuron: int, sample: str,
-                        out: str | os.PathLike[str], bins: int = 60, levels: int = 8) -> Path:
+                        out: str | os.PathLike[str], bins: int = 60, levels: int = 8,
+                        unit: str = "hits") -> Path:
     """One neuron's mean activation over the hits in (z, r) and in (x, y), with
     isocurves (contours of the binned mean), as a PNG at ``out``. ``x, y, z`` in mm.
     Fewer than ``bins`` bins per axis on small samples (about 5 hits per bin at least)."""
@@ -98,7 +99,7 @@ def plot_activation_map(activation: ArrayLike, x: ArrayLike, y: ArrayLike, z: Ar
     _panel(axes[0], fig, binned_mean(zs, r, act, bins=bins), "z [mm]", "r [mm]", levels)
     _panel(axes[1], fig, binned_mean(xs, ys, act, bins=bins), "x [mm]", "y [mm]", levels)
     axes[1].set_aspect("equal")
-    fig.suptitle(_title(model, layer, neuron, sample, n) + " · white: isocurves of the mean",
+    fig.suptitle(_title(model, layer, neuron, sample, n, unit) + " · white: isocurves of the mean",
                  fontsize=10)
     fig.tight_layout()
     try:
@@ -109,7 +110,7 @@ def plot_activation_map(activation: ArrayLike, x: ArrayLike, y: ArrayLike, z: Ar
 
 def plot_activation_vs(activation: ArrayLike, variables: Mapping[str, ArrayLike], *,
                        model: str, layer: str, neuron: int, sample: str,
-                       out: str | os.PathLike[str], bins: int = 40) -> Path:
+                       out: str | os.PathLike[str], bins: int = 40, unit: str = "hits") -> Path:
     """One neuron's activation against each high-level variable (2-D histogram of
     the hits, log colour scale, and the mean activation per bin of the variable in
     red), as a PNG at ``out``. Variables with a long tail (pT) are best given as logs."""
@@ -142,7 +143,7 @@ def plot_activation_vs(activation: ArrayLike, variables: Mapping[str, ArrayLike]
     for ax in list(axes.flat)[len(cols):]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7, loc="best")
-    fig.suptitle(_title(model, layer, neuron, sample, n)
+    fig.suptitle(_title(model, layer, neuron, sample, n, unit)
                  + " · grey: hits (log scale), central 99 % of each variable", fontsize=10)
     fig.tight_layout()
     try:

@@ -67,6 +67,8 @@ class Sample:
     input_score: Callable[[int, np.ndarray], float] | None = None
     # the units the MI may use (None: all); TrackFormer: one token per track (no duplicates)
     mi_candidates: np.ndarray | None = None
+    unit: str = "hits"           # what one row of the activations is
+    mi_unit: str = "hits"        # what one row of the MI sample is
 
 
 def particle_variables(event: Event, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -145,7 +147,7 @@ def gc_sample(events: list[Event], max_hits: int, seed: int) -> tuple[GraphConst
                                    for n in EXTRA_FEATURES[g]))[:n_in]
     depth = len(model.blocks)
     return model, Sample(
-        "learned_tracking.gc", f"{len(events)} events, {len(x):,} hits of charged particles "
+        "learned_tracking.gc", f"{len(events)} event(s), {len(x):,} hits of charged particles "
         f"in volumes {vols}", x, lambda m, t: m(t), metric,
         "F1 of edge efficiency and purity of the kNN (k = 10) graph of the embedding",
         True, names, ("encoder", *(f"blocks.{i}" for i in range(depth))),
@@ -196,12 +198,13 @@ def edge_sample(events: list[Event], max_edges: int, seed: int) -> tuple[torch.n
     names = tuple(f"x{i}" for i in range(x.shape[1]))
     hidden = tuple(f"net.{i}" for i, m in enumerate(model.net) if isinstance(m, torch.nn.Linear))
     return model, Sample(
-        "learned_tracking.edge", f"{len(events)} events, {len(x):,} edges "
+        "learned_tracking.edge", f"{len(events)} event(s), {len(x):,} edges "
         f"({int(y.sum()):,} true) of the shipped graph", x, lambda m, t: m(t), metric,
         f"F1 of edge efficiency and purity, first pass, threshold {thr:g}", True, names,
         hidden[:-1], np.concatenate(xyz),
         {k: np.concatenate([v[k] for v in variables]) for k in VARIABLES},
-        baseline_extra={"efficiency": eff, "purity": pur})
+        baseline_extra={"efficiency": eff, "purity": pur}, unit="edges (midpoints)",
+        mi_unit="true edges")
 
 
 def trackformer_sample(events: list[Event]) -> tuple[TrackFormer, Sample]:
@@ -262,11 +265,12 @@ def trackformer_sample(events: list[Event]) -> tuple[TrackFormer, Sample]:
 
     in_names = TRACKFORMER_INPUTS[: hits.shape[-1]]
     sample = Sample(
-        "trackformer", f"{len(events)} events, {len(seq):,} truth tracks, {int(m.sum()):,} "
+        "trackformer", f"{len(events)} event(s), {len(seq):,} truth tracks, {int(m.sum()):,} "
         "hit tokens", hits, forward, metric, "relative pT resolution (3σ-clipped std)", False,
         in_names, ("embed", "encoder.layers.0", "encoder.layers.1", "head.0"),
         seq.xyz[:, :width][m], tok_vars, unit_rows=unit_rows, input_score=input_score,
-        mi_candidates=one_token[m.sum(1) > 0])
+        mi_candidates=one_token[m.sum(1) > 0], unit="hit tokens",
+        mi_unit="tracks (one hit token each)")
     sample.baseline_extra = {"tracks": float(len(seq))}
     return model, sample
 
@@ -399,13 +403,13 @@ def interpret_model(which: str, *, n_events: int = 2, mu: float = 50.0, seed: in
         tag = f"{which}_{layer.replace('.', '')}_n{j}"
         plot_activation_map(a, s.xyz[:, 0], s.xyz[:, 1], s.xyz[:, 2], model=s.model_name,
                             layer=layer, neuron=j, sample=s.description,
-                            out=out / f"{tag}_map.png")
+                            out=out / f"{tag}_map.png", unit=s.unit)
         hl = {"log10 pT [GeV]": np.log10(variables["pt"]), "q/pT [1/GeV]": variables["qopt"],
               "eta": variables["eta"], "phi": variables["phi"], "d0 [mm]": variables["d0"],
               "z0 [mm]": variables["z0"]}
         plot_activation_vs(a[idx], hl, model=s.model_name, layer=layer, neuron=j,
-                           sample=f"{s.description}; {len(idx):,} with a charged particle",
-                           out=out / f"{tag}_vs.png")
+                           sample=f"{s.description}; the MI sample",
+                           out=out / f"{tag}_vs.png", unit=s.mi_unit)
         if a[idx].std() > 0:
             fit = symbolic_fit(a[idx], sym_vars, seed=seed)
             best = fit.best
