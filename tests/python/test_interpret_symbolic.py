@@ -61,3 +61,12 @@ def test_bad_input():
         symbolic_fit(np.arange(100.0), [1, 2])
     with pytest.raises(TypeError, match="top"):
         symbolic_fit(np.arange(100.0), v, top=1.5)
+
+
+def test_sin_and_cos_only_of_angles():
+    v = _hits(n=500, seed=6)
+    y = np.cos(v["phi"]) + 1e-3 * v["z"]
+    terms = {t for f in symbolic_fit(y, v, top=200).formulas for t in f.terms}
+    assert "cos(phi)" in terms
+    assert not any(t.startswith(("sin(z", "cos(z", "sin(r", "cos(r")) or "*sin(r" in t
+                   or "*cos(z" in t for t in terms)

@@ -155,6 +155,23 @@ def gc_sample(events: list[Event], max_hits: int, seed: int) -> tuple[GraphConst
         baseline_extra={"edge_efficiency": eff, "edge_purity": pur})
 
 
+#: the pair columns of the edge classifier's inputs (learned.edge._pair_inputs), in order
+EDGE_PAIR_INPUTS = ("dr", "dphi", "dz", "deta", "log_length", "emb_distance")
+EDGE_CLUSTER_INPUTS = ("align_inner", "align_outer", "dpolar_inner", "dpolar_outer",
+                       "cluster_dir_dot")
+
+
+def _edge_input_names(extra: list[str], pair_dim: int, width: int) -> tuple[str, ...]:
+    """Names of the edge inputs: pair columns, then the inner and the outer hit's features
+    (x<i> where the layout is not the one these names describe)."""
+    pair = EDGE_PAIR_INPUTS + (EDGE_CLUSTER_INPUTS if "cluster" in extra else ())
+    hit = FEATURE_NAMES + tuple(n for g in extra for n in EXTRA_FEATURES[g])
+    names = (*pair, *(f"inner_{h}" for h in hit), *(f"outer_{h}" for h in hit))
+    if len(pair) != pair_dim or len(names) != width:
+        return tuple(f"x{i}" for i in range(width))
+    return names
+
+
 def edge_sample(events: list[Event], max_edges: int, seed: int) -> tuple[torch.nn.Module, Sample]:
     """The edge classifier's first scoring pass on the edges of the shipped pipeline's
     graph (GC embedding + doublets, no noise filter); metric: F1 of efficiency and
@@ -195,7 +212,7 @@ def edge_sample(events: list[Event], max_edges: int, seed: int) -> tuple[torch.n
     model.stage = 1
     with torch.no_grad():
         eff, pur = parts(model(x))
-    names = tuple(f"x{i}" for i in range(x.shape[1]))
+    names = _edge_input_names(cfg.extra_features, cfg.pair_dim, x.shape[1])
     hidden = tuple(f"net.{i}" for i, m in enumerate(model.net) if isinstance(m, torch.nn.Linear))
     return model, Sample(
         "learned_tracking.edge", f"{len(events)} event(s), {len(x):,} edges "

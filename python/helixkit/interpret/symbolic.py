@@ -3,7 +3,7 @@ an activation approximates (the seed found e.g. ``sin θ · 0.035 · √ρ``).
 
 A small built-in search, NumPy only: every variable passes through a fixed set of
 unary primitives (x, x², x³, √x and log x where x > 0, 1/x where x stays away from
-0, sin, cos, exp of standardised-scale variables), products of two primitives of
+0, sin and cos of angles (|x| <= 2 pi), exp where |x| < 20), products of two primitives of
 different variables are added, and the target is fitted by least squares as
 ``c0 + c1·t`` and ``c0 + c1·t1 + c2·t2`` over those terms. Candidates are ranked by
 R² minus ``complexity_penalty`` per node of the expression tree, so a longer formula
@@ -82,6 +82,11 @@ def _away_from_zero(v: np.ndarray) -> bool:
     return bool(np.min(np.abs(v)) > 1e-3 * np.max(np.abs(v)))
 
 
+def _angle_like(v: np.ndarray) -> bool:
+    """sin / cos only of angles (|v| <= 2π): the cosine of a length in mm is no formula."""
+    return bool(np.max(np.abs(v)) <= 2 * np.pi + 1e-9)
+
+
 def _moderate(v: np.ndarray) -> bool:
     return bool(np.max(np.abs(v)) < 20)
 
@@ -93,8 +98,8 @@ PRIMITIVES: tuple[_Primitive, ...] = (
     ("sqrt({})", np.sqrt, 1, _non_negative),
     ("log({})", np.log, 1, _positive),
     ("1/{}", lambda v: 1.0 / v, 1, _away_from_zero),
-    ("sin({})", np.sin, 1, _always),
-    ("cos({})", np.cos, 1, _always),
+    ("sin({})", np.sin, 1, _angle_like),
+    ("cos({})", np.cos, 1, _angle_like),
     ("exp({})", np.exp, 1, _moderate),
 )
 
