@@ -43,6 +43,9 @@ def register(sub: Any) -> None:
                    help="samples of the MI tables (default: %(default)s)")
     p.add_argument("--top", type=int, default=3,
                    help="neurons with maps and formulas (default: %(default)s)")
+    p.add_argument("--torch-threads", type=int, default=1,
+                   help="torch intra-op threads (default: %(default)s; the many small forward "
+                        "passes do not gain from more)")
     p.add_argument("--no-progress", action="store_true", help="hide progress lines")
     p.set_defaults(func=interpret_command)
 
