@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from helixkit.cli import main
 
-TINY = ["--events", "1", "--mu", "5", "--repeats", "1", "--max-units", "600",
-        "--mi-samples", "400", "--top", "1", "--no-progress"]
+TINY = ["--events", "1", "--mu", "5", "--repeats", "1", "--max-units", "400",
+        "--mi-samples", "300", "--top", "1", "--no-progress"]
 
 
 def test_help_lists_the_models(capsys):
