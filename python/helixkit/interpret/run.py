@@ -97,6 +97,16 @@ def _valid(event: Event, rows: np.ndarray) -> np.ndarray:
     return known & (np.asarray(p["q"])[idx] != 0)
 
 
+def _one_per_particle(keys: np.ndarray, seed: int) -> np.ndarray:
+    """One random row per distinct key (event, particle), sorted. The MI sample takes one
+    hit / edge / token per particle: a particle's variables repeat on all its rows, and its
+    rows sit close together in any activation, so duplicated points would inflate the KSG
+    estimate with 'information' that only says which particle a hit belongs to."""
+    order = np.random.default_rng(seed).permutation(len(keys))
+    _, first = np.unique(keys[order], return_index=True)
+    return np.sort(order[first])
+
+
 def _f1(eff: float, pur: float) -> float:
     return 2 * eff * pur / (eff + pur) if eff + pur > 0 else 0.0
 
@@ -111,7 +121,7 @@ def gc_sample(events: list[Event], max_hits: int, seed: int) -> tuple[GraphConst
     lt = pretrained("learned_tracking")
     model = lt.gc
     vols = tuple(lt.config.volumes) if lt.config.volumes is not None else None
-    feats, xyz, pids, good, variables, offsets = [], [], [], [], [], [0]
+    feats, xyz, pids, good, variables, offsets, keys = [], [], [], [], [], [0], []
     rng = np.random.default_rng(seed)
     per_event = max(1, max_hits // len(events))
     for ev in events:
@@ -123,6 +133,7 @@ def gc_sample(events: list[Event], max_hits: int, seed: int) -> tuple[GraphConst
         feats.append(f[keep])
         xyz.append(np.stack([np.asarray(ev.hits[c], np.float64)[rows] for c in "xyz"], 1))
         pids.append(ev.hit_particle_id[rows])
+        keys.append(len(keys) * (1 << 40) + ev.hit_particle_id[rows].astype(np.int64))
         good.append(hits_of_interest(ev, pt_min=model.config.pt_thld)[rows])
         variables.append(particle_variables(ev, rows))
         offsets.append(offsets[-1] + len(rows))
@@ -152,7 +163,9 @@ def gc_sample(events: list[Event], max_hits: int, seed: int) -> tuple[GraphConst
         "F1 of edge efficiency and purity of the kNN (k = 10) graph of the embedding",
         True, names, ("encoder", *(f"blocks.{i}" for i in range(depth))),
         np.concatenate(xyz), {k: np.concatenate([v[k] for v in variables]) for k in VARIABLES},
-        baseline_extra={"edge_efficiency": eff, "edge_purity": pur})
+        baseline_extra={"edge_efficiency": eff, "edge_purity": pur},
+        mi_candidates=_one_per_particle(np.concatenate(keys), seed),
+        mi_unit="hits (one per particle)")
 
 
 #: the pair columns of the edge classifier's inputs (learned.edge._pair_inputs), in order
@@ -181,7 +194,7 @@ def edge_sample(events: list[Event], max_edges: int, seed: int) -> tuple[torch.n
     cfg = model.config
     vols = tuple(lt.config.volumes) if lt.config.volumes is not None else None
     rng = np.random.default_rng(seed)
-    xs, ys, xyz, variables = [], [], [], []
+    xs, ys, xyz, variables, keys = [], [], [], [], []
     per_event = max(1, max_edges // len(events))
     for ev in events:
         x, y, inner, outer, rows = edge_batch(ev, lt.gc, cfg, volumes=vols)
@@ -196,6 +209,8 @@ def edge_sample(events: list[Event], max_edges: int, seed: int) -> tuple[torch.n
         ok = _valid(ev, rows[inner[keep]])
         pv = particle_variables(ev, rows[inner[keep]])
         variables.append({k: np.where(ok & y[keep], v, np.nan) for k, v in pv.items()})
+        keys.append(len(keys) * (1 << 40)
+                    + ev.hit_particle_id[rows[inner[keep]]].astype(np.int64))
     x = torch.from_numpy(np.concatenate(xs).astype(np.float32))
     y = torch.from_numpy(np.concatenate(ys))
     thr = float(cfg.threshold)
@@ -221,7 +236,8 @@ def edge_sample(events: list[Event], max_edges: int, seed: int) -> tuple[torch.n
         hidden[:-1], np.concatenate(xyz),
         {k: np.concatenate([v[k] for v in variables]) for k in VARIABLES},
         baseline_extra={"efficiency": eff, "purity": pur}, unit="edges (midpoints)",
-        mi_unit="true edges")
+        mi_candidates=_one_per_particle(np.concatenate(keys), seed),
+        mi_unit="true edges (one per particle)")
 
 
 def trackformer_sample(events: list[Event]) -> tuple[TrackFormer, Sample]:
@@ -463,8 +479,7 @@ def _interpret(which: str, *, n_events: int, mu: float, seed: int, out_dir: str 
 
     layer_units = {la: a[idx] for la, a in units.items() if len(a) == len(s.xyz)}
     md += ["## Mutual information with the particle's variables (nats, KSG k = 3)", "",
-           f"On {len(idx):,} samples with a charged particle. pt, qopt, eta, phi, d0, z0 of "
-           "the hit's particle.", ""]
+           f"On {len(idx):,} {s.mi_unit}. pt, qopt, eta, phi, d0, z0 of the particle.", ""]
     tables: dict[str, dict[str, dict[str, float]]] = {}
     for la, a in layer_units.items():
         t0 = time.perf_counter()
