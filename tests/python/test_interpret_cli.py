@@ -62,3 +62,17 @@ def test_report_on_a_tiny_sample(tmp_path, capsys, model):
 def test_rejects_bad_values(tmp_path, capsys):
     assert main(["interpret", "gc", "--out", str(tmp_path), "--events", "0"]) == 2
     assert "n_events (=0) must be >= 1" in capsys.readouterr().err
+
+
+def test_proficiency_of_a_low_rank_layer_uses_its_rank():
+    from helixkit.interpret import gaussian_mi, layer_proficiency
+    from helixkit.interpret.run import _rank_reduced
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 3))
+    y = x[:, 0] + 0.3 * rng.normal(size=3000)
+    layer = x @ rng.normal(size=(3, 128))      # 128 neurons, rank 3
+    assert _rank_reduced(layer).shape == (3000, 3)
+    exact = gaussian_mi(1 / np.sqrt(1 + 0.09), 1)
+    mi = layer_proficiency({"layer": _rank_reduced(layer)}, {"y": y}).values[0, 0]
+    assert abs(mi - exact) < 0.08, (mi, exact)

@@ -326,6 +326,18 @@ def _finite_subset(variables: dict[str, np.ndarray], n_max: int, seed: int,
     return idx
 
 
+def _rank_reduced(a: np.ndarray, max_dims: int = 16) -> np.ndarray:
+    """The layer's activations on its leading principal components, at most ``max_dims``
+    and only those above 1e-4 of the largest singular value. ``layer_proficiency``
+    standardises each component: on a layer of low numerical rank (the GC encoder is a
+    linear map of 7 inputs to 128 neurons) the rounding-noise components would become
+    unit-variance noise dimensions and drag the KSG estimate down."""
+    c = a - a.mean(axis=0)
+    _, sv, vt = np.linalg.svd(c, full_matrices=False)
+    keep = min(max_dims, int((sv > 1e-4 * sv[0]).sum())) if len(sv) and sv[0] > 0 else 0
+    return c @ vt[:keep].T
+
+
 def _symbolic_variables(xyz: np.ndarray, variables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
     rho = np.hypot(x, y)
@@ -497,12 +509,13 @@ def _interpret(which: str, *, n_events: int, mu: float, seed: int, out_dir: str 
         top_tab = neuron_mi_table(np.stack([layer_units[la][:, j] for la, j, _ in top_neurons
                                             if la in layer_units], 1), variables, names=rows)
         md += ["### The most important neurons", "", "```", top_tab.table(), "```", ""]
-    prof = layer_proficiency(layer_units, variables)
+    prof = layer_proficiency({la: _rank_reduced(a) for la, a in layer_units.items()}, variables)
     cal = random_calibration(variables, seed=seed)
     say("layer proficiency and calibration done")
     md += ["## Layer proficiency (MI of the whole layer, nats)", "",
-           "Live neurons as one variable; above 16 live neurons the 16 leading principal "
-           "components (a lower bound).", "", "```", prof.table(), "```", "",
+           "The layer as one variable: its leading principal components, at most 16 and "
+           "only those above 1e-4 of the largest singular value (a lower bound when the "
+           "layer has more).", "", "```", prof.table(), "```", "",
            "Random-variable calibration (MI of independent random variables with the same "
            "variables, same N: the estimator's noise floor):", "", "```", cal.table(), "```", ""]
     result["proficiency"] = prof.to_dict()
