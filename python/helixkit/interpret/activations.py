@@ -71,8 +71,11 @@ def _title(model: str, layer: str, neuron: int, sample: str, n: int, unit: str) 
 def _panel(ax: Any, fig: Any, grid: BinnedMean, xlabel: str, ylabel: str,
            levels: int) -> None:
     ma = np.ma.masked_invalid(grid.mean.T)
-    mesh = ax.pcolormesh(grid.edges_a, grid.edges_b, ma, cmap="viridis", shading="flat")
-    fig.colorbar(mesh, ax=ax, label="mean activation")
+    # colour range: 2nd-98th percentile of the bin means (a few sparse bins would set it)
+    lo, hi = (np.nanpercentile(grid.mean, [2, 98]) if ma.count() else (0.0, 1.0))
+    mesh = ax.pcolormesh(grid.edges_a, grid.edges_b, ma, cmap="viridis", shading="flat",
+                         vmin=lo, vmax=hi if hi > lo else lo + 1e-12)
+    fig.colorbar(mesh, ax=ax, label="mean activation (2-98 % range)", extend="both")
     if ma.count() > 4 and float(ma.max() - ma.min()) > 0:
         ca = 0.5 * (grid.edges_a[1:] + grid.edges_a[:-1])
         cb = 0.5 * (grid.edges_b[1:] + grid.edges_b[:-1])
