@@ -131,8 +131,9 @@ def plot_activation_vs(activation: ArrayLike, variables: Mapping[str, ArrayLike]
     for ax, (name, v) in zip(axes.flat, cols.items()):
         lo, hi = np.percentile(v, [0.5, 99.5])
         keep = (v >= lo) & (v <= hi)
+        a_lo, a_hi = np.percentile(act, [0.5, 99.5])
         h = ax.hist2d(v[keep], act[keep], bins=bins, cmap="Greys", norm=colors.LogNorm(),
-                      cmin=1)
+                      cmin=1, range=[[lo, hi], [a_lo, a_hi if a_hi > a_lo else a_lo + 1e-12]])
         edges = h[1]
         idx = np.clip(np.digitize(v[keep], edges) - 1, 0, len(edges) - 2)
         cnt = np.bincount(idx, minlength=len(edges) - 1)
@@ -140,6 +141,7 @@ def plot_activation_vs(activation: ArrayLike, variables: Mapping[str, ArrayLike]
         centres = 0.5 * (edges[1:] + edges[:-1])
         ok = cnt >= 3
         ax.plot(centres[ok], tot[ok] / cnt[ok], color="red", lw=1.5, label="mean")
+        ax.set_ylim(a_lo, a_hi if a_hi > a_lo else a_lo + 1e-12)
         ax.set_xlabel(name)
         ax.set_ylabel("activation")
         ax.tick_params(axis="x", labelsize=8)
@@ -147,7 +149,7 @@ def plot_activation_vs(activation: ArrayLike, variables: Mapping[str, ArrayLike]
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7, loc="best")
     fig.suptitle(_title(model, layer, neuron, sample, n, unit)
-                 + " · grey: hits (log scale), central 99 % of each variable", fontsize=10)
+                 + " · grey: rows (log scale), central 99 % of each variable and of the activation", fontsize=10)
     fig.tight_layout()
     try:
         return save_figure(fig, out)
