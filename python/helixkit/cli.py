@@ -23,6 +23,7 @@ from . import __version__, hardware_threads
 from ._commands import SystemCommands
 from .deepcore import cli as deepcore_cli
 from .finding import study as tracking_study
+from .interpret import cli as interpret_cli
 from .learned import cli as learned_cli
 from .seeding import hashing_study
 from .tokens import cli as tokens_cli
@@ -90,6 +91,7 @@ def _build_parser() -> argparse.ArgumentParser:
     for system in SYSTEMS:
         if system.register is not None:
             system.register(sub)
+    interpret_cli.register(sub)
     return parser
 
 

@@ -174,7 +174,7 @@ def _imported_after(code: str) -> set[str]:
     "import helixkit.evaluation",
     *[("from helixkit.cli import main\ntry:\n    main([" + ", ".join(map(repr, argv))
        + "])\nexcept SystemExit:\n    pass")
-      for argv in (["--help"], ["train", "--help"], ["evaluate", "--help"],
+      for argv in (["--help"], ["train", "--help"], ["evaluate", "--help"], ["interpret", "--help"],
                    ["study", "hashing", "--help"], ["--version"], ["info"])],
 ])
 def test_light_imports(code):
