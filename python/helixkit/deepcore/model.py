@@ -38,7 +38,7 @@ import math
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -251,7 +251,7 @@ class DeepCoreModel(nn.Module):
         """The training loss of ``batch`` = (charge, jet, tcp, params) tensors."""
         return self.loss_terms(batch)["total"]
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict(self, charge: Any, jet: Any, *, batch_size: int = 128
                 ) -> tuple[np.ndarray, np.ndarray]:
         """TCP probabilities (N, K, W, W) and parameters in physical units (N, K, P, W, W),
@@ -262,28 +262,51 @@ class DeepCoreModel(nn.Module):
         if int(batch_size) != batch_size or batch_size < 1:
             msg = f"batch_size (={batch_size!r}) must be an integer >= 1"
             raise ValueError(msg)
-        self.eval()
         n = len(c)
         prob = np.empty((n, N_OVERLAPS, WINDOW, WINDOW), np.float32)
         par = np.empty((n, N_OVERLAPS, N_PARAMS, WINDOW, WINDOW), np.float32)
-        for i in range(0, n, int(batch_size)):
-            s = slice(i, i + int(batch_size))
-            logits, p = self._maps(torch.from_numpy(c[s]), torch.from_numpy(j[s]))
-            # written straight into the (N, ...) float32 outputs: one pass, no temporaries
-            torch.sigmoid(logits, out=torch.from_numpy(prob[s]))
-            out = torch.from_numpy(par[s])
-            torch.addcmul(self.param_offset, p.view(out.shape[0], N_OVERLAPS, N_PARAMS,
-                                                    WINDOW, WINDOW), self.param_scale, out=out)
+        for s, pb, qb in self._batches(c, j, int(batch_size)):
+            prob[s], par[s] = pb, qb
         return prob, par
+
+    def _batches(self, c: np.ndarray, j: np.ndarray, batch_size: int
+                 ) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+        """(rows, probabilities, physical parameters) per batch of checked inputs; the
+        arrays are reused from batch to batch (copy what you keep)."""
+        self.eval()
+        prob = torch.empty((batch_size, N_OVERLAPS, WINDOW, WINDOW))
+        par = torch.empty((batch_size, N_OVERLAPS, N_PARAMS, WINDOW, WINDOW))
+        with torch.inference_mode():
+            for i in range(0, len(c), batch_size):
+                s = slice(i, min(i + batch_size, len(c)))
+                m = s.stop - s.start
+                logits, p = self._maps(torch.from_numpy(c[s]), torch.from_numpy(j[s]))
+                # written into the reused float32 buffers: one pass, no temporaries
+                torch.sigmoid(logits, out=prob[:m])
+                torch.addcmul(self.param_offset, p.view(m, N_OVERLAPS, N_PARAMS, WINDOW,
+                                                        WINDOW), self.param_scale, out=par[:m])
+                yield s, prob[:m].numpy(), par[:m].numpy()
 
     def find_crossings(self, charge: Any, jet: Any, *,
                        thresholds: Sequence[float] = THRESHOLDS,
                        raised: Sequence[float] = RAISED_THRESHOLDS,
                        batch_size: int = 128) -> Table:
-        """:meth:`predict` followed by :func:`crossings`."""
-        prob, par = self.predict(charge, jet, batch_size=batch_size)
-        return crossings(prob, par, np.asarray(as_numpy(charge)), thresholds=thresholds,
-                         raised=raised)
+        """:meth:`predict` followed by :func:`crossings`, batch by batch: only the fired
+        pixels' parameters are kept, so the full (N, K, P, W, W) maps are never held."""
+        c, j = check_inputs(charge, jet)
+        if int(batch_size) != batch_size or batch_size < 1:
+            msg = f"batch_size (={batch_size!r}) must be an integer >= 1"
+            raise ValueError(msg)
+        parts = []
+        for s, pb, qb in self._batches(c, j, int(batch_size)):
+            t = crossings(pb, qb, c[s], thresholds=thresholds, raised=raised)
+            parts.append({k: (t[k] + s.start if k == "window" else t[k]) for k in t.columns})
+        if not parts:
+            return crossings(np.zeros((0, N_OVERLAPS, WINDOW, WINDOW), np.float32),
+                             np.zeros((0, N_OVERLAPS, N_PARAMS, WINDOW, WINDOW), np.float32),
+                             c, thresholds=thresholds, raised=raised)
+        return Table({k: np.concatenate([p[k] for p in parts]) for k in parts[0]},
+                     name="crossings")
 
 
 # ----------------------------------------------------------------------------- inputs
