@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: set up, run the Python tests, smoke-run the benchmarks,
-# build and run the C++ tests (ctest), install the C++ library and build the
-# downstream find_package(helixkit) consumer against it.
+# build and run the C++ tests (ctest), run them again under ASan + UBSan, install
+# the C++ library and build the downstream find_package(helixkit) consumer against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -28,6 +28,8 @@ run_pytest -q -p no:cacheprovider benchmarks --benchmark-disable
 cmake -S . -B build/cpp -DCMAKE_BUILD_TYPE=Release -DHELIXKIT_BUILD_TESTS=ON -DHELIXKIT_WERROR=ON
 cmake --build build/cpp -j "$JOBS"
 ctest --test-dir build/cpp --output-on-failure -j "$JOBS"
+# the same C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer (any report fails)
+bash scripts/sanitizers.sh
 cmake --install build/cpp --prefix build/install
 cmake -S tests/downstream -B build/downstream -DCMAKE_PREFIX_PATH="$PWD/build/install"
 cmake --build build/downstream -j "$JOBS"

@@ -71,7 +71,18 @@ CombinatorialKalmanFilter::Output run(const Toy& t, const std::vector<std::int64
                                       unsigned nThreads = 1) {
   static const SurfaceSet set = barrel();
   std::vector<double> params, cov;
+  const auto nHits = static_cast<std::int64_t>(t.xyz.size() / 3);
   for (std::size_t s = 0; s < seeds.size() / 3; ++s) {
+    if (seeds[3 * s] >= nHits || seeds[3 * s + 1] >= nHits || seeds[3 * s + 2] >= nHits) {
+      // a bad seed for the filter to reject: no helix to estimate from it
+      params.insert(params.end(), {0.0, 0.0, 0.0, 1.0, 0.5});
+      std::vector<double> c(25, 0.0);
+      for (std::size_t k = 0; k < 5; ++k) {
+        c[6 * k] = 1.0;
+      }
+      cov.insert(cov.end(), c.begin(), c.end());
+      continue;
+    }
     const double* b = &t.xyz[3 * static_cast<std::size_t>(seeds[3 * s])];
     const double* m = &t.xyz[3 * static_cast<std::size_t>(seeds[3 * s + 1])];
     const double* p = &t.xyz[3 * static_cast<std::size_t>(seeds[3 * s + 2])];
