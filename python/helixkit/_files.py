@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 _UMASK_LOCK = threading.Lock()
 
@@ -18,3 +22,20 @@ def default_file_mode() -> int:
         mask = os.umask(0o022)
         os.umask(mask)
     return 0o666 & ~mask
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
+    """A temporary file name beside ``path`` to write to; on success it gets the user's
+    normal mode and replaces ``path``; on an error it is removed (no partial file)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, default_file_mode())  # mkstemp's 0o600 would leak
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

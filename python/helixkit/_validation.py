@@ -220,6 +220,31 @@ def as_int_array(a: Any, name: str, dtype: Any, *, ndim: int = 1) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+def as_sample_rows(a: Any, name: str) -> np.ndarray:
+    """``a`` as float samples (N, D): a 1-D array is N samples of one dimension."""
+    arr = as_float_array(a, name)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2 or arr.shape[1] < 1:
+        msg = f"{name} must have shape (N,) or (N, D) with D >= 1, got shape {arr.shape}"
+        raise ValueError(msg)
+    return arr
+
+
+def check_neighbours_k(k: Any, n: int | None = None) -> int:
+    """``k`` neighbours: an int >= 1, and < ``n`` samples when ``n`` is given."""
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+        msg = f"k must be an int, got {type(k).__name__}"
+        raise TypeError(msg)
+    if k < 1:
+        msg = f"k (={k}) must be >= 1"
+        raise ValueError(msg)
+    if n is not None and k >= n:
+        msg = f"k (={k}) must be smaller than the number of samples (={n})"
+        raise ValueError(msg)
+    return int(k)
+
+
 def check_n_threads(n_threads: Any) -> int:
     """``n_threads`` as an int in [0, MAX_THREADS] (0 = all cores)."""
     n = check_int(n_threads, "n_threads")

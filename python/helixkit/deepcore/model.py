@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._files import default_file_mode
+from .._files import atomic_path
 from .._validation import as_numpy, require
 from ..data.event import Table
 from ..nn.registry import register_model
@@ -438,13 +437,10 @@ def export_onnx(model: DeepCoreModel, path: str | os.PathLike[str]) -> Path:
     ``prob`` (B, 3, 30, 30) and ``params`` (B, 3, 5, 30, 30) in physical units, dynamic B.
     Written atomically (needs the ``onnx`` package)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = _Probabilities(model).eval()
     charge = torch.zeros(2, N_LAYERS, WINDOW, WINDOW)
     jet = torch.tensor([[1000.0, 0.0], [500.0, 1.0]])
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
             torch.onnx.export(
@@ -454,11 +450,6 @@ def export_onnx(model: DeepCoreModel, path: str | os.PathLike[str]) -> Path:
                               "prob": {0: "batch"}, "params": {0: "batch"}},
                 dynamo=False,
             )
-        os.chmod(tmp, default_file_mode())  # mkstemp's 0o600 would leak
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

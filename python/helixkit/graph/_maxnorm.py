@@ -7,26 +7,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
-from .._validation import as_float_array, check_n_threads, make_config
-
-
-def _rows(a: ArrayLike, name: str) -> np.ndarray:
-    arr = as_float_array(a, name)
-    if arr.ndim == 1:
-        arr = arr.reshape(-1, 1)
-    if arr.ndim != 2 or arr.shape[1] < 1:
-        msg = f"{name} must have shape (N,) or (N, D) with D >= 1, got shape {arr.shape}"
-        raise ValueError(msg)
-    return arr
+from .._validation import (
+    as_float_array,
+    as_sample_rows,
+    check_n_threads,
+    check_neighbours_k,
+    make_config,
+)
 
 
 def _config(k: int, strict: bool, n_threads: int) -> _core.MaxNormNeighborsConfig:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
-        msg = f"k must be an int, got {type(k).__name__}"
-        raise TypeError(msg)
-    if k < 1:
-        msg = f"k (={k}) must be >= 1"
-        raise ValueError(msg)
+    check_neighbours_k(k)
     return make_config(
         _core.MaxNormNeighborsConfig, k=int(k), strict=bool(strict),
         n_threads=check_n_threads(n_threads),
@@ -45,7 +36,7 @@ def max_norm_kth_distance(points: ArrayLike, k: int, *, n_threads: int = 0) -> N
     n_threads : int
         0 means all cores; the result does not depend on it.
     """
-    pts = _rows(points, "points")
+    pts = as_sample_rows(points, "points")
     if k >= len(pts):
         msg = f"k (={k}) must be smaller than the number of points (={len(pts)})"
         raise ValueError(msg)
@@ -60,7 +51,7 @@ def max_norm_count_within(
     ``strict=True`` counts distances ``< radius[i]`` (as KSG needs), ``False``
     counts ``<= radius[i]``. Counts only; no neighbour lists are built.
     """
-    pts = _rows(points, "points")
+    pts = as_sample_rows(points, "points")
     r = as_float_array(radius, "radius", ndim=1)
     if len(r) != len(pts):
         msg = f"radius has {len(r)} values but points has {len(pts)} rows"
@@ -80,8 +71,8 @@ def ksg_counts(
     point in the joint space, and the number of other points strictly within it in
     the x space and in the y space.
     """
-    xs = _rows(x, "x")
-    ys = _rows(y, "y")
+    xs = as_sample_rows(x, "x")
+    ys = as_sample_rows(y, "y")
     if len(xs) != len(ys):
         msg = f"x has {len(xs)} rows but y has {len(ys)}"
         raise ValueError(msg)

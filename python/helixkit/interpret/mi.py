@@ -16,7 +16,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._table import format_table
-from .._validation import as_float_array, as_numpy, check_n_threads
+from .._validation import (
+    as_numpy,
+    as_sample_rows,
+    check_n_threads,
+    check_neighbours_k,
+)
 from ..graph import ksg_counts, max_norm_count_within, max_norm_kth_distance
 
 EULER_GAMMA = 0.57721566490153286061
@@ -36,29 +41,6 @@ def _digamma_int(n_max: int) -> NDArray[np.float64]:
         out[1:] = -EULER_GAMMA + np.concatenate(([0.0], np.cumsum(1.0 / np.arange(1, n_max))))
     out.setflags(write=False)
     return out
-
-
-def _check_k(k: int, n: int) -> int:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
-        msg = f"k must be an int, got {type(k).__name__}"
-        raise TypeError(msg)
-    if k < 1:
-        msg = f"k (={k}) must be >= 1"
-        raise ValueError(msg)
-    if k >= n:
-        msg = f"k (={k}) must be smaller than the number of samples (={n})"
-        raise ValueError(msg)
-    return int(k)
-
-
-def _continuous(a: ArrayLike, name: str) -> np.ndarray:
-    arr = as_float_array(a, name)
-    if arr.ndim == 1:
-        arr = arr.reshape(-1, 1)
-    if arr.ndim != 2 or arr.shape[1] < 1:
-        msg = f"{name} must have shape (N,) or (N, D) with D >= 1, got shape {arr.shape}"
-        raise ValueError(msg)
-    return arr
 
 
 def _standardized(arr: np.ndarray, name: str) -> np.ndarray:
@@ -189,19 +171,19 @@ def mutual_information(
         return _mi_dd(a, b)
     if x_discrete or y_discrete:
         c_in, d_in, c_name, d_name = (Y, X, "Y", "X") if x_discrete else (X, Y, "X", "Y")
-        c = _continuous(c_in, c_name)
+        c = as_sample_rows(c_in, c_name)
         labels = _labels(d_in, d_name)
         n = _same_n(len(c), len(labels), c_name, d_name) if x_discrete else _same_n(
             len(labels), len(c), d_name, c_name
         )
-        _check_k(k, n)
+        check_neighbours_k(k, n)
         if standardize:
             c = _standardized(c, c_name)
         return _mi_cd(c, labels, int(k), n_threads)
-    x = _continuous(X, "X")
-    y = _continuous(Y, "Y")
+    x = as_sample_rows(X, "X")
+    y = as_sample_rows(Y, "Y")
     n = _same_n(len(x), len(y), "X", "Y")
-    k = _check_k(k, n)
+    k = check_neighbours_k(k, n)
     if standardize:
         x = _standardized(x, "X")
         y = _standardized(y, "Y")
@@ -223,9 +205,9 @@ def entropy(X: ArrayLike, k: int = 3, *, discrete: bool = False, n_threads: int 
         labels = _labels(X, "X")
         p = np.bincount(labels) / len(labels)
         return float(-np.sum(p * np.log(p)))
-    x = _continuous(X, "X")
+    x = as_sample_rows(X, "X")
     n, d = x.shape
-    k = _check_k(k, n)
+    k = check_neighbours_k(k, n)
     eps = max_norm_kth_distance(x, k, n_threads=check_n_threads(n_threads))
     if not (eps > 0).all():
         msg = "X has repeated samples (a zero k-th neighbour distance); entropy is undefined"
@@ -290,7 +272,7 @@ def _variables(
         if name in discrete:
             arr = _labels(v, f"variables[{name!r}]")
         else:
-            arr = _standardized(_continuous(v, f"variables[{name!r}]"), f"variables[{name!r}]")
+            arr = _standardized(as_sample_rows(v, f"variables[{name!r}]"), f"variables[{name!r}]")
         _same_n(n, len(arr), "activations", f"variables[{name!r}]")
         out[name] = arr
     unknown = set(discrete) - set(variables)
@@ -317,9 +299,9 @@ def neuron_mi_table(
 
     Dead neurons (constant activation) get MI 0: a constant carries no information.
     """
-    acts = _continuous(activations, "activations")
+    acts = as_sample_rows(activations, "activations")
     n, m = acts.shape
-    k = _check_k(k, n)
+    k = check_neighbours_k(k, n)
     n_threads = check_n_threads(n_threads)
     vars_ = _variables(variables, n, discrete)
     names = tuple(names) if names is not None else tuple(f"n{i}" for i in range(m))
@@ -376,9 +358,9 @@ def layer_proficiency(
     values = []
     columns: tuple[str, ...] = ()
     for lname, acts_in in layers.items():
-        acts = _continuous(acts_in, f"layers[{lname!r}]")
+        acts = as_sample_rows(acts_in, f"layers[{lname!r}]")
         n = len(acts)
-        k = _check_k(k, n)
+        k = check_neighbours_k(k, n)
         vars_ = _variables(variables, n, discrete)
         columns = tuple(vars_)
         a = _reduced(acts, max_dims)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._files import default_file_mode
+from .._files import atomic_path
 from .._validation import require
 from ..data import CutFlow, Event
 from ..data.selection import select_particles
@@ -528,15 +527,12 @@ def export_onnx(model: TrackFormer, path: str | os.PathLike[str]) -> Path:
     """Export to ONNX (inputs ``hits`` (B, L, n_features) float32 and ``mask`` (B, L) bool, dynamic B and
     L <= max_hits; output in physical units). Written atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = _PhysicalOutput(model).eval()
     length = model.config.max_hits
     hits = torch.zeros(2, length, N_FEATURES[model.config.inputs])
     mask = torch.zeros(2, length, dtype=torch.bool)
     mask[:, :3] = True
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about the padding mask
             torch.onnx.export(
@@ -545,9 +541,4 @@ def export_onnx(model: TrackFormer, path: str | os.PathLike[str]) -> Path:
                               "targets": {0: "batch"}},
                 dynamo=False,
             )
-        os.chmod(tmp, default_file_mode())  # mkstemp's 0o600 would leak
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
