@@ -140,9 +140,13 @@ def ddp_train(nproc: int, tmp: Path, full: bool = FULL) -> dict[str, float]:
     cfg = _ddp_config(tmp / "tf.json", full)
     out = tmp / f"run{nproc}"
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "helixkit.cli", "train", "trackformer", "--config",
-                    str(cfg), "--out", str(out), "--nproc", str(nproc), "--no-progress"],
-                   check=True, capture_output=True)
+    proc = subprocess.run([sys.executable, "-m", "helixkit.cli", "train", "trackformer",
+                           "--config", str(cfg), "--out", str(out), "--nproc", str(nproc),
+                           "--no-progress"], capture_output=True, text=True)
+    if proc.returncode != 0:     # what the ranks printed, not only the exit status
+        msg = (f"helixkit train trackformer --nproc {nproc} exited {proc.returncode}:\n"
+               f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+        raise RuntimeError(msg)
     wall = time.perf_counter() - t0
     hist = json.loads((out / "history.json").read_text())
     return {"wall_s": wall, "epochs": len(hist),

@@ -10,6 +10,7 @@ gradient all-reduce, rank 0 writes). For several machines, start ``helixkit trai
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +39,14 @@ def _rank_main(rank: int, nproc: int, store: str, threads: int, backend: str,
         dist.barrier()           # every rank done before any tears the group down
     finally:
         dist.destroy_process_group()
+    # Success: leave without the interpreter's shutdown. torch's C++ threads (gloo, the DDP
+    # reducer) can still be joinable when static destructors run, and a std::thread destroyed
+    # joinable aborts the process ("terminate called without an active exception", SIGABRT
+    # in about one run in ten), which mp.spawn reports as a failed training. Everything this
+    # rank wrote is closed by now; only the standard streams need flushing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def launch(fn: Callable[..., Any], nproc: int, *args: Any, threads: int | None = None,
