@@ -37,6 +37,7 @@ from helixkit.deepcore.model import (  # noqa: E402
     WINDOW,
     DeepCoreConfig,
     DeepCoreModel,
+    crossings,
     export_onnx,
 )
 
@@ -118,6 +119,30 @@ def test_onnxruntime(benchmark, setup, tmp_path):
 
 
 @pytest.mark.benchmark(group="deepcore-inference")
+def test_find_crossings_shipped(benchmark, setup):
+    """The inference product: windows -> crossings, with the shipped weights (how many
+    pixels fire depends on them)."""
+    from helixkit.nn import pretrained
+
+    _, (charge, jet) = setup
+    model = pretrained("deepcore")
+    t = benchmark(model.find_crossings, charge, jet)
+    p, q = model.predict(charge, jet)
+    ref = crossings(p, q, charge)
+    for col in t.columns:
+        np.testing.assert_array_equal(t[col], ref[col])
+
+
+@torch.inference_mode()
+def network_only(model: DeepCoreModel, charge: np.ndarray, jet: np.ndarray,
+                 batch_size: int = 128) -> None:
+    """The convolutions alone (the floor under predict / find_crossings)."""
+    c, j = torch.from_numpy(charge), torch.from_numpy(jet)
+    for i in range(0, len(c), batch_size):
+        model._maps(c[i : i + batch_size], j[i : i + batch_size])  # noqa: SLF001
+
+
+@pytest.mark.benchmark(group="deepcore-inference")
 def test_predict_vberta_sizes(benchmark, setup):
     _, (charge, jet) = setup
     big = _model(**VBERTA_LAYERS)
@@ -138,6 +163,13 @@ def report() -> str:
     for bs in (64, 128, 256):
         t = best_time(lambda bs=bs: model.predict(charge, jet, batch_size=bs), 3)
         rows.append((f"predict, default sizes, batch {bs}", n / t))
+    from helixkit.nn import pretrained
+
+    shipped = pretrained("deepcore")
+    rows.append(("find_crossings, shipped weights (windows -> crossings), batch 128",
+                 n / best_time(lambda: shipped.find_crossings(charge, jet), 5)))
+    rows.append(("the network alone (convolutions, shipped weights), batch 128",
+                 n / best_time(lambda: network_only(shipped, charge, jet), 5)))
     rows.append(("plain NCHW eager forward, default sizes, batch 128",
                  n / best_time(lambda: nchw(model, charge, jet), 3)))
     try:

@@ -280,11 +280,14 @@ class DeepCoreModel(nn.Module):
                 s = slice(i, min(i + batch_size, len(c)))
                 m = s.stop - s.start
                 logits, p = self._maps(torch.from_numpy(c[s]), torch.from_numpy(j[s]))
-                # written into the reused float32 buffers: one pass, no temporaries
+                # written into the reused float32 buffers, no temporaries; a multiply and
+                # an add, each rounded (as physical() and find_crossings compute them)
                 torch.sigmoid(logits, out=prob[:m])
-                torch.addcmul(self.param_offset, p.view(m, N_OVERLAPS, N_PARAMS, WINDOW,
-                                                        WINDOW), self.param_scale, out=par[:m])
-                yield s, prob[:m].numpy(), par[:m].numpy()
+                out = par[:m]
+                torch.mul(p.view(m, N_OVERLAPS, N_PARAMS, WINDOW, WINDOW), self.param_scale,
+                          out=out)
+                out += self.param_offset
+                yield s, prob[:m].numpy(), out.numpy()
 
     def find_crossings(self, charge: Any, jet: Any, *,
                        thresholds: Sequence[float] = THRESHOLDS,
@@ -296,16 +299,33 @@ class DeepCoreModel(nn.Module):
         if int(batch_size) != batch_size or batch_size < 1:
             msg = f"batch_size (={batch_size!r}) must be an integer >= 1"
             raise ValueError(msg)
-        parts = []
-        for s, pb, qb in self._batches(c, j, int(batch_size)):
-            t = crossings(pb, qb, c[s], thresholds=thresholds, raised=raised)
-            parts.append({k: (t[k] + s.start if k == "window" else t[k]) for k in t.columns})
+        thr, high = _checked_thresholds(thresholds, raised)
+        self.eval()
+        bs = int(batch_size)
+        prob = torch.empty((bs, N_OVERLAPS, WINDOW, WINDOW))
+        scale = self.param_scale.view(N_PARAMS).numpy()
+        offset = self.param_offset.view(N_PARAMS).numpy()
+        parts: list[tuple[np.ndarray, ...]] = []
+        with torch.inference_mode():
+            for i in range(0, len(c), bs):
+                s = slice(i, min(i + bs, len(c)))
+                m = s.stop - s.start
+                logits, p = self._maps(torch.from_numpy(c[s]), torch.from_numpy(j[s]))
+                pb = torch.sigmoid(logits, out=prob[:m]).numpy()
+                w, k, r, q = _fired(pb, c[s], thr, high)
+                # only the fired pixels' parameters: gathered from the channels-last maps
+                # (N, W, W, K * P) and converted as predict converts them (multiply, add)
+                cl = p.permute(0, 2, 3, 1).numpy()
+                std = cl[w[:, None], r[:, None], q[:, None],
+                         N_PARAMS * k[:, None] + np.arange(N_PARAMS)]
+                vals = std * scale + offset
+                parts.append((w + s.start, k, r, q, vals, pb[w, k, r, q]))
         if not parts:
-            return crossings(np.zeros((0, N_OVERLAPS, WINDOW, WINDOW), np.float32),
-                             np.zeros((0, N_OVERLAPS, N_PARAMS, WINDOW, WINDOW), np.float32),
-                             c, thresholds=thresholds, raised=raised)
-        return Table({k: np.concatenate([p[k] for p in parts]) for k in parts[0]},
-                     name="crossings")
+            z = np.zeros(0, np.int64)
+            return _crossing_table(z, z, z, z, np.zeros((0, N_PARAMS), np.float32),
+                                   np.zeros(0, np.float32))
+        cols = [np.concatenate(x) for x in zip(*parts, strict=True)]
+        return _crossing_table(*cols)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -396,23 +416,41 @@ def crossings(prob: Any, params: Any, charge: Any, *,
     if p.size and not np.isfinite(p).all():
         msg = "prob must be finite (it holds NaN or inf)"
         raise ValueError(msg)
+    thr, high = _checked_thresholds(thresholds, raised)
+    w, k, i, j = _fired(p, q, thr, high)
+    return _crossing_table(w, k, i, j, par[w, k, :, i, j], p[w, k, i, j])
+
+
+def _checked_thresholds(thresholds: Sequence[float], raised: Sequence[float]
+                        ) -> tuple[np.ndarray, np.ndarray]:
     thr = _thresholds(thresholds, "thresholds")
     high = _thresholds(raised, "raised")
     if np.any(high < thr):
         msg = f"raised (={tuple(raised)!r}) must be >= thresholds (={tuple(thresholds)!r})"
         raise ValueError(msg)
+    return thr, high
+
+
+def _fired(p: np.ndarray, q: np.ndarray, thr: np.ndarray, high: np.ndarray
+           ) -> tuple[np.ndarray, ...]:
+    """(window, slot, row, col) of the pixels that fire, in that order, by the threshold
+    rules: ``raised`` where BPIX1, 3 or 4 is empty, nothing where BPIX2 is."""
     empty = ~(q > 0).any(axis=(2, 3))                                   # (N, L)
     others = [i for i in range(N_LAYERS) if i != SEED_LAYER]
     per_window = np.where(empty[:, others].any(1)[:, None], high, thr)  # (N, K)
     fire = p > per_window[:, :, None, None]
     fire &= ~empty[:, SEED_LAYER, None, None, None]
-    w, k, i, j = np.nonzero(fire)
-    vals = par[w, k, :, i, j].astype(np.float64)                        # (M, P)
+    return np.nonzero(fire)
+
+
+def _crossing_table(w: np.ndarray, k: np.ndarray, i: np.ndarray, j: np.ndarray,
+                    vals: np.ndarray, prob: np.ndarray) -> Table:
+    v = np.asarray(vals, dtype=np.float64)                              # (M, P)
     return Table({
         "window": w.astype(np.int64), "slot": k.astype(np.int8),
-        "row": i + vals[:, 0], "col": j + vals[:, 1],
-        "deta": vals[:, 2], "dphi": vals[:, 3], "pt": vals[:, 4],
-        "prob": p[w, k, i, j].astype(np.float64),
+        "row": i + v[:, 0], "col": j + v[:, 1],
+        "deta": v[:, 2], "dphi": v[:, 3], "pt": v[:, 4],
+        "prob": np.asarray(prob, dtype=np.float64),
     }, name="crossings")
 
 
