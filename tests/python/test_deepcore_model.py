@@ -414,3 +414,29 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
         main(["evaluate", "deepcore", "--jet-pt", "3000,1000"])
     assert "MIN <= MAX" in capsys.readouterr().err
     assert main(["evaluate", "trackformer", "--jet-pt", "1000,2000"]) == 2
+
+
+def test_threshold_rules_match_the_plain_definition_at_float32_neighbours():
+    """``crossings`` fires exactly where ``prob > threshold`` (float64 threshold) under the
+    empty-layer rules, also for probabilities one float32 step either side of a threshold."""
+    rng = np.random.default_rng(1)
+    n = 200
+    p = rng.random((n, 3, 30, 30)).astype(np.float32)
+    for t in (0.7, 0.85, 0.8, 0.9, 0.3):
+        f = np.float32(t)
+        near = [np.nextafter(f, np.float32(0)), f, np.nextafter(f, np.float32(2))]
+        p.flat[rng.integers(0, p.size, 2000)] = rng.choice(near, 2000)
+    q = (rng.random((n, 4, 30, 30)) * (rng.random((n, 4, 30, 30)) < 0.02)).astype(np.float32)
+    for layer, frac in ((1, 0.2), (0, 0.2), (3, 0.1)):
+        q[rng.random(n) < frac, layer] = 0
+    par = rng.normal(size=(n, 3, 5, 30, 30)).astype(np.float32)
+    for thr, high in (((0.7, 0.85, 1.0), (0.8, 0.9, 1.0)), ((0.3, 0.1, 0.0), (0.3, 0.1, 0.5))):
+        t = crossings(p, par, q, thresholds=thr, raised=high)
+        empty = ~(q > 0).any(axis=(2, 3))
+        per = np.where(empty[:, [0, 2, 3]].any(1)[:, None], high, thr)
+        fire = (p > per[:, :, None, None]) & ~empty[:, 1, None, None, None]
+        w, k, i, j = np.nonzero(fire)
+        np.testing.assert_array_equal(t["window"], w)
+        np.testing.assert_array_equal(t["slot"], k)
+        np.testing.assert_array_equal(t["row"], i + par[w, k, 0, i, j].astype(np.float64))
+        np.testing.assert_array_equal(t["prob"], p[w, k, i, j].astype(np.float64))

@@ -435,12 +435,25 @@ def _fired(p: np.ndarray, q: np.ndarray, thr: np.ndarray, high: np.ndarray
            ) -> tuple[np.ndarray, ...]:
     """(window, slot, row, col) of the pixels that fire, in that order, by the threshold
     rules: ``raised`` where BPIX1, 3 or 4 is empty, nothing where BPIX2 is."""
-    empty = ~(q > 0).any(axis=(2, 3))                                   # (N, L)
+    n = len(q)
+    # a layer is empty where its largest charge is not > 0 (one pass, no boolean temporary)
+    empty = ~(q.reshape(n, N_LAYERS, -1).max(axis=2, initial=0) > 0) if n else \
+        np.zeros((0, N_LAYERS), bool)                                   # (N, L)
     others = [i for i in range(N_LAYERS) if i != SEED_LAYER]
     per_window = np.where(empty[:, others].any(1)[:, None], high, thr)  # (N, K)
-    fire = p > per_window[:, :, None, None]
-    fire &= ~empty[:, SEED_LAYER, None, None, None]
-    return np.nonzero(fire)
+    per_window[empty[:, SEED_LAYER]] = np.inf    # an empty BPIX2: nothing fires
+    if p.dtype == np.float32:
+        # p > t for a float64 t is p > (the largest float32 <= t): compare in float32
+        t32 = per_window.astype(np.float32)
+        over = t32 > per_window
+        t32[over] = np.nextafter(t32[over], np.float32(-np.inf))
+        per_window = t32
+    flat = np.flatnonzero(p > per_window[:, :, None, None])
+    # the flat index in (N, K, W, W) order: the same order as np.nonzero's
+    w, rest = np.divmod(flat, N_OVERLAPS * WINDOW * WINDOW)
+    k, rest = np.divmod(rest, WINDOW * WINDOW)
+    i, j = np.divmod(rest, WINDOW)
+    return w, k, i, j
 
 
 def _crossing_table(w: np.ndarray, k: np.ndarray, i: np.ndarray, j: np.ndarray,
