@@ -15,7 +15,7 @@ from ..seeding import (
     find_seeds_hashing_in_event,
     find_seeds_in_event,
 )
-from .ckf import SEED_FAILED, Tracks, find_tracks_ckf, resolve_ambiguities
+from .ckf import SEED_FAILED, Tracks, final_fit, find_tracks_ckf, resolve_ambiguities
 from .config import AmbiguityConfig, CkfConfig
 from .detector import (
     DEFAULT_PIXEL_VOLUMES,
@@ -43,8 +43,9 @@ def reconstruct(
 
     Seeding (``"standard"``: grid triplet seeding, ``"hashing"``: hashing seeding
     with Annoy buckets) on the pixel volumes, track parameters from the seeds, the
-    combinatorial Kalman filter with the track selection, the final Kalman fit
-    to the perigee, then greedy ambiguity resolution.
+    combinatorial Kalman filter with the track selection, greedy ambiguity resolution,
+    then the final Kalman fit + smoother of the kept tracks to the perigee (the
+    selector's kinematic cuts applied again to the fitted parameters).
 
     Parameters
     ----------
@@ -60,7 +61,8 @@ def reconstruct(
     seeding_volumes : tuple of int, optional
         Default the geometry's pixel volumes, else (7, 8, 9).
     keep_candidates : bool
-        Also keep the tracks before ambiguity resolution, as ``info["candidates"]``.
+        Also keep the CKF's tracks before ambiguity resolution (not refitted: the CKF's
+        own perigee parameters), as ``info["candidates"]``.
     **detector_options
         Passed to :func:`detector_for` (resolutions, material of derived surfaces,
         ``modules`` = :class:`ModulePlanes` of an ACTS detector).
@@ -68,7 +70,7 @@ def reconstruct(
     Returns
     -------
     Tracks
-        ``timing`` has seconds per stage: seeding, parameters, ckf, fit, ambiguity.
+        ``timing`` has seconds per stage: seeding, parameters, ckf, ambiguity, fit.
         Seeds with two hits on one CKF surface (overlapping modules of one layer when the
         surfaces are derived per layer) or a hit on no surface are not followed
         (``info["n_seeds_unusable"]``); ``tracks.seed`` indexes all seeds found
@@ -96,7 +98,11 @@ def reconstruct(
     t_seed = time.perf_counter() - t0
     trip = np.asarray(seeds.triplets, dtype=np.int64).reshape(-1, 3)
     usable = seeds_on_distinct_surfaces(det, trip)
-    found = find_tracks_ckf(event, trip[usable], config=ckf, detector=det, n_threads=nt)
+    ckf_cfg = CkfConfig() if ckf is None else ckf
+    # ACTS's order: CKF, ambiguity resolution, then the final fit of the tracks kept (the
+    # duplicates the resolution removes are never refitted)
+    found = find_tracks_ckf(event, trip[usable], config=ckf_cfg, detector=det, fit=False,
+                            n_threads=nt)
     keep = np.flatnonzero(usable)
     found.seed = keep[found.seed]
     status = np.full(len(trip), SEED_FAILED, dtype=np.int8)
@@ -105,10 +111,12 @@ def reconstruct(
     found.info["n_seeds_unusable"] = int((~usable).sum())
     tracks = resolve_ambiguities(found, AmbiguityConfig.acts_generic() if ambiguity is None
                                  else ambiguity)
+    if len(tracks):
+        tracks = final_fit(tracks, det, ckf_cfg, nt)
     if keep_candidates:
         tracks.info["candidates"] = found
     tracks.timing = {"seeding": t_seed, **tracks.timing}
-    sel = (CkfConfig() if ckf is None else ckf).selector
+    sel = ckf_cfg.selector
     if sel.max_shared_hits is not None and len(tracks):
         tracks = tracks.take(tracks.shared_hits() <= sel.max_shared_hits)
     tracks.info["n_seeds"] = len(trip)

@@ -281,11 +281,15 @@ def find_tracks_ckf(
               "max_live_branches": int(out["max_live_branches"]), "n_measurements": len(rows)},
     )
     if fit and len(tracks):
-        tracks = _final_fit(tracks, det, cfg, nt)
+        tracks = final_fit(tracks, det, cfg, nt)
     return tracks
 
 
-def _final_fit(tracks: Tracks, det: Detector, cfg: CkfConfig, n_threads: int) -> Tracks:
+def final_fit(tracks: Tracks, det: Detector, cfg: CkfConfig, n_threads: int) -> Tracks:
+    """``tracks``' measurements refitted with the Kalman filter + smoother to the perigee
+    (from their own parameters); tracks whose fit fails keep the CKF's parameters and get
+    the fit's status. The selector's kinematic cuts are applied again to the fitted
+    parameters (dropped seeds get ``SEED_NOT_SELECTED``)."""
     t0 = time.perf_counter()
     off, h = tracks.measurement_offsets()
     res = fit_tracks(
@@ -340,5 +344,5 @@ def resolve_ambiguities(tracks: Tracks, config: AmbiguityConfig | None = None) -
     return out
 
 
-__all__ = ["select_entries", "SEED_DEDUPLICATED", "SEED_FAILED", "SEED_NOT_SELECTED", "SEED_STATUS_NAMES",
+__all__ = ["final_fit", "select_entries", "SEED_DEDUPLICATED", "SEED_FAILED", "SEED_NOT_SELECTED", "SEED_STATUS_NAMES",
            "SEED_TRACK", "Tracks", "find_tracks_ckf", "resolve_ambiguities"]
