@@ -92,6 +92,40 @@ def test_dbscan_sklearn(benchmark, x8):
 
 # --- scaling ----------------------------------------------------------------------------
 # One pytest-benchmark group per (N, D), helixkit next to its peers: pykdtree everywhere,
+# --- kNN in high dimension: the k-d tree, the brute-force scan and "auto" ----------------
+# next to scikit-learn's BLAS brute force (squared norms + a GEMM, then argpartition) and
+# pykdtree; one pytest-benchmark group per dimension.
+HIGH_D = (12, 16, 24)
+N_HIGH = 100_000 if FULL else 2_000
+
+
+@pytest.fixture(scope="module", params=HIGH_D)
+def x_high(request) -> np.ndarray:
+    return embedding(N_HIGH, request.param)
+
+
+@pytest.mark.parametrize("algorithm", ["kd_tree", "brute", "auto"])
+def test_knn_highdim_helixkit(benchmark, x_high, algorithm):
+    benchmark.group = f"knn-highdim-{x_high.shape[1]}d"
+    benchmark.pedantic(graph.knn_graph, args=(x_high, K), kwargs={"algorithm": algorithm},
+                       rounds=1 if FULL else 3, iterations=1)
+
+
+def test_knn_highdim_sklearn_brute(benchmark, x_high):
+    nb = pytest.importorskip("sklearn.neighbors")
+    benchmark.group = f"knn-highdim-{x_high.shape[1]}d"
+    benchmark.pedantic(lambda: nb.NearestNeighbors(n_neighbors=K + 1, algorithm="brute",
+                                                   n_jobs=-1).fit(x_high).kneighbors(x_high),
+                       rounds=1 if FULL else 3, iterations=1)
+
+
+def test_knn_highdim_pykdtree(benchmark, x_high):
+    kdtree = pytest.importorskip("pykdtree.kdtree")
+    benchmark.group = f"knn-highdim-{x_high.shape[1]}d"
+    benchmark.pedantic(lambda: kdtree.KDTree(x_high).query(x_high, k=K + 1),
+                       rounds=1 if FULL else 3, iterations=1)
+
+
 # scipy's cKDTree (workers=-1) up to 10^5 points and 8-D (beyond, minutes per call).
 SCALING = [(n, 8) for n in (10_000, 100_000, 1_000_000)] + [(100_000, d) for d in (3, 12, 24)]
 

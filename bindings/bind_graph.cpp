@@ -99,6 +99,19 @@ void bindGraph(py::module_& m) {
       .def_readwrite("loop", &Cfg::loop)
       .def_readwrite("n_threads", &Cfg::nThreads)
       .def_readwrite("leaf_size", &Cfg::leafSize)
+      // kNN search: 0 = auto, 1 = k-d tree, 2 = brute force
+      .def_property(
+          "algorithm", [](const Cfg& c) { return static_cast<int>(c.algorithm); },
+          [](Cfg& c, int a) {
+            if (a < 0 || a > 2) {
+              throw py::value_error("NeighborGraphConfig.algorithm (=" + std::to_string(a) +
+                                    ") must be 0 (auto), 1 (k-d tree) or 2 (brute force)");
+            }
+            c.algorithm = static_cast<Cfg::Algorithm>(a);
+          })
+      .def_property_readonly_static(
+          "brute_force_min_dim",
+          [](const py::object&) { return NeighborGraph::kBruteForceMinDim; })
       .def("validate", [](const Cfg&) {});
   m.def("knn_graph", &runGraph<float, false>, py::arg("x").noconvert(),
         py::arg("query"), py::arg("config"));

@@ -260,8 +260,54 @@ def test_simd_paths_give_identical_graphs(simd_outputs):
         "graph.radius_graph(x, 0.4, return_distances=True)):\n"
         "        h.update(out[0].tobytes()); h.update(out[1].tobytes())\n"
         "    h.update(graph.dbscan(x, 0.2, 4).tobytes())\n"
+        "    for out in (graph.knn_graph(x, 7, return_distances=True, algorithm='brute'),):\n"
+        "        h.update(out[0].tobytes()); h.update(out[1].tobytes())\n"
         "print(h.hexdigest())\n"
     )
     digests = simd_outputs(script)
     assert len(digests["auto"]) == 64
     assert digests["auto"] == digests["sse2"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dim", [1, 5, 12, 17, 24])
+def test_brute_force_knn_equals_the_tree_bit_for_bit(dtype, dim, rng):
+    """algorithm="brute" (every point scanned) gives the k-d tree's neighbours and
+    distances exactly: integer lattices (many ties, resolved to the lower index),
+    query form, loops, a radius cap, and clustered data across tile boundaries."""
+    lattice = rng.integers(0, 4, size=(1500, dim)).astype(dtype)
+    queries = rng.integers(0, 4, size=(70, dim)).astype(dtype)
+    centres = rng.normal(size=(300, dim))
+    clustered = (centres[rng.integers(0, 300, 2600)]
+                 + rng.normal(size=(2600, dim)) * 0.05).astype(dtype)
+    cases = [(lattice, {}), (lattice, {"loop": True}), (lattice, {"query": queries}),
+             (lattice, {"max_radius": 1.5}), (clustered, {}), (clustered, {"n_threads": 1})]
+    for x, kw in cases:
+        tree = graph.knn_graph(x, 9, algorithm="kd_tree", return_distances=True, **kw)
+        brute = graph.knn_graph(x, 9, algorithm="brute", return_distances=True, **kw)
+        np.testing.assert_array_equal(brute[0], tree[0])
+        assert brute[1].tobytes() == tree[1].tobytes()
+    # and against the definition (stable sort of brute-force squared distances)
+    d2 = _brute_d2(lattice, lattice)
+    np.fill_diagonal(d2, np.inf)
+    ref = np.argsort(d2, axis=1, kind="stable")[:, :9]
+    out = graph.knn_graph(lattice, 9, algorithm="brute")
+    np.testing.assert_array_equal(out[0].reshape(-1, 9), ref)
+
+
+def test_auto_algorithm_is_brute_force_from_its_dimension(rng):
+    """"auto" scans every point from BRUTE_FORCE_MIN_DIM dimensions on (same output as
+    both explicit choices), and bad values of ``algorithm`` name the argument."""
+    assert graph.BRUTE_FORCE_MIN_DIM >= 8
+    for dim in (graph.BRUTE_FORCE_MIN_DIM - 1, graph.BRUTE_FORCE_MIN_DIM):
+        x = rng.normal(size=(900, dim)).astype(np.float32)
+        auto = graph.knn_graph(x, 5, return_distances=True)
+        for alg in ("kd_tree", "brute"):
+            other = graph.knn_graph(x, 5, return_distances=True, algorithm=alg)
+            np.testing.assert_array_equal(auto[0], other[0])
+            assert auto[1].tobytes() == other[1].tobytes()
+    x = rng.normal(size=(50, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match="algorithm"):
+        graph.knn_graph(x, 3, algorithm="ball_tree")
+    with pytest.raises(TypeError, match="algorithm"):
+        graph.knn_graph(x, 3, algorithm=2)

@@ -4,9 +4,18 @@ metrics of learned tracking pipelines."""
 
 from __future__ import annotations
 
-from ._neighbors import DbscanRescan, dbscan, knn, knn_graph, radius, radius_graph
+from ._neighbors import (
+    BRUTE_FORCE_MIN_DIM,
+    DbscanRescan,
+    dbscan,
+    knn,
+    knn_graph,
+    radius,
+    radius_graph,
+)
 
-__all__ = ["DbscanRescan", "dbscan", "knn", "knn_graph", "radius", "radius_graph"]
+__all__ = ["BRUTE_FORCE_MIN_DIM", "DbscanRescan", "dbscan", "knn", "knn_graph", "radius",
+           "radius_graph"]
 
 from ._pixels import PixelClusters, cluster_pixels
 

@@ -93,6 +93,7 @@ def knn_graph(
     query: Any = None,
     n_threads: int = 0,
     return_distances: bool = False,
+    algorithm: str = "auto",
 ) -> Any:
     """Exact k-nearest-neighbour graph.
 
@@ -113,6 +114,12 @@ def knn_graph(
         0 means all cores. The result does not depend on it.
     return_distances : bool
         Also return the (E,) Euclidean distances.
+    algorithm : {"auto", "kd_tree", "brute"}
+        How the neighbours are searched (scikit-learn's names): a k-d tree, a
+        blocked scan of every point (cost N·M·D: it wins where the tree prunes
+        little), or ``"auto"`` = brute force from
+        ``graph.BRUTE_FORCE_MIN_DIM`` dimensions on. The result is the same,
+        distances included, bit for bit.
 
     Returns
     -------
@@ -133,11 +140,23 @@ def knn_graph(
     radius = 0.0
     if max_radius is not None:
         radius = _check_radius(max_radius, "max_radius", pts.dtype)
+    if not isinstance(algorithm, str):
+        msg = f"algorithm must be a string, got {type(algorithm).__name__} {algorithm!r}"
+        raise TypeError(msg)
+    if algorithm not in _KNN_ALGORITHMS:
+        msg = f"algorithm (={algorithm!r}) must be one of {sorted(_KNN_ALGORITHMS)}"
+        raise ValueError(msg)
     cfg = make_config(
         _core.NeighborGraphConfig, k=k, radius=radius, loop=bool(loop),
-        n_threads=check_n_threads(n_threads),
+        n_threads=check_n_threads(n_threads), algorithm=_KNN_ALGORITHMS[algorithm],
     )
     return _finish(_core.knn_graph(pts, q, cfg), return_distances)
+
+
+#: The kNN search of :func:`knn_graph` (the native config's codes).
+_KNN_ALGORITHMS = {"auto": 0, "kd_tree": 1, "brute": 2}
+#: Dimensions from which ``algorithm="auto"`` scans every point instead of a k-d tree.
+BRUTE_FORCE_MIN_DIM: int = int(_core.NeighborGraphConfig.brute_force_min_dim)
 
 
 def radius_graph(

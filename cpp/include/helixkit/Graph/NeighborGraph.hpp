@@ -31,9 +31,12 @@ struct NeighborEdges {
   std::span<const std::int64_t> target() const { return {index.data() + size(), size()}; }
 };
 
-/// Exact k-nearest-neighbour and fixed-radius graphs on a k-d tree.
+/// Exact k-nearest-neighbour and fixed-radius graphs on a k-d tree (kNN also
+/// by brute force in high dimension).
 class NeighborGraph {
  public:
+  /// eAuto's brute-force threshold (measured: docs/graph.md).
+  static constexpr std::size_t kBruteForceMinDim = 16;
   struct Config {
     /// Number of neighbours per query point (kNN only).
     std::size_t k = 16;
@@ -49,6 +52,12 @@ class NeighborGraph {
     unsigned nThreads = 0;
     /// Points per k-d tree leaf.
     std::size_t leafSize = 32;
+    /// kNN search: a k-d tree, a blocked brute-force scan of every point, or
+    /// eAuto (brute force from kBruteForceMinDim dimensions, where the tree
+    /// prunes too little to pay for its traversal). Both give the same
+    /// neighbours and the same distances, bit for bit.
+    enum class Algorithm { eAuto, eKdTree, eBruteForce };
+    Algorithm algorithm = Algorithm::eAuto;
     /// @throws std::invalid_argument naming the offending field
     void validate(bool isRadius) const;
   };
