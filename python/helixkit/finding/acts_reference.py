@@ -58,8 +58,8 @@ from ..fitting.acts_reference import (
     write_digi_json,
 )
 from .chain import reconstruct
-from .ckf import Tracks, find_tracks_ckf, resolve_ambiguities
-from .config import AmbiguityConfig
+from .ckf import Tracks, final_fit, find_tracks_ckf, resolve_ambiguities
+from .config import AmbiguityConfig, CkfConfig
 from .detector import ModulePlanes, PassiveSurfaces, detector_for, seeds_on_distinct_surfaces
 
 __all__ = [
@@ -579,8 +579,10 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1, modules: bool = True,
         r = np.hypot(ev.hits["x"], ev.hits["y"])[trip]
         trip = np.take_along_axis(trip, np.argsort(r, axis=1), axis=1)
         found = find_tracks_ckf(ev, trip[seeds_on_distinct_surfaces(det, trip)], detector=det,
-                                n_threads=n_threads)
-        on_acts.append(resolve_ambiguities(found, AmbiguityConfig.acts_generic()))
+                                fit=False, n_threads=n_threads)
+        kept = resolve_ambiguities(found, AmbiguityConfig.acts_generic())
+        # the chain's order: the final fit of the tracks ambiguity resolution keeps
+        on_acts.append(final_fit(kept, det, CkfConfig(), n_threads) if len(kept) else kept)
     metrics = {"acts_ckf": acts_metrics("ckf"), "acts_ambi": acts_metrics("ambi"),
                "helixkit_ckf": hk_metrics(hk_ckf), "helixkit": hk_metrics(hk_tracks),
                "helixkit_on_acts_seeds": hk_metrics(on_acts)}
