@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-
 from helixkit import seeding
 from helixkit.data import Event, Table
 from helixkit.seeding._toy import toy_event
@@ -215,3 +214,57 @@ def test_find_seeds_auto_in_event_follows_the_choice(dense, sparse, odd1):
     res, ch = find_seeds_auto_in_event(dense, odd1, 1, min_space_points=10**6)
     assert ch.method == "standard"
     _same(res, seeding.find_seeds_in_event(dense, odd1, n_threads=1))
+
+
+# --------------------------------------------------------------------------- study / demo
+def test_study_auto_rows(tmp_path):
+    from helixkit.seeding import hashing_study
+
+    rows = hashing_study.run_study(
+        tmp_path, n_events=1, mu=4, bucket_sizes=(20,), phi_bins=(10,), metrics=("phi",),
+        index="exact", standard_max_seeds=(1,), repeats=1, plots=False, auto=True,
+    )
+    assert [r["method"] for r in rows] == ["standard", "hashing", "hashing (rule)", "auto"]
+    rule, auto = rows[2], rows[3]
+    n = round(hashing_study._prepare(1, 4, 0)[0]["x"].size)
+    assert rule["bucket_size"] == HashingConfig.for_density(n).bucket_size
+    assert rule["phi_bins"] == 400
+    # a <mu> = 4 event is sparse: the choice is standard seeding, i.e. the standard row's seeds
+    assert auto["choices"][0]["method"] == "standard"
+    assert auto["seeds_per_event"] == rows[0]["seeds_per_event"]
+    assert auto["efficiency"] == rows[0]["efficiency"]
+    md = (tmp_path / "hashing_study.md").read_text()
+    assert "| hashing (rule) | 1 | phi |" in md
+    assert "choose_seeding, per event" in md and "space points < 9,000" in md
+    parser = __import__("argparse").ArgumentParser()
+    hashing_study.register(parser.add_subparsers())
+    assert parser.parse_args(["hashing"]).auto is True
+    assert parser.parse_args(["hashing", "--no-auto"]).auto is False
+
+
+def test_demo_stage_uses_the_rule_by_default(tmp_path):
+    from helixkit.data import simulate_event
+    from helixkit.seeding.hashing_study import demo_stage
+
+    class Report:
+        out_dir = tmp_path
+        results: dict = {}
+        tables: list = []
+
+        def table(self, title, rows, headers):
+            self.tables.append((title, rows, headers))
+
+        def plot(self, path):
+            assert path.exists()
+
+    ev = simulate_event(mu=4, seed=1)
+    rep = Report()
+    demo_stage([ev], rep, n_threads=1, seed=0)
+    res = rep.results["hashing"]
+    n = int(np.isin(ev.hits["volume_id"], ev.geometry.pixel_volumes).sum())
+    assert res["hashing_config"]["bucket_size"] == HashingConfig.for_density(n).bucket_size
+    assert res["choice"][0]["method"] == choose_seeding(n).method == "standard"
+    assert "density rule" in rep.tables[0][0] and "choose_seeding" in rep.tables[0][0]
+    auto = find_seeds_hashing_in_event(ev, seeding.SeedFinderConfig.acts_odd(max_seeds_per_spm=1),
+                                       "auto", 1, volumes=ev.geometry.pixel_volumes)
+    assert res["hashing m=1"]["n_seeds"] == len(auto)
