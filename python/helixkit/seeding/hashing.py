@@ -710,6 +710,12 @@ def choose_seeding(
     :meth:`HashingConfig.for_density`. An event whose query layer is empty gets
     ``"standard"`` too (hashing would have no buckets).
 
+    Calibrated on ACTS Fatras GenericDetector muon events (flat pT 0.5-10 GeV, one vertex,
+    ``SeedFinderConfig.acts_odd``). It does not hold for every spectrum: on the built-in
+    simulation at <mu> = 50 (13.6k pixel space points) it says "hashing" and the rule's
+    windows lose efficiency below standard seeding's (docs/hashing.md); re-measure the
+    threshold with ``benchmarks/bench_hashing_density.py`` for another setup.
+
     Parameters
     ----------
     event_or_n : helixkit.data.Event or int
