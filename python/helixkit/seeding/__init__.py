@@ -11,11 +11,15 @@ Quick start::
 from __future__ import annotations
 
 from .hashing import (
+    HASHING_MIN_SPACE_POINTS,
     Buckets,
     HashingConfig,
     HashingResult,
     HashingTiming,
+    SeedingChoice,
     build_buckets,
+    choose_seeding,
+    find_seeds_auto_in_event,
     find_seeds_hashing,
     find_seeds_hashing_in_event,
 )
@@ -41,11 +45,15 @@ from .triplet import (
 )
 
 __all__ = [
+    "HASHING_MIN_SPACE_POINTS",
     "Buckets",
     "HashingConfig",
     "HashingResult",
     "HashingTiming",
+    "SeedingChoice",
     "build_buckets",
+    "choose_seeding",
+    "find_seeds_auto_in_event",
     "find_seeds_hashing",
     "find_seeds_hashing_in_event",
     "DEFAULT_VARIANCE_R",

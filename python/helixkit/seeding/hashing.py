@@ -51,6 +51,7 @@ does not depend on ``n_threads`` (the native forest seeds every tree from
 from __future__ import annotations
 
 import itertools
+import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -71,18 +72,23 @@ from .triplet import (
     _space_points,
     _subset,
     _variance,
+    find_seeds_in_event,
 )
 
 if TYPE_CHECKING:
     from ..data import Event
 
 __all__ = [
+    "HASHING_MIN_SPACE_POINTS",
     "METRICS",
     "Buckets",
     "HashingConfig",
     "HashingResult",
     "HashingTiming",
+    "SeedingChoice",
     "build_buckets",
+    "choose_seeding",
+    "find_seeds_auto_in_event",
     "find_seeds_hashing",
     "find_seeds_hashing_in_event",
     "merge_seeds",
@@ -100,6 +106,20 @@ _ACTS_FEATURES = {"phi": 1, "phi_eta": 2}
 #: down to 4-item leaves and the build is 3-4x slower (measured on 4.7k points:
 #: 17 ms at f = 2, 4.3 ms at f = 16, same recall).
 _ANNOY_DIMS = 16
+
+# The density rule (docs/hashing.md, "Choosing by density"). Measured on ACTS Fatras
+# GenericDetector muon events (pT 0.5-10 GeV, |eta| < 2.5) at 1,000 / 1,500 / 2,000 / 5,000 /
+# 10,000 muons per event (5.1k / 7.7k / 10.3k / 25.6k / 51.3k pixel space points),
+# SeedFinderConfig.acts_odd, single thread: hashing m=1 reaches standard m=5's efficiency at
+# <= standard m=1's time from 10.3k space points up, and not at 5.1k or 7.7k.
+#: Below this many seeding space points, :func:`choose_seeding` picks standard seeding.
+HASHING_MIN_SPACE_POINTS = 9_000
+#: phi bins of :meth:`HashingConfig.for_density` (the window step, 2 pi / 400 = 0.016 rad).
+_RULE_PHI_BINS = 400
+#: bucket_size = round(_RULE_BUCKET_PER_SQRT_N * sqrt(N)) (N seeding space points).
+_RULE_BUCKET_PER_SQRT_N = 0.7
+#: The smallest bucket_size the rule gives (a tiny event still gets a useful bucket).
+_RULE_BUCKET_MIN = 10
 
 
 @dataclass(frozen=True)
@@ -210,6 +230,50 @@ class HashingConfig:
         """Number of Annoy trees actually used."""
         return self.n_trees if self.n_trees is not None else 2 * _ACTS_FEATURES[self.metric]
 
+    @classmethod
+    def for_density(cls, n_space_points: int, **overrides: Any) -> HashingConfig:
+        """The configuration the density rule gives for ``n_space_points`` seeding space points.
+
+        ``metric="phi"``, ``phi_bins=400`` and ``bucket_size = round(0.7 * sqrt(N))``
+        (at least 10): every query point's neighbourhood spans a fraction
+        ``0.7 / sqrt(N)`` of the space points, so the bucket windows (width about
+        ``2 pi (1 / phi_bins + bucket_size / N)``) narrow as the event gets denser, where
+        the seed filter's cap costs more and narrower windows already recover it. Measured
+        on ACTS Fatras GenericDetector events (docs/hashing.md, "Choosing by density"); the
+        rule does not say *whether* hashing pays, :func:`choose_seeding` does.
+
+        Parameters
+        ----------
+        n_space_points : int
+            Number of space points given to the seeding (e.g. the pixel hits), >= 0.
+        **overrides
+            Other :class:`HashingConfig` fields (``index``, layer range, ...); the rule's
+            own fields can be overridden too.
+
+        Raises
+        ------
+        TypeError
+            ``n_space_points`` not an integer, or an unknown field in ``overrides``.
+        ValueError
+            ``n_space_points`` negative or not a whole number (NaN, inf, 1.5).
+        """
+        n = check_int(n_space_points, "HashingConfig.for_density: n_space_points")
+        if n < 0:
+            msg = f"HashingConfig.for_density: n_space_points (={n}) must be >= 0"
+            raise ValueError(msg)
+        values: dict[str, Any] = {
+            "bucket_size": max(_RULE_BUCKET_MIN, round(_RULE_BUCKET_PER_SQRT_N * math.sqrt(n))),
+            "phi_bins": _RULE_PHI_BINS,
+            "metric": "phi",
+        }
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(overrides) - known)
+        if bad:
+            msg = f"HashingConfig has no field {bad[0]!r}"
+            raise TypeError(msg)
+        values.update(overrides)
+        return cls(**values)
+
     def replace(self, **changes: Any) -> HashingConfig:
         """A copy with some fields changed (unknown names raise ``TypeError``)."""
         known = {f.name for f in fields(self)}
@@ -317,9 +381,17 @@ class HashingResult(SeedingResult):
         return f"HashingResult({len(self)} seeds, {nb} buckets, {1e3 * self.timing.total:.2f} ms)"
 
 
-def _hashing_config(config: Any) -> HashingConfig:
+def _hashing_config(config: Any, n_space_points: int | None = None) -> HashingConfig:
     if config is None:
         return HashingConfig()
+    if isinstance(config, str):
+        if config != "auto":
+            msg = f"hashing_config must be a HashingConfig, None or 'auto', got {config!r}"
+            raise ValueError(msg)
+        if n_space_points is None:
+            msg = "hashing_config='auto' needs the space points (use find_seeds_hashing)"
+            raise ValueError(msg)
+        return HashingConfig.for_density(n_space_points)
     if not isinstance(config, HashingConfig):
         msg = f"hashing_config must be a helixkit.seeding.HashingConfig, got {type(config).__name__}"
         raise TypeError(msg)
@@ -415,7 +487,7 @@ def build_buckets(
     x: Any,
     y: Any,
     z: Any,
-    hashing_config: HashingConfig | None = None,
+    hashing_config: HashingConfig | str | None = None,
     *,
     query_mask: Any = None,
     n_threads: int = 0,
@@ -426,7 +498,8 @@ def build_buckets(
     ----------
     x, y, z : (N,) array_like
         Space-point coordinates [mm] (float32 precision, finite).
-    hashing_config : HashingConfig, optional
+    hashing_config : HashingConfig, "auto" or None
+        None: ``HashingConfig()``; ``"auto"``: ``HashingConfig.for_density(N)``.
     query_mask : (N,) bool or (Q,) unique int array_like, optional
         Query space points; default: the query layer of ``hashing_config``.
     n_threads : int
@@ -437,9 +510,9 @@ def build_buckets(
     Buckets
         No buckets (and a ``UserWarning``) if there is no query space point.
     """
-    cfg = _hashing_config(hashing_config)
     nt = check_n_threads(n_threads)
     xs, ys, zs, _, _ = _space_points(x, y, z, None, None)
+    cfg = _hashing_config(hashing_config, len(xs))
     return _build(xs, ys, zs, cfg, query_mask, nt)
 
 
@@ -505,7 +578,7 @@ def find_seeds_hashing(
     y: Any,
     z: Any,
     seed_config: SeedFinderConfig | None = None,
-    hashing_config: HashingConfig | None = None,
+    hashing_config: HashingConfig | str | None = None,
     n_threads: int = 0,
     *,
     var_r: Any = None,
@@ -521,7 +594,11 @@ def find_seeds_hashing(
     seed_config : SeedFinderConfig, optional
         Triplet-seeder configuration used in every bucket (``max_seeds_per_spm``
         applies per bucket).
-    hashing_config : HashingConfig, optional
+    hashing_config : HashingConfig, "auto" or None
+        None: ``HashingConfig()`` (ACTS's script values); ``"auto"``: the density rule,
+        :meth:`HashingConfig.for_density` of the N space points given (it does not fall
+        back to standard seeding: :func:`choose_seeding` / :func:`find_seeds_auto_in_event`
+        do that).
     n_threads : int
         Threads of the native index and over buckets; 0 = all cores. The
         result does not depend on it.
@@ -538,9 +615,9 @@ def find_seeds_hashing(
         ``.buckets``. No query space point: an empty result and a ``UserWarning``.
     """
     scfg = _config(seed_config)
-    hcfg = _hashing_config(hashing_config)
     nt = check_n_threads(n_threads)
     xs, ys, zs, vr, vz = _space_points(x, y, z, var_r, var_z)
+    hcfg = _hashing_config(hashing_config, len(xs))
     b = _build(xs, ys, zs, hcfg, query_mask, nt)
     t0 = time.perf_counter()
     trip, zv, qual, _, t_merge = _core.hashing_seed(xs, ys, zs, vr, vz, b.offsets, b.indices, scfg, nt)
@@ -552,7 +629,7 @@ def find_seeds_hashing(
 def find_seeds_hashing_in_event(
     event: Event,
     seed_config: SeedFinderConfig | None = None,
-    hashing_config: HashingConfig | None = None,
+    hashing_config: HashingConfig | str | None = None,
     n_threads: int = 0,
     *,
     volumes: Sequence[int] | None = (7, 8, 9),
@@ -564,6 +641,8 @@ def find_seeds_hashing_in_event(
     Triplets are **row indices into** ``event.hits``, as for
     :func:`~helixkit.seeding.find_seeds_in_event`; ``var_r`` / ``var_z`` are per hit of
     the event (or one value), default as :func:`find_seeds_hashing`.
+    ``hashing_config="auto"``: :meth:`HashingConfig.for_density` of the number of hits in
+    ``volumes`` (the space points seeded).
     """
     hits = event.hits
     n = hits.n_rows
@@ -578,3 +657,156 @@ def find_seeds_hashing_in_event(
         var_r=vr, var_z=vz,
     )
     return HashingResult(rows[res.triplets], res.z_vertex, res.quality, res.timing, res.buckets)
+
+
+@dataclass(frozen=True)
+class SeedingChoice:
+    """What :func:`choose_seeding` decided, before any seeding ran.
+
+    Attributes
+    ----------
+    method : {"standard", "hashing"}
+    hashing_config : HashingConfig or None
+        The density rule's configuration (:meth:`HashingConfig.for_density`) when
+        ``method == "hashing"``, else None.
+    n_space_points : int
+        The seeding space points the decision was made on.
+    n_query : int or None
+        Space points in the query layer (only when an event was given).
+    reason : str
+        One line: the numbers and the rule behind the decision.
+    """
+
+    method: str
+    hashing_config: HashingConfig | None
+    n_space_points: int
+    n_query: int | None
+    reason: str
+
+
+def _event_rows(event: Event, volumes: Sequence[int] | None) -> np.ndarray:
+    hits = event.hits
+    mask = np.ones(hits.n_rows, dtype=bool)
+    if volumes is not None:
+        mask &= np.isin(hits["volume_id"], np.asarray(list(volumes)))
+    return np.flatnonzero(mask)
+
+
+def choose_seeding(
+    event_or_n: Event | int,
+    *,
+    volumes: Sequence[int] | None = (7, 8, 9),
+    min_space_points: int = HASHING_MIN_SPACE_POINTS,
+    **overrides: Any,
+) -> SeedingChoice:
+    """Say, before running, whether hashing or standard seeding is the better choice.
+
+    The rule (docs/hashing.md, "Choosing by density"): with fewer than
+    ``min_space_points`` seeding space points (default :data:`HASHING_MIN_SPACE_POINTS`
+    = 9,000) the event is sparse enough that one global triplet pass is cheaper than the
+    buckets' overlap, and the seed filter's cap costs so little that hashing at
+    maxSeedsPerSpM 1 cannot recover standard maxSeedsPerSpM 5's efficiency within
+    standard maxSeedsPerSpM 1's time: ``"standard"``. Otherwise ``"hashing"`` with
+    :meth:`HashingConfig.for_density`. An event whose query layer is empty gets
+    ``"standard"`` too (hashing would have no buckets).
+
+    Calibrated on ACTS Fatras GenericDetector muon events (flat pT 0.5-10 GeV, one vertex,
+    ``SeedFinderConfig.acts_odd``). It does not hold for every spectrum: on the built-in
+    simulation at <mu> = 50 (13.6k pixel space points) it says "hashing" and the rule's
+    windows lose efficiency below standard seeding's (docs/hashing.md); re-measure the
+    threshold with ``benchmarks/bench_hashing_density.py`` for another setup.
+
+    Parameters
+    ----------
+    event_or_n : helixkit.data.Event or int
+        An event (its hits in ``volumes`` are counted, and its query layer) or the
+        number of seeding space points.
+    volumes : sequence of int or None
+        Seeding volumes of an event (default: the pixel volumes 7, 8, 9); None = all.
+    min_space_points : int
+        The threshold, >= 0 (re-measure it for another detector or seeding config).
+    **overrides
+        Passed to :meth:`HashingConfig.for_density` (e.g. ``index="exact"`` or the
+        query-layer range).
+
+    Raises
+    ------
+    TypeError
+        ``event_or_n`` neither an Event nor an integer; ``min_space_points`` not an integer.
+    ValueError
+        A negative or non-whole count, or a negative ``min_space_points``.
+    """
+    threshold = check_int(min_space_points, "choose_seeding: min_space_points")
+    if threshold < 0:
+        msg = f"choose_seeding: min_space_points (={threshold}) must be >= 0"
+        raise ValueError(msg)
+    n_query: int | None = None
+    if hasattr(event_or_n, "hits"):
+        rows = _event_rows(event_or_n, volumes)  # type: ignore[arg-type]
+        n = int(rows.size)
+        hcfg = HashingConfig.for_density(n, **overrides)
+        if n:
+            hits = event_or_n.hits  # type: ignore[union-attr]
+            xs, ys, zs, _, _ = _space_points(hits["x"][rows], hits["y"][rows], hits["z"][rows],
+                                             None, None)
+            n_query = int(_query_mask(xs, ys, zs, hcfg, None).size)
+        else:
+            n_query = 0
+    else:
+        if isinstance(event_or_n, (bool, np.bool_)) or not isinstance(
+                event_or_n, (int, float, np.integer, np.floating)):
+            msg = (f"choose_seeding: event_or_n must be a helixkit.data.Event or an integer "
+                   f"number of space points, got {type(event_or_n).__name__}")
+            raise TypeError(msg)
+        n = check_int(event_or_n, "choose_seeding: n_space_points")
+        if n < 0:
+            msg = f"choose_seeding: n_space_points (={n}) must be >= 0"
+            raise ValueError(msg)
+        hcfg = HashingConfig.for_density(n, **overrides)
+    if n_query == 0:
+        return SeedingChoice("standard", None, n, n_query,
+                             f"standard: no space point in the query layer (r in "
+                             f"[{hcfg.layer_r_min:g}, {hcfg.layer_r_max:g}] mm), hashing "
+                             f"would have no buckets")
+    if n < threshold:
+        return SeedingChoice("standard", None, n, n_query,
+                             f"standard: {n:,} space points < {threshold:,}, sparse enough that "
+                             f"one global pass beats hashing (the cap costs little here)")
+    return SeedingChoice("hashing", hcfg, n, n_query,
+                         f"hashing: {n:,} space points >= {threshold:,}; bucket_size "
+                         f"{hcfg.bucket_size} (0.7 sqrt(N)), {hcfg.phi_bins} phi bins, metric "
+                         f"{hcfg.metric}")
+
+
+def find_seeds_auto_in_event(
+    event: Event,
+    seed_config: SeedFinderConfig | None = None,
+    n_threads: int = 0,
+    *,
+    standard_config: SeedFinderConfig | None = None,
+    volumes: Sequence[int] | None = (7, 8, 9),
+    var_r: Any = None,
+    var_z: Any = None,
+    min_space_points: int = HASHING_MIN_SPACE_POINTS,
+) -> tuple[SeedingResult, SeedingChoice]:
+    """Seed an event the way :func:`choose_seeding` picks: the sparse fast path or hashing.
+
+    ``"standard"``: one global triplet pass (:func:`~helixkit.seeding.find_seeds` on the
+    hits in ``volumes``) with ``standard_config`` (default ``seed_config``);
+    ``"hashing"``: :func:`find_seeds_hashing_in_event` with ``seed_config`` and the rule's
+    :class:`HashingConfig`. Triplets are row indices into ``event.hits`` either way.
+
+    Returns
+    -------
+    (SeedingResult, SeedingChoice)
+        The seeds (a :class:`HashingResult` when hashing ran) and the decision.
+    """
+    choice = choose_seeding(event, volumes=volumes, min_space_points=min_space_points)
+    if choice.method == "hashing":
+        res: SeedingResult = find_seeds_hashing_in_event(
+            event, seed_config, choice.hashing_config, n_threads, volumes=volumes,
+            var_r=var_r, var_z=var_z)
+        return res, choice
+    std = find_seeds_in_event(event, standard_config if standard_config is not None else seed_config,
+                              volumes=volumes, var_r=var_r, var_z=var_z, n_threads=n_threads)
+    return std, choice

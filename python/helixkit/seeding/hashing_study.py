@@ -26,7 +26,12 @@ import numpy as np
 from ..data import Event
 from ..data.sources import Mapper
 from ..report import Report, describe_sample
-from .hashing import HashingConfig, find_seeds_hashing, find_seeds_hashing_in_event
+from .hashing import (
+    HashingConfig,
+    choose_seeding,
+    find_seeds_hashing,
+    find_seeds_hashing_in_event,
+)
 from .metrics import pool_events, pool_positions, seeding_metrics
 from .plots import plot_seeding_performance
 from .triplet import SeedFinderConfig, find_seeds, find_seeds_in_event
@@ -105,8 +110,15 @@ def run_study(
     n_threads: int = 1,
     repeats: int = 3,
     plots: bool = True,
+    auto: bool = False,
 ) -> list[dict[str, Any]]:
     """Run the scan and write ``hashing_study.md``, ``hashing_study.json`` and PNGs.
+
+    ``auto``: two more rows, ``"hashing (rule)"`` (hashing at ``hashing_max_seeds``
+    with :meth:`HashingConfig.for_density` of each event's pixel space points) and
+    ``"auto"`` (what :func:`~helixkit.seeding.choose_seeding` picks per event: that
+    hashing, or standard seeding at ``hashing_max_seeds``), with the choices and their
+    reasons in the rows (``choices``) and under the table.
 
     Seeding config: ``SeedFinderConfig.acts_odd`` (ACTS ODD pu200, as the ACTS
     hashing script) with the given ``max_seeds_per_spm``; pixel volumes of the
@@ -146,6 +158,9 @@ def run_study(
         ms[key] = met
         if row["efficiency"] > best_eff:
             best_key, best_eff = key, row["efficiency"]
+    if auto:
+        rows.extend(_auto_rows(events, hcfg_seed, int(hashing_max_seeds), index, n_threads,
+                               repeats))
     info = {
         "n_events": n_events, "mu": mu, "seed": seed, "n_threads": n_threads, "repeats": repeats,
         "particles_per_event": float(np.mean([e["event"].particles.n_rows for e in events])),
@@ -162,6 +177,35 @@ def run_study(
         plot_seeding_performance(chosen, out / "hashing_vs_standard.png",
                                  title="hashing vs standard seeding")
     return rows
+
+
+def _auto_rows(events: list[dict[str, Any]], seed_cfg: SeedFinderConfig, max_seeds: int,
+               index: str, n_threads: int, repeats: int) -> list[dict[str, Any]]:
+    """The density rule's hashing row and the ``choose_seeding`` row of :func:`run_study`."""
+    rules = [HashingConfig.for_density(len(ev["x"]), index=index) for ev in events]
+    choices = [choose_seeding(len(ev["x"]), index=index) for ev in events]
+    by_id = {id(ev): k for k, ev in enumerate(events)}
+
+    def rule(ev: dict[str, Any]) -> Any:
+        return find_seeds_hashing(ev["x"], ev["y"], ev["z"], seed_cfg, rules[by_id[id(ev)]],
+                                  n_threads)
+
+    def chosen(ev: dict[str, Any]) -> Any:
+        ch = choices[by_id[id(ev)]]
+        if ch.method == "hashing":
+            return find_seeds_hashing(ev["x"], ev["y"], ev["z"], seed_cfg, ch.hashing_config,
+                                      n_threads)
+        return find_seeds(ev["x"], ev["y"], ev["z"], seed_cfg, n_threads=n_threads)
+
+    out = []
+    for method, run in (("hashing (rule)", rule), ("auto", chosen)):
+        row, _ = _evaluate(events, run, repeats)
+        row.update(method=method, max_seeds_per_spm=max_seeds, metric=rules[0].metric,
+                   bucket_size=round(float(np.mean([r.bucket_size for r in rules]))),
+                   phi_bins=rules[0].phi_bins, index=index,
+                   choices=[{"method": c.method, "reason": c.reason} for c in choices])
+        out.append(row)
+    return out
 
 
 def format_table(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
@@ -188,6 +232,10 @@ def format_table(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
                f"| {r['bucket_overlap']:.2f} | {r['bucket_coverage']:.3f} |"
                if "bucket_overlap" in r else "| | | | |")
         )
+    for r in rows:
+        if r["method"] == "auto":
+            lines += ["", "choose_seeding, per event (before seeding):"]
+            lines += [f"- event {k}: {c['reason']}" for k, c in enumerate(r["choices"])]
     return "\n".join(lines) + "\n"
 
 
@@ -235,12 +283,15 @@ def demo_stage(
 
     Same signature as the demo's other stages. Runs standard seeding (ACTS ODD config) at
     maxSeedsPerSpM 1 and 5 and hashing seeding at maxSeedsPerSpM 1 with
-    ``hashing_config`` (default ``HashingConfig(bucket_size=100, phi_bins=100)``:
-    native Annoy index, metric "phi", ACTS's script values, the time-neutral
-    choice at the demo's <mu> = 50).
+    ``hashing_config``; default (None): the density rule,
+    :meth:`HashingConfig.for_density` of each event's pixel space points
+    (``hashing_config="auto"``). The stage's results also hold what
+    :func:`~helixkit.seeding.choose_seeding` says for each event before seeding
+    (``results["hashing"]["choice"]``: method and reason), shown under the table.
     """
     del seed  # the index seed is part of hashing_config
-    hcfg = hashing_config or HashingConfig(bucket_size=100, phi_bins=100)
+    hcfg: HashingConfig | str = "auto" if hashing_config is None else hashing_config
+    choices = [choose_seeding(ev, volumes=ev.geometry.pixel_volumes) for ev in events]
     methods = {
         "standard m=1": lambda ev: find_seeds_in_event(
             ev, SeedFinderConfig.acts_odd(max_seeds_per_spm=1),
@@ -268,15 +319,24 @@ def demo_stage(
         results[name] = d
         rows.append([name, d["n_seeds"] / len(events), d["efficiency"], d["fake_rate"],
                      d["duplication_rate"], d["ms_per_event"]])
-    results["hashing_config"] = {f: getattr(hcfg, f) for f in hcfg.__dataclass_fields__}
+    used = [HashingConfig.for_density(int(np.isin(ev.hits["volume_id"],
+                                                  ev.geometry.pixel_volumes).sum()))
+            for ev in events] if hcfg == "auto" else [hcfg]
+    first = used[0]
+    results["hashing_config"] = {f: getattr(first, f) for f in first.__dataclass_fields__}
+    results["choice"] = [{"method": c.method, "reason": c.reason} for c in choices]
     report.results["hashing"] = results
+    sizes = sorted({c.bucket_size for c in used})
+    what = ("density rule: " if hcfg == "auto" else "") + (
+        f"{first.index}, metric {first.metric}, bucket_size "
+        f"{'/'.join(map(str, sizes))}, {first.phi_bins} phi bins")
     report.table(
-        f"Hashing seeding ({hcfg.index}, metric {hcfg.metric}, bucket_size {hcfg.bucket_size}, "
-        f"{hcfg.phi_bins} phi bins) vs standard seeding (ACTS ODD config, pixel volumes)",
+        f"Hashing seeding ({what}) vs standard seeding (ACTS ODD config, pixel volumes); "
+        f"choose_seeding: {'; '.join(sorted({c.reason for c in choices}))}",
         rows, ["method", "seeds/event", "efficiency", "fake rate", "duplication rate", "ms/event"],
     )
     caption = (f"{describe_sample(report.results, len(events))} · selection: particles pT > 1 GeV, |η| < 2.5, "
-               f"≥ 3 pixel layers · {hcfg.index} buckets of {hcfg.bucket_size}")
+               f"≥ 3 pixel layers · {first.index} buckets of {'/'.join(map(str, sizes))}")
     report.plot(plot_seeding_performance(metrics, report.out_dir / "hashing.png",
                                          title="hashing vs standard seeding", caption=caption))
 
@@ -304,6 +364,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="threads for both methods (0 = all cores)")
     p.add_argument("--repeats", type=int, default=3, help="runs per event; the fastest is timed")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-auto", dest="auto", action="store_false",
+                   help="leave out the density rule's rows (HashingConfig.for_density, "
+                        "choose_seeding)")
 
 
 def _handler(args: argparse.Namespace) -> int:
@@ -312,7 +375,7 @@ def _handler(args: argparse.Namespace) -> int:
         bucket_sizes=args.bucket_sizes, phi_bins=args.phi_bins,
         metrics=[m for m in args.metrics.split(",") if m], index=args.index,
         hashing_max_seeds=args.hashing_max_seeds, standard_max_seeds=args.standard_max_seeds,
-        n_threads=args.threads, repeats=args.repeats, plots=not args.no_plots,
+        n_threads=args.threads, repeats=args.repeats, plots=not args.no_plots, auto=args.auto,
     )
     print((Path(args.out) / "hashing_study.md").read_text())
     return 0 if rows else 1
