@@ -242,7 +242,8 @@ def test_study_auto_rows(tmp_path):
     assert parser.parse_args(["hashing", "--no-auto"]).auto is False
 
 
-def test_demo_stage_uses_the_rule_by_default(tmp_path):
+@pytest.mark.parametrize("given", [None, "auto"])
+def test_demo_stage_reports_the_choice_and_runs_the_rule_when_asked(tmp_path, given):
     from helixkit.data import simulate_event
     from helixkit.seeding.hashing_study import demo_stage
 
@@ -259,12 +260,16 @@ def test_demo_stage_uses_the_rule_by_default(tmp_path):
 
     ev = simulate_event(mu=4, seed=1)
     rep = Report()
-    demo_stage([ev], rep, n_threads=1, seed=0)
+    demo_stage([ev], rep, n_threads=1, seed=0, hashing_config=given)
     res = rep.results["hashing"]
     n = int(np.isin(ev.hits["volume_id"], ev.geometry.pixel_volumes).sum())
-    assert res["hashing_config"]["bucket_size"] == HashingConfig.for_density(n).bucket_size
     assert res["choice"][0]["method"] == choose_seeding(n).method == "standard"
-    assert "density rule" in rep.tables[0][0] and "choose_seeding" in rep.tables[0][0]
-    auto = find_seeds_hashing_in_event(ev, seeding.SeedFinderConfig.acts_odd(max_seeds_per_spm=1),
-                                       "auto", 1, volumes=ev.geometry.pixel_volumes)
-    assert res["hashing m=1"]["n_seeds"] == len(auto)
+    assert "choose_seeding" in rep.tables[0][0]
+    # default: the demo's fixed config (the rule is calibrated on ACTS Fatras events)
+    cfg = HashingConfig.for_density(n) if given == "auto" else HashingConfig(bucket_size=100,
+                                                                           phi_bins=100)
+    assert res["hashing_config"]["bucket_size"] == cfg.bucket_size
+    assert ("density rule" in rep.tables[0][0]) == (given == "auto")
+    ref = find_seeds_hashing_in_event(ev, seeding.SeedFinderConfig.acts_odd(max_seeds_per_spm=1),
+                                      given or cfg, 1, volumes=ev.geometry.pixel_volumes)
+    assert res["hashing m=1"]["n_seeds"] == len(ref)

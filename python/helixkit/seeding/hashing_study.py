@@ -276,21 +276,24 @@ def demo_stage(
     *,
     n_threads: int,
     seed: int,
-    hashing_config: HashingConfig | None = None,
+    hashing_config: HashingConfig | str | None = None,
     mapper: Mapper | None = None,
 ) -> None:
     """``helixkit demo`` stage "hashing": hashing vs standard seeding on the demo events.
 
     Same signature as the demo's other stages. Runs standard seeding (ACTS ODD config) at
     maxSeedsPerSpM 1 and 5 and hashing seeding at maxSeedsPerSpM 1 with
-    ``hashing_config``; default (None): the density rule,
-    :meth:`HashingConfig.for_density` of each event's pixel space points
-    (``hashing_config="auto"``). The stage's results also hold what
+    ``hashing_config``; default (None): ``HashingConfig(bucket_size=100, phi_bins=100)``
+    (native Annoy index, metric "phi", ACTS's script values, the time-neutral choice at
+    the demo's <mu> = 50). Not the density rule (``hashing_config="auto"``): it is
+    calibrated on ACTS Fatras GenericDetector events and loses efficiency on the built-in
+    detector at <mu> = 50 (docs/hashing.md). The stage's results also hold what
     :func:`~helixkit.seeding.choose_seeding` says for each event before seeding
-    (``results["hashing"]["choice"]``: method and reason), shown under the table.
+    (``results["hashing"]["choice"]``: method and reason), shown in the table's title.
     """
     del seed  # the index seed is part of hashing_config
-    hcfg: HashingConfig | str = "auto" if hashing_config is None else hashing_config
+    hcfg: HashingConfig | str = (HashingConfig(bucket_size=100, phi_bins=100)
+                                 if hashing_config is None else hashing_config)
     choices = [choose_seeding(ev, volumes=ev.geometry.pixel_volumes) for ev in events]
     methods = {
         "standard m=1": lambda ev: find_seeds_in_event(
