@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: set up, run the Python tests, smoke-run the benchmarks,
-# build and run the C++ tests (ctest), run them again under ASan + UBSan, install
+# build and run the C++ tests (ctest), run them again under ASan + UBSan, run the Python
+# kernel tests against an ASan + UBSan build of _core, install
 # the C++ library and build the downstream find_package(helixkit) consumer against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,8 @@ cmake --build build/cpp -j "$JOBS"
 ctest --test-dir build/cpp --output-on-failure -j "$JOBS"
 # the same C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer (any report fails)
 bash scripts/sanitizers.sh
+# the Python tests of the native kernels against an ASan + UBSan _core (any report fails)
+bash scripts/sanitizers_python.sh
 cmake --install build/cpp --prefix build/install
 cmake -S tests/downstream -B build/downstream -DCMAKE_PREFIX_PATH="$PWD/build/install"
 cmake --build build/downstream -j "$JOBS"
