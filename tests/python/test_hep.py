@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from helixkit import _hep
 from helixkit.deepcore.evaluate import PT_BINS, MethodResult, efficiency_counts, efficiency_curve
 from helixkit.deepcore.plots import plot_efficiencies
