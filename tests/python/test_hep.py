@@ -312,3 +312,32 @@ def test_import_stays_light():
             "{'boost_histogram', 'hist', 'mplhep', 'matplotlib'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_works_when_the_stack_is_not_installed(tmp_path):
+    """With boost_histogram / mplhep unimportable (as without the extra), the loaders give
+    None, the metrics use numpy and the plots plain matplotlib."""
+    code = f"""
+import sys
+sys.modules["boost_histogram"] = None  # import raises ImportError, as if not installed
+sys.modules["mplhep"] = None
+import numpy as np
+from helixkit import _hep
+from helixkit.seeding.metrics import seeding_metrics
+from helixkit.seeding.plots import plot_seeding_performance
+assert _hep.boost_histogram() is None and _hep.mplhep() is None
+rng = np.random.default_rng(0)
+pid = rng.integers(1, 20, 300)
+parts = {{"particle_id": np.arange(1, 20), "px": rng.normal(0, 2, 19), "py": rng.normal(0, 2, 19),
+          "pz": rng.normal(0, 5, 19)}}
+m = seeding_metrics(rng.integers(0, 300, (200, 3)), pid, parts)
+print(m.binned["pt"].n_selected.tolist(), m.binned["eta"].n_matched.tolist())
+plot_seeding_performance(m, {str(tmp_path / "s.png")!r})
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    with_hist = subprocess.run([sys.executable, "-c", code.replace(
+        'sys.modules["boost_histogram"] = None', "").replace(
+        "assert _hep.boost_histogram() is None and", "assert")], capture_output=True, text=True,
+        check=True)
+    assert out.stdout == with_hist.stdout  # the same counts either way
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
