@@ -1,8 +1,9 @@
 """TrackML CSV read/write: helixkit (validating) vs pandas.read_csv / to_csv.
 
-helixkit parses with pyarrow's CSV reader when pyarrow is installed (``test_read_helixkit``)
-and with numpy.loadtxt otherwise (``test_read_helixkit_numpy``, the same checks); pandas reads
-the same three files with ``read_csv(dtype=...)`` and no validation.
+helixkit parses with its C++ parser (``test_read_helixkit``); ``test_read_helixkit_arrow`` forces
+the pyarrow path it falls back to, ``test_read_helixkit_numpy`` the numpy.loadtxt path (the same
+checks everywhere); pandas reads the same three files with ``read_csv(dtype=...)`` and no
+validation.
 
 Default size is small so that CI's ``--benchmark-disable`` smoke run is quick;
 ``HELIXKIT_BENCH_FULL=1`` uses a 10^5-hit event (a <mu> = 200 TrackML event).
@@ -90,10 +91,13 @@ def test_read_helixkit(benchmark, event_dir: Path) -> None:
 
 
 @pytest.mark.benchmark(group="io-read")
-def test_read_helixkit_numpy(benchmark, event_dir: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("parser", ["arrow", "numpy"])
+def test_read_helixkit_fallback(benchmark, event_dir: Path, monkeypatch, parser: str) -> None:
     from helixkit.data import _csv
 
-    monkeypatch.setenv("HELIXKIT_CSV_PARSER", "numpy")
+    if parser == "arrow":
+        pytest.importorskip("pyarrow")
+    monkeypatch.setenv("HELIXKIT_CSV_PARSER", parser)
     _csv._arrow_csv.cache_clear()
     try:
         ev = benchmark(read_trackml, event_dir, 1000)

@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
   bindClustering(m);
   bindFitting(m);
   bindFinding(m);
+  bindIo(m);
 }

@@ -98,3 +98,4 @@ void bindGraph(py::module_& m);
 void bindClustering(py::module_& m);
 void bindFitting(py::module_& m);
 void bindFinding(py::module_& m);
+void bindIo(py::module_& m);

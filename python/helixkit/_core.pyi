@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AnnoyForest', 'DbscanConfig', 'KalmanFitterConfig', 'KalmanSmoother', 'NeighborGraphConfig', 'PixelClusterizerConfig', 'SeedConfirmationRange', 'SurfaceSet', 'TripletSeederConfig', 'cluster_pixels', 'dbscan', 'dbscan_graph', 'estimate_perigee_from_seeds', 'find_seeds', 'find_seeds_buckets', 'find_seeds_subset', 'hardware_threads', 'hashing_annoy_buckets', 'hashing_buckets', 'hashing_embedding', 'hashing_exact_phi_neighbours', 'hashing_merge', 'hashing_query_cells', 'hashing_query_layer', 'hashing_seed', 'kalman_fit', 'knn_graph', 'perigee_from_momenta', 'radius_graph', 'seeding_grid_info', 'units']
+__all__: list[str] = ['AnnoyForest', 'DbscanConfig', 'KalmanFitterConfig', 'KalmanSmoother', 'NeighborGraphConfig', 'PixelClusterizerConfig', 'SeedConfirmationRange', 'SurfaceSet', 'TripletSeederConfig', 'cluster_pixels', 'dbscan', 'dbscan_graph', 'estimate_perigee_from_seeds', 'find_seeds', 'find_seeds_buckets', 'find_seeds_subset', 'hardware_threads', 'hashing_annoy_buckets', 'hashing_buckets', 'hashing_embedding', 'hashing_exact_phi_neighbours', 'hashing_merge', 'hashing_query_cells', 'hashing_query_layer', 'hashing_seed', 'kalman_fit', 'knn_graph', 'lookup_ids', 'parse_numeric_csv', 'perigee_from_momenta', 'radius_graph', 'seeding_grid_info', 'units']
 class SeedConfirmationRange:
     """
     Seed-confirmation parameters of one detector region (ACTS SeedConfirmationRangeConfig); lengths in mm.
@@ -678,6 +678,14 @@ def knn_graph(x: numpy.typing.NDArray[numpy.float32], query: typing.Any, config:
 @typing.overload
 def knn_graph(x: numpy.typing.NDArray[numpy.float64], query: typing.Any, config: NeighborGraphConfig) -> tuple:
     ...
+def lookup_ids(keys: numpy.typing.NDArray[numpy.int64], queries: numpy.typing.NDArray[numpy.int64], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.int64]:
+    """
+    Position of each query in the unique int64 keys (any order), -1 where absent.
+    """
+def parse_numeric_csv(text: collections.abc.Buffer, offset: typing.SupportsInt | typing.SupportsIndex, types: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], allow_nan: collections.abc.Sequence[bool], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> typing.Any:
+    """
+    Parse the numeric CSV body text[offset:] into one array per column (types: 0 int32, 1 int64, 2 uint64, 3 float32, 4 float64, 5 bool as uint8); None when any line is not accepted (the caller's other parser then explains why).
+    """
 def perigee_from_momenta(position: numpy.typing.NDArray[numpy.float64], momentum: numpy.typing.NDArray[numpy.float64], charge: numpy.typing.NDArray[numpy.float64], b_field_z: typing.SupportsFloat | typing.SupportsIndex, beam_x: typing.SupportsFloat | typing.SupportsIndex, beam_y: typing.SupportsFloat | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int8]]:
     ...
 @typing.overload

@@ -45,9 +45,11 @@ def wilson_interval(k: Any, n: Any, *, z: float = 1.0) -> tuple[np.ndarray, np.n
 
 def plain_log_ticks(ax: Any, lo: float, hi: float, *, axis: str = "x") -> None:
     """Label a log axis spanning [lo, hi] with plain numbers at 1-2-5 steps and no minor
-    labels (matplotlib's default labels ``2×10⁰ 3×10⁰ ...`` collide on a short range)."""
+    labels (matplotlib's default labels ``2×10⁰ 3×10⁰ ...`` collide on a short range); over
+    more than three decades at 1-5 steps, so that the labels do not run into each other."""
     ticker = importlib.import_module("matplotlib.ticker")
-    steps = [m * 10.0**e for e in range(-3, 5) for m in (1, 2, 5)]
+    mantissas = (1, 5) if hi > 1000 * lo else (1, 2, 5)
+    steps = [m * 10.0**e for e in range(-3, 5) for m in mantissas]
     ticks = [t for t in steps if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
     target = ax.xaxis if axis == "x" else ax.yaxis
     target.set_major_locator(ticker.FixedLocator(ticks))

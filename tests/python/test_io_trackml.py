@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 from pathlib import Path
@@ -10,13 +11,14 @@ import pytest
 from helixkit.data import (
     Event,
     Table,
+    _csv,
     list_trackml_events,
     read_trackml,
     simulate_event,
     write_trackml,
 )
-from helixkit.data import _csv
 from helixkit.data.event import CELL_COLUMNS, HIT_COLUMNS, PARTICLE_COLUMNS, TRUTH_COLUMNS
+from helixkit.data.trackml import check_truth_particles
 
 
 def _random_f32(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -266,9 +268,12 @@ CELLS = "event000001000-cells.csv"
         (CELLS, lambda ls: _set_field(ls, 1, "value", "0x12"), r"cells.csv: column 'value', line 2: '0x12' is not a number"),
     ],
 )
-def test_corrupt_files_raise_value_error(event_dir: Path, name: str, edit, pattern: str) -> None:
+@pytest.mark.parametrize("parser", ["native", "arrow", "numpy"])
+def test_corrupt_files_raise_value_error(event_dir: Path, name: str, edit, pattern: str,
+                                         parser: str, monkeypatch) -> None:
+    """The same message whichever parser reads first (C++, pyarrow or numpy)."""
     _edit(event_dir / name, edit)
-    with pytest.raises(ValueError, match=pattern):
+    with _parser(monkeypatch, parser), pytest.raises(ValueError, match=pattern):
         read_trackml(event_dir, 1000)
 
 
@@ -327,30 +332,153 @@ def test_unknown_float32_extra_column_keeps_its_value(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back.hits["charge"], extra.astype(np.float64))
 
 
-def test_arrow_and_numpy_parsers_agree(tmp_path, monkeypatch) -> None:
-    """read_csv's two parsers (pyarrow when installed, numpy.loadtxt) give the same columns."""
-    pytest.importorskip("pyarrow")
-    ev = simulate_event(mu=5, seed=4, event_id=3)
-    ev = Event(hits=ev.hits.with_column("big", np.full(ev.n_hits, 2**64 - 1, np.uint64))
-               .with_column("f", np.linspace(0, 1, ev.n_hits)), truth=ev.truth,
-               particles=ev.particles, event_id=3)
-    write_trackml(ev, tmp_path)
-    monkeypatch.delenv("HELIXKIT_CSV_PARSER", raising=False)
-    _csv._arrow_csv.cache_clear()
-    assert _csv._arrow_csv() is not None
-    fast = read_trackml(tmp_path, 3)
-    monkeypatch.setenv("HELIXKIT_CSV_PARSER", "numpy")
-    _csv._arrow_csv.cache_clear()
-    try:
-        assert _csv._arrow_csv() is None
-        slow = read_trackml(tmp_path, 3)
-    finally:
-        monkeypatch.delenv("HELIXKIT_CSV_PARSER")
+@contextlib.contextmanager
+def _parser(monkeypatch, parser: str):
+    """Read with ``parser`` first: "native" (the default), "arrow" or "numpy"."""
+    with monkeypatch.context() as m:
+        if parser == "native":
+            m.delenv("HELIXKIT_CSV_PARSER", raising=False)
+        else:
+            if parser == "arrow":
+                pytest.importorskip("pyarrow")
+            m.setenv("HELIXKIT_CSV_PARSER", parser)
         _csv._arrow_csv.cache_clear()
+        try:
+            yield
+        finally:
+            _csv._arrow_csv.cache_clear()
+    _csv._arrow_csv.cache_clear()
+
+
+def _read_with(monkeypatch, parser: str, *args):
+    with _parser(monkeypatch, parser):
+        return read_trackml(*args)
+
+
+@pytest.mark.parametrize("extras", [False, True])
+def test_native_arrow_and_numpy_parsers_agree(tmp_path, monkeypatch, extras: bool) -> None:
+    """read_csv's three parsers (C++, pyarrow when installed, numpy.loadtxt) give the same
+    columns: random float32 bit patterns (subnormals, -0.0, extremes), 62-bit ids, booleans,
+    and (extras) unknown columns, which the C++ parser leaves to pyarrow."""
+    pytest.importorskip("pyarrow")
+    if extras:
+        ev = simulate_event(mu=5, seed=4, event_id=1000)
+        ev = Event(hits=ev.hits.with_column("big", np.full(ev.n_hits, 2**64 - 1, np.uint64))
+                   .with_column("f", np.linspace(0, 1, ev.n_hits)), truth=ev.truth,
+                   particles=ev.particles, event_id=1000)
+    else:
+        ev = make_event(seed=9, n_hits=3000, n_particles=300)
+    write_trackml(ev, tmp_path)
+    native, arrow, slow = (_read_with(monkeypatch, p, tmp_path, 1000)
+                           for p in ("native", "arrow", "numpy"))
+    for name in ("hits", "truth", "particles", *(() if extras else ("cells",))):
+        for other in (arrow, slow):
+            assert_tables_identical(getattr(native, name), getattr(other, name))
+    if extras:
+        assert native.hits["big"].dtype == np.uint64
+    else:
+        assert_tables_identical(native.hits, ev.hits)  # and the round trip is bit-exact
+
+
+def test_native_parser_reads_the_usual_files(tmp_path, monkeypatch) -> None:
+    """A TrackML event written by helixkit is parsed by the C++ parser alone."""
+    write_trackml(make_event(n_hits=500, n_particles=40), tmp_path)
+    calls = []
+    real = _csv._core.parse_numeric_csv
+
+    class Core:
+        @staticmethod
+        def parse_numeric_csv(*args):
+            out = real(*args)
+            calls.append(out is not None)
+            return out
+
+    def no_arrow(*args):
+        raise AssertionError("pyarrow was asked")
+
+    monkeypatch.setattr(_csv, "_core", Core)
+    monkeypatch.setattr(_csv, "_parse_arrow", no_arrow)
+    ev = read_trackml(tmp_path, 1000)
+    assert calls == [True, True, True, True]  # hits, truth, particles, cells
+    assert ev.n_hits == 500
+    assert ev.particles["primary"].dtype == np.bool_
+
+
+#: fields a user's file may hold in place of a clean number; the C++ parser refuses the odd
+#: ones (spaces, '+', quotes, bad digits ...) and the next parser decides
+ODD_FIELDS = ["", " 7", "7 ", "+7", "-0", "007", "1e3", "1E-3", ".5", "5.", "-.5e-2", "nan",
+              "NaN", "inf", "-inf", "1e39", "1e-50", "0x10", "true", "TRUE", "0", "1",
+              "2147483648", "-2147483649", "9223372036854775808", "1.5", "\t3", '"3"', "3\r",
+              "1,2", "3.4028235e38", "3.4028236e38", "1.401298e-45"]
+
+
+@pytest.mark.parametrize("table", ["hits", "particles"])
+def test_odd_fields_read_the_same_whichever_parser_starts(tmp_path, monkeypatch, table) -> None:
+    """Each odd field in each column kind (int32, int64, float32, bool): the result, or the
+    error message, is the same with the C++ parser first as with pyarrow first (the order
+    before the C++ parser); where the C++ parser accepts the text, numpy reads the same."""
+    pytest.importorskip("pyarrow")
+    ev = make_event(seed=3, n_hits=30, n_particles=6, cells=False)
+    cols = {"hits": ("hit_id", "x", "volume_id"),
+            "particles": ("particle_id", "px", "q", "primary")}[table]
+    path = tmp_path / f"event000001000-{table}.csv"
+    n_accepted = 0
+    for col in cols:
+        for value in ODD_FIELDS:
+            write_trackml(ev, tmp_path)
+            _edit(path, lambda ls, col=col, value=value: _set_field(ls, 2, col, value))
+            raw = path.read_bytes()
+            names = raw.split(b"\n", 1)[0].decode().split(",")
+            schema = {**PARTICLE_COLUMNS, "primary": np.bool_} if table == "particles" else HIT_COLUMNS
+            accepted = _csv._core.parse_numeric_csv(
+                raw, raw.index(b"\n") + 1, [_csv._NATIVE_TYPES[np.dtype(schema[n])] for n in names],
+                [False] * len(names)) is not None
+            outcome = {}
+            for parser in ("native", "arrow", "numpy"):
+                try:
+                    got = _read_with(monkeypatch, parser, tmp_path, 1000)
+                    outcome[parser] = getattr(got, table)[col].tobytes()
+                except ValueError as exc:
+                    outcome[parser] = str(exc)
+            assert outcome["native"] == outcome["arrow"], (col, value, outcome)
+            if accepted:
+                assert outcome["native"] == outcome["numpy"], (col, value, outcome)
+                n_accepted += 1
+    assert n_accepted >= 3 * len(cols)  # "007", "-0", "1" ... are read natively
+
+
+@pytest.mark.parametrize("layout", ["crlf", "blank_lines", "no_final_newline", "bom"])
+def test_line_layouts_read_the_same_whichever_parser_starts(tmp_path, monkeypatch, layout):
+    ev = make_event(seed=5, n_hits=40, n_particles=8, cells=False)
+    write_trackml(ev, tmp_path)
     for name in ("hits", "truth", "particles"):
-        a, b = getattr(fast, name), getattr(slow, name)
-        assert a.columns == b.columns
-        for c in a:
-            assert a[c].dtype == b[c].dtype, (name, c)
-            np.testing.assert_array_equal(a[c], b[c])
-    assert fast.hits["big"].dtype == np.uint64
+        p = tmp_path / f"event000001000-{name}.csv"
+        raw = p.read_bytes()
+        if layout == "crlf":
+            raw = raw.replace(b"\n", b"\r\n")
+        elif layout == "blank_lines":
+            lines = raw.split(b"\n")
+            raw = b"\n".join([lines[0], b"", *lines[1:4], b"\r", b"", *lines[4:]])
+        elif layout == "no_final_newline":
+            raw = raw.rstrip(b"\n")
+        else:
+            raw = b"\xef\xbb\xbf" + raw
+        p.write_bytes(raw)
+    reads = [_read_with(monkeypatch, parser, tmp_path, 1000)
+             for parser in ("native", "arrow", "numpy")]
+    for name in ("hits", "truth", "particles"):
+        assert_tables_identical(getattr(reads[0], name), getattr(ev, name))
+        for other in reads[1:]:
+            assert_tables_identical(getattr(reads[0], name), getattr(other, name))
+
+
+def test_truth_particle_check_counts_distinct_missing_ids() -> None:
+    parts = np.array([2**61 + 5, 7, -3, 2**40], dtype=np.int64)  # unsorted, signed, large
+    truth = np.array([0, 7, 7, 2**40, -3, 0, 2**61 + 5], dtype=np.int64)
+    check_truth_particles(truth, parts, Path("t.csv"))  # 0 is noise, every other id known
+    bad = np.r_[truth, [99, 12, 99, 2**61 + 6]]
+    with pytest.raises(ValueError, match=r"t.csv: column 'particle_id' refers to 3 particle\(s\) "
+                                         r"missing from the particles table \(first: 12\)"):
+        check_truth_particles(bad, parts, Path("t.csv"))
+    with pytest.raises(ValueError, match="refers to 1 particle"):
+        check_truth_particles(np.array([0, 4]), np.zeros(0, np.int64), Path("t.csv"))

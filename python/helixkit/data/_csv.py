@@ -1,13 +1,21 @@
 """Strict, fast reading and atomic writing of numeric CSV tables.
 
-Shared by the TrackML and ACTS readers. Parsing is done by pyarrow's CSV reader
-(multi-threaded, typed; the optional extra ``parquet``) when pyarrow is installed,
-else by ``numpy.loadtxt`` with a structured dtype (C parser, no pandas). The
-checks after parsing are the same for both. When the fast parser refuses the
-text, the numpy path reads it again, and when that fails too a slow
-pure-Python pass over the text finds the first bad line and reports the file,
-the line, the column and the problem. Nothing here ever returns partially
-parsed data.
+Shared by the TrackML and ACTS readers. Three parsers, fastest first:
+
+1. ``helixkit._core.parse_numeric_csv`` (C++, multi-threaded, typed: std::from_chars
+   straight into the storage dtypes) for tables without unknown columns. It accepts
+   only well-formed numeric text (exactly one field per column, no whitespace or
+   quotes, integers in range, finite floats) and returns nothing otherwise;
+2. pyarrow's CSV reader (multi-threaded, typed; the optional extra ``parquet``) when
+   pyarrow is installed;
+3. ``numpy.loadtxt`` with a structured dtype (C parser, no pandas).
+
+Text a parser refuses goes to the next one; the checks after parsing are the same
+for all. When the numpy path fails too, a slow pure-Python pass over the text finds
+the first bad line and reports the file, the line, the column and the problem, so
+every error message comes from the same place whichever parser ran first.
+``HELIXKIT_CSV_PARSER=arrow`` skips the C++ parser, ``=numpy`` both fast ones (tests,
+benchmarks). Nothing here ever returns partially parsed data.
 
 Conventions
 -----------
@@ -35,12 +43,13 @@ import re
 import shutil
 import tempfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import _core
 from .._files import default_file_mode
 
 _BOOL_TOKENS = {"0": False, "1": True, "false": False, "true": True}
@@ -60,10 +69,43 @@ def _kind(dtype: Any) -> str:
     raise TypeError(msg)
 
 
+def _parser_choice() -> str:
+    """"native" (default), "arrow" or "numpy": the first parser tried (HELIXKIT_CSV_PARSER)."""
+    choice = os.environ.get("HELIXKIT_CSV_PARSER", "").lower()
+    return choice if choice in ("arrow", "numpy") else "native"
+
+
+#: the C++ parser's column types (NumericCsvParser::ColumnType)
+_NATIVE_TYPES = {np.dtype(np.int32): 0, np.dtype(np.int64): 1, np.dtype(np.uint64): 2,
+                 np.dtype(np.float32): 3, np.dtype(np.float64): 4, np.dtype(np.bool_): 5}
+
+
+def _parse_native(
+    raw: bytes,
+    start: int,
+    names: list[str],
+    kinds: list[str],
+    dtypes: Mapping[str, Any],
+    nan_ok: set[str],
+) -> dict[str, np.ndarray] | None:
+    """Typed columns of ``raw[start:]`` parsed by the C++ parser (no copy of the text); None
+    when a column has no native type (unknown columns) or the parser refuses the text."""
+    if _parser_choice() != "native" or "extra" in kinds:
+        return None
+    types = [_NATIVE_TYPES.get(np.dtype(dtypes[n])) for n in names]
+    if any(t is None for t in types):
+        return None
+    cols = _core.parse_numeric_csv(raw, start, types, [n in nan_ok for n in names])
+    if cols is None:
+        return None
+    return {n: (c.view(np.bool_) if t == 5 else c)
+            for n, t, c in zip(names, types, cols, strict=True)}
+
+
 @functools.cache
 def _arrow_csv() -> Any:
     """(pyarrow, pyarrow.csv), or None without pyarrow (optional extra, imported on first read)."""
-    if os.environ.get("HELIXKIT_CSV_PARSER", "").lower() == "numpy":
+    if _parser_choice() == "numpy":
         return None
     try:
         return importlib.import_module("pyarrow"), importlib.import_module("pyarrow.csv")
@@ -72,13 +114,15 @@ def _arrow_csv() -> Any:
 
 
 def _parse_arrow(
-    body: bytes,
+    raw: bytes,
+    start: int,
     names: list[str],
     kinds: list[str],
     dtypes: Mapping[str, Any],
     nan_ok: set[str],
 ) -> dict[str, np.ndarray] | None:
-    """Typed columns parsed by pyarrow; None when it refuses the text (the caller falls back)."""
+    """Typed columns of ``raw[start:]`` parsed by pyarrow (a zero-copy slice of the text); None
+    when it refuses the text (the caller falls back)."""
     mods = _arrow_csv()
     if mods is None:
         return None
@@ -92,7 +136,7 @@ def _parse_arrow(
     }
     try:
         table = pcsv.read_csv(
-            pa.py_buffer(body),
+            pa.py_buffer(raw).slice(start),
             read_options=pcsv.ReadOptions(column_names=names, use_threads=True),
             parse_options=pcsv.ParseOptions(delimiter=",", quote_char=False),
             convert_options=pcsv.ConvertOptions(
@@ -165,19 +209,20 @@ def _decode(data: bytes, path: Path, offset: int = 0) -> str:
         raise ValueError(msg) from None
 
 
-def split_header(raw: bytes, path: Path) -> tuple[list[str], bytes, int]:
-    """Column names, the body bytes and the 1-based line number of the first body line."""
-    raw = raw.removeprefix(b"\xef\xbb\xbf")
+def split_header(raw: bytes, path: Path) -> tuple[list[str], int, int]:
+    """Column names, the offset of the body in ``raw`` and the 1-based line number of the
+    first body line (the body is not copied: a table's text is parsed where it lies)."""
+    start = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
     skipped = 0
     # tolerate blank lines before the header
-    while raw.startswith((b"\n", b"\r\n")):
-        raw = raw[raw.index(b"\n") + 1 :]
+    while raw.startswith((b"\n", b"\r\n"), start):
+        start = raw.index(b"\n", start) + 1
         skipped += 1
-    if not raw or raw.isspace():
+    if _blank(raw, start):
         msg = f"{path}: empty file (no header line)"
         raise ValueError(msg)
-    nl = raw.find(b"\n")
-    header, body = (raw, b"") if nl < 0 else (raw[:nl], raw[nl + 1 :])
+    nl = raw.find(b"\n", start)
+    header, body_start = (raw[start:], len(raw)) if nl < 0 else (raw[start:nl], nl + 1)
     names = [h.strip() for h in _decode(header, path).strip().split(",")]
     for i, name in enumerate(names):
         if not name:
@@ -186,7 +231,15 @@ def split_header(raw: bytes, path: Path) -> tuple[list[str], bytes, int]:
         if names.index(name) != i:
             msg = f"{path}: column {name!r} appears more than once in the header"
             raise ValueError(msg)
-    return names, body, skipped + 2
+    return names, body_start, skipped + 2
+
+
+_NON_SPACE = re.compile(rb"\S")
+
+
+def _blank(raw: bytes, start: int) -> bool:
+    """True if ``raw[start:]`` is empty or whitespace (found without copying it)."""
+    return _NON_SPACE.search(raw, start) is None
 
 
 def _body_lines(body: bytes) -> list[str]:
@@ -329,10 +382,11 @@ def read_csv(
         file or column, a malformed row, a non-numeric, non-finite or out-of-range
         value.
     """
-    names, body, first = split_header(read_bytes(path), path)
+    raw = read_bytes(path)
+    names, start, first = split_header(raw, path)
     for name in byte_columns:
         if name in names:
-            body = decode_byte_column(body, names, name, path, first)
+            raw, start = decode_byte_column(raw[start:], names, name, path, first), 0
     nan_cols = set(nan_ok)
     missing = [c for c in required if c not in names]
     if missing:
@@ -344,21 +398,27 @@ def read_csv(
     # extras are parsed as text first, then converted (int64 if possible, else float64)
     kinds = [_kind(dtypes[n]) if n in dtypes else "extra" for n in names]
     parse = [(n, _PARSE_DTYPE[k] if k != "extra" else "U64") for n, k in zip(names, kinds)]
-    if not body or body.isspace():
+    if _blank(raw, start):
         return {n: np.zeros(0, dtype=dtypes.get(n, np.int64)) for n in names}
-    fast = _parse_arrow(body, names, kinds, dtypes, nan_cols)
+    # the C++ parser checks types, ranges and finiteness while parsing: its columns are final
+    native = _parse_native(raw, start, names, kinds, dtypes, nan_cols)
+    if native is not None:
+        return native
+    fast = _parse_arrow(raw, start, names, kinds, dtypes, nan_cols)
     if fast is not None:
+        lazy_body = functools.cache(lambda: raw[start:])  # the text, only for an error message
         return {
             name: (
                 fast[name]
                 if kind == "extra"
                 else _convert_known(
-                    fast[name], kind, np.dtype(dtypes[name]), name, path, first, body,
+                    fast[name], kind, np.dtype(dtypes[name]), name, path, first, lazy_body,
                     name in nan_cols,
                 )
             )
             for name, kind in zip(names, kinds)
         }
+    body = raw[start:]  # the numpy path and its error messages work on the body text
     try:
         table = np.loadtxt(
             io.BytesIO(body),
@@ -384,8 +444,8 @@ def read_csv(
             too_long = np.char.str_len(col) >= col.dtype.itemsize // 4
             if too_long.any():
                 line = _bad_row(too_long, first, body)
-                start = str(col[too_long][0])
-                msg = f"{path}: column {name!r}, line {line}: value too long ({start!r}...)"
+                head = str(col[too_long][0])
+                msg = f"{path}: column {name!r}, line {line}: value too long ({head!r}...)"
                 raise ValueError(msg)
         if kind == "extra":
             out[name] = _convert_extra(col, name, path, first, body)
@@ -396,8 +456,11 @@ def read_csv(
     return out
 
 
-def _bad_row(mask: np.ndarray, first: int, body: bytes) -> int:
-    """Line number of the first True row of ``mask`` (blank lines accounted for)."""
+def _bad_row(mask: np.ndarray, first: int, body: bytes | Callable[[], bytes]) -> int:
+    """Line number of the first True row of ``mask`` (blank lines accounted for); ``body`` is
+    the text or a function that returns it."""
+    if callable(body):
+        body = body()
     row = int(np.flatnonzero(mask)[0])
     seen = -1
     for lineno, line in enumerate(_body_lines(body), start=first):
@@ -415,7 +478,7 @@ def _convert_known(
     name: str,
     path: Path,
     first: int,
-    body: bytes,
+    body: bytes | Callable[[], bytes],
     nan_ok: bool = False,
 ) -> np.ndarray:
     if kind == "bool":
@@ -430,7 +493,7 @@ def _convert_known(
         return is_true
     if kind == "float":
         with np.errstate(over="ignore"):  # overflow to inf is reported below
-            out = col.astype(dtype)
+            out = col.astype(dtype, copy=False)
         bad = ~np.isfinite(out)
         if nan_ok:
             bad &= ~np.isnan(out)

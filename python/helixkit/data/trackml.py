@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _core
 from ._csv import check_unique, format_csv, index_of, read_csv, write_files_atomically
 from .event import CELL_COLUMNS, HIT_COLUMNS, PARTICLE_COLUMNS, TRUTH_COLUMNS, Event, Table
 
@@ -131,14 +132,15 @@ def list_trackml_events(directory: str | os.PathLike[str]) -> list[int]:
 
 def align_rows(
     ids: np.ndarray, reference: np.ndarray, *, path: Path, column: str, what: str
-) -> np.ndarray:
-    """Permutation ``perm`` with ``ids[perm] == reference`` (both unique, same set).
+) -> np.ndarray | None:
+    """Permutation ``perm`` with ``ids[perm] == reference`` (both unique, same set), or None
+    when ``ids`` is already aligned (the usual case: no reordering copy is needed).
 
     Raises a ValueError naming ``path`` and ``column`` when ``ids`` holds a value
     not in ``reference`` or misses one.
     """
     if np.array_equal(ids, reference):
-        return np.arange(len(ids), dtype=np.int64)  # already aligned (the usual case)
+        return None
     rows = index_of(ids, reference, path=path, column=column, what=what)
     if len(ids) != len(reference):
         seen = np.zeros(len(reference), bool)
@@ -155,13 +157,19 @@ def align_rows(
 
 
 def check_truth_particles(truth_pid: np.ndarray, particle_id: np.ndarray, path: Path) -> None:
-    """Every non-zero truth particle_id must be a row of the particles table."""
-    pids = np.unique(truth_pid[truth_pid != 0])
-    known = np.isin(pids, particle_id)
-    if not known.all():
+    """Every non-zero truth particle_id must be a row of the particles table (unique ids).
+
+    One hash lookup per truth row (C++, multi-threaded), not a ``np.unique`` + ``np.isin``
+    over all rows; the distinct missing ids are only counted for the error message.
+    """
+    pos = _core.lookup_ids(np.ascontiguousarray(particle_id, dtype=np.int64),
+                           np.ascontiguousarray(truth_pid, dtype=np.int64))
+    missing = (pos < 0) & (truth_pid != 0)
+    if missing.any():
+        pids = np.unique(truth_pid[missing])
         msg = (
-            f"{path}: column 'particle_id' refers to {int((~known).sum())} particle(s) "
-            f"missing from the particles table (first: {int(pids[~known][0])})"
+            f"{path}: column 'particle_id' refers to {len(pids)} particle(s) "
+            f"missing from the particles table (first: {int(pids[0])})"
         )
         raise ValueError(msg)
 
@@ -226,7 +234,8 @@ def read_trackml(
         perm = align_rows(
             truth_table["hit_id"], hits["hit_id"], path=truth_path, column="hit_id", what="hits"
         )
-        truth_table = truth_table.take(perm)
+        if perm is not None:
+            truth_table = truth_table.take(perm)
         particles = Table(
             read_csv(part_path, _SCHEMAS["particles"], required=_REQUIRED["particles"]),
             name="particles",
@@ -243,7 +252,8 @@ def read_trackml(
         cell_table = Table(
             read_csv(cell_path, _SCHEMAS["cells"], required=_REQUIRED["cells"]), name="cells"
         )
-        unknown = ~np.isin(cell_table["hit_id"], hits["hit_id"])
+        unknown = _core.lookup_ids(np.ascontiguousarray(hits["hit_id"], dtype=np.int64),
+                                   np.ascontiguousarray(cell_table["hit_id"], dtype=np.int64)) < 0
         if unknown.any():
             msg = (
                 f"{cell_path}: column 'hit_id' has {int(unknown.sum())} value(s) not in hits "

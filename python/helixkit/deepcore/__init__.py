@@ -45,7 +45,8 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "plots": ["plot_efficiencies", "plot_prediction", "plot_residuals", "plot_window"],
     "baseline": ["SpacePoints", "bpix_seeding_config", "jetcore_split", "space_points",
                  "triplet_seeds"],
-    "evaluate": ["MethodResult", "crossing_seeds", "efficiency_curve", "match_crossings",
+    "evaluate": ["MethodResult", "crossing_seeds", "efficiency_counts", "efficiency_curve",
+                 "match_crossings",
                  "merge_crossings", "scored_particles", "seed_baseline", "seed_deepcore"],
     "study": ["compare_methods", "evaluate_deepcore", "resolution_metrics"],
     "model": ["DeepCoreConfig", "DeepCoreModel", "RAISED_THRESHOLDS", "SEED_LAYER",
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from .evaluate import (
         MethodResult,
         crossing_seeds,
+        efficiency_counts,
         efficiency_curve,
         match_crossings,
         merge_crossings,

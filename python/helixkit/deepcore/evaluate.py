@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .._hep import pass_total
 from ..data.event import Table
 from ..fitting import perigee_from_momenta
 from .baseline import SpacePoints, jetcore_split, space_points, triplet_seeds
@@ -390,14 +391,20 @@ def crossing_seeds(windows: Windows, cross: dict[str, np.ndarray],
                   "theta": params[:, 3], "qop": params[:, 4]}, name="seeds")
 
 
+def efficiency_counts(res: MethodResult, var: str, bins: Sequence[float]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """(found, all) scored particles per bin of ``var`` ("pt", "delta_r", "jet_pt"): the
+    found / all histograms, the last bin closed as ``numpy.histogram``'s (boost-histogram
+    when installed, else numpy)."""
+    return pass_total(getattr(res, var), res.found, bins, last_closed=True, name="bins")
+
+
 def efficiency_curve(res: MethodResult, var: str, bins: Sequence[float]
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(bin centres, efficiency, binomial error) of ``res`` in ``var`` ("pt", "delta_r",
-    "jet_pt")."""
-    v = getattr(res, var)
+    "jet_pt"); the counts are :func:`efficiency_counts`."""
     edges = np.asarray(bins, np.float64)
-    n, _ = np.histogram(v, edges)
-    k, _ = np.histogram(v[res.found], edges)
+    k, n = efficiency_counts(res, var, edges)
     with np.errstate(invalid="ignore", divide="ignore"):
         eff = k / n
     err = np.sqrt(np.clip(eff * (1 - eff), 0, None) / np.maximum(n, 1))
@@ -407,5 +414,5 @@ def efficiency_curve(res: MethodResult, var: str, bins: Sequence[float]
 
 
 __all__ = ["DR_BINS", "JET_PT_BINS", "PT_BINS", "RESOLUTION_WINDOW", "MethodResult",
-           "crossing_seeds", "efficiency_curve", "match_crossings", "merge_crossings",
+           "crossing_seeds", "efficiency_counts", "efficiency_curve", "match_crossings", "merge_crossings",
            "scored_particles", "seed_baseline", "seed_deepcore"]

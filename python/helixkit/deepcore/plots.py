@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..plots import pyplot, save_figure
+from .. import _hep
+from ..plots import plain_log_ticks, pyplot, save_figure, wilson_interval
 from .detector import PixelBarrel
-from .evaluate import DR_BINS, JET_PT_BINS, PT_BINS, MethodResult, efficiency_curve
+from .evaluate import DR_BINS, JET_PT_BINS, PT_BINS, MethodResult, efficiency_counts
 from .windows import ADC_SCALE, N_LAYERS, N_OVERLAPS, WINDOW, Windows
 
 if TYPE_CHECKING:
@@ -178,43 +179,59 @@ def _shade_outside(ax: Axes, windows: Windows, index: int, layer: int, det: Pixe
 def plot_efficiencies(results: dict[str, MethodResult], path: str | os.PathLike[str], *,
                       title: str = "") -> Path:
     """Seeding efficiency of each method vs particle pT, vs ΔR to the jet axis (pT > 10 GeV)
-    and vs jet pT (pT > 10 GeV), with binomial errors; the fourth panel splits pT > 10 GeV
-    into particles in merged and isolated BPIX2 clusters."""
+    and vs jet pT (pT > 10 GeV), with 68 % Wilson intervals (the methods spread across each
+    bin, horizontal bars spanning it; mplhep when installed); the fourth panel splits
+    pT > 10 GeV into particles in merged and isolated BPIX2 clusters."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 4, figsize=(19, 4.4), constrained_layout=True)
-    for key, res in results.items():
-        colour, marker, label = _METHOD_STYLE.get(key, ("black", "o", key))
-        hi = res.pt >= 10.0
-        sub = MethodResult(res.found[hi], res.pt[hi], res.delta_r[hi], res.jet_pt[hi],
-                           res.n_seeds, res.n_fake, res.n_duplicate, res.seconds)
-        for ax, r, var, bins in ((axes[0], res, "pt", PT_BINS), (axes[1], sub, "delta_r", DR_BINS),
-                                 (axes[2], sub, "jet_pt", JET_PT_BINS)):
-            x, eff, err = efficiency_curve(r, var, bins)
-            ok = np.isfinite(eff)
-            ax.errorbar(x[ok], eff[ok], yerr=err[ok], color=colour, marker=marker, ms=5,
-                        capsize=2, lw=1.2, label=label)
-        if res.merged is not None:
-            vals = [res.summary(10.0, merged=m) for m in (False, True)]
-            xs = np.arange(2) + 0.25 * (list(results).index(key) - 1)
-            axes[3].bar(xs, [v["efficiency"] for v in vals], width=0.24, color=colour,
-                        label=label)
-    axes[0].set_xscale("log")
-    axes[0].set_xlabel("particle pT [GeV]")
-    axes[0].set_title("efficiency vs particle pT")
-    axes[1].set_xlabel("ΔR(particle, jet axis)")
-    axes[1].set_title("vs ΔR to the jet axis (pT > 10 GeV)")
-    axes[2].set_xlabel("jet pT [GeV]")
-    axes[2].set_title("vs jet pT (particles with pT > 10 GeV)")
-    axes[3].set_xticks([0, 1], ["isolated BPIX2 cluster", "merged BPIX2 cluster"])
-    axes[3].set_title("pT > 10 GeV: isolated vs merged clusters")
-    for ax in axes:
-        ax.set_ylim(0.0, 1.05)
-        ax.set_ylabel("seeding efficiency")
-        ax.grid(alpha=0.3)
-    axes[0].legend(loc="lower left", fontsize=8)
-    if title:
-        fig.suptitle(f"Jet-core seeding efficiency: {title}", fontsize=11)
-    return save_figure(fig, path)
+    panels = (("pt", PT_BINS), ("delta_r", DR_BINS), ("jet_pt", JET_PT_BINS))
+    with _hep.style():
+        fig, axes = plt.subplots(1, 4, figsize=(19, 4.6), constrained_layout=True)
+        curves: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {v: [] for v, _ in panels}
+        styles = []
+        for n_key, (key, res) in enumerate(results.items()):
+            colour, marker, label = _METHOD_STYLE.get(key, ("black", "o", key))
+            styles.append(({"color": colour, "marker": marker, "markersize": 5}, label))
+            hi = res.pt >= 10.0
+            sub = MethodResult(res.found[hi], res.pt[hi], res.delta_r[hi], res.jet_pt[hi],
+                               res.n_seeds, res.n_fake, res.n_duplicate, res.seconds)
+            for var, bins in panels:
+                curves[var].append(efficiency_counts(res if var == "pt" else sub, var, bins))
+            if res.merged is not None:
+                vals = [res.summary(10.0, merged=m) for m in (False, True)]
+                xs = np.arange(2) + 0.25 * (n_key - 1)
+                axes[3].bar(xs, [v["efficiency"] for v in vals], width=0.24, color=colour,
+                            label=label)
+        for ax, (var, bins) in zip(axes[:3], panels, strict=True):
+            ys, errs = [], []
+            for k, n in curves[var]:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    y = np.where(n > 0, k / np.maximum(n, 1), np.nan)
+                lo, hi_ = wilson_interval(k, n)
+                ys.append(y)
+                errs.append(np.vstack([np.clip(y - lo, 0, None), np.clip(hi_ - y, 0, None)]))
+            _hep.draw_points(ax, bins, ys, errs, labels=[lab for _, lab in styles],
+                             series_kwargs=[kw for kw, _ in styles])
+            ax.set_xlim(bins[0], bins[-1])
+        axes[0].set_xscale("log")
+        plain_log_ticks(axes[0], PT_BINS[0], PT_BINS[-1])
+        axes[0].set_xlabel("particle pT [GeV]")
+        axes[0].set_title("efficiency vs particle pT")
+        axes[1].set_xlabel("ΔR(particle, jet axis)")
+        axes[1].set_title("vs ΔR to the jet axis (pT > 10 GeV)")
+        axes[2].set_xlabel("jet pT [GeV]")
+        axes[2].set_title("vs jet pT (particles with pT > 10 GeV)")
+        axes[3].set_xticks([0, 1], ["isolated BPIX2 cluster", "merged BPIX2 cluster"])
+        axes[3].minorticks_off()
+        axes[3].set_title("pT > 10 GeV: isolated vs merged clusters")
+        for ax in axes:
+            ax.set_ylim(0.0, 1.05)
+            ax.set_ylabel("seeding efficiency")
+            ax.grid(alpha=0.3)
+        axes[0].legend(loc="lower left", fontsize=8)
+        _hep.experiment_label(fig)
+        if title:
+            fig.suptitle(f"Jet-core seeding efficiency: {title}", fontsize=11)
+        return save_figure(fig, path)
 
 
 def plot_residuals(res: MethodResult, path: str | os.PathLike[str], *,

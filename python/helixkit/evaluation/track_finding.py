@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .._hep import check_edges, pass_total
 from .._validation import as_numpy
 
 DEFAULT_PT_EDGES = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 100.0)
@@ -34,8 +35,11 @@ DEFAULT_ETA_EDGES = tuple(np.round(np.linspace(-3.0, 3.0, 13), 6))
 @dataclass(frozen=True)
 class TrackFindingMetrics:
     """Pooled metrics; ``binned["pt"]`` / ``binned["eta"]``: per-bin arrays (``edges``,
-    ``efficiency``, ``efficiency_err``, ``n_particles``, ``fake_rate``, ``fake_rate_err``,
-    ``duplicate_rate``, ``duplicate_rate_err``, ``n_tracks``)."""
+    ``efficiency``, ``efficiency_err``, ``n_particles``, ``n_found``, ``fake_rate``,
+    ``fake_rate_err``, ``n_tracks``, ``n_fake``, ``duplicate_rate``, ``duplicate_rate_err``,
+    ``n_matched``, ``n_duplicate``): each rate is its pass count over its total count
+    (``n_found / n_particles``, ``n_fake / n_tracks``, ``n_duplicate / n_matched``), the
+    ``_err`` its binomial standard error."""
 
     n_particles: int
     n_tracks: int
@@ -190,21 +194,15 @@ def track_finding_metrics(
         raise ValueError(msg)
     binned = {}
     for var, pv, tv, edges in (("pt", ppt, tpt, pt_edges), ("eta", peta, teta, eta_edges)):
-        e = np.asarray(edges, dtype=np.float64)
-        nb = len(e) - 1
-        pb = np.digitize(pv, e) - 1
-        tb = np.digitize(tv, e) - 1
-        pin = selected & (pb >= 0) & (pb < nb)
-        tin = (tb >= 0) & (tb < nb)
-        n_p = np.bincount(pb[pin], minlength=nb)
-        n_f = np.bincount(pb[pin & found], minlength=nb)
-        n_tr = np.bincount(tb[tin], minlength=nb)
-        n_fake = np.bincount(tb[tin & fake], minlength=nb)
-        n_m = np.bincount(tb[tin & matched], minlength=nb)
-        n_d = np.bincount(tb[tin & duplicate], minlength=nb)
+        e = check_edges(edges, f"{var}_edges")
+        # pass / total histograms (boost-histogram when installed, else numpy)
+        n_f, n_p = pass_total(pv[selected], found[selected], e)
+        n_fake, n_tr = pass_total(tv, fake, e)
+        n_d, n_m = pass_total(tv[matched], duplicate[matched], e)
         effb, fakeb, dupb = _ratio(n_f, n_p), _ratio(n_fake, n_tr), _ratio(n_d, n_m)
         binned[var] = {
-            "edges": e, "n_particles": n_p, "efficiency": effb,
+            "edges": e, "n_particles": n_p, "n_found": n_f, "n_fake": n_fake,
+            "n_matched": n_m, "n_duplicate": n_d, "efficiency": effb,
             "efficiency_err": _binomial_err(effb, n_p), "n_tracks": n_tr, "fake_rate": fakeb,
             "fake_rate_err": _binomial_err(fakeb, n_tr), "duplicate_rate": dupb,
             "duplicate_rate_err": _binomial_err(dupb, n_m),

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._hep import bin_counts
 from .._validation import as_float_array, as_int_array, check_float, check_int, same_length
 
 
@@ -107,6 +108,64 @@ class TrackingMetrics:
         return {f"{k}{suffix}": v for k, v in self.__dict__.items()}
 
 
+@dataclass(frozen=True)
+class _Counted:
+    """What :func:`tracking_metrics` counts, before counting: the particles of interest and
+    the counted clusters (with their majority particle's row) and which of them pass."""
+
+    pt: np.ndarray             # (P,) particles, sorted by particle_id
+    eta: np.ndarray
+    interest: np.ndarray       # (P,) bool
+    row: np.ndarray            # (C,) majority particle's row of each counted cluster
+    perfect: np.ndarray        # (C,) bool, per counted cluster
+    double_majority: np.ndarray
+    lhc: np.ndarray
+
+
+def _counted(
+    labels: Any, particle_id: Any, particles: Any, *, pt_thld: float, max_abs_eta: float,
+    min_cluster_size: int, layer_key: Any, min_layers: int,
+    pt_range: tuple[float, float] | None, eta_range: tuple[float, float] | None,
+) -> _Counted:
+    lab = as_int_array(labels, "labels", np.int64)
+    pid = as_int_array(particle_id, "particle_id", np.int64)
+    if lab.shape != pid.shape:
+        msg = f"labels and particle_id must be 1-D of equal length, got {lab.shape}, {pid.shape}"
+        raise ValueError(msg)
+    key = None if layer_key is None else as_int_array(layer_key, "layer_key", np.int64)
+    if key is not None and key.shape != pid.shape:
+        msg = "layer_key must have the same length as particle_id"
+        raise ValueError(msg)
+    pt_thld = check_float(pt_thld, "pt_thld", finite=False)
+    max_abs_eta = check_float(max_abs_eta, "max_abs_eta", finite=False)
+    if np.isnan(pt_thld) or np.isnan(max_abs_eta):
+        msg = f"pt_thld (={pt_thld}) and max_abs_eta (={max_abs_eta}) must not be NaN"
+        raise ValueError(msg)
+    min_cluster_size = check_int(min_cluster_size, "min_cluster_size", lo=0)
+    min_layers = check_int(min_layers, "min_layers", lo=0)
+    ppid, pt, eta, hits_of, recon = _particle_table(pid, particles, key, min_layers)
+    interest = (pt >= pt_thld) & recon & (np.abs(eta) < max_abs_eta)
+    if pt_range is not None:
+        interest &= (pt >= pt_range[0]) & (pt < pt_range[1])
+    if eta_range is not None:
+        interest &= (eta >= eta_range[0]) & (eta < eta_range[1])
+
+    cl = _majority(lab, pid)
+    total, pos = _lookup(ppid, hits_of, cl.maj_pid)
+    known = pos >= 0
+    counted = known & (cl.size >= min_cluster_size)
+    if len(ppid):
+        counted &= interest[np.maximum(pos, 0)]
+    maj_frac = cl.maj_hits / np.maximum(cl.size, 1)
+    maj_pid_frac = cl.maj_hits / np.maximum(total, 1)
+    return _Counted(
+        pt=pt, eta=eta, interest=interest, row=pos[counted],
+        perfect=((cl.maj_hits == total) & (maj_frac > 0.99))[counted],
+        double_majority=((maj_pid_frac > 0.5) & (maj_frac > 0.5))[counted],
+        lhc=(maj_frac > 0.75)[counted],
+    )
+
+
 def tracking_metrics(
     labels: Any,
     particle_id: Any,
@@ -132,45 +191,15 @@ def tracking_metrics(
         "reconstructable" needs hits on >= ``min_layers`` distinct layers. If
         omitted, hits are counted instead of layers.
     pt_range, eta_range : optional
-        Restrict particles of interest (and counted clusters) further — used
-        for the binned versions.
+        Restrict particles of interest (and counted clusters) further, to
+        ``[low, high)``.
     """
-    lab = as_int_array(labels, "labels", np.int64)
-    pid = as_int_array(particle_id, "particle_id", np.int64)
-    if lab.shape != pid.shape:
-        msg = f"labels and particle_id must be 1-D of equal length, got {lab.shape}, {pid.shape}"
-        raise ValueError(msg)
-    key = None if layer_key is None else as_int_array(layer_key, "layer_key", np.int64)
-    if key is not None and key.shape != pid.shape:
-        msg = "layer_key must have the same length as particle_id"
-        raise ValueError(msg)
-    pt_thld = check_float(pt_thld, "pt_thld", finite=False)
-    max_abs_eta = check_float(max_abs_eta, "max_abs_eta", finite=False)
-    if np.isnan(pt_thld) or np.isnan(max_abs_eta):
-        msg = f"pt_thld (={pt_thld}) and max_abs_eta (={max_abs_eta}) must not be NaN"
-        raise ValueError(msg)
-    min_cluster_size = check_int(min_cluster_size, "min_cluster_size", lo=0)
-    min_layers = check_int(min_layers, "min_layers", lo=0)
-    ppid, pt, eta, hits_of, recon = _particle_table(pid, particles, key, min_layers)
-    interest = (pt >= pt_thld) & recon & (np.abs(eta) < max_abs_eta)
-    if pt_range is not None:
-        interest &= (pt >= pt_range[0]) & (pt < pt_range[1])
-    if eta_range is not None:
-        interest &= (eta >= eta_range[0]) & (eta < eta_range[1])
-    n_particles = int(interest.sum())
-
-    cl = _majority(lab, pid)
-    total, pos = _lookup(ppid, hits_of, cl.maj_pid)
-    known = pos >= 0
-    counted = known & (cl.size >= min_cluster_size)
-    if len(ppid):
-        counted &= interest[np.maximum(pos, 0)]
-    maj_frac = cl.maj_hits / np.maximum(cl.size, 1)
-    maj_pid_frac = cl.maj_hits / np.maximum(total, 1)
-    n_clusters = int(counted.sum())
-    n_perfect = int((counted & (cl.maj_hits == total) & (maj_frac > 0.99)).sum())
-    n_dm = int((counted & (maj_pid_frac > 0.5) & (maj_frac > 0.5)).sum())
-    n_lhc = int((counted & (maj_frac > 0.75)).sum())
+    c = _counted(labels, particle_id, particles, pt_thld=pt_thld, max_abs_eta=max_abs_eta,
+                 min_cluster_size=min_cluster_size, layer_key=layer_key, min_layers=min_layers,
+                 pt_range=pt_range, eta_range=eta_range)
+    n_particles = int(c.interest.sum())
+    n_clusters = len(c.row)
+    n_perfect, n_dm, n_lhc = int(c.perfect.sum()), int(c.double_majority.sum()), int(c.lhc.sum())
 
     def ratio(a: float, b: float) -> float:
         return a / b if b else 0.0
@@ -189,23 +218,43 @@ def tracking_metrics_binned(
     labels: Any, particle_id: Any, particles: Any, *, variable: str = "pt", edges: Any = None,
     **kwargs: Any,
 ) -> dict[str, np.ndarray]:
-    """:func:`tracking_metrics` in bins of the majority particle's pT or η."""
+    """:func:`tracking_metrics` in bins of the majority particle's pT or η.
+
+    Bin ``i`` holds the particles of interest with the variable in ``[edges[i], edges[i+1])``
+    and the clusters whose majority particle is one of them: the numbers
+    ``tracking_metrics(..., pt_range=(edges[i], edges[i+1]))`` gives, counted in one pass
+    with histograms (boost-histogram when installed, else numpy). ``kwargs`` go to
+    :func:`tracking_metrics` (the other variable's range included).
+    """
     if variable not in ("pt", "eta"):
         msg = f"variable must be 'pt' or 'eta', got {variable!r}"
         raise ValueError(msg)
+    key = "pt_range" if variable == "pt" else "eta_range"
+    if key in kwargs:
+        msg = f"tracking_metrics_binned(variable={variable!r}) bins in {variable}: {key} cannot be given"
+        raise TypeError(msg)
     if edges is None:
         edges = [0.9, 1.5, 2, 3, 5, 10, 100] if variable == "pt" else np.linspace(-4, 4, 17)
     edges = as_float_array(edges, "edges", ndim=1)
     if len(edges) < 2 or not (np.diff(edges) > 0).all():
         msg = f"edges must hold >= 2 finite, strictly increasing values, got {edges.tolist()}"
         raise ValueError(msg)
-    rows = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        key = "pt_range" if variable == "pt" else "eta_range"
-        rows.append(tracking_metrics(labels, particle_id, particles, **{key: (lo, hi)}, **kwargs))
-    out = {"edges": edges}
-    for f in ("n_particles", "perfect", "double_majority", "lhc"):
-        out[f] = np.array([getattr(r, f) for r in rows], dtype=np.float64)
+    opts = {"pt_thld": 0.9, "max_abs_eta": 4.0, "min_cluster_size": 3, "layer_key": None,
+            "min_layers": 3, "pt_range": None, "eta_range": None}
+    unknown = sorted(set(kwargs) - set(opts))
+    if unknown:
+        msg = f"tracking_metrics() got unexpected keyword argument(s) {unknown}"
+        raise TypeError(msg)
+    c = _counted(labels, particle_id, particles, **{**opts, **kwargs})
+    var = c.pt if variable == "pt" else c.eta
+    n_particles = bin_counts(var[c.interest], edges).astype(np.float64)
+    cl_var = var[c.row]
+    n_clusters = bin_counts(cl_var, edges)
+    out = {"edges": edges, "n_particles": n_particles}
+    for f, denom in (("perfect", n_particles), ("double_majority", n_particles),
+                     ("lhc", n_clusters)):
+        num = bin_counts(cl_var, edges, getattr(c, f))
+        out[f] = np.divide(num, denom, out=np.zeros(len(num)), where=denom > 0)
     return out
 
 

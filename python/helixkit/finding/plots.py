@@ -7,69 +7,79 @@ from typing import Any
 
 import numpy as np
 
+from .. import _hep
 from ..evaluation import TrackFindingMetrics
-from ..plots import pyplot, save_figure
+from ..plots import plain_log_ticks, pyplot, save_figure, wilson_interval
 
-_ROWS = (("efficiency", "efficiency (selected particles)", "particle"),
-         ("fake_rate", "fake rate (tracks)", "track"),
-         ("duplicate_rate", "duplicate rate (matched tracks)", "track"))
+_ROWS = (("efficiency", "efficiency (selected particles)", "particle", "n_found", "n_particles"),
+         ("fake_rate", "fake rate (tracks)", "track", "n_fake", "n_tracks"),
+         ("duplicate_rate", "duplicate rate (matched tracks)", "track", "n_duplicate",
+          "n_matched"))
 
 
 def plot_track_finding(metrics: dict[str, TrackFindingMetrics], path: str | Path, *,
                        title: str | None = None) -> Path:
     """Efficiency (vs the particle's pT / η), fake and duplicate rates (vs the track's) with
-    binomial errors, one series per entry of ``metrics``; a panel whose rates are all zero
+    68 % Wilson intervals, one series per entry of ``metrics`` (spread across each bin, with
+    horizontal bars spanning it; mplhep when installed); a panel whose rates are all zero
     says so instead of showing an empty frame."""
     plt = pyplot()
-    fig, axes = plt.subplots(len(_ROWS), 2, figsize=(11, 10), squeeze=False)
-    for j, var in enumerate(("pt", "eta")):
-        for i, (attr, label, whose) in enumerate(_ROWS):
-            ax: Any = axes[i][j]
-            drawn = False
-            all_zero = True
-            for k, (name, m) in enumerate(metrics.items()):
-                b = m.binned[var]
-                e = b["edges"]
-                centers = 0.5 * (e[1:] + e[:-1])
-                count = b["n_particles"] if attr == "efficiency" else b["n_tracks"]
-                if attr == "duplicate_rate":
-                    count = b["n_tracks"]
-                y = np.asarray(b[attr], dtype=float)
-                ok = count > 0
-                if not ok.any():
-                    continue
-                # small horizontal offsets keep overlapping series readable
-                shift = (k - 0.5 * (len(metrics) - 1)) * 0.08
-                x = centers * (1 + 0.3 * shift) if var == "pt" else centers + shift
-                ax.errorbar(x[ok], y[ok], yerr=b[f"{attr}_err"][ok], fmt="o", ms=3.5,
-                            capsize=2, label=name)
-                drawn = True
-                all_zero &= bool(np.all(y[ok] == 0))
-            ax.set_xlabel(f"{whose} pT [GeV]" if var == "pt" else f"{whose} η")
-            ax.set_ylabel(label)
-            ax.grid(alpha=0.3)
-            if var == "pt":
-                ax.set_xscale("log")
-                ticks = [t for t in (0.5, 1, 2, 5, 10, 20, 50, 100)
-                         if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
-                ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-                ax.minorticks_off()
-            if attr == "efficiency":
-                ax.set_ylim(min(0.8, ax.get_ylim()[0]), 1.02)
-            elif drawn and all_zero:
-                ax.set_ylim(-0.01, 0.05)
-                ax.text(0.5, 0.6, f"no {attr.split('_')[0]} tracks in any bin", ha="center",
-                        transform=ax.transAxes, color="gray")
-    # one legend under the panels: it never covers a point
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 2), fontsize=9,
-                   frameon=False)
-    if title:
-        fig.suptitle(title)
-    n_rows_legend = (len(labels) + 1) // 2 if handles else 0
-    fig.tight_layout(rect=(0, 0.03 * n_rows_legend + 0.01, 1, 1))
-    return save_figure(fig, path)
+    with _hep.style():
+        fig, axes = plt.subplots(len(_ROWS), 2, figsize=(11, 10), squeeze=False)
+        for j, var in enumerate(("pt", "eta")):
+            for i, (attr, label, whose, passed, total) in enumerate(_ROWS):
+                ax: Any = axes[i][j]
+                ys, errs, names = [], [], []
+                edges = None
+                for name, m in metrics.items():
+                    b = m.binned[var]
+                    edges = b["edges"] if edges is None else edges
+                    if not np.array_equal(b["edges"], edges):
+                        msg = f"metrics {name!r} has other {var} bins than the first series"
+                        raise ValueError(msg)
+                    k, n = b[passed], b[total]
+                    y = np.where(n > 0, np.asarray(b[attr], dtype=float), np.nan)
+                    lo, hi = wilson_interval(k, n)
+                    ys.append(y)
+                    errs.append(np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)]))
+                    names.append(name)
+                drawn = _hep.draw_points(ax, edges, ys, errs, labels=names) if ys else 0
+                all_zero = all(np.all(y[np.isfinite(y)] == 0) for y in ys)
+                ax.set_xlabel(f"{whose} pT [GeV]" if var == "pt" else f"{whose} η")
+                ax.set_ylabel(label)
+                ax.grid(alpha=0.3)
+                if var == "pt" and edges is not None:
+                    ax.set_xscale("log")
+                    ax.set_xlim(edges[0], edges[-1])
+                    plain_log_ticks(ax, edges[0], edges[-1])
+                elif edges is not None:
+                    ax.set_xlim(edges[0], edges[-1])
+                if not drawn:
+                    ax.text(0.5, 0.5, "no entries", ha="center", va="center",
+                            transform=ax.transAxes, color="gray")
+                    ax.set_yticks([])
+                elif attr == "efficiency":
+                    ax.set_ylim(min(0.8, ax.get_ylim()[0]), 1.02)
+                elif all_zero:  # the points sit on 0; the Wilson upper bars say how sure
+                    top = max([0.05, *(float(np.nanmax(e[1])) for e in errs
+                                       if np.isfinite(e[1]).any())])
+                    ax.set_ylim(-0.02 * min(1.05, 1.15 * top), min(1.05, 1.15 * top))
+                    ax.text(0.5, 0.92, f"no {attr.split('_')[0]} tracks in any bin",
+                            ha="center", va="top", transform=ax.transAxes, color="gray",
+                            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+                else:
+                    ax.set_ylim(bottom=0)
+        _hep.experiment_label(fig)
+        # one legend under the panels: it never covers a point
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 2),
+                       fontsize=9, frameon=False)
+        if title:
+            fig.suptitle(title)
+        n_rows_legend = (len(labels) + 1) // 2 if handles else 0
+        fig.tight_layout(rect=(0, 0.03 * n_rows_legend + 0.01, 1, 1))
+        return save_figure(fig, path)
 
 
 __all__ = ["plot_track_finding"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _hep
 from .._validation import check_int, check_n_threads, require_instance
 from ..data import Event, Geometry
 from ..plots import plain_log_ticks, pyplot, save_figure
@@ -269,37 +270,59 @@ def plot_fit_performance(perf: FitPerformance, out_dir: str | os.PathLike[str], 
     plt = pyplot()
     out = Path(out_dir)
     paths = []
-    fig, axes = plt.subplots(1, 6, figsize=(22, 3.6))
-    xs = np.linspace(-5, 5, 201)
-    for i, name in enumerate(PARAM_NAMES):
-        ax = axes[i]
-        v = perf.pull[:, i]
-        ax.hist(v, bins=60, range=(-5, 5), density=True, histtype="step", color="C0")
-        ax.plot(xs, np.exp(-0.5 * xs**2) / np.sqrt(2 * np.pi), "k--", lw=0.8)
-        if len(v):
-            ax.set_title(f"pull {name}: μ={np.mean(v):.3f} σ={np.std(v):.3f}", fontsize=9)
-    c = perf.chi2_ndf
-    axes[5].hist(c, bins=60, range=(0, 4), histtype="step", color="C1")
-    axes[5].set_title(f"χ²/ndf (mean {np.mean(c) if len(c) else float('nan'):.3f})", fontsize=9)
-    fig.suptitle(f"Kalman fit pulls, {len(c)} tracks" + (f"\n{caption}" if caption else ""),
-                 fontsize=10)
-    fig.tight_layout()
-    paths.append(save_figure(fig, out / "fit_pulls.png"))
+    with _hep.style():
+        fig, axes = plt.subplots(1, 6, figsize=(22, 3.8))
+        xs = np.linspace(-5, 5, 201)
+        pull_edges = np.linspace(-5, 5, 61)
+        for i, name in enumerate(PARAM_NAMES):
+            ax = axes[i]
+            v = perf.pull[:, i]
+            # the pulls' histogram (boost-histogram when installed), as a density in [-5, 5]
+            counts = _hep.bin_counts(v, pull_edges, last_closed=True)
+            _hep.draw_steps(ax, pull_edges, _hep.density(counts, pull_edges), color="C0",
+                            label="fitted tracks")
+            ax.plot(xs, np.exp(-0.5 * xs**2) / np.sqrt(2 * np.pi), "k--", lw=0.8,
+                    label="N(0, 1)")
+            ax.set_xlim(-5, 5)
+            ax.set_xlabel(f"pull {name}")
+            if len(v):
+                ax.set_title(f"pull {name}: μ={np.mean(v):.3f} σ={np.std(v):.3f}", fontsize=9)
+        axes[0].set_ylabel("density")
+        axes[0].legend(loc="upper left", fontsize=7)
+        c = perf.chi2_ndf
+        chi2_edges = np.linspace(0, 4, 61)
+        _hep.draw_steps(axes[5], chi2_edges, _hep.bin_counts(c, chi2_edges, last_closed=True),
+                        color="C1")
+        axes[5].set_xlim(0, 4)
+        axes[5].set_xlabel("χ²/ndf")
+        axes[5].set_ylabel("tracks")
+        axes[5].set_title(f"χ²/ndf (mean {np.mean(c) if len(c) else float('nan'):.3f})",
+                          fontsize=9)
+        _hep.experiment_label(fig)
+        fig.suptitle(f"Kalman fit pulls, {len(c)} tracks" + (f"\n{caption}" if caption else ""),
+                     fontsize=10)
+        fig.tight_layout()
+        paths.append(save_figure(fig, out / "fit_pulls.png"))
 
-    b = perf.binned()
-    centers = np.sqrt(b["edges"][1:] * b["edges"][:-1])
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for ax, key, lab, scale in ((axes[0], "d0", "σ(d0) [µm]", 1e3), (axes[1], "z0", "σ(z0) [µm]", 1e3),
-                                (axes[2], "pt_rel", "σ(pT)/pT [%]", 100.0)):
-        ax.plot(centers, b[key] * scale, "o-")
-        ax.set_xscale("log")
-        ax.set_xlim(b["edges"][0], b["edges"][-1])
-        plain_log_ticks(ax, b["edges"][0], b["edges"][-1])
-        ax.set_xlabel("true pT [GeV]")
-        ax.set_ylabel(lab)
-        ax.grid(alpha=0.3)
-    fig.suptitle(f"Kalman fit resolutions (standard deviation per bin), {len(c)} tracks"
-                 + (f"\n{caption}" if caption else ""), fontsize=10)
-    fig.tight_layout()
-    paths.append(save_figure(fig, out / "fit_resolution.png"))
+        b = perf.binned()
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+        for ax, key, lab, scale in ((axes[0], "d0", "σ(d0) [µm]", 1e3),
+                                    (axes[1], "z0", "σ(z0) [µm]", 1e3),
+                                    (axes[2], "pt_rel", "σ(pT)/pT [%]", 100.0)):
+            drawn = _hep.draw_points(ax, b["edges"], [b[key] * scale], marker="o")
+            ax.set_xscale("log")
+            ax.set_xlim(b["edges"][0], b["edges"][-1])
+            plain_log_ticks(ax, b["edges"][0], b["edges"][-1])
+            ax.set_xlabel("true pT [GeV]")
+            ax.set_ylabel(lab)
+            ax.grid(alpha=0.3)
+            if not drawn:
+                ax.text(0.5, 0.5, "no bin with >= 3 tracks", ha="center", va="center",
+                        transform=ax.transAxes, color="0.4")
+        _hep.experiment_label(fig)
+        fig.suptitle(f"Kalman fit resolutions (standard deviation per bin of true pT; bins "
+                     f"with >= 3 tracks), {len(c)} tracks" + (f"\n{caption}" if caption else ""),
+                     fontsize=10)
+        fig.tight_layout()
+        paths.append(save_figure(fig, out / "fit_resolution.png"))
     return paths

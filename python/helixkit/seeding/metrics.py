@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .._hep import bin_counts, check_edges
 from .._validation import as_numpy
 from ..data import Event, Table, layer_key
 
@@ -251,29 +252,23 @@ def _binned(
     seed_value: np.ndarray | None,
     is_true: np.ndarray,
 ) -> BinnedSeedingMetrics:
-    if edges.ndim != 1 or len(edges) < 2 or not np.all(np.diff(edges) > 0):
-        msg = f"{name}_edges must be a strictly increasing 1-D array with >= 2 edges"
-        raise ValueError(msg)
+    edges = check_edges(edges, f"{name}_edges")
     nb = len(edges) - 1
-    idx = np.searchsorted(edges, value, side="right") - 1
-    inside = sel & (idx >= 0) & (idx < nb)
-    b = idx[inside]
-    cnt = per_particle[inside]
-    n_sel = np.bincount(b, minlength=nb)
-    n_match = np.bincount(b, weights=(cnt > 0), minlength=nb)
-    n_true = np.bincount(b, weights=cnt, minlength=nb)
-    n_dup = np.bincount(b, weights=(cnt > 1), minlength=nb)
+    # the selected particles' histograms (boost-histogram when installed, else numpy)
+    value_sel, cnt = value[sel], per_particle[sel]
+    n_sel = bin_counts(value_sel, edges)
+    n_match = bin_counts(value_sel, edges, cnt > 0)
+    n_true = bin_counts(value_sel, edges, cnt)
+    n_dup = bin_counts(value_sel, edges, cnt > 1)
     eff = _ratio(n_match, n_sel)
     with np.errstate(invalid="ignore"):
         err = np.sqrt(eff * (1 - eff) / np.where(n_sel > 0, n_sel, np.nan))
     fake = np.full(nb, np.nan)
     n_seeds = np.zeros(nb, dtype=np.int64)
     if seed_value is not None:
-        sidx = np.searchsorted(edges, seed_value, side="right") - 1
-        ok = np.isfinite(seed_value) & (sidx >= 0) & (sidx < nb)
-        n_seeds = np.bincount(sidx[ok], minlength=nb)
-        n_fake = np.bincount(sidx[ok], weights=~is_true[ok], minlength=nb)
-        fake = _ratio(n_fake, n_seeds)
+        seed_value = np.where(np.isfinite(seed_value), seed_value, np.nan)  # +-inf: not binned
+        n_seeds = bin_counts(seed_value, edges)
+        fake = _ratio(bin_counts(seed_value, edges, ~is_true), n_seeds)
     return BinnedSeedingMetrics(
         variable=name,
         edges=edges,

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .._hep import pass_total
 from .._table import format_table
 from ..data import Event
 from ..nn.registry import pretrained
@@ -358,8 +359,7 @@ def _next_hit_plots(metrics: dict[str, Any], follows: dict[float, dict[str, Any]
             ok = (r["_fraction"] >= 0.75) & r["_majority"]
             for ax, var, bins, lab in ((axes[0], r["_pt"], np.geomspace(1, 100, 11), "pT [GeV]"),
                                        (axes[1], r["_eta"], np.linspace(-4, 4, 17), "η")):
-                n, _ = np.histogram(var, bins)
-                k, _ = np.histogram(var[ok], bins)
+                k, n = pass_total(var, ok, bins, last_closed=True)  # as np.histogram's bins
                 with np.errstate(invalid="ignore", divide="ignore"):
                     eff = k / n
                 err = np.sqrt(np.clip(eff * (1 - eff), 0, None) / np.maximum(n, 1))
