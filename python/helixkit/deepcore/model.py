@@ -48,6 +48,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._files import atomic_path
+from .._memory import raise_mmap_threshold
 from .._validation import as_numpy, require
 from ..data.event import Table
 from ..nn.registry import register_model
@@ -273,6 +274,7 @@ class DeepCoreModel(nn.Module):
         """(rows, probabilities, physical parameters) per batch of checked inputs; the
         arrays are reused from batch to batch (copy what you keep)."""
         self.eval()
+        raise_mmap_threshold()   # the batches' activations reused, not mapped anew
         prob = torch.empty((batch_size, N_OVERLAPS, WINDOW, WINDOW))
         par = torch.empty((batch_size, N_OVERLAPS, N_PARAMS, WINDOW, WINDOW))
         with torch.inference_mode():
@@ -301,6 +303,7 @@ class DeepCoreModel(nn.Module):
             raise ValueError(msg)
         thr, high = _checked_thresholds(thresholds, raised)
         self.eval()
+        raise_mmap_threshold()   # the batches' activations reused, not mapped anew
         bs = int(batch_size)
         prob = torch.empty((bs, N_OVERLAPS, WINDOW, WINDOW))
         scale = self.param_scale.view(N_PARAMS).numpy()
