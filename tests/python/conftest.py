@@ -26,3 +26,24 @@ def simd_outputs():
     subprocesses, with the run-time AVX2 kernels allowed and with HELIXKIT_SIMD=sse2
     forcing the baseline ones (the choice is made once per process)."""
     return lambda script: {simd: _run_with_simd(script, simd) for simd in ("auto", "sse2")}
+
+
+@pytest.fixture
+def demo_report(tmp_path):
+    """A stand-in for the demo's Report: ``out_dir`` = tmp_path, ``results`` and ``tables``
+    collected, every plot checked to exist."""
+
+    class Report:
+        out_dir = tmp_path
+
+        def __init__(self) -> None:
+            self.results: dict = {}
+            self.tables: list = []
+
+        def table(self, title, rows, headers):
+            self.tables.append((title, rows, headers))
+
+        def plot(self, path):
+            assert path.exists()
+
+    return Report()

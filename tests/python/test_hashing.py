@@ -346,22 +346,11 @@ def test_study_runs_and_cli_registers(tmp_path):
         hashing_study.run_study(tmp_path, n_events=0)
 
 
-def test_demo_stage(tmp_path):
+def test_demo_stage(demo_report):
     from helixkit.data import simulate_event
     from helixkit.seeding.hashing_study import demo_stage
 
-    class Report:
-        out_dir = tmp_path
-        results: dict = {}
-        tables: list = []
-
-        def table(self, title, rows, headers):
-            self.tables.append((title, rows, headers))
-
-        def plot(self, path):
-            assert path.exists()
-
-    rep = Report()
+    rep = demo_report
     demo_stage([simulate_event(mu=4, seed=1)], rep, n_threads=1, seed=0,
                hashing_config=HashingConfig(bucket_size=30, phi_bins=20))
     res = rep.results["hashing"]

@@ -243,23 +243,12 @@ def test_study_auto_rows(tmp_path):
 
 
 @pytest.mark.parametrize("given", [None, "auto"])
-def test_demo_stage_reports_the_choice_and_runs_the_rule_when_asked(tmp_path, given):
+def test_demo_stage_reports_the_choice_and_runs_the_rule_when_asked(demo_report, given):
     from helixkit.data import simulate_event
     from helixkit.seeding.hashing_study import demo_stage
 
-    class Report:
-        out_dir = tmp_path
-        results: dict = {}
-        tables: list = []
-
-        def table(self, title, rows, headers):
-            self.tables.append((title, rows, headers))
-
-        def plot(self, path):
-            assert path.exists()
-
     ev = simulate_event(mu=4, seed=1)
-    rep = Report()
+    rep = demo_report
     demo_stage([ev], rep, n_threads=1, seed=0, hashing_config=given)
     res = rep.results["hashing"]
     n = int(np.isin(ev.hits["volume_id"], ev.geometry.pixel_volumes).sum())
