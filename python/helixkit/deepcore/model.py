@@ -259,37 +259,42 @@ class DeepCoreModel(nn.Module):
         tensors of a floating dtype). Bad shapes, dtypes or NaN / inf are a ``ValueError``
         naming the input."""
         c, j = check_inputs(charge, jet)
-        if int(batch_size) != batch_size or batch_size < 1:
-            msg = f"batch_size (={batch_size!r}) must be an integer >= 1"
-            raise ValueError(msg)
+        bs = _batch_size(batch_size)
         n = len(c)
         prob = np.empty((n, N_OVERLAPS, WINDOW, WINDOW), np.float32)
         par = np.empty((n, N_OVERLAPS, N_PARAMS, WINDOW, WINDOW), np.float32)
-        for s, pb, qb in self._batches(c, j, int(batch_size)):
+        for s, pb, qb in self._batches(c, j, bs):
             prob[s], par[s] = pb, qb
         return prob, par
+
+    def _raw_batches(self, c: np.ndarray, j: np.ndarray, batch_size: int
+                     ) -> Iterator[tuple[slice, np.ndarray, torch.Tensor]]:
+        """(rows, probabilities, standardised parameters (m, K * P, W, W) in the channels-last
+        layout) per batch of checked inputs; the probability array is reused from batch to
+        batch (copy what you keep)."""
+        self.eval()
+        raise_mmap_threshold()   # the batches' activations reused, not mapped anew
+        prob = torch.empty((batch_size, N_OVERLAPS, WINDOW, WINDOW))
+        with torch.inference_mode():
+            for i in range(0, len(c), batch_size):
+                s = slice(i, min(i + batch_size, len(c)))
+                logits, p = self._maps(torch.from_numpy(c[s]), torch.from_numpy(j[s]))
+                yield s, torch.sigmoid(logits, out=prob[: s.stop - s.start]).numpy(), p
 
     def _batches(self, c: np.ndarray, j: np.ndarray, batch_size: int
                  ) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
         """(rows, probabilities, physical parameters) per batch of checked inputs; the
         arrays are reused from batch to batch (copy what you keep)."""
-        self.eval()
-        raise_mmap_threshold()   # the batches' activations reused, not mapped anew
-        prob = torch.empty((batch_size, N_OVERLAPS, WINDOW, WINDOW))
         par = torch.empty((batch_size, N_OVERLAPS, N_PARAMS, WINDOW, WINDOW))
-        with torch.inference_mode():
-            for i in range(0, len(c), batch_size):
-                s = slice(i, min(i + batch_size, len(c)))
-                m = s.stop - s.start
-                logits, p = self._maps(torch.from_numpy(c[s]), torch.from_numpy(j[s]))
-                # written into the reused float32 buffers, no temporaries; a multiply and
-                # an add, each rounded (as physical() and find_crossings compute them)
-                torch.sigmoid(logits, out=prob[:m])
-                out = par[:m]
-                torch.mul(p.view(m, N_OVERLAPS, N_PARAMS, WINDOW, WINDOW), self.param_scale,
-                          out=out)
-                out += self.param_offset
-                yield s, prob[:m].numpy(), out.numpy()
+        for s, pb, p in self._raw_batches(c, j, batch_size):
+            m = s.stop - s.start
+            # into the reused float32 buffer, no temporaries; a multiply and an add, each
+            # rounded (as physical() and find_crossings compute them)
+            out = par[:m]
+            torch.mul(p.view(m, N_OVERLAPS, N_PARAMS, WINDOW, WINDOW), self.param_scale,
+                      out=out)
+            out += self.param_offset
+            yield s, pb, out.numpy()
 
     def find_crossings(self, charge: Any, jet: Any, *,
                        thresholds: Sequence[float] = THRESHOLDS,
@@ -298,31 +303,19 @@ class DeepCoreModel(nn.Module):
         """:meth:`predict` followed by :func:`crossings`, batch by batch: only the fired
         pixels' parameters are kept, so the full (N, K, P, W, W) maps are never held."""
         c, j = check_inputs(charge, jet)
-        if int(batch_size) != batch_size or batch_size < 1:
-            msg = f"batch_size (={batch_size!r}) must be an integer >= 1"
-            raise ValueError(msg)
+        bs = _batch_size(batch_size)
         thr, high = _checked_thresholds(thresholds, raised)
-        self.eval()
-        raise_mmap_threshold()   # the batches' activations reused, not mapped anew
-        bs = int(batch_size)
-        prob = torch.empty((bs, N_OVERLAPS, WINDOW, WINDOW))
         scale = self.param_scale.view(N_PARAMS).numpy()
         offset = self.param_offset.view(N_PARAMS).numpy()
         parts: list[tuple[np.ndarray, ...]] = []
-        with torch.inference_mode():
-            for i in range(0, len(c), bs):
-                s = slice(i, min(i + bs, len(c)))
-                m = s.stop - s.start
-                logits, p = self._maps(torch.from_numpy(c[s]), torch.from_numpy(j[s]))
-                pb = torch.sigmoid(logits, out=prob[:m]).numpy()
-                w, k, r, q = _fired(pb, c[s], thr, high)
-                # only the fired pixels' parameters: gathered from the channels-last maps
-                # (N, W, W, K * P) and converted as predict converts them (multiply, add)
-                cl = p.permute(0, 2, 3, 1).numpy()
-                std = cl[w[:, None], r[:, None], q[:, None],
-                         N_PARAMS * k[:, None] + np.arange(N_PARAMS)]
-                vals = std * scale + offset
-                parts.append((w + s.start, k, r, q, vals, pb[w, k, r, q]))
+        for s, pb, p in self._raw_batches(c, j, bs):
+            w, k, r, q = _fired(pb, c[s], thr, high)
+            # only the fired pixels' parameters: gathered from the channels-last maps
+            # (N, W, W, K * P) and converted as predict converts them (multiply, add)
+            cl = p.permute(0, 2, 3, 1).numpy()
+            std = cl[w[:, None], r[:, None], q[:, None],
+                     N_PARAMS * k[:, None] + np.arange(N_PARAMS)]
+            parts.append((w + s.start, k, r, q, std * scale + offset, pb[w, k, r, q]))
         if not parts:
             z = np.zeros(0, np.int64)
             return _crossing_table(z, z, z, z, np.zeros((0, N_PARAMS), np.float32),
@@ -349,6 +342,13 @@ def _float_array(a: Any, name: str, tail: tuple[int, ...]) -> np.ndarray:
         msg = f"{name} must be finite, found {arr[bad]} at {bad}"
         raise ValueError(msg)
     return arr
+
+
+def _batch_size(batch_size: Any) -> int:
+    if int(batch_size) != batch_size or batch_size < 1:
+        msg = f"batch_size (={batch_size!r}) must be an integer >= 1"
+        raise ValueError(msg)
+    return int(batch_size)
 
 
 def check_inputs(charge: Any, jet: Any) -> tuple[np.ndarray, np.ndarray]:
