@@ -237,17 +237,7 @@ class BruteForceKnn {
       if (idx == exclude) {
         continue;
       }
-      const Nb cand{d2, idx};
-      if (best.size() == k) {
-        if (!(cand < best.back())) {
-          continue;
-        }
-        best.pop_back();
-      }
-      best.insert(std::upper_bound(best.begin(), best.end(), cand), cand);
-      if (best.size() == k) {
-        bound = std::min(bound, best.back().dist2);
-      }
+      KdTree<value_t>::offer(best, k, Nb{d2, idx}, bound);
     }
   }
 

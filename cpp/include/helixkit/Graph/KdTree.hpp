@@ -125,6 +125,23 @@ class KdTree {
   };
 
   static constexpr std::uint32_t npos = std::numeric_limits<std::uint32_t>::max();
+
+  /// Offer `cand` to the k best so far (`best`, sorted by (distance, index)): kept if
+  /// fewer than k are held or it precedes the k-th; once k are held, `bound` shrinks to
+  /// the k-th distance. The rule of every kNN search here (tree and brute force alike).
+  static void offer(std::vector<Neighbor>& best, std::size_t k, const Neighbor& cand,
+                    value_t& bound) {
+    if (best.size() == k) {
+      if (!(cand < best.back())) {
+        return;
+      }
+      best.pop_back();
+    }
+    best.insert(std::upper_bound(best.begin(), best.end(), cand), cand);
+    if (best.size() == k) {
+      bound = std::min(bound, best.back().dist2);
+    }
+  }
   static constexpr bool kChebyshev = metric_v == KdMetric::eChebyshev;
   /// Dimensions up to this get a compile-time specialised search (17: a
   /// 16-dimensional latent space plus one variable, the joint space of
@@ -729,17 +746,7 @@ class KdTree {
           if (idx == st.exclude) {
             continue;
           }
-          const Neighbor cand{acc[i], idx};
-          if (best.size() == st.k) {
-            if (!(cand < best.back())) {
-              continue;
-            }
-            best.pop_back();
-          }
-          best.insert(std::upper_bound(best.begin(), best.end(), cand), cand);
-          if (best.size() == st.k) {
-            st.bound = std::min(st.bound, best.back().dist2);
-          }
+          offer(best, st.k, Neighbor{acc[i], idx}, st.bound);
         }
       }
       return true;
