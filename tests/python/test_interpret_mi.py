@@ -108,6 +108,45 @@ def test_thread_count_invariant():
         np.testing.assert_array_equal(u, v)
 
 
+@pytest.mark.parametrize("case", ["saturated", "ties", "gaussian"])
+def test_1d_grid_equals_brute_force_on_dense_coordinates(case):
+    """The 1-D x 1-D path (rank-space grid, row ranges by binary search) against the
+    definition: the k-th smallest max-norm distance and the counts strictly within it,
+    where one coordinate is dense (a saturated tanh: the k-th distance spans many grid
+    columns) or has ties."""
+    rng = np.random.default_rng(11)
+    n, k = 2500, 3
+    u = rng.normal(size=n)
+    if case == "saturated":
+        x = np.tanh(4.0 * u)
+    elif case == "ties":
+        x = np.round(u, 1)
+    else:
+        x = u
+    y = 0.5 * u + rng.normal(size=n)
+    radius, nx, ny = ksg_counts(x[:, None], y[:, None], k, n_threads=2)
+    d = np.maximum(np.abs(x[:, None] - x[None, :]), np.abs(y[:, None] - y[None, :]))
+    np.fill_diagonal(d, np.inf)
+    ref = np.sort(d, axis=1)[:, k - 1]
+    np.testing.assert_array_equal(radius, ref)
+    np.testing.assert_array_equal(nx, (np.abs(x[:, None] - x[None, :]) < ref[:, None]).sum(1) - 1)
+    np.testing.assert_array_equal(ny, (np.abs(y[:, None] - y[None, :]) < ref[:, None]).sum(1) - 1)
+
+
+def test_neuron_table_is_thread_count_invariant():
+    """The table runs neurons side by side, one thread each: any n_threads, same table."""
+    rng = np.random.default_rng(12)
+    v = rng.normal(size=(2000, 3))
+    acts = np.tanh(v @ rng.normal(size=(3, 5)) + 0.3 * rng.normal(size=(2000, 5)))
+    acts[:, 2] = 1.0                         # a dead neuron: MI 0
+    variables = {"a": v[:, 0], "b": v[:, 1], "label": (v[:, 2] > 0).astype(np.int64)}
+    one = neuron_mi_table(acts, variables, discrete=("label",), n_threads=1)
+    for nt in (2, 3, 0):
+        other = neuron_mi_table(acts, variables, discrete=("label",), n_threads=nt)
+        np.testing.assert_array_equal(other.values, one.values)
+    assert (one.values[2] == 0).all() and (one.values[[0, 1, 3, 4]] > 0).any()
+
+
 def test_bad_input_names_the_field():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(100, 2))

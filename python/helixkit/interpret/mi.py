@@ -8,7 +8,9 @@ max-norm on the native k-d tree (``helixkit.graph.ksg_counts``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -309,13 +311,25 @@ def neuron_mi_table(
         msg = f"names has {len(names)} entries for {m} neurons"
         raise ValueError(msg)
     values = np.zeros((m, len(vars_)))
-    for i in _live_columns(acts):
+    items = list(vars_.items())
+
+    def neuron(i: int) -> np.ndarray:
+        # one thread per neuron, the neurons side by side: a single 1-D MI at 10^5 samples
+        # gains only 1.35x from a second thread, a table of them 2x from two at once; each
+        # MI is the same for any thread count, so the table is too
         col = np.ascontiguousarray(acts[:, i : i + 1] / acts[:, i].std())
-        for j, (name, v) in enumerate(vars_.items()):
-            if name in discrete:
-                values[i, j] = _mi_cd(col, v, k, n_threads)
-            else:
-                values[i, j] = _mi_cc(col, v, k, n_threads)
+        return np.array([_mi_cd(col, v, k, 1) if name in discrete else _mi_cc(col, v, k, 1)
+                         for name, v in items])
+
+    live = _live_columns(acts)
+    workers = min(n_threads or (os.cpu_count() or 1), len(live))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:   # the kernels release the GIL
+            rows = list(pool.map(neuron, live))
+    else:
+        rows = [neuron(i) for i in live]
+    for i, row in zip(live, rows, strict=True):
+        values[i] = row
     return MITable(names, tuple(vars_), values)
 
 
