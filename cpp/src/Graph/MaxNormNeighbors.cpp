@@ -261,10 +261,6 @@ void kthDistance2D(const SortedAxis<value_t>& ax, const SortedAxis<value_t>& ay,
   std::vector<std::uint32_t>().swap(cell);
   const value_t inf = std::numeric_limits<value_t>::infinity();
   const auto gi = static_cast<std::ptrdiff_t>(g);
-  std::vector<std::uint32_t> rowIndex(g);  // 0 .. g - 1, for the row searches
-  for (std::size_t y = 0; y < g; ++y) {
-    rowIndex[y] = static_cast<std::uint32_t>(y);
-  }
   parallelChunks(g * g, 64, nThreads, [&](std::size_t, std::size_t cBegin, std::size_t cEnd) {
     std::vector<value_t> best(k);
     for (std::size_t c = cBegin; c < cEnd; ++c) {
@@ -314,8 +310,6 @@ void kthDistance2D(const SortedAxis<value_t>& ax, const SortedAxis<value_t>& ay,
             const std::size_t row = static_cast<std::size_t>(y1) * g;
             offer(start[row + xa], start[row + xb + 1]);
           }
-          auto ya = static_cast<std::size_t>(std::max<std::ptrdiff_t>(y0 + 1, 0));
-          auto yb = static_cast<std::size_t>(std::min<std::ptrdiff_t>(y1 - 1, gi - 1));
           if (!(std::min(gx0, gx1) < kth)) {
             continue;  // neither side column is near enough
           }
@@ -325,21 +319,20 @@ void kthDistance2D(const SortedAxis<value_t>& ax, const SortedAxis<value_t>& ay,
           // when one coordinate is dense (a saturated activation: the k-th
           // distance spans many columns). The rows skipped are those the
           // test below would reject, so the offers are the same.
-          const auto ucy = static_cast<std::size_t>(cy);
-          ya = static_cast<std::size_t>(
-              std::partition_point(rowIndex.begin() + static_cast<std::ptrdiff_t>(ya),
-                                   rowIndex.begin() + static_cast<std::ptrdiff_t>(ucy),
-                                   [&](std::uint32_t y) {
-                                     return !(std::max(qy - rowHi[y], value_t(0)) < kth);
+          const auto yFirst = std::max<std::ptrdiff_t>(y0 + 1, 0);
+          const auto yLast = std::min<std::ptrdiff_t>(y1 - 1, gi - 1);
+          const auto ya = static_cast<std::size_t>(
+              std::partition_point(rowHi.begin() + yFirst, rowHi.begin() + cy,
+                                   [&](value_t hi) {
+                                     return !(std::max(qy - hi, value_t(0)) < kth);
                                    }) -
-              rowIndex.begin());
-          yb = static_cast<std::size_t>(
-                   std::partition_point(rowIndex.begin() + static_cast<std::ptrdiff_t>(ucy) + 1,
-                                        rowIndex.begin() + static_cast<std::ptrdiff_t>(yb) + 1,
-                                        [&](std::uint32_t y) {
-                                          return std::max(rowLo[y] - qy, value_t(0)) < kth;
-                                        }) -
-                   rowIndex.begin()) - 1;
+              rowHi.begin());
+          const auto yb = static_cast<std::size_t>(
+              std::partition_point(rowLo.begin() + cy + 1, rowLo.begin() + yLast + 1,
+                                   [&](value_t lo) {
+                                     return std::max(lo - qy, value_t(0)) < kth;
+                                   }) -
+              rowLo.begin() - 1);
           for (int side = 0; side < 2; ++side) {
             const value_t gap = side == 0 ? gx0 : gx1;
             if (!(gap < kth)) {
