@@ -82,9 +82,11 @@ def _print_comparison(run, cmp) -> None:
     print("\n| stage [ms / event] | ACTS | helixkit | helixkit / ACTS |\n|---|---|---|---|")
     stages = (("space points", a["spacepoints"], None), ("seeding", a["seeding"], h["seeding"]),
               ("track parameters", a["parameters"], h["parameters"]),
-              ("CKF", a["ckf"], h["ckf"]), ("final fit", None, h["fit"]),
+              ("CKF (ACTS's smooths and extrapolates inside)", a["ckf"], h["ckf"]),
               ("ambiguity resolution", a["ambiguity"], h["ambiguity"]),
               ("chain (sum)", a["chain"], h["chain"]),
+              ("refit of the kept tracks (`refit=True`; in the chain above only with it)",
+               None, h["refit"]),
               ("helixkit reconstruct wall", None, h["wall"]))
     for name, x, y in stages:
         xs = "-" if x is None else f"{x:.2f}"
@@ -92,9 +94,8 @@ def _print_comparison(run, cmp) -> None:
         rs = f"{y / x:.2f}" if x and y else "-"
         print(f"| {name} | {xs} | {ys} | {rs} |")
     r = cmp["ratio_helixkit_over_acts"]
-    print(f"\nhelixkit / ACTS: CKF {r['ckf']:.3f}, CKF + final fit {r['ckf_fit']:.3f} (ACTS's "
-          f"TrackFindingAlgorithm smooths and extrapolates inside), chain {r['chain']:.3f}, "
-          f"reconstruct wall / ACTS chain {r['chain_wall']:.3f}")
+    print(f"\nhelixkit / ACTS: CKF {r['ckf']:.3f}, chain {r['chain']:.3f}, chain with the "
+          f"refit {r['chain_refit']:.3f}, reconstruct wall / ACTS chain {r['chain_wall']:.3f}")
 
 
 def report(n_events: int = 3, particles: int = 1000, repeat: int = 3) -> None:

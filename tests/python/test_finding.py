@@ -252,12 +252,16 @@ def _truth_seeds(ev: Event) -> tuple[np.ndarray, np.ndarray]:
     return np.array(seeds), np.array(owners)
 
 
-def test_truth_seeds_reproduce_truth_tracks_and_pulls():
+@pytest.mark.parametrize("fit", [True, False], ids=["refit", "ckf_own"])
+def test_truth_seeds_reproduce_truth_tracks_and_pulls(fit):
+    # ckf_own: the CKF's own perigee state (the chain's default, no refit) must carry the
+    # scattering of the material inside the innermost measurement, and its chi2 be the
+    # two-way filter's (chi2/ndf ~ 1)
     ev = simulate_event(mu=60, seed=7, noise_fraction=0.0)
     seeds, owner = _truth_seeds(ev)
     cfg = finding.CkfConfig(seed_deduplication=False,
                             selector=finding.TrackSelectorConfig(n_measurements_min=3))
-    tr = finding.find_tracks_ckf(ev, seeds, config=cfg)
+    tr = finding.find_tracks_ckf(ev, seeds, config=cfg, fit=fit)
     pid = ev.hit_particle_id
     parts = ev.particles
     prow = {int(p): i for i, p in enumerate(parts["particle_id"])}
@@ -266,7 +270,7 @@ def test_truth_seeds_reproduce_truth_tracks_and_pulls():
                           minlength=parts.n_rows)
     n_truth = n_truth[np.argsort(np.argsort(parts["particle_id"]))]
     found_hits = truth_hits = n_considered = 0
-    pulls = []
+    pulls, chi2ndf = [], []
     by_seed = dict(zip(tr.seed.tolist(), range(len(tr))))
     truth_params, _ = fitting.perigee_from_momenta(
         np.stack([parts["vx"], parts["vy"], parts["vz"]], 1),
@@ -287,7 +291,9 @@ def test_truth_seeds_reproduce_truth_tracks_and_pulls():
             d = tr.params[k] - truth_params[i]
             d[2] = (d[2] + np.pi) % (2 * np.pi) - np.pi
             pulls.append(d / np.sqrt(np.diag(tr.cov[k])))
+            chi2ndf.append(tr.chi2[k] / tr.ndf[k])
     assert found_hits / truth_hits >= 0.99, found_hits / truth_hits
+    assert 0.9 < np.mean(chi2ndf) < 1.1, np.mean(chi2ndf)
     pulls = np.array(pulls)
     assert len(pulls) > 150
     width = np.std(pulls, axis=0)
@@ -381,7 +387,21 @@ def test_metrics_of_the_chain_on_simulation():
     assert m.efficiency > 0.95
     assert m.fake_rate < 0.02
     assert m.duplicate_rate < 0.02
-    assert set(tr.timing) == {"seeding", "parameters", "ckf", "fit", "ambiguity"}
+    assert set(tr.timing) == {"seeding", "parameters", "ckf", "ambiguity"}
+    # the refit: the same tracks (ambiguity resolution came before it), parameters within
+    # a fraction of their errors of the CKF's own
+    ref = finding.reconstruct(ev, refit=True)
+    assert set(ref.timing) == {"seeding", "parameters", "ckf", "ambiguity", "fit"}
+    ok = ref.status == 0
+    assert ok.mean() > 0.95
+    same = np.isin(tr.seed, ref.seed[ok])
+    a = tr.take(same)
+    b = ref.take(np.isin(ref.seed, a.seed))
+    np.testing.assert_array_equal(a.hits, b.hits)
+    d = (a.params - b.params) / np.sqrt(np.einsum("nii->ni", b.cov))
+    assert np.median(np.abs(d), axis=0).max() < 0.2, np.median(np.abs(d), axis=0)
+    with pytest.raises(TypeError, match="refit"):
+        finding.reconstruct(ev, refit="yes")
 
 
 def test_hashing_chain_runs():

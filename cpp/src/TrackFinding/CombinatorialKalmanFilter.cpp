@@ -513,7 +513,6 @@ struct Workspace {
   std::vector<const Candidate*> overlap;
   std::vector<std::int64_t> outer;
   std::vector<std::int8_t> outerOutlier;
-  std::vector<double> outerChi2;
   std::vector<std::int64_t> refit;
   std::vector<std::int8_t> refitOutlier;
   /// The three measurements of the seed being followed.
@@ -1111,16 +1110,13 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   }
   auto& outer = ws.outer;  // measurement states, outermost first
   auto& outerOutlier = ws.outerOutlier;
-  auto& outerChi2 = ws.outerChi2;
   outer.clear();
   outerOutlier.clear();
-  outerChi2.clear();
   for (std::int32_t t = outward->tip; t >= 0;) {
     const Node& n = ws.nodes[static_cast<std::size_t>(t)];
     if (n.type != 2) {
       outer.push_back(n.meas);
       outerOutlier.push_back(n.type == 1 ? 1 : 0);
-      outerChi2.push_back(n.chi2);
     }
     t = n.parent;
   }
@@ -1146,7 +1142,6 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   std::int32_t addedMeas = 0;
   std::int32_t addedDims = 0;
   std::int32_t addedOutliers = 0;
-  double addedChi2 = 0.0;
   bool first = true;
   for (std::size_t k = 0; k < outer.size(); ++k) {
     refit.push_back(outer[k]);
@@ -1186,7 +1181,6 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
         refitOutlier.back() = 1;
         --addedMeas;
         addedDims -= static_cast<std::int32_t>(st.dim);
-        addedChi2 -= outerChi2[k];
         ++addedOutliers;
         continue;
       }
@@ -1197,7 +1191,6 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
     if (m_index.layered && seedMeasurement) {
       const std::int32_t n0 = in.nMeas;
       const std::int32_t d0 = in.dims;
-      const double c0 = in.chi2;
       in.tip = -1;
       overlapsOnLayer(in, layerOf(i), ws, res, &outer);
       const std::size_t mark = refit.size();
@@ -1208,11 +1201,15 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
       std::reverse(refit.begin() + static_cast<std::ptrdiff_t>(mark), refit.end());
       addedMeas += in.nMeas - n0;
       addedDims += in.dims - d0;
-      addedChi2 += in.chi2 - c0;
     }
   }
   std::swap(outer, refit);
   std::swap(outerOutlier, refitOutlier);
+  // The track's chi2 is the two-way filter's: the re-filter's (outermost to
+  // the seed's inner measurement) and then the inward pass's, one filter
+  // through every measurement (the outward pass started from the seed's
+  // prior and counted the seed's own measurements against it).
+  const double refilterChi2 = in.chi2;
   // (update counted the re-filtered measurements: the inward pass counts
   // only what it adds)
   in.tip = -1;
@@ -1253,14 +1250,17 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   res.nMeas = outward->nMeas + addedMeas + inner.nMeas;
   res.nOutliers = outward->nOutliers + addedOutliers + inner.nOutliers;
   res.nHoles = outward->nHoles + inner.nHoles;
-  res.chi2 = outward->chi2 + addedChi2 + inner.chi2;
+  res.chi2 = refilterChi2 + inner.chi2;
   res.ndf = outward->dims + addedDims + inner.dims - 5;
 
-  // ---- perigee parameters from the innermost filtered state ----
-  BoundVector x = inner.xm;
-  BoundMatrix p = inner.pm;
+  // ---- perigee parameters: the inward pass's state where it ended, past
+  // the innermost measurement's material and the passive surfaces inside it
+  // (the beam pipe), so their scattering is in the covariance. It carries the
+  // information of every measurement: what a smoother would give there. ----
+  BoundVector x = inner.x;
+  BoundMatrix p = inner.p;
   flip(x, p);
-  const auto pr = m_prop.propagate(*inner.sm, x, inner.sm->boundToFree(x), m_perigee,
+  const auto pr = m_prop.propagate(*inner.surface, x, inner.surface->boundToFree(x), m_perigee,
                                    kMinPath);
   if (!pr) {
     return res;

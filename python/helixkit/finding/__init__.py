@@ -3,7 +3,7 @@
 Quick start::
 
     from helixkit import finding
-    tracks = finding.reconstruct(event)                 # seeding → CKF → fit → ambiguity
+    tracks = finding.reconstruct(event)                 # seeding → CKF → ambiguity
     tracks.hits[tracks.offsets[i]:tracks.offsets[i + 1]]  # track i's hit rows
     tracks.params, tracks.chi2, tracks.n_holes, tracks.timing
 

@@ -1,4 +1,4 @@
-"""The classical chain end to end: seeding → parameters → CKF → fit → ambiguity resolution."""
+"""The classical chain end to end: seeding → parameters → CKF → ambiguity resolution (→ refit)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def reconstruct(
     geometry: Geometry | None = None,
     seeding_volumes: tuple[int, ...] | None = None,
     n_threads: int = 0,
+    refit: bool = False,
     keep_candidates: bool = False,
     **detector_options: Any,
 ) -> Tracks:
@@ -43,9 +44,14 @@ def reconstruct(
 
     Seeding (``"standard"``: grid triplet seeding, ``"hashing"``: hashing seeding
     with Annoy buckets) on the pixel volumes, track parameters from the seeds, the
-    combinatorial Kalman filter with the track selection, greedy ambiguity resolution,
-    then the final Kalman fit + smoother of the kept tracks to the perigee (the
-    selector's kinematic cuts applied again to the fitted parameters).
+    combinatorial Kalman filter with the track selection, then greedy ambiguity
+    resolution. As in ACTS's chain, a track's parameters are the CKF's own: its two-way
+    filter ends inside the innermost measurement with the information of every
+    measurement, where a smoother's state is the filter's, and is extrapolated from
+    there to the perigee (through the material it crossed); the χ² is that filter's.
+    With ``refit`` the kept tracks are refitted from scratch (Kalman fit + MBF smoother,
+    :func:`~helixkit.finding.final_fit`) and the selector's kinematic cuts are applied
+    again to the refitted parameters.
 
     Parameters
     ----------
@@ -60,9 +66,12 @@ def reconstruct(
         ``AmbiguityConfig.acts_generic()`` (3 shared hits).
     seeding_volumes : tuple of int, optional
         Default the geometry's pixel volumes, else (7, 8, 9).
+    refit : bool
+        Refit the kept tracks from scratch (the same pulls on the built-in simulation and
+        on ACTS events, docs/tracking.md; 15 % of the chain's time).
     keep_candidates : bool
-        Also keep the CKF's tracks before ambiguity resolution (not refitted: the CKF's
-        own perigee parameters), as ``info["candidates"]``.
+        Also keep the CKF's tracks before ambiguity resolution (never refitted), as
+        ``info["candidates"]``.
     **detector_options
         Passed to :func:`detector_for` (resolutions, material of derived surfaces,
         ``modules`` = :class:`ModulePlanes` of an ACTS detector).
@@ -70,7 +79,8 @@ def reconstruct(
     Returns
     -------
     Tracks
-        ``timing`` has seconds per stage: seeding, parameters, ckf, ambiguity, fit.
+        ``timing`` has seconds per stage: seeding, parameters, ckf, ambiguity (and fit,
+        with ``refit``).
         Seeds with two hits on one CKF surface (overlapping modules of one layer when the
         surfaces are derived per layer) or a hit on no surface are not followed
         (``info["n_seeds_unusable"]``); ``tracks.seed`` indexes all seeds found
@@ -81,6 +91,8 @@ def reconstruct(
         msg = f"seeding must be 'standard' or 'hashing', got {seeding!r}"
         raise ValueError(msg)
     nt = check_n_threads(n_threads)
+    for name, flag in (("refit", refit), ("keep_candidates", keep_candidates)):
+        require_instance(flag, bool, name, "bool")
     det = detector_for(event, geometry, **detector_options)
     geo = geometry if geometry is not None else event.geometry
     volumes = seeding_volumes if seeding_volumes is not None else (
@@ -99,8 +111,8 @@ def reconstruct(
     trip = np.asarray(seeds.triplets, dtype=np.int64).reshape(-1, 3)
     usable = seeds_on_distinct_surfaces(det, trip)
     ckf_cfg = CkfConfig() if ckf is None else ckf
-    # ACTS's order: CKF, ambiguity resolution, then the final fit of the tracks kept (the
-    # duplicates the resolution removes are never refitted)
+    # ACTS's order: CKF, ambiguity resolution, then (refit) the final fit of the tracks
+    # kept (the duplicates the resolution removes are never refitted)
     found = find_tracks_ckf(event, trip[usable], config=ckf_cfg, detector=det, fit=False,
                             n_threads=nt)
     keep = np.flatnonzero(usable)
@@ -111,7 +123,7 @@ def reconstruct(
     found.info["n_seeds_unusable"] = int((~usable).sum())
     tracks = resolve_ambiguities(found, AmbiguityConfig.acts_generic() if ambiguity is None
                                  else ambiguity)
-    if len(tracks):
+    if refit and len(tracks):
         tracks = final_fit(tracks, det, ckf_cfg, nt)
     if keep_candidates:
         tracks.info["candidates"] = found
