@@ -1170,27 +1170,14 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
       predictedFree = pr->free;
     }
     const bool seedMeasurement = i == ws.seed[1] || i == ws.seed[2];
-    if (!first0 && (seedMeasurement || i == ws.seed[0])) {
-      // The seed's own measurements, taken untested by the seed stage (the
-      // bottom against the seed's own prior), are tested with the
-      // information of the outer measurements: one beyond the outlier cut is
-      // an outlier (a seed with a wrong hit). The prediction carries on
-      // through the outlier's surface and its material (from the bottom's
-      // surface, an outlier too, the inward pass starts). (The other
-      // measurements passed the outward pass's test; testing them again here
-      // turns real hits of low-pT tracks into outliers: the re-filter goes
-      // from measurement to measurement without the material between.)
+    if (seedMeasurement && !first0) {
+      // The seed stage takes the seed's middle and top measurements untested;
+      // with the information of the outer measurements one beyond the outlier
+      // cut is an outlier (a seed with a wrong hit).
       if (!residualAndChi2(st, value(i), variance(i), mask(i))) {
         return res;
       }
       if (!(st.chi2 < m_cfg.chi2CutOffOutlier)) {
-        in.surface = &target;
-        in.x = st.xp;
-        in.p = st.pp;
-        in.f = predictedFree;
-        if (m_cfg.multipleScattering) {
-          addScattering(in.p, target, in.f, in.x[eBoundQOverP], m_cfg.mass);
-        }
         refitOutlier.back() = 1;
         --addedMeas;
         addedDims -= static_cast<std::int32_t>(st.dim);
