@@ -553,8 +553,9 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1, modules: bool = True,
             tm = dict(tr.timing)
             if not refit and len(tr):
                 # what the refit would add (its surfaces built outside the timing)
-                det = dets.setdefault(k, detector_for(ev, **extra))
-                tm["refit"] = final_fit(tr.take(np.arange(len(tr))), det, CkfConfig(),
+                if k not in dets:
+                    dets[k] = detector_for(ev, **extra)
+                tm["refit"] = final_fit(tr.take(np.arange(len(tr))), dets[k], CkfConfig(),
                                         n_threads).timing["fit"]
             timing.append(tm)
             if not passes:
@@ -583,7 +584,7 @@ def compare_chains(run: ActsCkfRun, *, n_threads: int = 1, modules: bool = True,
     # helixkit's CKF on ACTS's own seeds: the CKF compared without the seeding's differences
     on_acts = []
     for k, ev in enumerate(run.events):
-        det = detector_for(ev, **extra)
+        det = dets[k] if k in dets else detector_for(ev, **extra)
         trip = np.asarray(run.seeds[k], dtype=np.int64).reshape(-1, 3)
         r = np.hypot(ev.hits["x"], ev.hits["y"])[trip]
         trip = np.take_along_axis(trip, np.argsort(r, axis=1), axis=1)
