@@ -118,6 +118,24 @@ def test_missing_hit_is_one_hole():
     assert len(tr.track_hits(0)) == len(RADII) - 1
 
 
+def test_branch_far_below_the_pt_cut_is_dropped_early():
+    # a 0.3 GeV helix under a 0.5 GeV selector cut: its branch is many sigma below the cut
+    # after the seed, so it stops there (ACTS's chain follows it to the end and then drops
+    # it); with a cut below its pT it is found whole
+    geo = _geometry()
+    radii = RADII[:8]
+    ev = _event([_helix_hits(0.3, 0.5, 0.3, 1, radii=radii)], geo)
+    seeds = _seed(ev, 1)
+    low = finding.find_tracks_ckf(ev, seeds, config=finding.CkfConfig(
+        selector=finding.TrackSelectorConfig(pt_min=0.25)))
+    assert len(low) == 1 and low.n_measurements[0] == len(radii)
+    cut = finding.find_tracks_ckf(ev, seeds, config=finding.CkfConfig(
+        selector=finding.TrackSelectorConfig(pt_min=0.5)))
+    assert len(cut) == 0
+    assert cut.info["seed_status"][0] == finding.ckf.SEED_NOT_SELECTED
+    assert cut.info["n_propagations"] <= 4 < low.info["n_propagations"]
+
+
 def _predicted_chi2_per_mm2(geo: Geometry, t: np.ndarray, layer: int) -> float:
     """Predicted chi2 of a 1 mm z displacement of hit ``layer`` given the inner hits, from the
     Kalman filter with the CKF's starting parameters and covariance."""

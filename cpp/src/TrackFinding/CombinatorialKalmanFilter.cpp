@@ -184,9 +184,14 @@ class Navigator {
     double path = 0.0;
   };
 
-  /// The first surface crossed inside its bounds with minPath < s < maxPath.
+  /// The first surface crossed inside its bounds with minPath < s < maxPath
+  /// (surface `unbounded`, if any, counts wherever it is crossed).
   std::optional<Hit> next(const HelixPropagator& prop, const FreeVector& f,
-                          double maxPath, std::int64_t exclude) const {
+                          double maxPath, std::int64_t exclude,
+                          std::int64_t unbounded = -1) const {
+    auto within = [&](std::size_t i, double path) {
+      return static_cast<std::int64_t>(i) == unbounded || inside(prop, m_set[i], f, path);
+    };
     double best = maxPath;
     std::optional<Hit> hit;
     const double z = f[eFreePos2];
@@ -201,7 +206,7 @@ class Navigator {
       if (s <= kMinPath || static_cast<std::int64_t>(i) == exclude) {
         return true;
       }
-      if (inside(prop, m_set[i], f, s)) {
+      if (within(i, s)) {
         best = s;
         hit = Hit{i, s};
         return false;
@@ -215,7 +220,7 @@ class Navigator {
         return;
       }
       const auto s = prop.intersect(m_set[i], f, kMinPath);
-      if (s && *s < best && inside(prop, m_set[i], f, *s)) {
+      if (s && *s < best && within(i, *s)) {
         best = *s;
         hit = Hit{i, *s};
       }
@@ -302,7 +307,7 @@ class Navigator {
         continue;
       }
       const auto s = prop.intersect(m_set[i], f, kMinPath);
-      if (s && *s < best && inside(prop, m_set[i], f, *s)) {
+      if (s && *s < best && within(i, *s)) {
         best = *s;
         hit = Hit{i, *s};
       }
@@ -346,6 +351,9 @@ struct MeasurementIndex {
   std::vector<std::int64_t> offsets;  // per surface, into order / key
   std::vector<std::int64_t> order;
   std::vector<double> key;
+  /// The other layer coordinate, in key order (NaN where it is not
+  /// measured and so must not reject: a strip's loc1 without layers).
+  std::vector<double> other;
   std::vector<double> maxVar;  // per surface: max var0, max var1
   std::vector<double> offsetRange;  // per surface: min, max layer offset
   std::vector<std::uint8_t> keyCoord;
@@ -421,6 +429,7 @@ struct MeasurementIndex {
       order[static_cast<std::size_t>(fill[s]++)] = static_cast<std::int64_t>(i);
     }
     key.resize(nM);
+    other.resize(nM);
     for (std::size_t s = 0; s < nS; ++s) {
       const auto b = order.begin() + offsets[s];
       const auto e = order.begin() + offsets[s + 1];
@@ -431,8 +440,12 @@ struct MeasurementIndex {
         return kx < ky || (kx == ky && x < y);
       });
       for (auto it = b; it != e; ++it) {
-        key[static_cast<std::size_t>(it - order.begin())] =
-            layerCoords(m, static_cast<std::size_t>(*it))[c];
+        const auto i = static_cast<std::size_t>(*it);
+        const auto k = static_cast<std::size_t>(it - order.begin());
+        key[k] = layerCoords(m, i)[c];
+        const bool measured = layered || m.mask.empty() || (m.mask[i] & (1 << (1 - c))) != 0;
+        other[k] = measured ? layerCoords(m, i)[1 - c]
+                            : std::numeric_limits<double>::quiet_NaN();
       }
     }
   }
@@ -442,13 +455,34 @@ struct MeasurementIndex {
   template <typename fn_t>
   void visit(std::size_t s, double lo, double hi, double period,
              fn_t&& fn) const {
+    visitBox(s, lo, hi, period, 0.0, std::numeric_limits<double>::infinity(), 0.0,
+             std::forward<fn_t>(fn));
+  }
+  /// As visit, and only those whose other coordinate is within halfO of midO
+  /// (cyclic with periodO; an unmeasured one always is): a sequential scan
+  /// of the key-ordered coordinates, no look-up per rejected measurement.
+  template <typename fn_t>
+  void visitBox(std::size_t s, double lo, double hi, double period, double midO,
+                double halfO, double periodO, fn_t&& fn) const {
     const auto b = key.begin() + offsets[s];
     const auto e = key.begin() + offsets[s + 1];
     auto range = [&](double a, double z) {
       auto i0 = std::lower_bound(b, e, a);
       const auto i1 = std::upper_bound(i0, e, z);
-      for (; i0 != i1; ++i0) {
-        fn(order[static_cast<std::size_t>(i0 - key.begin())]);
+      auto k = static_cast<std::size_t>(i0 - key.begin());
+      const auto k1 = static_cast<std::size_t>(i1 - key.begin());
+      if (periodO > 0.0) {
+        for (; k != k1; ++k) {
+          if (!(std::abs(std::remainder(other[k] - midO, periodO)) > halfO)) {
+            fn(order[k]);
+          }
+        }
+        return;
+      }
+      for (; k != k1; ++k) {
+        if (!(std::abs(other[k] - midO) > halfO)) {
+          fn(order[k]);
+        }
       }
     };
     if (period > 0.0) {
@@ -491,6 +525,9 @@ struct SeedResult {
   std::int64_t nPropagations = 0;
   std::int64_t nChi2Tests = 0;
   std::int64_t maxLiveBranches = 0;
+  /// A branch was dropped below the selector's pT cut (a seed without a
+  /// track then counts as not selected, not failed).
+  bool droppedLowPt = false;
 };
 
 /// A compatible measurement: its predicted state on its own surface.
@@ -518,6 +555,9 @@ struct Workspace {
   /// The three measurements of the seed being followed.
   const std::int64_t* seed = nullptr;
 };
+
+/// How far (in standard deviations) below the selector's pT cut a branch is dropped.
+constexpr double kViableSigma = 5.0;
 
 class SeedFinder {
  public:
@@ -714,6 +754,18 @@ class SeedFinder {
       slope[1] = ratio(tt, tz) / r;      // phi
     }
   }
+  /// A branch whose pT lies more than kViableSigma standard deviations (of
+  /// its q/p) below the selector's ptMin cannot give a selected track.
+  bool viable(const Branch& c) const {
+    const double ptMin = m_cfg.selector.ptMin;
+    const double sinT = std::abs(std::sin(c.x[eBoundTheta]));
+    const double aq = std::abs(c.x[eBoundQOverP]);
+    if (!(ptMin > 0.0) || sinT >= ptMin * aq) {
+      return true;
+    }
+    const double sq = std::sqrt(std::max(c.p(eBoundQOverP, eBoundQOverP), 0.0));
+    return sinT >= ptMin * (aq - kViableSigma * sq);
+  }
   const Surface& surfaceOf(std::int64_t i) const {
     return m_set[static_cast<std::size_t>(m_m.surfaceId[static_cast<std::size_t>(i)])];
   }
@@ -819,7 +871,12 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
     finish(b, ws);
     return;
   }
-  const auto nav = m_nav.next(m_prop, b.f, b.pathLimit - b.path, b.layer);
+  // Stay on seed: the layer of the next seed measurement is crossed (the
+  // seed's hit is on it) even where the prediction passes just outside its
+  // bounds; otherwise the branch would wander on without it.
+  const std::int64_t seedLayer =
+      b.seedNext < 3 ? static_cast<std::int64_t>(layerOf(ws.seed[b.seedNext])) : -1;
+  const auto nav = m_nav.next(m_prop, b.f, b.pathLimit - b.path, b.layer, seedLayer);
   if (!nav) {
     finish(b, ws);
     return;
@@ -923,16 +980,8 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
     const double periodO = target.period(ko);
     const double midO = 0.5 * (loO + hiO);
     const double halfO = 0.5 * (hiO - loO);
-    m_index.visit(sid, lo, hi, target.period(kc), [&](std::int64_t i) {
-      // The marginal chi2 of one coordinate never exceeds the full one.
-      if (m_index.layered || (mask(i) & (1 << ko)) != 0) {
-        const double d = wrapPeriod(layerCoords(i)[ko] - midO, periodO);
-        if (std::abs(d) > halfO) {
-          return;
-        }
-      }
-      test(i);
-    });
+    // (the marginal chi2 of one coordinate never exceeds the full one)
+    m_index.visitBox(sid, lo, hi, target.period(kc), midO, halfO, periodO, test);
   } else {
     for (auto k = m_index.offsets[sid]; k < m_index.offsets[sid + 1]; ++k) {
       test(m_index.order[static_cast<std::size_t>(k)]);
@@ -947,6 +996,10 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
 
   auto keep = [&](Branch& child) {
     ++res.nBranches;
+    if (!viable(child)) {
+      res.droppedLowPt = true;
+      return;  // (dropped: it cannot pass the selection's pT cut)
+    }
     if (transverseMomentum(child.x) < m_cfg.minPt) {
       finish(child, ws);
     } else {
@@ -1106,6 +1159,9 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   b.path = 0.0;
   const auto outward = pass(b, ws, res);
   if (!outward) {
+    if (res.droppedLowPt) {
+      res.status = CkfSeedStatus::eNotSelected;
+    }
     return res;
   }
   auto& outer = ws.outer;  // measurement states, outermost first

@@ -42,7 +42,8 @@ enum class CkfSeedStatus : std::int8_t {
   eTrack = 0,
   /// Skipped: all of its measurements are on a track of an earlier seed.
   eDeduplicated = 1,
-  /// Its best candidate failed the track selection.
+  /// Its best candidate failed the track selection, or every branch was
+  /// dropped more than 5 sigma (of its q/p) below the selector's ptMin.
   eNotSelected = 2,
   /// Its seed measurements could not be followed (a seed surface not
   /// reached, or a covariance that lost positive definiteness).
@@ -109,7 +110,10 @@ class CombinatorialKalmanFilter {
     /// Perigee reference line (parallel to z through (beamX, beamY)).
     double beamX = 0.0;
     double beamY = 0.0;
-    /// Final selection of the candidates (ACTS TrackSelector names).
+    /// Final selection of the candidates (ACTS TrackSelector names). Its
+    /// ptMin also prunes the search: a branch whose pT is more than 5
+    /// standard deviations of its q/p below it is dropped (ACTS follows it
+    /// to the end and then drops the track).
     TrackSelectorCuts selector{};
     /// Worker threads; 0 means all cores. Results do not depend on it.
     unsigned nThreads = 1;
