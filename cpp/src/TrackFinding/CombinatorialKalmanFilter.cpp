@@ -219,7 +219,7 @@ class Navigator {
       if (static_cast<std::int64_t>(i) == exclude) {
         return;
       }
-      const auto s = prop.intersect(m_set[i], f, kMinPath);
+      const auto s = prop.intersect(m_set[i], f, kMinPath, false);
       if (s && *s < best && within(i, *s)) {
         best = *s;
         hit = Hit{i, *s};

@@ -167,16 +167,20 @@ def _seed_rows(seeds: Any, n_hits: int) -> np.ndarray:
     return arr
 
 
-def _layer_arrays(det: Detector, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+def _rows_of(a: np.ndarray, rows: np.ndarray | None, dtype: Any) -> np.ndarray:
+    """``a[rows]`` (all of ``a`` when ``rows`` is None: no copy) as a contiguous array."""
+    return np.ascontiguousarray(a if rows is None else a[rows], dtype=dtype)
+
+
+def _layer_arrays(det: Detector, rows: np.ndarray | None) -> tuple[np.ndarray, ...]:
     passive = (np.zeros(0, np.int32) if det.passive is None
                else np.ascontiguousarray(det.passive, dtype=np.int32))
     if det.layer is None:
         return np.zeros(0, np.int32), np.zeros(0), np.zeros(0), passive, np.zeros(0)
-    var = np.zeros(0) if det.layer_var is None else np.ascontiguousarray(
-        det.layer_var[rows], dtype=np.float64)
-    return (np.ascontiguousarray(det.layer[rows], dtype=np.int32),
-            np.ascontiguousarray(det.layer_local[rows], dtype=np.float64),
-            np.ascontiguousarray(det.layer_offset[rows], dtype=np.float64), passive, var)
+    var = (np.zeros(0) if det.layer_var is None
+           else _rows_of(det.layer_var, rows, np.float64))
+    return (_rows_of(det.layer, rows, np.int32), _rows_of(det.layer_local, rows, np.float64),
+            _rows_of(det.layer_offset, rows, np.float64), passive, var)
 
 
 def find_tracks_ckf(
@@ -255,15 +259,16 @@ def find_tracks_ckf(
     t0 = time.perf_counter()
     native = cfg.native(b_field_z=det.b_field_z, n_threads=nt)
     p_use = np.ascontiguousarray(params[usable])
+    sub = None if len(rows) == n_hits else rows  # (every hit on a surface: no copies)
     out = _core.ckf_find_tracks(
         det.surfaces._native, native,  # noqa: SLF001
-        np.ascontiguousarray(det.surface_id[rows], dtype=np.int32),
-        np.ascontiguousarray(det.local[rows]), np.ascontiguousarray(det.cov[rows]),
+        _rows_of(det.surface_id, sub, np.int32), _rows_of(det.local, sub, np.float64),
+        _rows_of(det.cov, sub, np.float64),
         np.full(len(rows), 3, dtype=np.int8), np.ascontiguousarray(meas_of[trip[usable]]),
         p_use, np.ascontiguousarray(default_initial_cov(
             p_use, tuple(cfg.initial_sigmas), cfg.initial_sigma_qop_rel,
             cfg.initial_sigma_qop).reshape(-1, 25)),
-        *_layer_arrays(det, rows),
+        *_layer_arrays(det, sub),
     )
     timing["ckf"] = time.perf_counter() - t0
     seed_status = np.full(len(trip), SEED_FAILED, dtype=np.int8)
