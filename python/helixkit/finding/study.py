@@ -1,9 +1,9 @@
 """Study: the seeding choices judged at track level (``helixkit study tracking``).
 
 Standard seeding with ``max_seeds_per_spm`` 1, 5 and uncapped, and hashing seeding with
-``max_seeds_per_spm`` 1, each followed by the same CKF (its own parameters, as `reconstruct`) → greedy ambiguity
-resolution: track efficiency, fake and duplicate rates (before and after ambiguity
-resolution; ACTS definitions, particles pT > 0.5 GeV, |η| < 2.5, ≥ 9 hits), seeds and
+``max_seeds_per_spm`` 1, each followed by the same CKF (its own parameters, as
+``reconstruct``) → greedy ambiguity resolution: track efficiency, fake and duplicate
+rates (before and after ambiguity resolution; ACTS definitions, particles pT > 0.5 GeV, |η| < 2.5, ≥ 9 hits), seeds and
 tracks per event and the time per event of every stage, single thread. On the built-in
 simulation at each ⟨μ⟩ (pixels + strips, its own geometry) and, with ``--acts`` (needs
 pyacts), on ACTS Fatras events of the GenericDetector (muons, pT 0.5–10 GeV, |η| < 2.5;
