@@ -2,16 +2,15 @@
 
 Standard seeding with ``max_seeds_per_spm`` 1, 5 and uncapped, and hashing seeding with
 ``max_seeds_per_spm`` 1, each followed by the same CKF (its own parameters, as
-``reconstruct``) → greedy ambiguity resolution: track efficiency, fake and duplicate
-rates (before and after ambiguity resolution; ACTS definitions, particles pT > 0.5 GeV,
-|η| < 2.5, ≥ 9 hits), seeds and tracks per event and the time per event of every stage,
-single thread. On the built-in simulation at each ⟨μ⟩ (pixels + strips, its own geometry) and, with ``--acts`` (needs
-pyacts), on ACTS Fatras events of the GenericDetector (muons, pT 0.5–10 GeV, |η| < 2.5;
-helixkit measures on ACTS's module planes), where ACTS's own chain (GridTriplet seeding,
-maxSeedsPerSpM 1 → CKF → ambiguity resolution) is one more row. Writes
-``tracking_study.md``, ``tracking_study.json`` and one PNG per sample. The question it
-answers: which seeding gives the best tracks per unit time.
-"""
+``reconstruct``) → greedy ambiguity resolution: track efficiency, fake and duplicate rates
+(before and after ambiguity resolution; ACTS definitions, particles pT > 0.5 GeV, |η| <
+2.5, ≥ 9 hits), seeds and tracks per event and the time per event of every stage, single
+thread. On the built-in simulation at each ⟨μ⟩ (pixels + strips, its own geometry) and,
+with ``--acts`` (needs pyacts), on ACTS Fatras events of the GenericDetector (muons, pT
+0.5–10 GeV, |η| < 2.5; helixkit measures on ACTS's module planes), where ACTS's own chain
+(GridTriplet seeding, maxSeedsPerSpM 1 → CKF → ambiguity resolution) is one more row.
+Writes ``tracking_study.md``, ``tracking_study.json`` and one PNG per sample. The question
+it answers: which seeding gives the best tracks per unit time. """
 
 from __future__ import annotations
 
