@@ -10,7 +10,8 @@ with ``--acts`` (needs pyacts), on ACTS Fatras events of the GenericDetector (mu
 0.5–10 GeV, |η| < 2.5; helixkit measures on ACTS's module planes), where ACTS's own chain
 (GridTriplet seeding, maxSeedsPerSpM 1 → CKF → ambiguity resolution) is one more row.
 Writes ``tracking_study.md``, ``tracking_study.json`` and one PNG per sample. The question
-it answers: which seeding gives the best tracks per unit time. """
+it answers: which seeding gives the best tracks per unit time.
+"""
 
 from __future__ import annotations
 
