@@ -17,6 +17,24 @@ _ROWS = (("efficiency", "efficiency (selected particles)", "particle", "n_found"
           "n_matched"))
 
 
+#: Bins with fewer tracks do not set a rate panel's y range (their bars are clipped).
+_MIN_SCALE = 20
+
+
+def _rate_top(ys: list[np.ndarray], errs: list[np.ndarray], counts: list[np.ndarray]) -> float:
+    """Top of a rate panel: 1.15 x the highest point or upper bar among bins with at least
+    _MIN_SCALE tracks (all bins if none has that many), at least 0.01, at most 1.05."""
+    def highest(min_n: int) -> float:
+        vals = [0.0]
+        for y, e, c in zip(ys, errs, counts, strict=True):
+            ok = np.isfinite(y) & (c >= min_n)
+            if ok.any():
+                vals.append(float(np.max(y[ok] + e[1][ok])))
+        return max(vals)
+    top = highest(_MIN_SCALE) or highest(1)
+    return min(1.05, max(0.01, 1.15 * top))
+
+
 def plot_track_finding(metrics: dict[str, TrackFindingMetrics], path: str | Path, *,
                        title: str | None = None) -> Path:
     """Efficiency (vs the particle's pT / η), fake and duplicate rates (vs the track's) with
@@ -29,7 +47,7 @@ def plot_track_finding(metrics: dict[str, TrackFindingMetrics], path: str | Path
         for j, var in enumerate(("pt", "eta")):
             for i, (attr, label, whose, passed, total) in enumerate(_ROWS):
                 ax: Any = axes[i][j]
-                ys, errs, names = [], [], []
+                ys, errs, names, counts = [], [], [], []
                 edges = None
                 for name, m in metrics.items():
                     b = m.binned[var]
@@ -41,6 +59,7 @@ def plot_track_finding(metrics: dict[str, TrackFindingMetrics], path: str | Path
                     y = np.where(n > 0, np.asarray(b[attr], dtype=float), np.nan)
                     lo, hi = wilson_interval(k, n)
                     ys.append(y)
+                    counts.append(np.asarray(n))
                     errs.append(np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)]))
                     names.append(name)
                 drawn = _hep.draw_points(ax, edges, ys, errs, labels=names) if ys else 0
@@ -60,15 +79,23 @@ def plot_track_finding(metrics: dict[str, TrackFindingMetrics], path: str | Path
                     ax.set_yticks([])
                 elif attr == "efficiency":
                     ax.set_ylim(min(0.8, ax.get_ylim()[0]), 1.02)
-                elif all_zero:  # the points sit on 0; the Wilson upper bars say how sure
-                    top = max([0.05, *(float(np.nanmax(e[1])) for e in errs
-                                       if np.isfinite(e[1]).any())])
-                    ax.set_ylim(-0.02 * min(1.05, 1.15 * top), min(1.05, 1.15 * top))
-                    ax.text(0.5, 0.92, f"no {attr.split('_')[0]} tracks in any bin",
-                            ha="center", va="top", transform=ax.transAxes, color="gray",
-                            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
                 else:
-                    ax.set_ylim(bottom=0)
+                    # the y range follows the points and the bars of bins with at least
+                    # _MIN_SCALE tracks: the Wilson bar of a bin with a handful of tracks
+                    # (a 0 of 3 at the η edge reaches 0.35) would flatten every other bin
+                    top = _rate_top(ys, errs, counts)
+                    clipped = any(np.any((c < _MIN_SCALE) & (c > 0) & (y - e[0] + e[1] > top))
+                                  for y, e, c in zip(ys, errs, counts, strict=True))
+                    ax.set_ylim(-0.02 * top, top)
+                    notes = []
+                    if all_zero:  # the points sit on 0; the Wilson upper bars say how sure
+                        notes.append(f"no {attr.split('_')[0]} tracks in any bin")
+                    if clipped:
+                        notes.append(f"bars of bins with < {_MIN_SCALE} tracks clipped")
+                    if notes:
+                        ax.text(0.5, 0.92, "; ".join(notes), ha="center", va="top",
+                                transform=ax.transAxes, color="gray", fontsize=9,
+                                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
         _hep.experiment_label(fig)
         # one legend under the panels: it never covers a point
         handles, labels = axes[0][0].get_legend_handles_labels()
