@@ -152,7 +152,9 @@ class CkfConfig:
     initial_sigmas : (d0, z0, φ, θ) and initial_sigma_qop_rel, initial_sigma_qop
         Seed covariance at the perigee: diagonal, σ(q/p) = rel·|q/p| + abs.
     selector : TrackSelectorConfig
-        Final cuts (default: ACTS ``ckf_tracks.py``'s).
+        Final cuts (default: ACTS ``ckf_tracks.py``'s). Its ``pt_min`` also prunes the
+        search: a branch more than 5 standard deviations (of its q/p) below it is dropped,
+        since it cannot give a selected track (ACTS follows it to the end).
     """
 
     chi2_cut_off_measurement: float = 15.0
