@@ -718,6 +718,32 @@ def test_space_point_variances_against_sampling():
         finding.space_point_variances(det, ev.hits["x"][:5], ev.hits["y"][:5])
 
 
+@pytest.mark.parametrize("fit", [True, False])
+@pytest.mark.parametrize("dz", [0.07, 0.09])
+def test_wrong_seed_bottom_becomes_an_outlier(dz, fit):
+    # The bottom hit is the outward pass's start, taken against the seed's own prior; a
+    # wrong one (7-9 sigma off: from 10 sigma it derails the outward pass, whose seed
+    # parameters come from it) is an outlier for the re-filter, which carries its
+    # prediction on through that surface (no inward search from there), and the track keeps
+    # every other hit with a good chi2 (the CKF's own too: the outlier is not in the filter).
+    geo = _geometry()
+    t = _helix_hits(2.0, 0.4, 0.3, 1)
+    wrong = t[0].copy()
+    wrong[2] += dz
+    ev = _event([t], geo, extra=np.array([[*wrong, 0]]))  # (on layer 0, the bottom's)
+    rows = np.flatnonzero(ev.hit_particle_id == 1)
+    bad = int(np.flatnonzero(ev.hit_particle_id == 0)[0])
+    tr = finding.find_tracks_ckf(ev, np.array([[bad, rows[1], rows[2]]]), config=LOOSE, fit=fit)
+    assert len(tr) == 1
+    hits = list(tr.track_hits(0))
+    out = tr.outlier[tr.offsets[0]:tr.offsets[1]]
+    assert bad in hits and out[hits.index(bad)]
+    assert tr.n_outliers[0] == 1
+    assert set(rows[1:]) <= set(hits)
+    assert tr.n_measurements[0] == len(RADII) - 1
+    assert tr.chi2[0] / tr.ndf[0] < 3
+
+
 @pytest.mark.parametrize("dz", [0.1, 0.2])
 def test_wrong_seed_hit_becomes_an_outlier(dz):
     # The seed stage takes the seed's middle hit untested; a wrong one (dz = 10-20 sigma

@@ -1207,6 +1207,11 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   std::int32_t addedDims = 0;
   std::int32_t addedOutliers = 0;
   bool first = true;
+  // An outlier bottom: the track's inner end is the middle measurement's
+  // state carried to the bottom's surface; no inward search from there (the
+  // seed's bottom layer is where it went wrong, and the prediction there can
+  // be wide enough to take the whole layer as overlap candidates).
+  bool bottomOutlier = false;
   for (std::size_t k = 0; k < outer.size(); ++k) {
     refit.push_back(outer[k]);
     refitOutlier.push_back(outerOutlier[k]);
@@ -1234,14 +1239,24 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
       predictedFree = pr->free;
     }
     const bool seedMeasurement = i == ws.seed[1] || i == ws.seed[2];
-    if (seedMeasurement && !first0) {
-      // The seed stage takes the seed's middle and top measurements untested;
-      // with the information of the outer measurements one beyond the outlier
-      // cut is an outlier (a seed with a wrong hit).
+    if (!first0 && (seedMeasurement || i == ws.seed[0])) {
+      // The seed's own measurements, taken untested by the seed stage (the
+      // bottom against the seed's own prior), are tested with the
+      // information of the outer measurements: one beyond the outlier cut is
+      // an outlier (a seed with a wrong hit), and the prediction carries on
+      // through its surface and material.
       if (!residualAndChi2(st, value(i), variance(i), mask(i))) {
         return res;
       }
       if (!(st.chi2 < m_cfg.chi2CutOffOutlier)) {
+        bottomOutlier = i == ws.seed[0];
+        in.surface = &target;
+        in.x = st.xp;
+        in.p = st.pp;
+        in.f = predictedFree;
+        if (m_cfg.multipleScattering) {
+          addScattering(in.p, target, in.f, in.x[eBoundQOverP], m_cfg.mass);
+        }
         refitOutlier.back() = 1;
         --addedMeas;
         addedDims -= static_cast<std::int32_t>(st.dim);
@@ -1288,12 +1303,13 @@ SeedResult SeedFinder::run(std::size_t seed, Workspace& ws) const {
   in.pathLimit = pathLimit(in.x);
   in.inward = true;
   in.layer = static_cast<std::int64_t>(layerOf(ws.seed[0]));
-  if (m_cfg.twoWay) {
+  const bool inwardSearch = m_cfg.twoWay && !bottomOutlier;
+  if (inwardSearch) {
     overlapsOnLayer(in, layerOf(ws.seed[0]), ws, res);
   }
 
   Branch inner = in;
-  if (m_cfg.twoWay) {
+  if (inwardSearch) {
     const auto inward = pass(in, ws, res);
     if (inward) {
       inner = *inward;
