@@ -600,9 +600,6 @@ class SeedFinder {
   std::size_t layerOf(std::int64_t i) const {
     return MeasurementIndex::layerOf(m_m, static_cast<std::size_t>(i));
   }
-  const double* layerCoords(std::int64_t i) const {
-    return MeasurementIndex::layerCoords(m_m, static_cast<std::size_t>(i));
-  }
   /// The prediction `atLayer` (with free vector `free`) carried to the
   /// surface of measurement i (itself if i lies on the layer).
   bool predictOn(std::int64_t i, const State& atLayer, const FreeVector& free,
@@ -690,13 +687,10 @@ class SeedFinder {
              std::abs(slope[k]) * depth;
     }
     const std::size_t ko = 1 - kc;
-    const double periodO = lay.period(ko);
     auto& found = ws.candidates;
     found.clear();
-    m_index.visit(layer, lc[kc] - w[kc], lc[kc] + w[kc], lay.period(kc), [&](std::int64_t i) {
-      if (std::abs(wrapPeriod(layerCoords(i)[ko] - lc[ko], periodO)) > w[ko]) {
-        return;
-      }
+    m_index.visitBox(layer, lc[kc] - w[kc], lc[kc] + w[kc], lay.period(kc), lc[ko], w[ko],
+                     lay.period(ko), [&](std::int64_t i) {
       const Surface& ms = surfaceOf(i);
       if (&ms == b.surface || i == ws.seed[0] || i == ws.seed[1] || i == ws.seed[2]) {
         return;  // (the seed's own measurements come in their turn)
@@ -931,7 +925,7 @@ void SeedFinder::step(Branch& b, Workspace& ws, SeedResult& res) const {
   // measurement is taken (the seed defines the track there); other modules
   // of the layer are searched as usual (overlaps).
   Candidate& seedCand = ws.seedCand;
-  const bool seedHere = b.seedNext < 3 && layerOf(ws.seed[b.seedNext]) == nav->surface;
+  const bool seedHere = seedLayer == static_cast<std::int64_t>(nav->surface);
   if (seedHere) {
     const std::int64_t i = ws.seed[b.seedNext];
     if (!predictOn(i, st, pr->free, seedCand) ||

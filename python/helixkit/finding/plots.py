@@ -84,7 +84,7 @@ def plot_track_finding(metrics: dict[str, TrackFindingMetrics], path: str | Path
                     # _MIN_SCALE tracks: the Wilson bar of a bin with a handful of tracks
                     # (a 0 of 3 at the η edge reaches 0.35) would flatten every other bin
                     top = _rate_top(ys, errs, counts)
-                    clipped = any(np.any((c < _MIN_SCALE) & (c > 0) & (y - e[0] + e[1] > top))
+                    clipped = any(np.any((c < _MIN_SCALE) & (c > 0) & (y + e[1] > top))
                                   for y, e, c in zip(ys, errs, counts, strict=True))
                     ax.set_ylim(-0.02 * top, top)
                     notes = []
